@@ -1,0 +1,352 @@
+"""Catalog page: load data (demo or upload → map → validate → use) and the long-tail profile."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+import streamlit as st
+
+import ui
+from recsys import DatasetConfig, build_dataset
+from recsys.ingest import IngestError, default_max_upload_mb, read_table
+from recsys.loaders import FORMATS, ReadOptions, demo_dataset, detect_format, load_files
+from recsys.profile import (
+    gini,
+    item_table,
+    lorenz_curve,
+    profile_summary,
+    segment_stats,
+    segment_table,
+    tail_share_by,
+)
+from recsys.schema import CATALOG_ROLES, INTERACTION_ROLES, guess_mapping
+from recsys.workspace import safe_name
+
+UPLOAD_TYPES = ["csv", "tsv", "txt", "gz", "parquet", "pq", "xlsx", "data", "dat", "item"]
+NONE = "(none)"
+SEGMENT_COLORS = {"head": "#0f766e", "mid": "#67e8f9", "tail": "#f59e0b"}
+DELIMS = {"auto": None, "comma ,": ",", "semicolon ;": ";", "tab": "\t", "pipe |": "|"}
+ENCODINGS = {"auto": None, "UTF-8": "utf-8", "Windows-1252": "cp1252", "latin-1": "latin-1"}
+HEADERS = {"auto": None, "first row is a header": True, "no header row": False}
+
+ds = ui.active_dataset()
+st.title("Catalog")
+ui.show_flash()
+profile_tab, load_tab, datasets_tab = st.tabs(["Profile", "Load data", "Saved datasets"])
+
+
+# ----------------------------------------------------------------------------- profile
+def render_profile() -> None:
+    if ds is None:
+        st.info("No dataset yet: load the demo shop or upload files in **Load data**.")
+        return
+    summary = profile_summary(ds)
+    s = ds.summary()
+    st.caption(f"**{ds.name}** · {ds.meta.get('source', '')} · head = items covering "
+               f"{ds.config.head_share:.0%} of interactions")
+    c = st.columns(6)
+    c[0].metric("Users", f"{s['users']:,}")
+    c[1].metric("Items", f"{s['items']:,}")
+    c[2].metric("Interactions", f"{s['interactions']:,}")
+    c[3].metric("Gini of interactions", f"{summary['gini']:.3f}",
+                help="0 = every item equally popular, 1 = one item gets everything.")
+    c[4].metric("Head items", f"{summary['head_items_share']:.1%}",
+                help=f"Share of items that take {ds.config.head_share:.0%} of interactions.")
+    c[5].metric("Cold items", f"{summary['cold_items']:,}", help="Items with no interaction.")
+
+    left, right = st.columns(2)
+    with left:
+        lc = lorenz_curve(ds.popularity)
+        fig = go.Figure()
+        fig.add_scatter(x=lc["items_share"], y=lc["interactions_share"], mode="lines",
+                        name="Lorenz curve", line=dict(color="#0f766e", width=3))
+        fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="equal popularity",
+                        line=dict(color="#9ca3af", dash="dash"))
+        head_x = 1 - summary["head_items_share"]
+        fig.add_vline(x=head_x, line_dash="dot", line_color="#f59e0b",
+                      annotation_text="head starts", annotation_position="top left")
+        fig.update_layout(title=f"Popularity curve (Gini {gini(ds.popularity):.3f})",
+                          xaxis_title="share of items (least popular first)",
+                          yaxis_title="share of interactions", height=380,
+                          xaxis_tickformat=".0%", yaxis_tickformat=".0%",
+                          legend=dict(orientation="h", y=-0.25))
+        st.plotly_chart(fig, key="lorenz")
+    with right:
+        seg = segment_table(ds)
+        st.markdown("**Head / mid / tail**")
+        st.dataframe(seg, hide_index=True, column_config={
+            "items_share": st.column_config.ProgressColumn("items share", format="percent",
+                                                           min_value=0.0, max_value=1.0),
+            "interactions_share": st.column_config.ProgressColumn(
+                "interactions share", format="percent", min_value=0.0, max_value=1.0),
+            "mean_popularity": st.column_config.NumberColumn("mean popularity", format="%.1f"),
+        })
+        st.caption("Popularity = distinct users per item. Mid and tail together form the long "
+                   "tail used by the tail metrics.")
+        stats = segment_stats(ds)
+        st.markdown("**Price and recency by segment**")
+        st.dataframe(stats, hide_index=True)
+
+    groups = [c for c in ("category", "brand", "subcategory") if c in ds.catalog.columns]
+    items = item_table(ds)
+    left, right = st.columns(2)
+    with left:
+        if groups:
+            by = st.selectbox("Tail share by", groups, key="tail_by")
+            share = tail_share_by(ds, by)
+            fig = px.bar(share.head(25), x="tail_share", y="group", orientation="h",
+                         hover_data=["items", "tail_items", "interactions_share"],
+                         labels={"tail_share": "share of items in the long tail", "group": by},
+                         color="interactions_share", color_continuous_scale="Teal")
+            fig.update_layout(height=460, yaxis=dict(autorange="reversed"),
+                              xaxis_tickformat=".0%", title=f"Tail share per {by}")
+            st.plotly_chart(fig, key="tail_share")
+        else:
+            st.info("The catalog has no category or brand column, so tail share per category "
+                    "cannot be shown.")
+    with right:
+        if "price" in items.columns and items["price"].notna().any():
+            fig = px.box(items.dropna(subset=["price"]), x="segment", y="price",
+                         color="segment", color_discrete_map=SEGMENT_COLORS, log_y=True,
+                         category_orders={"segment": ["head", "mid", "tail"]},
+                         title="Price by segment")
+            fig.update_layout(height=460, showlegend=False)
+            st.plotly_chart(fig, key="price_box")
+        elif items["last_seen"].notna().any():
+            fig = px.histogram(items, x="last_seen", color="segment",
+                               color_discrete_map=SEGMENT_COLORS, title="Last interaction")
+            st.plotly_chart(fig, key="recency_hist")
+
+    st.markdown("**Items**")
+    f1, f2, f3 = st.columns([2, 1, 1])
+    query = f1.text_input("Search title or id", key="item_search", placeholder="e.g. lantern")
+    segs = f2.multiselect("Segment", ["head", "mid", "tail"], key="item_segments")
+    cats = []
+    if "category" in items.columns:
+        cats = f3.multiselect("Category", sorted(items["category"].dropna().unique()),
+                              key="item_categories")
+    view = items
+    if query:
+        q = query.strip()
+        view = view.loc[view["title"].str.contains(q, case=False, regex=False)
+                        | view["item_id"].str.contains(q, case=False, regex=False)]
+    if segs:
+        view = view.loc[view["segment"].isin(segs)]
+    if cats:
+        view = view.loc[view["category"].isin(cats)]
+    st.caption(f"{len(view):,} of {len(items):,} items")
+    st.dataframe(view.sort_values("popularity", ascending=False), hide_index=True, height=420,
+                 column_config={"price": st.column_config.NumberColumn(format="%.2f")})
+
+
+# ----------------------------------------------------------------------------- load data
+def read_preview(upload, opts: ReadOptions):
+    """Read an uploaded file once per (file, options) for the preview and mapping form."""
+    key = ("preview", upload.file_id, opts)
+    cache = st.session_state.setdefault("_previews", {})
+    if key not in cache:
+        cache.clear()
+        cache[key] = read_table(upload, name=upload.name, delimiter=opts.delimiter,
+                                encoding=opts.encoding, header=opts.header, sheet=opts.sheet)
+    return cache[key]
+
+
+def reading_options(prefix: str) -> ReadOptions:
+    with st.expander("Reading options (delimiter, encoding, header, sheet)"):
+        c = st.columns(4)
+        delim = c[0].selectbox("Delimiter", list(DELIMS), key=f"{prefix}_delim")
+        enc = c[1].selectbox("Encoding", list(ENCODINGS), key=f"{prefix}_enc")
+        header = c[2].selectbox("Header", list(HEADERS), key=f"{prefix}_header")
+        sheet = c[3].text_input("Sheet (XLSX)", key=f"{prefix}_sheet").strip() or None
+    return ReadOptions(DELIMS[delim], ENCODINGS[enc], HEADERS[header], sheet)
+
+
+def mapping_inputs(columns: list[str], roles: tuple[str, ...], prefix: str,
+                   required: tuple[str, ...]) -> dict[str, str | None]:
+    guess = guess_mapping(columns, roles)
+    options = [NONE, *columns]
+    cols = st.columns(len(roles))
+    out: dict[str, str | None] = {}
+    for col, role in zip(cols, roles, strict=True):
+        default = guess.get(role)
+        label = role + (" *" if role in required else "")
+        picked = col.selectbox(label, options, index=options.index(default) if default else 0,
+                               key=f"{prefix}_{role}")
+        out[role] = None if picked == NONE else picked
+    return out
+
+
+def render_report(result) -> None:
+    report = result.report
+    if report.ok:
+        st.success(f"Validation passed: {report.rows_kept:,} of {report.rows_read:,} "
+                   "interaction rows kept.")
+    else:
+        st.error("These files cannot be used yet: " + " ".join(e.message for e in report.errors))
+    c = st.columns(5)
+    c[0].metric("Rows read", f"{report.rows_read:,}")
+    c[1].metric("Rows kept", f"{report.rows_kept:,}")
+    c[2].metric("Rows dropped", f"{report.rows_dropped:,}")
+    c[3].metric("Users", f"{report.n_users:,}")
+    c[4].metric("Items", f"{report.n_items:,}", help=f"{report.n_cold_items:,} cold items")
+    for line in report.reading:
+        st.caption(line)
+    if report.issues:
+        table = pd.DataFrame([{"level": i.level, "file": i.table, "issue": i.message,
+                               "rows": i.count or None} for i in report.issues])
+        st.dataframe(table, hide_index=True, key="report_table")
+        for issue in report.issues:
+            if issue.sample:
+                with st.expander(f"Example rows — {issue.message[:70]}"):
+                    st.dataframe(pd.DataFrame(list(issue.sample)), hide_index=True)
+
+
+def dataset_options(default_name: str) -> tuple[str, DatasetConfig | None]:
+    c = st.columns(4)
+    name = c[0].text_input("Dataset name", value=default_name, key="ds_name")
+    threshold = c[1].number_input("Keep values ≥ (optional)", value=None, step=1.0,
+                                  key="ds_threshold",
+                                  help="e.g. 4 keeps only ratings of 4 and 5 as positive.")
+    kcore = c[2].number_input("k-core", min_value=0, max_value=100, value=0, key="ds_kcore",
+                              help="Keep users and items with at least k interactions.")
+    head = c[3].slider("Head share", 0.5, 0.95, 0.8, 0.05, key="ds_head",
+                       help="Short head = most popular items covering this share.")
+    try:
+        config = DatasetConfig(head_share=head, mid_share=max(0.95, head),
+                               rating_threshold=threshold, kcore=int(kcore))
+    except ValueError as exc:
+        st.error(f"Invalid options: {exc}")
+        config = None
+    return safe_name(name), config
+
+
+def render_load() -> None:
+    st.markdown("#### Demo shop")
+    st.caption("A generated shop of 5,000 products over one year, with a genuine long tail.")
+    if st.button("Load the demo shop", key="load_demo"):
+        with st.spinner("Generating the demo shop…"):
+            ui.workspace().save_dataset(demo_dataset(), source="generated demo shop")
+        ui.flash("The demo shop is now the active dataset.")
+        st.rerun()
+
+    st.markdown("#### Your files")
+    fmt = st.selectbox("Format", FORMATS, key="upload_format",
+                       help="auto recognises MovieLens and UCI Online Retail files.")
+    left, right = st.columns(2)
+    limit = default_max_upload_mb()
+    inter_file = left.file_uploader(f"Interaction log (CSV, TSV, gz, Parquet, XLSX; ≤ {limit} MB)",
+                                    type=UPLOAD_TYPES, key="upload_interactions",
+                                    max_upload_size=limit)
+    cat_file = right.file_uploader("Catalog (optional)", type=UPLOAD_TYPES,
+                                   key="upload_catalog", max_upload_size=limit)
+    opts = reading_options("inter")
+    if inter_file is None:
+        st.info("Upload an interaction log: one row per user–item event, e.g. CustomerID, "
+                "StockCode, InvoiceDate, Quantity. Nothing loaded is replaced until you press "
+                "**Use this dataset**.")
+        return
+    try:
+        raw = read_preview(inter_file, opts)
+        cat_raw = read_preview(cat_file, ReadOptions()) if cat_file is not None else None
+    except IngestError as exc:
+        st.error(str(exc))
+        st.caption("The active dataset was kept.")
+        return
+    detected = detect_format(inter_file.name, raw) if fmt == "auto" else fmt
+    st.caption(f"{raw.name}: {raw.describe()} — format: **{detected}**")
+    for note in raw.notes:
+        st.warning(note)
+    st.dataframe(raw.frame.head(5), hide_index=True, key="raw_preview")
+
+    with st.form("mapping_form"):
+        mapping, cat_mapping = None, None
+        if detected == "generic":
+            st.markdown("**Interaction columns** (* required)")
+            mapping = mapping_inputs([str(c) for c in raw.frame.columns], INTERACTION_ROLES,
+                                     "map", ("user_id", "item_id"))
+            kind = st.radio("The value column holds", ["rating", "quantity", "weight"],
+                            index=["rating", "quantity", "weight"].index(
+                                guess_mapping(raw.frame.columns).value_kind
+                                if guess_mapping(raw.frame.columns).value_kind != "auto"
+                                else "weight"), horizontal=True, key="map_kind")
+            if cat_raw is not None:
+                st.markdown("**Catalog columns**")
+                cat_mapping = mapping_inputs([str(c) for c in cat_raw.frame.columns],
+                                             CATALOG_ROLES, "cmap", ("item_id",))
+        else:
+            kind = None
+            st.info(f"Recognised as **{detected}**: columns are mapped by the format.")
+        stem = inter_file.name.split(".")[0]
+        name, config = dataset_options(stem)
+        submitted = st.form_submit_button("Validate", type="primary")
+    if submitted and config is not None:
+        try:
+            with st.spinner("Validating…"):
+                result = load_files(inter_file, cat_file, file_format=fmt, mapping=mapping,
+                                    catalog_mapping=cat_mapping, value_kind=kind,
+                                    read_options=opts, interactions_name=inter_file.name,
+                                    catalog_name=cat_file.name if cat_file else None)
+        except IngestError as exc:
+            st.error(str(exc))
+            return
+        st.session_state[ui.PENDING] = {"result": result, "config": config, "name": name,
+                                        "file": inter_file.file_id}
+    pending = st.session_state.get(ui.PENDING)
+    if not pending or pending["file"] != inter_file.file_id:
+        return
+    st.markdown("#### Validation report")
+    render_report(pending["result"])
+    result = pending["result"]
+    if st.button("Use this dataset", type="primary", disabled=not result.ok, key="use_dataset"):
+        try:
+            new = build_dataset(result.interactions, result.catalog, users=result.users,
+                                config=pending["config"], name=pending["name"],
+                                meta={"source": result.report.source})
+        except ValueError as exc:
+            st.error(f"The dataset could not be built: {exc}")
+            return
+        if new.n_pairs == 0:
+            st.error("No interaction is left after the rating threshold and k-core filter; "
+                     "relax them and validate again.")
+            return
+        ui.workspace().save_dataset(new, report=result.report.to_dict(),
+                                    source=result.report.source)
+        st.session_state.pop(ui.PENDING, None)
+        ui.flash(f"'{new.name}' is now the active dataset ({new.n_users:,} users, "
+                 f"{new.n_items:,} items).")
+        st.rerun()
+
+
+# ----------------------------------------------------------------------------- datasets
+def render_datasets() -> None:
+    ws = ui.workspace()
+    saved = ws.list_datasets()
+    if not saved:
+        st.info("No saved dataset.")
+        return
+    rows = [{"name": m["name"], "users": m["summary"]["users"], "items": m["summary"]["items"],
+             "interactions": m["summary"]["interactions"], "source": m.get("source", ""),
+             "saved": m.get("saved_at", ""), "active": m["name"] == ws.active_name()}
+            for m in saved]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, key="datasets_table")
+    names = [r["name"] for r in rows]
+    c1, c2, c3 = st.columns([2, 1, 1])
+    chosen = c1.selectbox("Dataset", names, key="manage_dataset")
+    if c2.button("Make active", key="make_active"):
+        ws.set_active(chosen)
+        ui.flash(f"'{chosen}' is now the active dataset.")
+        st.rerun()
+    confirm = c3.checkbox("Confirm delete", key="confirm_delete")
+    if c3.button("Delete", disabled=not confirm, key="delete_dataset"):
+        ws.delete_dataset(chosen)
+        ui.flash(f"'{chosen}' was deleted.")
+        st.rerun()
+
+
+with profile_tab:
+    render_profile()
+with load_tab:
+    render_load()
+with datasets_tab:
+    render_datasets()

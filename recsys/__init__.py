@@ -1,0 +1,31 @@
+"""Tail Studio's library: data, models, maps and long-tail metrics, free of any UI.
+
+Heavy modules (torch, umap, sentence models) are imported lazily by the functions that need
+them, so ``import recsys`` stays fast.
+"""
+
+from .dataset import Dataset, DatasetConfig, build_dataset
+from .ingest import IngestError, read_table
+from .loaders import load_files
+from .splits import Split, SplitConfig, split_dataset
+from .validate import ValidationReport, ValidationResult, validate
+from .workspace import Workspace
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Dataset",
+    "DatasetConfig",
+    "IngestError",
+    "Split",
+    "SplitConfig",
+    "ValidationReport",
+    "ValidationResult",
+    "Workspace",
+    "__version__",
+    "build_dataset",
+    "load_files",
+    "read_table",
+    "split_dataset",
+    "validate",
+]

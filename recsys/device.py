@@ -1,0 +1,71 @@
+"""Choose the compute device in one place: argument > ``RECSYS_DEVICE`` > CUDA > MPS > CPU.
+
+Models receive the resolved device; nothing else in the library decides it. ``torch`` is
+imported lazily so that data work never pays for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from functools import lru_cache
+
+__all__ = ["resolve_device", "describe_device", "DEVICE_CHOICES"]
+
+log = logging.getLogger(__name__)
+
+DEVICE_CHOICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
+
+
+def resolve_device(preference: str | None = None) -> str:
+    """Return ``"cuda"``, ``"mps"`` or ``"cpu"``.
+
+    ``preference`` (or ``RECSYS_DEVICE``) may be ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or
+    ``mps``. An explicit accelerator that is not available raises ``ValueError`` with a clear
+    reason rather than silently training on the CPU.
+    """
+    choice = (preference or os.environ.get("RECSYS_DEVICE") or "auto").strip().lower()
+    if choice == "cpu":
+        return "cpu"
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a pinned dependency
+        if choice == "auto":
+            return "cpu"
+        raise ValueError(f"Device '{choice}' needs PyTorch, which is not installed.") from None
+    cuda = torch.cuda.is_available()
+    mps = bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
+    if choice == "auto":
+        return "cuda" if cuda else "mps" if mps else "cpu"
+    if choice.startswith("cuda"):
+        if not cuda:
+            raise ValueError(f"Device '{choice}' was requested but no CUDA GPU is available.")
+        return choice
+    if choice == "mps":
+        if not mps:
+            raise ValueError("Device 'mps' was requested but Apple MPS is not available.")
+        return "mps"
+    raise ValueError(f"Unknown device '{choice}'; use one of {', '.join(DEVICE_CHOICES)}.")
+
+
+@lru_cache(maxsize=4)
+def describe_device(preference: str | None = None) -> str:
+    """Human-readable device, e.g. ``CUDA · NVIDIA H100 (80 GB)`` or ``CPU (2 threads)``."""
+    try:
+        device = resolve_device(preference)
+    except ValueError as exc:
+        return f"unavailable: {exc}"
+    if device.startswith("cuda"):
+        import torch
+
+        props = torch.cuda.get_device_properties(torch.device(device))
+        return f"CUDA · {props.name} ({props.total_memory / 2**30:.0f} GB)"
+    if device == "mps":
+        return "Apple MPS"
+    try:
+        import torch
+
+        threads = torch.get_num_threads()
+    except ImportError:  # pragma: no cover
+        threads = os.cpu_count() or 1
+    return f"CPU ({threads} threads)"

@@ -1,0 +1,329 @@
+"""From files to validated frames: the generic path and the public formats.
+
+:func:`load_files` is the single entry point used by the CLI and the dashboard. It reads the
+files (:mod:`recsys.ingest`), recognises well-known public formats and otherwise maps columns
+by name, then validates (:mod:`recsys.validate`). Public formats:
+
+* **MovieLens** 100K (``u.data`` / ``u.item`` / ``u.user``), 1M (``ratings.dat`` /
+  ``movies.dat`` / ``users.dat``) and latest (``ratings.csv`` / ``movies.csv``).
+* **UCI Online Retail** (CSV or XLSX): cancellations and lines without a customer are dropped,
+  quantity is summed per customer and item, the first purchase time kept; the catalog takes the
+  most frequent description, the median unit price and a product type from the description;
+  customers keep their country.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+
+from .dataset import Dataset, build_dataset
+from .ingest import IngestLimits, RawTable, Source, read_table
+from .schema import CATALOG_ROLES, ColumnMapping, guess_mapping, normalise_name
+from .validate import ValidationResult, normalise_ids, validate
+
+__all__ = ["FORMATS", "ReadOptions", "detect_format", "load_files", "load_movielens",
+           "load_online_retail", "MOVIELENS_GENRES", "demo_dataset", "DEMO_NAME"]
+
+log = logging.getLogger(__name__)
+
+Format = Literal["auto", "generic", "movielens", "online-retail"]
+FORMATS: tuple[str, ...] = ("auto", "generic", "movielens", "online-retail")
+
+MOVIELENS_GENRES: tuple[str, ...] = (
+    "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime",
+    "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance",
+    "Sci-Fi", "Thriller", "War", "Western",
+)
+_RETAIL_COLUMNS = {"invoiceno", "stockcode", "customerid", "quantity", "invoicedate"}
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """Overrides for how a file is read (``None`` = sniff)."""
+
+    delimiter: str | None = None
+    encoding: str | None = None
+    header: bool | None = None
+    sheet: str | None = None
+
+
+def _read(source: Source, opts: ReadOptions | None, name: str | None,
+          limits: IngestLimits | None) -> RawTable:
+    o = opts or ReadOptions()
+    return read_table(source, name=name, sheet=o.sheet, delimiter=o.delimiter,
+                      encoding=o.encoding, header=o.header, limits=limits)
+
+
+def _source_name(source: Source | None, name: str | None) -> str:
+    if name:
+        return name
+    if isinstance(source, str | os.PathLike):
+        return Path(source).name
+    return getattr(source, "name", "uploaded file")
+
+
+def _base_name(name: str) -> str:
+    """File name without compression suffix, lower-case (``u.data.gz`` → ``u.data``)."""
+    name = name.lower()
+    return name[:-3] if name.endswith(".gz") else name
+
+
+def detect_format(name: str, raw: RawTable | None = None) -> str:
+    """Recognise a public format from the file name and columns; ``generic`` otherwise."""
+    base = _base_name(name)
+    if base in ("u.data", "ratings.dat") or base.startswith("u1.") or base.startswith("ua."):
+        return "movielens"
+    if raw is not None:
+        cols = {normalise_name(c) for c in raw.frame.columns}
+        if cols >= _RETAIL_COLUMNS:
+            return "online-retail"
+        if {"userid", "movieid", "rating"} <= cols:
+            return "movielens"
+    return "generic"
+
+
+def load_files(
+    interactions: Source | RawTable,
+    catalog: Source | None = None,
+    *,
+    file_format: Format = "auto",
+    mapping: Mapping[str, str | None] | None = None,
+    catalog_mapping: Mapping[str, str | None] | None = None,
+    value_kind: str | None = None,
+    read_options: ReadOptions | None = None,
+    catalog_read_options: ReadOptions | None = None,
+    interactions_name: str | None = None,
+    catalog_name: str | None = None,
+    limits: IngestLimits | None = None,
+) -> ValidationResult:
+    """Read, recognise and validate an interaction file (and optional catalog).
+
+    ``mapping`` / ``catalog_mapping`` override guessed columns (role → column name).
+    Raises :class:`~recsys.ingest.IngestError` only when a file cannot be read at all;
+    problems with rows are in the returned report.
+    """
+    if isinstance(interactions, RawTable):  # already read (the dashboard previews it first)
+        interactions_name = interactions_name or interactions.name
+    name = _source_name(interactions, interactions_name)
+    if file_format == "movielens" or (file_format == "auto" and detect_format(name) == "movielens"):
+        return load_movielens(interactions, catalog, interactions_name=name,
+                              catalog_name=catalog_name, limits=limits)
+    raw = (interactions if isinstance(interactions, RawTable)
+           else _read(interactions, read_options, name, limits))
+    fmt = detect_format(name, raw) if file_format == "auto" else file_format
+    if fmt == "movielens":  # ratings.csv of MovieLens latest: header names say it all
+        return load_movielens(interactions, catalog, interactions_name=name,
+                              catalog_name=catalog_name, limits=limits)
+    if fmt == "online-retail" and not mapping:
+        return load_online_retail(raw)
+    guessed = guess_mapping(raw.frame.columns)
+    inter_map = guessed.with_overrides(mapping or {})
+    if value_kind:
+        inter_map = ColumnMapping(inter_map.roles, value_kind)  # type: ignore[arg-type]
+    reading = [f"{raw.name}: {raw.describe()}", *raw.notes]
+    cat_frame, cat_map = None, None
+    if catalog is not None:
+        cat_raw = _read(catalog, catalog_read_options, _source_name(catalog, catalog_name),
+                        limits)
+        reading += [f"{cat_raw.name}: {cat_raw.describe()}", *cat_raw.notes]
+        cat_frame = cat_raw.frame
+        cat_map = guess_mapping(cat_frame.columns, CATALOG_ROLES).with_overrides(
+            catalog_mapping or {})
+    return validate(raw.frame, cat_frame, mapping=inter_map, catalog_mapping=cat_map,
+                    source=raw.name, file_format="generic", reading=reading)
+
+
+# --------------------------------------------------------------------------- MovieLens
+
+
+def _sibling(source: Source, names: tuple[str, ...]) -> Path | None:
+    if not isinstance(source, str | os.PathLike):
+        return None
+    folder = Path(source).parent
+    for n in names:
+        for candidate in (folder / n, folder / f"{n}.gz"):
+            if candidate.exists():
+                return candidate
+    return None
+
+
+def _read_dat(source: Source, name: str, limits: IngestLimits | None,
+              encoding: str | None = None) -> RawTable:
+    """Read a MovieLens ``::``-separated file by turning ``::`` into tabs first."""
+    raw = read_table(source, name=name, delimiter="|", header=False, limits=limits,
+                     encoding=encoding or "latin-1")
+    lines = raw.frame.iloc[:, 0].astype(str)
+    if raw.frame.shape[1] > 1:  # titles containing '|': glue the pieces back together
+        lines = raw.frame.astype("string").fillna("").agg("|".join, axis=1)
+    parts = lines.str.split("::", expand=True, regex=False)
+    parts.columns = [f"column_{i + 1}" for i in range(parts.shape[1])]
+    return replace(raw, frame=parts, delimiter="::")
+
+
+def load_movielens(
+    interactions: Source,
+    catalog: Source | None = None,
+    *,
+    users: Source | None = None,
+    interactions_name: str | None = None,
+    catalog_name: str | None = None,
+    limits: IngestLimits | None = None,
+) -> ValidationResult:
+    """Load MovieLens 100K, 1M or latest; the catalog and users are found beside a path.
+
+    Ratings go to ``value`` (kind ``rating``), genres to ``category`` (first genre) and
+    ``genres`` (all, ``|``-separated).
+    """
+    name = _source_name(interactions, interactions_name)
+    base = _base_name(name)
+    variant = "1m" if base.endswith(".dat") else "latest" if base.endswith(".csv") else "100k"
+    if variant == "100k":
+        raw = read_table(interactions, name=name, delimiter="\t", header=False, limits=limits)
+        cat_names, user_names = ("u.item",), ("u.user",)
+    elif variant == "1m":
+        raw = _read_dat(interactions, name, limits)
+        cat_names, user_names = ("movies.dat",), ("users.dat",)
+    else:
+        raw = read_table(interactions, name=name, limits=limits)
+        cat_names, user_names = ("movies.csv",), ()
+    frame = raw.frame
+    if variant != "latest":
+        frame = frame.iloc[:, :4].set_axis(["user_id", "item_id", "rating", "timestamp"], axis=1)
+    mapping = ColumnMapping(guess_mapping(frame.columns).roles, "rating")
+    reading = [f"{raw.name}: MovieLens {variant}, {raw.describe()}"]
+    catalog = catalog if catalog is not None else _sibling(interactions, cat_names)
+    cat_frame = None
+    if catalog is not None:
+        cat_name = _source_name(catalog, catalog_name)
+        cat_frame = _movielens_catalog(catalog, cat_name, variant, limits)
+        reading.append(f"{cat_name}: {len(cat_frame):,} movies")
+    result = validate(frame, cat_frame, mapping=mapping, source=raw.name,
+                      file_format=f"movielens-{variant}", reading=reading,
+                      catalog_mapping=guess_mapping(cat_frame.columns, CATALOG_ROLES)
+                      if cat_frame is not None else None)
+    users = users if users is not None else _sibling(interactions, user_names)
+    if users is not None and result.ok:
+        result = replace(result, users=_movielens_users(users, variant, limits))
+    return result
+
+
+def mapping_col(frame: pd.DataFrame, role: str) -> str | None:
+    """The column of ``frame`` whose normalised name equals ``role`` (or ``None``)."""
+    for col in frame.columns:
+        if normalise_name(col) == normalise_name(role):
+            return str(col)
+    return None
+
+
+def _movielens_catalog(source: Source, name: str, variant: str,
+                       limits: IngestLimits | None) -> pd.DataFrame:
+    if variant == "100k":
+        raw = read_table(source, name=name, delimiter="|", header=False, encoding="latin-1",
+                         limits=limits).frame
+        flags = raw.iloc[:, 5:24].apply(pd.to_numeric, errors="coerce").fillna(0).to_numpy() > 0
+        genres = ["|".join(g for g, f in zip(MOVIELENS_GENRES, row, strict=True) if f)
+                  for row in flags]
+        cat = pd.DataFrame({"item_id": raw.iloc[:, 0], "title": raw.iloc[:, 1],
+                            "release_date": raw.iloc[:, 2], "genres": genres})
+    elif variant == "1m":
+        raw = _read_dat(source, name, limits).frame
+        cat = pd.DataFrame({"item_id": raw.iloc[:, 0], "title": raw.iloc[:, 1],
+                            "genres": raw.iloc[:, 2]})
+    else:
+        raw = read_table(source, name=name, limits=limits).frame
+        cat = raw.rename(columns={mapping_col(raw, "movieId"): "item_id"})
+    cat["category"] = cat["genres"].astype("string").str.split("|").str[0]
+    return cat
+
+
+def _movielens_users(source: Source, variant: str, limits: IngestLimits | None) -> pd.DataFrame:
+    name = _source_name(source, None)
+    if variant == "100k":
+        raw = read_table(source, name=name, delimiter="|", header=False, limits=limits).frame
+        cols = ["user_id", "age", "gender", "occupation", "zip"]
+    else:
+        raw = _read_dat(source, name, limits).frame
+        cols = ["user_id", "gender", "age", "occupation", "zip"]
+    users = raw.iloc[:, :5].set_axis(cols, axis=1)
+    users["user_id"] = normalise_ids(users["user_id"])[0].astype(str)
+    return users
+
+
+# --------------------------------------------------------------------------- Online Retail
+
+
+def load_online_retail(source: Source | RawTable, *, limits: IngestLimits | None = None,
+                       top_types: int = 40) -> ValidationResult:
+    """Load UCI Online Retail (CSV or XLSX) as customer × product purchases.
+
+    Line-level validation first (the report counts the raw invoice lines), then one row per
+    customer and product: summed quantity, first purchase time, number of orders.
+    """
+    raw = source if isinstance(source, RawTable) else _read(source, None, None, limits)
+    cols = {normalise_name(c): c for c in raw.frame.columns}
+    missing = _RETAIL_COLUMNS - set(cols)
+    mapping = ColumnMapping({
+        "user_id": cols.get("customerid"), "item_id": cols.get("stockcode"),
+        "timestamp": cols.get("invoicedate"), "value": cols.get("quantity"),
+        "order_id": cols.get("invoiceno"),
+    }, "quantity")
+    reading = [f"{raw.name}: Online Retail, {raw.describe()}", *raw.notes]
+    result = validate(raw.frame, mapping=mapping, source=raw.name,
+                      file_format="online-retail", reading=reading)
+    if missing:
+        result.report.add("info", "retail_columns", "Online Retail columns not found: "
+                          f"{', '.join(sorted(missing))}.")
+    if not result.ok:
+        return result
+    lines = result.interactions
+    pairs = (lines.groupby(["user_id", "item_id"], sort=False)
+             .agg(timestamp=("timestamp", "min"), value=("value", "sum"),
+                  orders=("timestamp", "nunique"))
+             .reset_index())
+    report = result.report
+    report.add("info", "aggregated", f"{len(lines):,} invoice lines were combined into "
+               f"{len(pairs):,} customer–product pairs (quantities summed, first purchase time "
+               "kept).", len(pairs))
+    catalog = result.catalog
+    if catalog is not None and "title" in catalog.columns:
+        catalog = catalog.assign(category=_product_type(catalog["title"], top_types))
+    users = None
+    if (country := cols.get("country")) is not None:
+        ids = normalise_ids(raw.frame[cols["customerid"]])[0]
+        frame = pd.DataFrame({"user_id": ids, "country": raw.frame[country]}).dropna()
+        users = (frame.groupby(["user_id", "country"], sort=False).size().reset_index(name="n")
+                 .sort_values("n", ascending=False, kind="stable").drop_duplicates("user_id")
+                 [["user_id", "country"]].reset_index(drop=True))
+        users["user_id"] = users["user_id"].astype(str)
+        users = users.loc[users["user_id"].isin(pairs["user_id"].unique())].reset_index(drop=True)
+    return ValidationResult(report, pairs, catalog, users)
+
+
+def _product_type(titles: pd.Series, top: int) -> pd.Series:
+    """A coarse product type from the last word of a description (``… T-LIGHT HOLDER`` →
+    ``Holder``); rare types become ``Other``. Online Retail has no category column."""
+    last = (titles.astype("string").str.upper().str.replace(r"[^A-Z\- ]", " ", regex=True)
+            .str.split().str[-1].fillna("OTHER"))
+    keep = last.value_counts().head(top).index
+    return last.where(last.isin(keep), "OTHER").str.capitalize().astype(str)
+
+
+# --------------------------------------------------------------------------- demo shop
+
+DEMO_NAME = "demo-shop"
+
+
+def demo_dataset(seed: int = 0, name: str = DEMO_NAME) -> Dataset:
+    """The embedded demo shop as a ready :class:`~recsys.dataset.Dataset` (deterministic)."""
+    from .demo import generate_demo_shop
+
+    shop = generate_demo_shop(seed=seed)
+    return build_dataset(shop.interactions, shop.catalog, users=shop.users, name=name,
+                         meta={"source": f"generated demo shop (seed {seed})"})

@@ -1,0 +1,122 @@
+"""Seeded train/test splits on distinct (user, item) pairs.
+
+Four protocols: per-user random holdout, per-user temporal (each user's latest pairs), a global
+time cut-off, and leave-last-out. The train part is a full :class:`~recsys.dataset.Dataset`
+sharing the original id positions, so its matrix lines up with the test matrix; a validation
+split is carved by splitting ``split.train`` again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from pydantic import BaseModel, ConfigDict, Field
+
+from .dataset import Dataset, build_dataset
+
+__all__ = ["SplitConfig", "Split", "split_dataset", "SPLIT_METHODS"]
+
+SPLIT_METHODS: tuple[str, ...] = ("random", "temporal", "time", "leave-last")
+
+
+class SplitConfig(BaseModel):
+    """Which split, how large, and the seed that makes it repeatable."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    method: Literal["random", "temporal", "time", "leave-last"] = "random"
+    test_frac: float = Field(0.2, gt=0.0, lt=1.0, description="Share of each user's pairs "
+                             "(or of all pairs, for a time cut-off) held out.")
+    seed: int = Field(0, ge=0)
+    cutoff: datetime | None = Field(None, description="Time cut-off for method 'time'; "
+                                    "default: the (1 - test_frac) quantile of timestamps.")
+    min_user_pairs: int = Field(2, ge=2, description="Users with fewer pairs stay in train.")
+
+
+@dataclass(frozen=True, eq=False)
+class Split:
+    """Train dataset plus held-out pairs in the same id positions."""
+
+    train: Dataset
+    test: sp.csr_matrix
+    test_pairs: pd.DataFrame
+    config: SplitConfig
+
+    @property
+    def test_users(self) -> np.ndarray:
+        """Positions of users with at least one held-out pair."""
+        return np.flatnonzero(np.diff(self.test.indptr) > 0)
+
+
+def _within_user_rank(users: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rank of each pair inside its user by ascending ``keys``, and the user's pair count."""
+    order = np.lexsort((keys, users))
+    counts = np.bincount(users)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    rank = np.empty(len(users), dtype=np.int64)
+    rank[order] = np.arange(len(users)) - starts[users[order]]
+    return rank, counts[users]
+
+
+def _per_user_test(users: np.ndarray, keys: np.ndarray, n_test: np.ndarray) -> np.ndarray:
+    """Mask of the ``n_test`` pairs with the *largest* keys inside each user."""
+    rank, counts = _within_user_rank(users, keys)
+    return rank >= counts - n_test
+
+
+def _test_mask(pairs: pd.DataFrame, cfg: SplitConfig, rng: np.random.Generator) -> np.ndarray:
+    users = pairs["user"].to_numpy()
+    counts = np.bincount(users)[users]
+    eligible = counts >= cfg.min_user_pairs
+    tie = rng.random(len(pairs))
+    if cfg.method in ("temporal", "leave-last", "time") and "timestamp" not in pairs.columns:
+        raise ValueError(f"The '{cfg.method}' split needs timestamps, and this dataset has none.")
+    if cfg.method == "time":
+        ts = pairs["timestamp"].to_numpy()
+        cutoff = np.datetime64(cfg.cutoff) if cfg.cutoff else np.quantile(
+            ts.astype("datetime64[ns]").astype(np.int64), 1 - cfg.test_frac
+        ).astype("datetime64[ns]")
+        return ts >= cutoff
+    if cfg.method == "leave-last":
+        n_test = eligible.astype(np.int64)
+    else:
+        n_test = np.clip(np.round(counts * cfg.test_frac), 1, counts - 1).astype(np.int64)
+        n_test[~eligible] = 0
+    if cfg.method == "random":
+        keys = tie
+    else:  # latest pairs last; random tie-break keeps equal timestamps fair
+        ts = pairs["timestamp"].to_numpy().astype("datetime64[ns]").astype(np.int64)
+        keys = ts.astype(np.float64) + tie * 1e-3
+    return _per_user_test(users, keys, n_test)
+
+
+def split_dataset(dataset: Dataset, config: SplitConfig | None = None) -> Split:
+    """Split ``dataset`` into a train :class:`Dataset` and a test matrix, reproducibly."""
+    cfg = config or SplitConfig()
+    rng = np.random.default_rng(cfg.seed)
+    pairs = dataset.pairs
+    test = _test_mask(pairs, cfg, rng)
+    n_items = dataset.n_items
+    pair_key = pairs["user"].to_numpy() * n_items + pairs["item"].to_numpy()
+    inter = dataset.interactions
+    row_key = (dataset.user_index.get_indexer(inter["user_id"]).astype(np.int64) * n_items
+               + dataset.item_index.get_indexer(inter["item_id"]))
+    train_rows = ~np.isin(row_key, pair_key[test])
+    train_cfg = dataset.config.model_copy(update={"rating_threshold": None, "kcore": 0})
+    train = build_dataset(
+        inter.loc[train_rows], dataset.catalog, config=train_cfg, name=f"{dataset.name}/train",
+        users=dataset.users, user_ids=dataset.user_ids, item_ids=dataset.item_ids,
+        meta={"split": cfg.model_dump(mode="json"), "parent": dataset.fingerprint},
+    )
+    test_pairs = pairs.loc[test].reset_index(drop=True)
+    test_matrix = sp.csr_matrix(
+        (np.ones(len(test_pairs), dtype=np.float32),
+         (test_pairs["user"].to_numpy(), test_pairs["item"].to_numpy())),
+        shape=(dataset.n_users, n_items),
+    )
+    return Split(train=train, test=test_matrix, test_pairs=test_pairs, config=cfg)

@@ -1,0 +1,164 @@
+"""A local folder that keeps datasets (and later models and results) between runs.
+
+Layout::
+
+    <root>/active.json                     {"dataset": "<name>"}
+    <root>/datasets/<name>/interactions.parquet
+    <root>/datasets/<name>/catalog.parquet
+    <root>/datasets/<name>/users.parquet   (when user attributes exist)
+    <root>/datasets/<name>/meta.json       config, fingerprint, summary, validation report
+
+The root is ``TAILSTUDIO_WORKSPACE`` or ``./workspace``. Writes go to a temporary folder that
+is renamed into place, so a crash never leaves a half-written dataset behind.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .dataset import Dataset, DatasetConfig, build_dataset
+
+__all__ = ["Workspace", "default_workspace_path", "safe_name", "WorkspaceError"]
+
+log = logging.getLogger(__name__)
+
+_NAME_OK = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class WorkspaceError(RuntimeError):
+    """A workspace operation that cannot be done (unknown name, unreadable folder)."""
+
+
+def default_workspace_path() -> Path:
+    """``TAILSTUDIO_WORKSPACE`` when set, else ``workspace`` in the working directory."""
+    return Path(os.environ.get("TAILSTUDIO_WORKSPACE", "workspace")).expanduser().resolve()
+
+
+def safe_name(name: str) -> str:
+    """A file-system-safe dataset name: letters, digits, ``.``, ``_`` and ``-`` only."""
+    cleaned = _NAME_OK.sub("-", name.strip()).strip(".-_")[:64]
+    return cleaned or "dataset"
+
+
+class Workspace:
+    """Named datasets on disk plus a pointer to the active one."""
+
+    def __init__(self, root: str | os.PathLike | None = None) -> None:
+        self.root = Path(root).expanduser().resolve() if root else default_workspace_path()
+        (self.root / "datasets").mkdir(parents=True, exist_ok=True)
+
+    def __repr__(self) -> str:
+        return f"Workspace({str(self.root)!r})"
+
+    def _dir(self, name: str) -> Path:
+        return self.root / "datasets" / safe_name(name)
+
+    def list_datasets(self) -> list[dict[str, Any]]:
+        """Saved datasets, newest first, each with its summary from ``meta.json``."""
+        out = []
+        for meta_path in (self.root / "datasets").glob("*/meta.json"):
+            try:
+                meta = json.loads(meta_path.read_text())
+            except (OSError, json.JSONDecodeError):
+                log.warning("skipping unreadable %s", meta_path)
+                continue
+            out.append(meta)
+        return sorted(out, key=lambda m: m.get("saved_at", ""), reverse=True)
+
+    def names(self) -> list[str]:
+        return [m["name"] for m in self.list_datasets()]
+
+    def exists(self, name: str) -> bool:
+        return (self._dir(name) / "meta.json").exists()
+
+    def save_dataset(self, dataset: Dataset, *, report: dict[str, Any] | None = None,
+                     source: str = "", activate: bool = True) -> str:
+        """Write ``dataset`` under its (safe) name, replacing an older one of that name."""
+        name = safe_name(dataset.name)
+        target = self._dir(name)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=self.root / "datasets"))
+        try:
+            dataset.interactions.to_parquet(tmp / "interactions.parquet", index=False)
+            dataset.catalog.to_parquet(tmp / "catalog.parquet", index=False)
+            if dataset.users is not None:
+                dataset.users.to_parquet(tmp / "users.parquet", index=False)
+            meta = {
+                "name": name,
+                "source": source,
+                "saved_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "fingerprint": dataset.fingerprint,
+                "config": dataset.config.model_dump(),
+                "summary": dataset.summary(),
+                "meta": dataset.meta,
+                "report": report,
+            }
+            (tmp / "meta.json").write_text(json.dumps(meta, indent=2, default=str))
+            if target.exists():
+                shutil.rmtree(target)
+            tmp.rename(target)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        if activate:
+            self.set_active(name)
+        log.info("saved dataset %s to %s", name, target)
+        return name
+
+    def load_dataset(self, name: str) -> Dataset:
+        """Rebuild a saved dataset exactly (same fingerprint)."""
+        folder = self._dir(name)
+        if not (folder / "meta.json").exists():
+            raise WorkspaceError(f"No dataset named '{name}' in {self.root}.")
+        meta = json.loads((folder / "meta.json").read_text())
+        users_path = folder / "users.parquet"
+        dataset = build_dataset(
+            pd.read_parquet(folder / "interactions.parquet"),
+            pd.read_parquet(folder / "catalog.parquet"),
+            config=DatasetConfig(**meta["config"]),
+            name=meta["name"],
+            users=pd.read_parquet(users_path) if users_path.exists() else None,
+            meta=meta.get("meta") or {},
+        )
+        if dataset.fingerprint != meta["fingerprint"]:
+            log.warning("dataset %s: fingerprint changed on reload (%s → %s)", name,
+                        meta["fingerprint"], dataset.fingerprint)
+        return dataset
+
+    def read_meta(self, name: str) -> dict[str, Any]:
+        """The stored ``meta.json`` of a dataset (report, summary, source)."""
+        path = self._dir(name) / "meta.json"
+        if not path.exists():
+            raise WorkspaceError(f"No dataset named '{name}' in {self.root}.")
+        return json.loads(path.read_text())
+
+    def delete_dataset(self, name: str) -> None:
+        folder = self._dir(name)
+        if folder.exists():
+            shutil.rmtree(folder)
+        if self.active_name() == safe_name(name):
+            (self.root / "active.json").unlink(missing_ok=True)
+
+    def set_active(self, name: str) -> None:
+        if not self.exists(name):
+            raise WorkspaceError(f"No dataset named '{name}' in {self.root}.")
+        tmp = self.root / ".active.json.tmp"
+        tmp.write_text(json.dumps({"dataset": safe_name(name)}))
+        tmp.replace(self.root / "active.json")
+
+    def active_name(self) -> str | None:
+        """Name of the active dataset, or ``None`` when none is set or it was removed."""
+        try:
+            name = json.loads((self.root / "active.json").read_text()).get("dataset")
+        except (OSError, json.JSONDecodeError):
+            return None
+        return name if name and self.exists(name) else None

@@ -1,0 +1,115 @@
+"""Streamlit glue shared by the pages: cached workspace and datasets, session keys, sidebar.
+
+This and the page files are the only modules that import ``streamlit``; every computation
+lives in :mod:`recsys`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import streamlit as st
+
+from recsys import Dataset, Workspace
+from recsys.device import describe_device
+from recsys.loaders import DEMO_NAME, demo_dataset
+from recsys.workspace import WorkspaceError, default_workspace_path
+
+log = logging.getLogger(__name__)
+
+#: Session-state keys (kept small: handles and pending uploads only).
+PENDING = "pending_validation"
+FLASH = "flash_message"
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _workspace(root: str) -> Workspace:
+    return Workspace(root)
+
+
+def workspace() -> Workspace:
+    """The workspace folder (``TAILSTUDIO_WORKSPACE`` or ``./workspace``)."""
+    return _workspace(str(default_workspace_path()))
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading dataset…")
+def _load(root: str, name: str, fingerprint: str) -> Dataset:
+    """Datasets are cached by content fingerprint, so a replaced dataset is reloaded."""
+    return Workspace(root).load_dataset(name)
+
+
+def ensure_demo(ws: Workspace) -> None:
+    """First start: generate the demo shop and make it active."""
+    if ws.names():
+        return
+    with st.spinner("Generating the demo shop (first start only)…"):
+        ws.save_dataset(demo_dataset(), source="generated demo shop", activate=True)
+
+
+def active_dataset() -> Dataset | None:
+    """The active dataset of the workspace (the demo shop on a fresh workspace)."""
+    ws = workspace()
+    ensure_demo(ws)
+    name = ws.active_name()
+    if name is None:
+        names = ws.names()
+        if not names:
+            return None
+        name = names[0]
+        ws.set_active(name)
+    try:
+        meta = ws.read_meta(name)
+        return _load(str(ws.root), name, meta["fingerprint"])
+    except (WorkspaceError, OSError, KeyError, ValueError) as exc:
+        st.error(f"The saved dataset '{name}' could not be loaded ({exc}). Load another one.")
+        return None
+
+
+@st.cache_resource(show_spinner=False)
+def device_label() -> str:
+    """Compute device as shown to the user (resolved once per server)."""
+    return describe_device()
+
+
+def flash(message: str) -> None:
+    """Show ``message`` once on the next run (survives ``st.rerun``)."""
+    st.session_state[FLASH] = message
+
+
+def show_flash() -> None:
+    if msg := st.session_state.pop(FLASH, None):
+        st.success(msg)
+
+
+def _switch_dataset() -> None:
+    name = st.session_state.get("sidebar_dataset")
+    if name:
+        workspace().set_active(name)
+        st.session_state.pop(PENDING, None)
+
+
+def sidebar(ds: Dataset | None) -> None:
+    """Active dataset (with a switcher) and compute device, on every page."""
+    ws = workspace()
+    with st.sidebar:
+        st.markdown("### Active dataset")
+        names = ws.names()
+        if ds is not None and names:
+            st.selectbox("Dataset", names, index=names.index(ds.name) if ds.name in names else 0,
+                         key="sidebar_dataset", on_change=_switch_dataset,
+                         help="Datasets saved in the workspace; switching keeps the others.")
+            s = ds.summary()
+            st.caption(
+                f"**{s['users']:,}** users · **{s['items']:,}** items · "
+                f"**{s['interactions']:,}** interactions  \n"
+                f"fingerprint `{ds.fingerprint}`"
+            )
+        else:
+            st.caption("No dataset loaded.")
+        st.markdown("### Compute device")
+        st.caption(device_label())
+        st.caption(f"Workspace: `{ws.root}`")
+
+
+__all__ = ["workspace", "active_dataset", "sidebar", "device_label", "flash", "show_flash",
+           "PENDING", "DEMO_NAME"]
