@@ -14,6 +14,7 @@ by name, then validates (:mod:`recsys.validate`). Public formats:
 
 from __future__ import annotations
 
+import gzip
 import logging
 import os
 from collections.abc import Mapping
@@ -24,7 +25,7 @@ from typing import Literal
 import pandas as pd
 
 from .dataset import Dataset, build_dataset
-from .ingest import IngestLimits, RawTable, Source, read_table
+from .ingest import IngestError, IngestLimits, RawTable, Source, read_table
 from .schema import CATALOG_ROLES, ColumnMapping, guess_mapping, normalise_name
 from .validate import ValidationResult, normalise_ids, validate
 
@@ -156,15 +157,25 @@ def _sibling(source: Source, names: tuple[str, ...]) -> Path | None:
 
 def _read_dat(source: Source, name: str, limits: IngestLimits | None,
               encoding: str | None = None) -> RawTable:
-    """Read a MovieLens ``::``-separated file by turning ``::`` into tabs first."""
-    raw = read_table(source, name=name, delimiter="|", header=False, limits=limits,
-                     encoding=encoding or "latin-1")
-    lines = raw.frame.iloc[:, 0].astype(str)
-    if raw.frame.shape[1] > 1:  # titles containing '|': glue the pieces back together
-        lines = raw.frame.astype("string").fillna("").agg("|".join, axis=1)
-    parts = lines.str.split("::", expand=True, regex=False)
+    """Read a MovieLens ``::``-separated file (fields may contain ``|``, so no CSV parser)."""
+    lim = limits or IngestLimits()
+    if isinstance(source, str | os.PathLike):
+        data = Path(source).read_bytes()
+    elif isinstance(source, bytes | bytearray):
+        data = bytes(source)
+    else:
+        data = source.getvalue() if hasattr(source, "getvalue") else source.read()
+    if len(data) > lim.max_bytes:
+        raise IngestError(f"'{name}' is over the upload limit of {lim.max_bytes / 2**20:.0f} MB.")
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    lines = [ln for ln in data.decode(encoding or "latin-1").splitlines() if ln.strip()]
+    if not lines:
+        raise IngestError(f"'{name}' is empty.")
+    parts = pd.DataFrame([ln.split("::") for ln in lines], dtype="string")
     parts.columns = [f"column_{i + 1}" for i in range(parts.shape[1])]
-    return replace(raw, frame=parts, delimiter="::")
+    return RawTable(parts, name, "csv", encoding=encoding or "latin-1", delimiter="::",
+                    has_header=False, size_bytes=len(data))
 
 
 def load_movielens(
@@ -260,7 +271,7 @@ def _movielens_users(source: Source, variant: str, limits: IngestLimits | None) 
 
 
 def load_online_retail(source: Source | RawTable, *, limits: IngestLimits | None = None,
-                       top_types: int = 40) -> ValidationResult:
+                       top_types: int = 60) -> ValidationResult:
     """Load UCI Online Retail (CSV or XLSX) as customer × product purchases.
 
     Line-level validation first (the report counts the raw invoice lines), then one row per
@@ -306,11 +317,25 @@ def load_online_retail(source: Source | RawTable, *, limits: IngestLimits | None
     return ValidationResult(report, pairs, catalog, users)
 
 
+_NOT_A_TYPE = frozenset(
+    "PINK BLUE RED WHITE BLACK GREEN IVORY CREAM GOLD SILVER PURPLE ORANGE YELLOW BROWN GREY "
+    "TURQUOISE LILAC NATURAL ASSORTED SMALL LARGE MEDIUM MINI JUMBO BIG SET OF THE AND WITH IN "
+    "DESIGN COLOUR COLOURS VINTAGE RETROSPOT POLKADOT SPOTTY HEART HEARTS FLOWER FLOWERS LOVE "
+    "CHRISTMAS XMAS S M L XL A B C D CM TO FOR".split()
+)
+
+
 def _product_type(titles: pd.Series, top: int) -> pd.Series:
-    """A coarse product type from the last word of a description (``… T-LIGHT HOLDER`` →
-    ``Holder``); rare types become ``Other``. Online Retail has no category column."""
-    last = (titles.astype("string").str.upper().str.replace(r"[^A-Z\- ]", " ", regex=True)
-            .str.split().str[-1].fillna("OTHER"))
+    """A coarse product type from a description: its last word that is not a colour, size or
+    pattern (``SET OF 3 CAKE TINS PANTRY DESIGN`` → ``Tins``); rare types become ``Other``.
+    Online Retail has no category column, and the type makes the tail profile readable."""
+    words = (titles.astype("string").str.upper().str.replace(r"[^A-Z\- ]", " ", regex=True)
+             .str.split())
+    exploded = words.explode()
+    exploded = exploded[~exploded.isin(_NOT_A_TYPE) & exploded.notna()]
+    last = exploded.groupby(level=0).last().reindex(titles.index).fillna("OTHER")
+    singular = last.str.removesuffix("S")
+    last = last.where(~(last.str.endswith("S") & singular.isin(set(last.unique()))), singular)
     keep = last.value_counts().head(top).index
     return last.where(last.isin(keep), "OTHER").str.capitalize().astype(str)
 

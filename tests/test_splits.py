@@ -1,0 +1,86 @@
+"""Splits: seeded, per-user and temporal protocols, train/test disjoint and aligned."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recsys.dataset import build_dataset
+from recsys.splits import SplitConfig, split_dataset
+
+
+@pytest.fixture(scope="module")
+def ds():
+    rng = np.random.default_rng(1)
+    n = 4000
+    frame = pd.DataFrame({
+        "user_id": [f"u{u}" for u in rng.integers(0, 200, n)],
+        "item_id": [f"i{i}" for i in rng.zipf(1.5, n) % 300],
+        "timestamp": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 365 * 24, n),
+                                                                   unit="h"),
+    })
+    return build_dataset(frame, name="synthetic")
+
+
+def _pairs(matrix):
+    m = matrix.tocoo()
+    return set(zip(m.row.tolist(), m.col.tolist(), strict=True))
+
+
+@pytest.mark.parametrize("method", ["random", "temporal", "time", "leave-last"])
+def test_split_partitions_pairs(ds, method):
+    split = split_dataset(ds, SplitConfig(method=method, test_frac=0.2, seed=3))
+    train, test = _pairs(split.train.matrix), _pairs(split.test)
+    assert train.isdisjoint(test)
+    assert train | test == _pairs(ds.matrix)
+    assert split.train.matrix.shape == split.test.shape == ds.matrix.shape
+    assert list(split.train.item_ids) == list(ds.item_ids)
+
+
+@pytest.mark.parametrize("method", ["random", "temporal", "leave-last"])
+def test_per_user_splits_keep_train_history(ds, method):
+    split = split_dataset(ds, SplitConfig(method=method, seed=0))
+    train_counts = np.diff(split.train.matrix.indptr)
+    test_counts = np.diff(split.test.indptr)
+    assert (train_counts[test_counts > 0] >= 1).all()
+    if method == "leave-last":
+        assert test_counts.max() == 1
+
+
+def test_random_split_fraction_and_seed(ds):
+    a = split_dataset(ds, SplitConfig(method="random", test_frac=0.2, seed=0))
+    b = split_dataset(ds, SplitConfig(method="random", test_frac=0.2, seed=0))
+    c = split_dataset(ds, SplitConfig(method="random", test_frac=0.2, seed=1))
+    assert _pairs(a.test) == _pairs(b.test)
+    assert _pairs(a.test) != _pairs(c.test)
+    assert 0.17 < a.test.nnz / ds.n_pairs < 0.23
+
+
+def test_temporal_holds_out_each_users_latest(ds):
+    split = split_dataset(ds, SplitConfig(method="temporal", test_frac=0.25))
+    pairs = ds.pairs
+    test = split.test_pairs
+    last_train = (pairs.merge(test[["user", "item"]], how="left", indicator=True)
+                  .query("_merge == 'left_only'").groupby("user")["timestamp"].max())
+    first_test = test.groupby("user")["timestamp"].min()
+    common = first_test.index.intersection(last_train.index)
+    assert (first_test[common] >= last_train[common]).all()
+
+
+def test_global_time_cutoff(ds):
+    cutoff = pd.Timestamp("2024-10-01")
+    split = split_dataset(ds, SplitConfig(method="time", cutoff=cutoff.to_pydatetime()))
+    assert (split.test_pairs["timestamp"] >= cutoff).all()
+    assert (split.train.pairs["timestamp"] < cutoff).all()
+
+
+def test_validation_carved_from_train(ds):
+    split = split_dataset(ds, SplitConfig(method="random", seed=0))
+    inner = split_dataset(split.train, SplitConfig(method="random", seed=0))
+    assert _pairs(inner.test).isdisjoint(_pairs(split.test))
+    assert _pairs(inner.train.matrix) | _pairs(inner.test) == _pairs(split.train.matrix)
+
+
+def test_temporal_needs_timestamps():
+    ds = build_dataset(pd.DataFrame({"user_id": ["a", "a", "b"], "item_id": ["x", "y", "x"]}))
+    with pytest.raises(ValueError, match="needs timestamps"):
+        split_dataset(ds, SplitConfig(method="temporal"))

@@ -1,0 +1,82 @@
+"""Workspace: datasets survive a restart, several names coexist, the active one is remembered."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from recsys.dataset import DatasetConfig, build_dataset
+from recsys.workspace import Workspace, WorkspaceError, safe_name
+
+
+def _ds(name, n=3):
+    inter = pd.DataFrame({"user_id": ["u1", "u2", "u3"][:n], "item_id": ["a", "b", "a"][:n],
+                          "timestamp": pd.to_datetime(["2024-01-01", "2024-01-02",
+                                                       "2024-01-03"][:n]),
+                          "value": [1.0, 2.0, 3.0][:n]})
+    catalog = pd.DataFrame({"item_id": ["a", "b", "c"], "title": ["Apple", "Banana", "Cherry"],
+                            "price": [1.0, 2.5, None], "origin": ["ES", "EC", "TR"]})
+    users = pd.DataFrame({"user_id": ["u1", "u2", "u3"], "country": ["UK", "FR", "DE"]})
+    return build_dataset(inter, catalog, users=users, name=name,
+                         config=DatasetConfig(head_share=0.7), meta={"source": "test"})
+
+
+def test_round_trip_keeps_fingerprint_and_content(tmp_path):
+    ws = Workspace(tmp_path)
+    original = _ds("shop one")
+    name = ws.save_dataset(original, report={"rows_read": 3}, source="shop.csv")
+    assert name == "shop-one"
+    reopened = Workspace(tmp_path)  # a server restart
+    assert reopened.active_name() == "shop-one"
+    loaded = reopened.load_dataset("shop-one")
+    assert loaded.fingerprint == original.fingerprint
+    assert list(loaded.item_ids) == list(original.item_ids)
+    assert (loaded.matrix != original.matrix).nnz == 0
+    assert loaded.config.head_share == 0.7
+    assert list(loaded.catalog["origin"]) == ["ES", "EC", "TR"]
+    assert loaded.users is not None and list(loaded.users["country"]) == ["UK", "FR", "DE"]
+    meta = reopened.read_meta("shop-one")
+    assert meta["report"] == {"rows_read": 3} and meta["source"] == "shop.csv"
+
+
+def test_several_datasets_and_switching(tmp_path):
+    ws = Workspace(tmp_path)
+    ws.save_dataset(_ds("first"))
+    ws.save_dataset(_ds("second", n=2))
+    assert set(ws.names()) == {"first", "second"}
+    assert ws.active_name() == "second"
+    ws.set_active("first")
+    assert Workspace(tmp_path).active_name() == "first"
+    assert json.loads((tmp_path / "active.json").read_text()) == {"dataset": "first"}
+    ws.delete_dataset("first")
+    assert ws.names() == ["second"] and ws.active_name() is None
+
+
+def test_replacing_a_dataset_keeps_one_copy(tmp_path):
+    ws = Workspace(tmp_path)
+    ws.save_dataset(_ds("shop"))
+    ws.save_dataset(_ds("shop", n=2))
+    assert ws.names() == ["shop"]
+    assert ws.load_dataset("shop").n_interactions == 2
+    assert not [p for p in (tmp_path / "datasets").iterdir() if p.name.startswith(".")]
+
+
+def test_unknown_dataset_is_a_clear_error(tmp_path):
+    ws = Workspace(tmp_path)
+    with pytest.raises(WorkspaceError, match="No dataset named 'nope'"):
+        ws.load_dataset("nope")
+    with pytest.raises(WorkspaceError):
+        ws.set_active("nope")
+
+
+def test_workspace_path_from_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("TAILSTUDIO_WORKSPACE", str(tmp_path / "ws"))
+    assert Workspace().root == (tmp_path / "ws").resolve()
+    assert (tmp_path / "ws" / "datasets").is_dir()
+
+
+@pytest.mark.parametrize("raw,expected", [("My Shop 2024", "My-Shop-2024"),
+                                          ("../../etc/passwd", "etc-passwd"),
+                                          ("   ", "dataset"), ("a/b\\c", "a-b-c")])
+def test_safe_names(raw, expected):
+    assert safe_name(raw) == expected
