@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import zipfile
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -193,7 +194,7 @@ def _gunzip(data: bytes, name: str, limits: IngestLimits) -> bytes:
     try:
         with gzip.GzipFile(fileobj=io.BytesIO(data)) as fh:
             out = fh.read(cap + 1)
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zlib.error) as exc:  # zlib.error: corrupt deflate data
         raise IngestError(f"'{name}' looks like gzip but cannot be unpacked ({exc}).") from exc
     if len(out) > cap:
         raise IngestError(f"'{name}' unpacks to more than {_fmt_size(cap)}; it is too large.")
@@ -229,7 +230,7 @@ def _read_xlsx(data: bytes, name: str, sheet: str | None, compressed: bool, size
             raise IngestError(f"'{name}' has no sheet '{sheet}'; its sheets are {', '.join(sheets)}.")
         chosen, frame = sheet, None
         for candidate in [sheet] if sheet else sheets:
-            frame = book.parse(candidate, dtype=str)
+            frame = pd.read_excel(book, sheet_name=candidate, dtype=str)
             chosen = candidate
             if not frame.dropna(how="all").empty:
                 break
@@ -238,6 +239,8 @@ def _read_xlsx(data: bytes, name: str, sheet: str | None, compressed: bool, size
     except Exception as exc:
         raise IngestError(f"'{name}' could not be read as an Excel workbook ({exc}).") from exc
     if frame is None or frame.dropna(how="all").empty:
+        if sheet is not None:
+            raise IngestError(f"Sheet '{sheet}' of '{name}' has no data rows; its sheets are {', '.join(sheets)}.")
         raise IngestError(f"'{name}' has no sheet with data rows.")
     if len(sheets) > 1:
         notes.append(
@@ -325,10 +328,15 @@ def sniff_delimiter(sample: str) -> str:
 
 def _looks_like_header(first_row: list[str]) -> bool:
     """A header has at least one field that is not a number or a date-like value."""
-    numeric = re.compile(r"^\s*[-+]?(\d+([.,]\d*)?|\.\d+)([eE][-+]?\d+)?\s*$")
-    return not all(numeric.match(f) for f in first_row if f.strip()) and any(
+    return not all(_NUMERIC.match(f) or _DATE_LIKE.match(f) for f in first_row if f.strip()) and any(
         f.strip() for f in first_row
     )
+
+
+_NUMERIC = re.compile(r"^\s*[-+]?(\d+([.,]\d*)?|\.\d+)([eE][-+]?\d+)?\s*$")
+_DATE_LIKE = re.compile(
+    r"^\s*\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?\s*(Z|[+-]\d{2}:?\d{2})?\s*$"
+)
 
 
 def _read_text(

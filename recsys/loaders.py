@@ -138,7 +138,8 @@ def load_files(
         cat_map = guess_mapping(cat_frame.columns, CATALOG_ROLES).with_overrides(
             catalog_mapping or {})
     return validate(raw.frame, cat_frame, mapping=inter_map, catalog_mapping=cat_map,
-                    source=raw.name, file_format="generic", reading=reading)
+                    source=raw.name, file_format="generic", reading=reading,
+                    has_header=raw.has_header)
 
 
 # --------------------------------------------------------------------------- MovieLens
@@ -215,7 +216,7 @@ def load_movielens(
         cat_name = _source_name(catalog, catalog_name)
         cat_frame = _movielens_catalog(catalog, cat_name, variant, limits)
         reading.append(f"{cat_name}: {len(cat_frame):,} movies")
-    result = validate(frame, cat_frame, mapping=mapping, source=raw.name,
+    result = validate(frame, cat_frame, mapping=mapping, source=raw.name, has_header=raw.has_header,
                       file_format=f"movielens-{variant}", reading=reading,
                       catalog_mapping=guess_mapping(cat_frame.columns, CATALOG_ROLES)
                       if cat_frame is not None else None)

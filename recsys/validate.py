@@ -67,6 +67,8 @@ class ValidationReport:
     mapping: dict[str, Any] = field(default_factory=dict)
     catalog_mapping: dict[str, Any] = field(default_factory=dict)
     issues: list[Issue] = field(default_factory=list)
+    #: File line number of the first data row (2 with a header row, 1 without).
+    first_line: int = 2
 
     @property
     def rows_dropped(self) -> int:
@@ -98,7 +100,7 @@ class ValidationReport:
         if sample is not None and len(sample):
             head = sample.head(_SAMPLE_ROWS)
             rows = tuple(
-                {"row": int(idx) + 2, **{str(k): _plain(v) for k, v in rec.items()}}
+                {"row": int(idx) + self.first_line, **{str(k): _plain(v) for k, v in rec.items()}}
                 for idx, rec in zip(head.index, head.to_dict("records"), strict=True)
             )
         self.issues.append(Issue(level, code, message, int(count), table, rows))
@@ -233,9 +235,12 @@ def clean_interactions(
         col = mapping.get(role)
         if col is None or col not in raw.columns:
             columns = ", ".join(map(str, raw.columns[:12]))
+            what = f"The {label} column '{col}' is not in the file" if col else f"No {label} column"
+            hint = (" Only one column was found: the file probably uses another delimiter; choose "
+                    "it in the reading options." if raw.shape[1] == 1 else "")
             report.add("error", f"missing_{role}",
-                       f"No {label} column. Columns found: {columns}. Choose the {label} column "
-                       "in the column mapping.")
+                       f"{what}. Columns found: {columns}. Choose the {label} column "
+                       f"in the column mapping.{hint}")
     if report.errors:
         return None
     bad: dict[str, pd.Series] = {}
@@ -265,7 +270,10 @@ def clean_interactions(
         bad["bad_timestamp"] = out["timestamp"].isna()
     used = [c for c in (mapping.get(r) for r in ("user_id", "item_id", "timestamp", "value",
                                                   "order_id")) if c and c in raw.columns]
-    bad["duplicate"] = raw.duplicated(subset=used, keep="first")
+    # Compare normalised ids, so that 17850 and 17850.0 (or ' A' and 'A') are the same row.
+    others = [c for c in used if c not in (mapping.get("user_id"), mapping.get("item_id"))]
+    key = pd.concat([out[["user_id", "item_id"]], raw[others]], axis=1)
+    bad["duplicate"] = key.set_axis(range(key.shape[1]), axis=1).duplicated(keep="first")
     _report_drops(report, raw, bad, mapping)
     drop = np.logical_or.reduce([m.to_numpy(dtype=bool) for m in bad.values()])
     kept = out.loc[~drop]  # original row labels kept until the end, for row numbers in samples
@@ -284,8 +292,8 @@ def _parse_values(col: pd.Series, kind: str) -> tuple[pd.Series, pd.Series, pd.S
     values = pd.to_numeric(col, errors="coerce")
     text = col.astype("string").str.strip()
     if values.isna().sum() > text.isna().sum():  # decimal commas, e.g. "4,5"
-        values = values.fillna(pd.to_numeric(text.str.replace(",", ".", regex=False),
-                                              errors="coerce"))
+        values = values.astype("float64").fillna(
+            pd.to_numeric(text.str.replace(",", ".", regex=False), errors="coerce").astype("float64"))
     values = values.astype("float64")
     bad_value = values.isna() | ~np.isfinite(values.fillna(0.0))
     non_pos = pd.Series(False, index=col.index)
@@ -419,6 +427,7 @@ def validate(
     source: str = "",
     file_format: str = "generic",
     reading: list[str] | None = None,
+    has_header: bool = True,
 ) -> ValidationResult:
     """Validate raw interaction (and catalog) frames into clean canonical frames.
 
@@ -426,7 +435,8 @@ def validate(
     item attributes found in the interaction file (description, price…) make one; otherwise
     titles default to the item ids. Never raises on bad data: read ``result.report``.
     """
-    report = ValidationReport(source=source, file_format=file_format, reading=list(reading or []))
+    report = ValidationReport(source=source, file_format=file_format, reading=list(reading or []),
+                              first_line=2 if has_header else 1)
     mapping = mapping or guess_mapping(interactions.columns)
     inter = clean_interactions(interactions, mapping, report)
     if inter is None:
@@ -471,6 +481,7 @@ def _check_catalog_match(inter: pd.DataFrame, cat: pd.DataFrame,
                    f"e.g. {', '.join(cat['item_id'].head(3))}; interactions e.g. "
                    f"{', '.join(inter['item_id'].drop_duplicates().head(3))}). Check that both "
                    "files use the same item id column.", len(inter), table="catalog")
+        report.rows_kept = 0
         return None
     missing = ~in_catalog
     if missing.any():
