@@ -82,5 +82,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (IngestError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:  # never a traceback for the user; details with --verbose
+        log.info("unexpected failure", exc_info=True)
+        print(f"error: unexpected {type(exc).__name__}: {exc} (run with -v for details)",
+              file=sys.stderr)
+        return 3
     parser.error(f"unknown command {args.command}")  # pragma: no cover
     return 2
