@@ -293,6 +293,24 @@ def _decode_sample(data: bytes, name: str, encoding: str | None) -> tuple[str, s
     return encoding, sample
 
 
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+def _mostly_utf8(data: bytes) -> tuple[bytes, int] | None:
+    """Repair a UTF-8 file with a few stray bytes (e.g. one pasted latin-1 character).
+
+    When valid multi-byte UTF-8 characters outnumber invalid bytes ten to one, reading the file
+    as Windows-1252 would garble every accent, so the stray bytes become U+FFFD instead. Returns
+    the repaired bytes and the number of replacements, or ``None`` when not mostly UTF-8.
+    """
+    text = data.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd")
+    multibyte = len(_NON_ASCII.findall(text)) - bad
+    if bad and multibyte >= 10 * bad:
+        return text.encode("utf-8"), bad
+    return None
+
+
 def _guess_text_encoding(data: bytes) -> str:
     """UTF-8 when the whole file decodes as UTF-8, else Windows-1252, else latin-1."""
     for enc in ("utf-8", "cp1252"):
@@ -348,6 +366,14 @@ def _read_text(
     encoding: str | None,
     header: bool | None,
 ) -> RawTable:
+    repaired = None
+    if encoding is None and data[:3] != b"\xef\xbb\xbf" and data[:2] not in (b"\xff\xfe", b"\xfe\xff"):
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            repaired = _mostly_utf8(data)
+    if repaired is not None:
+        data, encoding = repaired[0], "utf-8"
     encoding, sample = _decode_sample(data, name, encoding)
     if not sample.strip():
         raise IngestError(f"'{name}' contains only blank lines.")
@@ -357,6 +383,8 @@ def _read_text(
     notes: list[str] = []
     if encoding not in ("utf-8", "utf-8-sig"):
         notes.append(f"The file is not UTF-8; it was read as {encoding}.")
+    if repaired is not None:
+        notes.append(f"{repaired[1]:,} byte(s) were not valid UTF-8 and were replaced by �.")
     kwargs: dict = dict(
         sep=delimiter, dtype=str, encoding=encoding, header=0 if has_header else None,
         keep_default_na=False, na_values=_NA_VALUES,

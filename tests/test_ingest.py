@@ -311,3 +311,15 @@ def test_ingest_error_is_a_value_error() -> None:
     assert issubclass(IngestError, ValueError)
     with pytest.raises(IngestError, match="is empty"):
         read_table(b"", name="e.csv")
+
+
+def test_mostly_utf8_with_a_stray_byte_keeps_accents(tmp_path: Path) -> None:
+    body = "user_id,item_id,title\n" + "".join(f"u{i},i{i},Crème brûlée {i}\n" for i in range(30))
+    data = body.encode("utf-8") + b"u99,i99,caf\xe9\n"  # one latin-1 byte pasted in
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(data)
+    raw = read_table(path)
+    assert raw.encoding == "utf-8"
+    assert raw.frame.loc[0, "title"] == "Crème brûlée 0"
+    assert raw.frame.iloc[-1]["title"] == "caf\ufffd"
+    assert any("not valid UTF-8" in note for note in raw.notes)
