@@ -5,6 +5,7 @@ computation in the ``recsys`` library.
 """
 
 import logging
+from pathlib import Path
 
 import streamlit as st
 
@@ -12,12 +13,15 @@ import ui
 
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
-st.set_page_config(page_title="Tail Studio", page_icon="assets/logo.svg", layout="wide")
+# Resolved from this file, not the working directory, so `streamlit run /path/to/app.py` works anywhere.
+LOGO = str(Path(__file__).resolve().parent / "assets" / "logo.svg")
+
+st.set_page_config(page_title="Tail Studio", page_icon=LOGO, layout="wide")
 
 pages = [
     st.Page("pages/catalog.py", title="Catalog", icon=":material/inventory_2:", default=True),
 ]
 page = st.navigation(pages)
-st.logo("assets/logo.svg")
+st.logo(LOGO)
 ui.sidebar(ui.active_dataset())
 page.run()

@@ -71,6 +71,23 @@ def device_label() -> str:
     return describe_device()
 
 
+def ensure_router() -> None:
+    """Make a page always run inside ``app.py``'s router.
+
+    Streamlit treats a ``pages/`` folder beside the entry script as a legacy multipage app
+    until ``st.navigation`` has run once in the process, so a first request for ``/catalog``
+    after a server start would run the page alone (no sidebar, no page config). Each page calls
+    this first: in that case it switches legacy mode off and reruns through the router.
+    """
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:  # pragma: no cover - internal module moved; the router still works
+        return
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def flash(message: str) -> None:
     """Show ``message`` once on the next run (survives ``st.rerun``)."""
     st.session_state[FLASH] = message
@@ -95,8 +112,10 @@ def sidebar(ds: Dataset | None) -> None:
         st.markdown("### Active dataset")
         names = ws.names()
         if ds is not None and names:
-            st.selectbox("Dataset", names, index=names.index(ds.name) if ds.name in names else 0,
-                         key="sidebar_dataset", on_change=_switch_dataset,
+            # A keyed widget keeps its old value across reruns and ignores ``index``, so sync it to
+            # the active dataset (changed by "Use this dataset", "Make active" or another tab).
+            st.session_state["sidebar_dataset"] = ds.name if ds.name in names else names[0]
+            st.selectbox("Dataset", names, key="sidebar_dataset", on_change=_switch_dataset,
                          help="Datasets saved in the workspace; switching keeps the others.")
             s = ds.summary()
             st.caption(
@@ -111,5 +130,5 @@ def sidebar(ds: Dataset | None) -> None:
         st.caption(f"Workspace: `{ws.root}`")
 
 
-__all__ = ["workspace", "active_dataset", "sidebar", "device_label", "flash", "show_flash",
+__all__ = ["ensure_router", "workspace", "active_dataset", "sidebar", "device_label", "flash", "show_flash",
            "PENDING", "DEMO_NAME"]

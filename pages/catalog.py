@@ -30,6 +30,7 @@ DELIMS = {"auto": None, "comma ,": ",", "semicolon ;": ";", "tab": "\t", "pipe |
 ENCODINGS = {"auto": None, "UTF-8": "utf-8", "Windows-1252": "cp1252", "latin-1": "latin-1"}
 HEADERS = {"auto": None, "first row is a header": True, "no header row": False}
 
+ui.ensure_router()
 ds = ui.active_dataset()
 st.title("Catalog")
 ui.show_flash()
@@ -75,18 +76,30 @@ def render_profile() -> None:
     with right:
         seg = segment_table(ds)
         st.markdown("**Head / mid / tail**")
-        st.dataframe(seg, hide_index=True, column_config={
+        # Shares first: in a half-width column the last columns scroll out of view.
+        st.dataframe(seg, hide_index=True, column_order=[
+            "segment", "items_share", "interactions_share", "items", "interactions",
+            "mean_popularity", "cold_items"], column_config={
             "items_share": st.column_config.ProgressColumn("items share", format="percent",
                                                            min_value=0.0, max_value=1.0),
             "interactions_share": st.column_config.ProgressColumn(
                 "interactions share", format="percent", min_value=0.0, max_value=1.0),
             "mean_popularity": st.column_config.NumberColumn("mean popularity", format="%.1f"),
+            "cold_items": st.column_config.NumberColumn("cold items"),
         })
         st.caption("Popularity = distinct users per item. Mid and tail together form the long "
                    "tail used by the tail metrics.")
         stats = segment_stats(ds)
         st.markdown("**Price and recency by segment**")
-        st.dataframe(stats, hide_index=True)
+        st.dataframe(stats, hide_index=True, column_config={
+            "median_price": st.column_config.NumberColumn("median price", format="%.2f"),
+            "median_days_since_last": st.column_config.NumberColumn(
+                "median days since last", format="%.0f",
+                help="Days between an item's last interaction and the end of the data."),
+            "new_last_90d_share": st.column_config.NumberColumn(
+                "new in last 90 days", format="percent",
+                help="Share of items first seen in the last 90 days of the data."),
+        })
 
     groups = [c for c in ("category", "brand", "subcategory") if c in ds.catalog.columns]
     items = item_table(ds)
@@ -97,7 +110,8 @@ def render_profile() -> None:
             share = tail_share_by(ds, by)
             fig = px.bar(share.head(25), x="tail_share", y="group", orientation="h",
                          hover_data=["items", "tail_items", "interactions_share"],
-                         labels={"tail_share": "share of items in the long tail", "group": by},
+                         labels={"tail_share": "share of items in the long tail", "group": by,
+                                 "interactions_share": "share of interactions"},
                          color="interactions_share", color_continuous_scale="Teal")
             fig.update_layout(height=460, yaxis=dict(autorange="reversed"),
                               xaxis_tickformat=".0%", title=f"Tail share per {by}")
@@ -112,6 +126,9 @@ def render_profile() -> None:
                          category_orders={"segment": ["head", "mid", "tail"]},
                          title="Price by segment")
             fig.update_layout(height=460, showlegend=False)
+            # Plotly's default log ticks repeat bare digits (2, 5, 2, 10…); label 1-2-5 steps instead.
+            fig.update_yaxes(title="price (log scale)",
+                             tickvals=[m * 10**e for e in range(-2, 6) for m in (1, 2, 5)])
             st.plotly_chart(fig, key="price_box")
         elif items["last_seen"].notna().any():
             fig = px.histogram(items, x="last_seen", color="segment",
@@ -141,15 +158,19 @@ def render_profile() -> None:
 
 
 # ----------------------------------------------------------------------------- load data
-def read_preview(upload, opts: ReadOptions):
-    """Read an uploaded file once per (file, options) for the preview and mapping form."""
-    key = ("preview", upload.file_id, opts)
+def read_preview(upload, opts: ReadOptions, slot: str):
+    """Read an uploaded file once per (file, options) for the preview and mapping form.
+
+    One entry per ``slot`` (interactions, catalog), so previewing one file does not evict the other.
+    """
+    key = (upload.file_id, opts)
     cache = st.session_state.setdefault("_previews", {})
-    if key not in cache:
-        cache.clear()
-        cache[key] = read_table(upload, name=upload.name, delimiter=opts.delimiter,
-                                encoding=opts.encoding, header=opts.header, sheet=opts.sheet)
-    return cache[key]
+    hit = cache.get(slot)
+    if hit is None or hit[0] != key:
+        hit = cache[slot] = (key, read_table(upload, name=upload.name, delimiter=opts.delimiter,
+                                             encoding=opts.encoding, header=opts.header,
+                                             sheet=opts.sheet))
+    return hit[1]
 
 
 def reading_options(prefix: str) -> ReadOptions:
@@ -198,7 +219,8 @@ def render_report(result) -> None:
         st.dataframe(table, hide_index=True, key="report_table")
         for issue in report.issues:
             if issue.sample:
-                with st.expander(f"Example rows — {issue.message[:70]}"):
+                label = issue.message if len(issue.message) <= 70 else issue.message[:69] + "…"
+                with st.expander(f"Example rows — {label}"):
                     st.dataframe(pd.DataFrame(list(issue.sample)), hide_index=True)
 
 
@@ -247,8 +269,8 @@ def render_load() -> None:
                 "**Use this dataset**.")
         return
     try:
-        raw = read_preview(inter_file, opts)
-        cat_raw = read_preview(cat_file, ReadOptions()) if cat_file is not None else None
+        raw = read_preview(inter_file, opts, "interactions")
+        cat_raw = read_preview(cat_file, ReadOptions(), "catalog") if cat_file is not None else None
     except IngestError as exc:
         st.error(str(exc))
         st.caption("The active dataset was kept.")
