@@ -1,0 +1,207 @@
+"""The one contract every recommender follows, and the registry of them.
+
+scikit-learn-like: ``__init__(config)`` stores a typed config; ``fit(dataset, *, device,
+callback, validation)`` learns and returns ``self``; learned state ends in ``_``;
+``score(users)`` returns a dense block (users × items, higher is better) as a NumPy array or a
+torch tensor on the model's device; ``recommend(users, n)`` returns the top-``n`` unseen items.
+
+Artifacts are a folder with ``model.json`` (name, config, dataset fingerprint, sizes) and
+``weights.npz`` (plain arrays, loaded with ``allow_pickle=False``): enough to rebuild the model
+exactly, without unpickling anything.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import numpy as np
+import scipy.sparse as sp
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..dataset import Dataset
+
+__all__ = ["ModelConfig", "Recommender", "Callback", "REGISTRY", "register", "get_model_class",
+           "create_model", "load_model", "topk_from_scores", "FitStopped"]
+
+log = logging.getLogger(__name__)
+
+#: ``callback(epoch, metrics)``; returning ``False`` asks the model to stop (cancel).
+Callback = Callable[[int, dict[str, float]], bool | None]
+
+REGISTRY: dict[str, type[Recommender]] = {}
+
+
+class FitStopped(Exception):
+    """Raised inside a training loop when the callback asks to stop; caught by ``fit``."""
+
+
+class ModelConfig(BaseModel):
+    """Base of every model config: frozen, typos refused, seeded."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    seed: int = Field(0, ge=0, description="Random seed: same data + seed = same model.")
+
+
+def register(cls: type[Recommender]) -> type[Recommender]:
+    """Class decorator adding a model to :data:`REGISTRY` under ``cls.name``."""
+    REGISTRY[cls.name] = cls
+    return cls
+
+
+def get_model_class(name: str) -> type[Recommender]:
+    from . import _ensure_registered
+
+    _ensure_registered()
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"Unknown model '{name}'; choose one of {', '.join(sorted(REGISTRY))}.") \
+            from None
+
+
+def create_model(name: str, config: dict[str, Any] | None = None) -> Recommender:
+    """Instantiate a registered model from a plain config dict (validated, typos refused)."""
+    cls = get_model_class(name)
+    return cls(cls.config_cls(**(config or {})))
+
+
+def topk_from_scores(scores: Any, k: int, seen: sp.csr_matrix | None = None
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Top-``k`` item positions and scores per row, excluding ``seen`` items.
+
+    Works on NumPy arrays (``argpartition``) and torch tensors (``torch.topk`` on the device).
+    Rows with fewer than ``k`` eligible items are padded with ``-1``.
+    """
+    k = min(k, scores.shape[1])
+    if not isinstance(scores, np.ndarray):  # torch tensor
+        import torch
+
+        scores = scores.float().clone()
+        if seen is not None and seen.nnz:
+            coo = seen.tocoo()
+            idx = torch.as_tensor(np.vstack([coo.row, coo.col]), device=scores.device,
+                                  dtype=torch.long)
+            scores[idx[0], idx[1]] = -torch.inf
+        vals, items = torch.topk(scores, k, dim=1)
+        vals, items = vals.cpu().numpy(), items.cpu().numpy()
+    else:
+        scores = np.array(scores, dtype=np.float32, copy=True)
+        if seen is not None and seen.nnz:
+            coo = seen.tocoo()
+            scores[coo.row, coo.col] = -np.inf
+        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        part_scores = np.take_along_axis(scores, part, axis=1)
+        order = np.argsort(-part_scores, axis=1, kind="stable")
+        items = np.take_along_axis(part, order, axis=1)
+        vals = np.take_along_axis(part_scores, order, axis=1)
+    items = np.where(np.isfinite(vals), items, -1)
+    return items.astype(np.int64), vals
+
+
+class Recommender(ABC):
+    """Base class: holds the config, the training matrix and the save/load logic."""
+
+    name: ClassVar[str] = ""
+    label: ClassVar[str] = ""
+    config_cls: ClassVar[type[ModelConfig]] = ModelConfig
+
+    def __init__(self, config: ModelConfig | None = None) -> None:
+        self.config = config if config is not None else self.config_cls()
+        if not isinstance(self.config, self.config_cls):
+            raise TypeError(f"{type(self).__name__} needs a {self.config_cls.__name__}")
+        self.device_ = "cpu"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.config!r})"
+
+    # -- learning ---------------------------------------------------------------------------
+    def fit(self, dataset: Dataset, *, device: str | None = None, callback: Callback | None = None,
+            validation: sp.csr_matrix | None = None) -> Self:
+        """Learn from ``dataset`` (its matrix is the training data) and return ``self``.
+
+        ``validation`` (held-out pairs in the same positions) drives early stopping for
+        iterative models; ``callback(epoch, metrics)`` receives progress and may cancel.
+        """
+        from ..device import resolve_device
+
+        self.device_ = resolve_device(device)
+        self.seen_ = sp.csr_matrix(dataset.matrix, dtype=np.float32)
+        self.n_users_, self.n_items_ = dataset.matrix.shape
+        self.fingerprint_ = dataset.fingerprint
+        self.history_: list[dict[str, float]] = []
+        self._fit(dataset, callback=callback, validation=validation)
+        return self
+
+    @abstractmethod
+    def _fit(self, dataset: Dataset, *, callback: Callback | None,
+             validation: sp.csr_matrix | None) -> None:
+        """Model-specific learning; ``self.device_`` and ``self.seen_`` are set."""
+
+    @abstractmethod
+    def score(self, users: np.ndarray) -> Any:
+        """Scores for ``users`` (positions) × all items; higher is better."""
+
+    def recommend(self, users: np.ndarray, n: int = 10, exclude_seen: bool = True,
+                  block: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``n`` item positions and their scores for ``users``, in blocks of users."""
+        users = np.asarray(users, dtype=np.int64)
+        items_out, scores_out = [], []
+        for start in range(0, len(users), block):
+            part = users[start:start + block]
+            seen = self.seen_[part] if exclude_seen else None
+            items, vals = topk_from_scores(self.score(part), n, seen)
+            items_out.append(items)
+            scores_out.append(vals)
+        if not items_out:
+            return np.zeros((0, n), dtype=np.int64), np.zeros((0, n), dtype=np.float32)
+        return np.vstack(items_out), np.vstack(scores_out)
+
+    # -- persistence -----------------------------------------------------------------------
+    def _state(self) -> dict[str, np.ndarray]:
+        """Learned arrays to save (models override and call ``super()``)."""
+        return {"seen_indptr": self.seen_.indptr, "seen_indices": self.seen_.indices,
+                "seen_data": self.seen_.data}
+
+    def _load_state(self, state: dict[str, np.ndarray]) -> None:
+        """Restore learned arrays (models override and call ``super()``)."""
+        self.seen_ = sp.csr_matrix((state["seen_data"], state["seen_indices"],
+                                    state["seen_indptr"]), shape=(self.n_users_, self.n_items_))
+
+    def save(self, folder: str | Path) -> Path:
+        """Write ``model.json`` + ``weights.npz`` into ``folder`` (created)."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        meta = {"name": self.name, "config": self.config.model_dump(mode="json"),
+                "fingerprint": self.fingerprint_, "n_users": self.n_users_,
+                "n_items": self.n_items_, "history": self.history_}
+        np.savez(folder / "weights.npz", **self._state())
+        (folder / "model.json").write_text(json.dumps(meta, indent=2, default=float))
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path, device: str | None = None) -> Recommender:
+        """Rebuild a saved model exactly (no pickle)."""
+        from ..device import resolve_device
+
+        folder = Path(folder)
+        meta = json.loads((folder / "model.json").read_text())
+        model_cls = get_model_class(meta["name"]) if cls is Recommender else cls
+        model = model_cls(model_cls.config_cls(**meta["config"]))
+        model.device_ = resolve_device(device)
+        model.n_users_, model.n_items_ = meta["n_users"], meta["n_items"]
+        model.fingerprint_ = meta["fingerprint"]
+        model.history_ = meta.get("history", [])
+        with np.load(folder / "weights.npz", allow_pickle=False) as data:
+            model._load_state({k: data[k] for k in data.files})
+        return model
+
+
+def load_model(folder: str | Path, device: str | None = None) -> Recommender:
+    """Load any saved model, whatever its class."""
+    return Recommender.load(folder, device=device)
