@@ -1,7 +1,9 @@
 """Command-line front end: ``python -m recsys <command> …`` over the same library.
 
+Commands: ``validate`` (report on files), ``recommend`` (train on everything, write top-K
+unseen items per user) and ``evaluate`` (split, train, measure every protocol metric).
 Errors go to stderr as one line with a non-zero exit code (2 for files that cannot be read or
-bad arguments, 1 for a validation report with errors).
+bad arguments, 1 for a validation report with errors, 3 for anything unexpected).
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ import argparse
 import json
 import logging
 import sys
+import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from .ingest import IngestError
 from .loaders import FORMATS, load_files
@@ -18,6 +22,14 @@ from .loaders import FORMATS, load_files
 __all__ = ["main", "build_parser"]
 
 log = logging.getLogger(__name__)
+
+
+class CliError(Exception):
+    """A user-facing failure: printed as one line, exit code ``code``."""
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def _parse_columns(text: str | None) -> dict[str, str]:
@@ -32,25 +44,90 @@ def _parse_columns(text: str | None) -> dict[str, str]:
     return out
 
 
+def _add_input_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--interactions", required=True, help="interaction file (CSV, gz, Parquet, "
+                   "XLSX, MovieLens u.data / ratings.dat)")
+    p.add_argument("--catalog", help="optional catalog file")
+    p.add_argument("--format", default="auto", choices=list(FORMATS),
+                   help="file format (default: recognise it)")
+    p.add_argument("--columns", help="override the interaction column mapping, e.g. "
+                   "user_id=CustomerID,item_id=StockCode,timestamp=InvoiceDate")
+    p.add_argument("--catalog-columns", help="override the catalog column mapping, e.g. "
+                   "item_id=sku,title=name")
+    p.add_argument("--value-kind", choices=["rating", "quantity", "weight"],
+                   help="how to read the value column")
+
+
+def _add_dataset_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--rating-threshold", type=float, help="keep values ≥ this (e.g. 4)")
+    p.add_argument("--kcore", type=int, default=0, help="k-core filter (0 = off)")
+    p.add_argument("--head-share", type=float, default=0.8,
+                   help="share of interactions the short head covers (default 0.8)")
+    p.add_argument("--k", type=int, default=10, help="list length K (default 10)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m recsys",
                                      description="Tail Studio command line.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     sub = parser.add_subparsers(dest="command", required=True)
+
     val = sub.add_parser("validate", help="read and validate files, print the report")
-    val.add_argument("--interactions", required=True, help="interaction file (CSV, gz, "
-                     "Parquet, XLSX, MovieLens u.data / ratings.dat)")
-    val.add_argument("--catalog", help="optional catalog file")
-    val.add_argument("--format", default="auto", choices=[f for f in FORMATS],
-                     help="file format (default: recognise it)")
-    val.add_argument("--columns", help="override the interaction column mapping, e.g. "
-                     "user_id=CustomerID,item_id=StockCode,timestamp=InvoiceDate")
-    val.add_argument("--catalog-columns", help="override the catalog column mapping, e.g. "
-                     "item_id=sku,title=name")
-    val.add_argument("--value-kind", choices=["rating", "quantity", "weight"],
-                     help="how to read the value column")
+    _add_input_args(val)
     val.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    rec = sub.add_parser("recommend", help="train on all interactions, write top-K per user")
+    _add_input_args(rec)
+    _add_dataset_args(rec)
+    rec.add_argument("--model", required=True, help="model name (pop, itemknn, ease, bpr, neumf, "
+                     "deepfm, multvae, hybrid, auto)")
+    rec.add_argument("--config", help="model config as JSON, e.g. '{\"l2\": 300}'")
+    rec.add_argument("--out", required=True, help="output CSV (or .parquet)")
+
+    eva = sub.add_parser("evaluate", help="split, train and measure models")
+    _add_input_args(eva)
+    _add_dataset_args(eva)
+    eva.add_argument("--models", required=True, help="comma-separated model names")
+    eva.add_argument("--config", help="JSON object of configs per model, e.g. "
+                     "'{\"ease\": {\"l2\": 300}}'")
+    eva.add_argument("--split", default="random", choices=["random", "temporal", "time",
+                                                           "leave-last"])
+    eva.add_argument("--test-frac", type=float, default=0.2)
+    eva.add_argument("--seed", type=int, default=0)
+    eva.add_argument("--json", dest="json_path", help="write results as JSON to this path")
     return parser
+
+
+def _load_dataset(args: argparse.Namespace):
+    """Validated files → Dataset; a report with errors becomes a one-line CliError."""
+    from .dataset import DatasetConfig, build_dataset
+
+    result = load_files(args.interactions, args.catalog, file_format=args.format,
+                        mapping=_parse_columns(args.columns),
+                        catalog_mapping=_parse_columns(args.catalog_columns),
+                        value_kind=args.value_kind)
+    if not result.ok:
+        raise CliError(result.report.errors[0].message, code=1)
+    config = DatasetConfig(head_share=args.head_share, mid_share=max(0.95, args.head_share),
+                           rating_threshold=args.rating_threshold, kcore=args.kcore)
+    ds = build_dataset(result.interactions, result.catalog, users=result.users, config=config,
+                       name=Path(args.interactions).stem)
+    if ds.n_pairs == 0:
+        raise CliError("no interaction left after the rating threshold and k-core filter", 1)
+    return ds
+
+
+def _json_arg(text: str | None, what: str) -> dict:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CliError(f"--config is not valid JSON ({exc.msg} at column {exc.colno})") from exc
+    if not isinstance(value, dict):
+        raise CliError(f"--config must be a JSON object of {what}")
+    return value
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -70,6 +147,77 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_recommend(args: argparse.Namespace) -> int:
+    import numpy as np
+    import pandas as pd
+
+    from .models import create_model
+
+    model = create_model(args.model, _json_arg(args.config, "model settings"))
+    ds = _load_dataset(args)
+    t0 = time.perf_counter()
+    model.fit(ds, device=args.device)
+    users = np.arange(ds.n_users)
+    items, scores = model.recommend(users, n=args.k, exclude_seen=True)
+    rank = np.tile(np.arange(1, items.shape[1] + 1), len(users))
+    flat = items.ravel()
+    keep = flat >= 0
+    out = pd.DataFrame({
+        "user_id": np.repeat(ds.user_ids, items.shape[1])[keep],
+        "item_id": ds.item_ids[flat[keep]],
+        "rank": rank[keep],
+        "score": scores.ravel()[keep].astype(float),
+        "is_tail": ds.is_tail[flat[keep]],
+    })
+    path = Path(args.out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() in (".parquet", ".pq"):
+        out.to_parquet(path, index=False)
+    else:
+        out.to_csv(path, index=False)
+    log.info("%s: %d users, %d rows in %.1fs -> %s", args.model, len(users), len(out),
+             time.perf_counter() - t0, path)
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate_split
+    from .models import create_model, get_model_class
+    from .splits import SplitConfig, split_dataset
+
+    names = [n.strip() for n in args.models.split(",") if n.strip()]
+    configs = _json_arg(args.config, "configs per model")
+    for name in names:
+        get_model_class(name)  # unknown names fail before any work
+    ds = _load_dataset(args)
+    split = split_dataset(ds, SplitConfig(method=args.split, test_frac=args.test_frac,
+                                          seed=args.seed))
+    rows = []
+    for name in names:
+        model = create_model(name, configs.get(name, {}))
+        t0 = time.perf_counter()
+        model.fit(split.train, device=args.device)
+        train_s = time.perf_counter() - t0
+        ev = evaluate_split(model, split, k=args.k)
+        rows.append({"model": name, "config": model.config.model_dump(mode="json"),
+                     "train_s": train_s, "eval_s": ev.seconds, **ev.summary})
+    header = ["model", "ndcg", "recall", "hitrate", "map", "aplt", "arp", "coverage", "gini",
+              "novelty", "train_s"]
+    print(f"{ds.name}: {ds.n_users:,} users x {ds.n_items:,} items, split={args.split} "
+          f"test_frac={args.test_frac} seed={args.seed}, K={args.k}")
+    print(" ".join(f"{h:>9}" for h in header))
+    for r in rows:
+        print(" ".join(f"{r[h]:>9}" if isinstance(r[h], str) else f"{r[h]:>9.4f}" for h in header))
+    if args.json_path:
+        Path(args.json_path).write_text(json.dumps({
+            "dataset": ds.summary(), "split": split.config.model_dump(mode="json"), "k": args.k,
+            "results": rows}, indent=2, default=str))
+    return 0
+
+
+COMMANDS = {"validate": _cmd_validate, "recommend": _cmd_recommend, "evaluate": _cmd_evaluate}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the process exit code."""
     parser = build_parser()
@@ -77,15 +225,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
-        if args.command == "validate":
-            return _cmd_validate(args)
-    except (IngestError, ValueError, OSError) as exc:
+        return COMMANDS[args.command](args)
+    except CliError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return exc.code
+    except (IngestError, ValueError, OSError) as exc:
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except Exception as exc:  # never a traceback for the user; details with --verbose
         log.info("unexpected failure", exc_info=True)
-        print(f"error: unexpected {type(exc).__name__}: {exc} (run with -v for details)",
+        print(f"error: unexpected {type(exc).__name__}: {_one_line(exc)} (run with -v for details)",
               file=sys.stderr)
         return 3
-    parser.error(f"unknown command {args.command}")  # pragma: no cover
-    return 2
+
+
+def _one_line(exc: Exception) -> str:
+    """Pydantic and other errors can span lines; the CLI contract is one line."""
+    return " ".join(str(exc).split())

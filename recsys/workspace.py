@@ -7,6 +7,7 @@ Layout::
     <root>/datasets/<name>/catalog.parquet
     <root>/datasets/<name>/users.parquet   (when user attributes exist)
     <root>/datasets/<name>/meta.json       config, fingerprint, summary, validation report
+    <root>/models/<dataset>/<run>/         model.json + weights.npz + results.json
 
 The root is ``TAILSTUDIO_WORKSPACE`` or ``./workspace``. Writes go to a temporary folder that
 is renamed into place, so a crash never leaves a half-written dataset behind.
@@ -142,11 +143,70 @@ class Workspace:
         return json.loads(path.read_text())
 
     def delete_dataset(self, name: str) -> None:
+        """Remove a dataset and the models trained on it."""
         folder = self._dir(name)
         if folder.exists():
             shutil.rmtree(folder)
+        shutil.rmtree(self._models_dir(name), ignore_errors=True)
         if self.active_name() == safe_name(name):
             (self.root / "active.json").unlink(missing_ok=True)
+
+    # -- trained models -------------------------------------------------------------------
+    def _models_dir(self, dataset: str) -> Path:
+        return self.root / "models" / safe_name(dataset)
+
+    def save_model(self, dataset: str, model: Any, *, run: str | None = None,
+                   results: dict[str, Any] | None = None) -> str:
+        """Keep a trained model (weights, config, fingerprint) plus its evaluation results.
+
+        ``run`` defaults to the model name, so retraining a model replaces its artifact.
+        """
+        run = safe_name(run or model.name)
+        folder = self._models_dir(dataset) / run
+        tmp = Path(tempfile.mkdtemp(prefix=f".{run}-", dir=self._ensure(self._models_dir(dataset))))
+        try:
+            model.save(tmp)
+            (tmp / "results.json").write_text(json.dumps({
+                "run": run, "model": model.name, "saved_at": datetime.now(UTC).isoformat(
+                    timespec="seconds"), "results": results or {}}, indent=2, default=str))
+            if folder.exists():
+                shutil.rmtree(folder)
+            tmp.rename(folder)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return run
+
+    @staticmethod
+    def _ensure(path: Path) -> Path:
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def list_models(self, dataset: str) -> list[dict[str, Any]]:
+        """Trained models kept for ``dataset``: run name, model name, results, fingerprint."""
+        out = []
+        for res in sorted(self._models_dir(dataset).glob("*/results.json")):
+            try:
+                info = json.loads(res.read_text())
+                info["fingerprint"] = json.loads((res.parent / "model.json").read_text())[
+                    "fingerprint"]
+            except (OSError, json.JSONDecodeError, KeyError):
+                log.warning("skipping unreadable model %s", res.parent)
+                continue
+            out.append(info)
+        return out
+
+    def load_model(self, dataset: str, run: str, device: str | None = None) -> Any:
+        """Rebuild a kept model exactly (weights loaded without pickle)."""
+        from .models import load_model
+
+        folder = self._models_dir(dataset) / safe_name(run)
+        if not (folder / "model.json").exists():
+            raise WorkspaceError(f"No trained model '{run}' for dataset '{dataset}'.")
+        return load_model(folder, device=device)
+
+    def delete_model(self, dataset: str, run: str) -> None:
+        shutil.rmtree(self._models_dir(dataset) / safe_name(run), ignore_errors=True)
 
     def set_active(self, name: str) -> None:
         if not self.exists(name):

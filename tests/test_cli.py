@@ -59,3 +59,66 @@ def test_bad_columns_argument(tmp_path, bad):
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: bad column mapping")
     assert "Traceback" not in proc.stderr
+
+
+@needs_ml
+def test_recommend_contract(tmp_path):
+    out = tmp_path / "recs.csv"
+    proc = run_cli("recommend", "--interactions", str(ML100K), "--model", "ease", "--k", "5",
+                   "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    import pandas as pd
+
+    recs = pd.read_csv(out, dtype={"user_id": str, "item_id": str})
+    assert list(recs.columns) == ["user_id", "item_id", "rank", "score", "is_tail"]
+    assert recs["user_id"].nunique() == 943  # every user of the input
+    assert (recs.groupby("user_id").size() == 5).all()
+    assert recs.groupby("user_id")["rank"].apply(list).map(lambda r: r == [1, 2, 3, 4, 5]).all()
+    assert (recs.groupby("user_id")["score"].apply(lambda s: s.is_monotonic_decreasing)).all()
+    seen = pd.read_csv(ML100K, sep="\t", header=None, names=["u", "i", "r", "t"], dtype=str)
+    overlap = recs.merge(seen, left_on=["user_id", "item_id"], right_on=["u", "i"])
+    assert overlap.empty  # only unseen items
+
+
+def test_recommend_and_evaluate_on_a_small_file(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    users = rng.integers(0, 60, 1500)
+    items = (users % 6) * 10 + rng.integers(0, 10, 1500)  # six taste groups
+    pd.DataFrame({"customer": users, "sku": items}).drop_duplicates().to_csv(
+        tmp_path / "log.csv", index=False)
+    out = tmp_path / "recs.parquet"
+    proc = run_cli("recommend", "--interactions", str(tmp_path / "log.csv"), "--model", "itemknn",
+                   "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    recs = pd.read_parquet(out)
+    assert recs["user_id"].nunique() == 60
+    report = tmp_path / "eval.json"
+    proc = run_cli("evaluate", "--interactions", str(tmp_path / "log.csv"), "--models",
+                   "pop,itemknn,ease", "--config", '{"ease": {"l2": 50}}', "--json", str(report))
+    assert proc.returncode == 0, proc.stderr
+    results = {r["model"]: r for r in json.loads(report.read_text())["results"]}
+    assert results["ease"]["config"]["l2"] == 50
+    assert results["itemknn"]["ndcg"] > results["pop"]["ndcg"]
+    assert "ndcg" in proc.stdout and "aplt" in proc.stdout
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--model", "nope"], "Unknown model 'nope'"),
+    (["--model", "ease", "--config", "{bad"], "--config is not valid JSON"),
+    (["--model", "ease", "--config", '{"l3": 1}'], "Extra inputs are not permitted"),
+    (["--model", "ease", "--device", "cuda"], "no CUDA GPU"),
+])
+def test_recommend_errors_are_one_line(tmp_path, args, message):
+    if "cuda" in args:
+        import torch
+
+        if torch.cuda.is_available():
+            pytest.skip("this machine has a CUDA GPU")
+    path = tmp_path / "log.csv"
+    path.write_text("user_id,item_id\nu1,a\nu1,b\nu2,a\n")
+    proc = run_cli("recommend", "--interactions", str(path), "--out", str(tmp_path / "o.csv"), *args)
+    assert proc.returncode != 0
+    assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1

@@ -80,3 +80,26 @@ def test_workspace_path_from_environment(tmp_path, monkeypatch):
                                           ("   ", "dataset"), ("a/b\\c", "a-b-c")])
 def test_safe_names(raw, expected):
     assert safe_name(raw) == expected
+
+
+def test_trained_models_are_kept_and_reload_identically(tmp_path):
+    import numpy as np
+
+    from recsys.models import create_model
+
+    ws = Workspace(tmp_path)
+    ds = _ds("shop")
+    ws.save_dataset(ds)
+    model = create_model("ease", {"l2": 10.0}).fit(ds, device="cpu")
+    run = ws.save_model("shop", model, results={"ndcg": 0.5})
+    assert run == "ease"
+    kept = Workspace(tmp_path).list_models("shop")
+    assert [m["run"] for m in kept] == ["ease"]
+    assert kept[0]["results"] == {"ndcg": 0.5} and kept[0]["fingerprint"] == ds.fingerprint
+    loaded = Workspace(tmp_path).load_model("shop", "ease", device="cpu")
+    users = np.arange(ds.n_users)
+    np.testing.assert_array_equal(loaded.score(users), model.score(users))
+    with pytest.raises(WorkspaceError, match="No trained model"):
+        ws.load_model("shop", "bpr")
+    ws.delete_dataset("shop")
+    assert ws.list_models("shop") == []

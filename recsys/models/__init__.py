@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 #: Module of each model, in the order the UI lists them.
 MODEL_MODULES: dict[str, str] = {
     "pop": "simple", "itemknn": "simple", "ease": "simple", "bpr": "bpr", "neumf": "neumf",
-    "deepfm": "deepfm", "multvae": "multvae", "hybrid": "hybrid", "auto": "auto",
+    "deepfm": "deepfm", "multvae": "multvae", "hybrid": "hybrid", "blend": "auto", "auto": "auto",
 }
 
 

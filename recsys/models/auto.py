@@ -1,0 +1,172 @@
+"""``auto``: what a merchandiser who does not tune gets.
+
+It carves a validation split out of the training data, tries a small, time-bounded set of
+strong candidates (EASE over a λ grid, EASE with recency-weighted histories when timestamps
+exist, item-kNN, and a blend of the two best), keeps the one with the best validation NDCG@K
+and refits it on all the training data. The search log is kept in ``search_``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any, Literal
+
+import numpy as np
+import scipy.sparse as sp
+from pydantic import Field
+
+from ..dataset import Dataset
+from ..splits import SplitConfig, split_dataset
+from .base import Callback, FitStopped, ModelConfig, Recommender, create_model, register
+
+__all__ = ["AutoConfig", "AutoRecommender", "Blend", "BlendConfig"]
+
+log = logging.getLogger(__name__)
+
+
+class BlendConfig(ModelConfig):
+    """Weighted sum of standardised scores of two models (each given as name + config)."""
+
+    first: dict[str, Any] = Field(default_factory=lambda: {"name": "ease", "config": {}})
+    second: dict[str, Any] = Field(default_factory=lambda: {"name": "itemknn", "config": {}})
+    weight: float = Field(0.2, ge=0.0, le=1.0, description="Weight of the second model.")
+
+
+@register
+class Blend(Recommender):
+    """Blend of two models: (1 − w)·z(first) + w·z(second), z = per-user standardisation."""
+
+    name = "blend"
+    label = "Blend of two models"
+    config_cls = BlendConfig
+
+    def _parts(self) -> list[Recommender]:
+        return [create_model(p["name"], {**p.get("config", {}), "seed": self.config.seed})
+                for p in (self.config.first, self.config.second)]
+
+    def _fit(self, dataset: Dataset, *, callback: Callback | None,
+             validation: sp.csr_matrix | None) -> None:
+        self.parts_ = [m.fit(dataset, device=self.device_) for m in self._parts()]
+
+    def score(self, users: np.ndarray) -> np.ndarray:
+        w = self.config.weight
+        a, b = (_standardise(_to_numpy(m.score(users))) for m in self.parts_)
+        return ((1 - w) * a + w * b).astype(np.float32)
+
+    def _state(self) -> dict[str, np.ndarray]:
+        out = super()._state()
+        for i, m in enumerate(self.parts_):
+            out.update({f"p{i}.{k}": v for k, v in m._state().items()})
+        return out
+
+    def _load_state(self, state: dict[str, np.ndarray]) -> None:
+        super()._load_state(state)
+        self.parts_ = self._parts()
+        for i, m in enumerate(self.parts_):
+            m.n_users_, m.n_items_, m.device_ = self.n_users_, self.n_items_, self.device_
+            m._load_state({k.split(".", 1)[1]: v for k, v in state.items()
+                           if k.startswith(f"p{i}.")})
+
+
+def _to_numpy(scores: Any) -> np.ndarray:
+    return scores if isinstance(scores, np.ndarray) else scores.float().cpu().numpy()
+
+
+def _standardise(scores: np.ndarray) -> np.ndarray:
+    mean = scores.mean(axis=1, keepdims=True)
+    std = scores.std(axis=1, keepdims=True)
+    return (scores - mean) / np.where(std > 0, std, 1.0)
+
+
+class AutoConfig(ModelConfig):
+    time_budget_s: float = Field(120.0, ge=5.0, le=3600.0, description="Stop trying new "
+                                 "candidates after this many seconds.")
+    validation: Literal["auto", "random", "temporal"] = Field(
+        "auto", description="Internal validation split; auto = temporal when timestamps exist "
+        "(recommend the future), random otherwise.")
+    valid_frac: float = Field(0.2, gt=0.0, lt=0.5)
+    k: int = Field(10, ge=1, le=100, description="Cut-off of the NDCG used to choose.")
+
+
+@register
+class AutoRecommender(Recommender):
+    """Chooses and tunes a strong model on an internal validation split, then refits it."""
+
+    name = "auto"
+    label = "Auto (tuned)"
+    config_cls = AutoConfig
+
+    def _candidates(self, has_time: bool) -> list[tuple[str, dict[str, Any]]]:
+        out: list[tuple[str, dict[str, Any]]] = [("ease", {"l2": l2}) for l2 in (200, 100, 400, 800)]
+        if has_time:
+            out += [("ease", {"l2": 400, "history_half_life_days": h}) for h in (90, 30, 180)]
+        out.append(("itemknn", {"neighbours": 100, "shrinkage": 10.0}))
+        return out
+
+    def _fit(self, dataset: Dataset, *, callback: Callback | None,
+             validation: sp.csr_matrix | None) -> None:
+        from ..evaluate import evaluate
+
+        method = self.config.validation
+        if method == "auto":
+            method = "temporal" if dataset.has_timestamps else "random"
+        inner = split_dataset(dataset, SplitConfig(method=method, test_frac=self.config.valid_frac,
+                                                   seed=self.config.seed))
+        start = time.perf_counter()
+        results: list[dict[str, Any]] = []
+
+        def trial(name: str, config: dict[str, Any]) -> None:
+            t0 = time.perf_counter()
+            model = create_model(name, {**config, "seed": self.config.seed})
+            model.fit(inner.train, device=self.device_)
+            ndcg = evaluate(model, inner.train, inner.test, k=self.config.k).summary["ndcg"]
+            results.append({"name": name, "config": config, "val_ndcg": ndcg,
+                            "seconds": time.perf_counter() - t0})
+            log.info("auto: %s %s -> val NDCG@%d %.4f", name, config, self.config.k, ndcg)
+            self.history_.append({"epoch": len(results), "val_ndcg": ndcg})
+            if callback is not None and callback(len(results), {"val_ndcg": ndcg}) is False:
+                raise FitStopped
+
+        try:
+            for name, config in self._candidates(dataset.has_timestamps):
+                if results and time.perf_counter() - start > self.config.time_budget_s:
+                    log.info("auto: time budget reached after %d candidates", len(results))
+                    break
+                trial(name, config)
+            ranked = sorted(results, key=lambda r: -r["val_ndcg"])
+            if len(ranked) >= 2 and time.perf_counter() - start <= self.config.time_budget_s:
+                first, second = ranked[0], next((r for r in ranked[1:] if r["name"] != ranked[0]["name"]),
+                                                ranked[1])
+                for w in (0.2, 0.4):
+                    trial("blend", {"first": {"name": first["name"], "config": first["config"]},
+                                    "second": {"name": second["name"], "config": second["config"]},
+                                    "weight": w})
+        except FitStopped:
+            log.info("auto: stopped by the callback after %d candidates", len(results))
+        best = max(results, key=lambda r: r["val_ndcg"])
+        self.search_ = results
+        self.chosen_ = {"name": best["name"], "config": best["config"]}
+        self.inner_ = create_model(best["name"], {**best["config"], "seed": self.config.seed})
+        self.inner_.fit(dataset, device=self.device_)
+
+    def score(self, users: np.ndarray) -> Any:
+        return self.inner_.score(users)
+
+    def _state(self) -> dict[str, np.ndarray]:
+        out = {f"inner.{k}": v for k, v in self.inner_._state().items()}
+        out["chosen"] = np.array(json.dumps(self.chosen_))
+        out["search"] = np.array(json.dumps(self.search_))
+        return out
+
+    def _load_state(self, state: dict[str, np.ndarray]) -> None:
+        self.chosen_ = json.loads(str(state["chosen"]))
+        self.search_ = json.loads(str(state["search"]))
+        self.inner_ = create_model(self.chosen_["name"], {**self.chosen_["config"],
+                                                          "seed": self.config.seed})
+        self.inner_.n_users_, self.inner_.n_items_ = self.n_users_, self.n_items_
+        self.inner_.device_ = self.device_
+        self.inner_._load_state({k.split(".", 1)[1]: v for k, v in state.items()
+                                 if k.startswith("inner.")})
+        self.seen_ = self.inner_.seen_
