@@ -20,6 +20,7 @@ st.set_page_config(page_title="Tail Studio", page_icon=LOGO, layout="wide")
 
 pages = [
     st.Page("pages/catalog.py", title="Catalog", icon=":material/inventory_2:", default=True),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
 ]
 page = st.navigation(pages)
 st.logo(LOGO)

@@ -7,8 +7,12 @@ lives in :mod:`recsys`.
 from __future__ import annotations
 
 import logging
+import typing
+from typing import Any
 
+import annotated_types as at
 import streamlit as st
+from pydantic import BaseModel
 
 from recsys import Dataset, Workspace
 from recsys.device import describe_device
@@ -20,6 +24,7 @@ log = logging.getLogger(__name__)
 #: Session-state keys (kept small: handles and pending uploads only).
 PENDING = "pending_validation"
 FLASH = "flash_message"
+TRAIN_JOB = "training_job"
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)
@@ -88,6 +93,51 @@ def ensure_router() -> None:
         st.rerun()
 
 
+def _bounds(field: Any) -> tuple[float | None, float | None]:
+    lo = hi = None
+    for m in field.metadata:
+        if isinstance(m, at.Ge | at.Gt):
+            lo = m.ge if isinstance(m, at.Ge) else m.gt
+        if isinstance(m, at.Le | at.Lt):
+            hi = m.le if isinstance(m, at.Le) else m.lt
+    return lo, hi
+
+
+def config_form(config_cls: type[BaseModel], key: str) -> dict[str, Any]:
+    """Widgets for every simple field of a typed config (bounds and help from the config).
+
+    Returns the values; the caller validates them with ``config_cls(**values)``. Fields that
+    are not numbers, flags or choices (nested settings) keep their defaults.
+    """
+    values: dict[str, Any] = {}
+    fields = list(config_cls.model_fields.items())
+    cols = st.columns(3)
+    for i, (name, field) in enumerate(fields):
+        ann, default, label = field.annotation, field.get_default(call_default_factory=True), name
+        lo, hi = _bounds(field)
+        col, wkey, help_ = cols[i % 3], f"{key}.{name}", field.description
+        args = typing.get_args(ann)
+        optional = type(None) in args
+        base = next((a for a in args if a is not type(None)), ann) if optional else ann
+        if base is bool:
+            values[name] = col.checkbox(label, value=bool(default), key=wkey, help=help_)
+        elif typing.get_origin(base) is typing.Literal:
+            choices = list(typing.get_args(base))
+            values[name] = col.selectbox(label, choices, index=choices.index(default), key=wkey,
+                                         help=help_)
+        elif base is int:
+            values[name] = col.number_input(label, min_value=int(lo) if lo is not None else None,
+                                            max_value=int(hi) if hi is not None else None,
+                                            value=default, step=1, key=wkey, help=help_)
+        elif base is float:
+            values[name] = col.number_input(label, min_value=float(lo) if lo is not None else None,
+                                            max_value=float(hi) if hi is not None else None,
+                                            value=None if default is None else float(default),
+                                            format="%g", key=wkey, help=help_,
+                                            placeholder="off" if optional else None)
+    return values
+
+
 def flash(message: str) -> None:
     """Show ``message`` once on the next run (survives ``st.rerun``)."""
     st.session_state[FLASH] = message
@@ -130,5 +180,5 @@ def sidebar(ds: Dataset | None) -> None:
         st.caption(f"Workspace: `{ws.root}`")
 
 
-__all__ = ["ensure_router", "workspace", "active_dataset", "sidebar", "device_label", "flash", "show_flash",
-           "PENDING", "DEMO_NAME"]
+__all__ = ["DEMO_NAME", "PENDING", "TRAIN_JOB", "active_dataset", "config_form", "device_label",
+           "ensure_router", "flash", "show_flash", "sidebar", "workspace"]

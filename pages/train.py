@@ -1,0 +1,120 @@
+"""Train page: pick models, edit their configs, train in the background with live curves."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+from pydantic import ValidationError
+
+import ui
+from recsys.jobs import TrainingJob
+from recsys.models import available_models, get_model_class
+from recsys.splits import SPLIT_METHODS, SplitConfig
+
+ui.ensure_router()
+ds = ui.active_dataset()
+st.title("Train")
+if ds is None:
+    st.info("Load a dataset on the Catalog page first.")
+    st.stop()
+st.caption(f"Dataset **{ds.name}** · {ds.n_users:,} users × {ds.n_items:,} items · training on "
+           f"**{ui.device_label()}**")
+
+job: TrainingJob | None = st.session_state.get(ui.TRAIN_JOB)
+if job is not None and job.dataset.fingerprint != ds.fingerprint and not job.running:
+    job = None
+
+names = [n for n in available_models() if n != "blend"]
+labels = {n: f"{get_model_class(n).label} ({n})" for n in names}
+
+with st.form("train_form"):
+    st.markdown("**Protocol**")
+    c = st.columns(4)
+    methods = list(SPLIT_METHODS) if ds.has_timestamps else ["random"]
+    method = c[0].selectbox("Split", methods, index=methods.index("temporal")
+                            if "temporal" in methods else 0, key="train_split",
+                            help="Per-user random holdout, per-user temporal (latest pairs), "
+                            "global time cut-off or leave-last-out.")
+    test_frac = c[1].number_input("Test share", 0.05, 0.5, 0.2, 0.05, key="train_test_frac")
+    seed = c[2].number_input("Seed", 0, 10_000, 0, key="train_seed")
+    k = c[3].number_input("K", 1, 100, 10, key="train_k")
+    chosen = st.multiselect("Models", names, default=["pop", "ease"], key="train_models",
+                            format_func=labels.get)
+    configs = {}
+    for name in chosen:
+        with st.expander(f"{labels[name]} settings"):
+            configs[name] = ui.config_form(get_model_class(name).config_cls, f"cfg.{name}")
+    start = st.form_submit_button("Train", type="primary", disabled=bool(job and job.running))
+
+if start:
+    try:
+        split = SplitConfig(method=method, test_frac=test_frac, seed=int(seed))
+        validated = {n: get_model_class(n).config_cls(**configs[n]).model_dump() for n in chosen}
+    except ValidationError as exc:
+        st.error("Invalid settings: " + "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                                                  for e in exc.errors()))
+    else:
+        if not chosen:
+            st.warning("Pick at least one model.")
+        else:
+            job = TrainingJob(ds, validated, split, k=int(k), workspace=ui.workspace()).start()
+            st.session_state[ui.TRAIN_JOB] = job
+
+
+@st.fragment(run_every=1.0)
+def live_progress() -> None:
+    """Progress bar, live curves and a Stop button, refreshed every second while training."""
+    job: TrainingJob | None = st.session_state.get(ui.TRAIN_JOB)
+    if job is None:
+        return
+    current = next((r for r in job.runs if r.status == "running"), None)
+    text = f"Training {current.name}…" if current else f"Training {job.status}."
+    st.progress(job.progress, text=text)
+    if job.running and st.button("Stop", key="stop_training"):
+        job.cancel()
+        st.toast("Stopping after the current epoch…")
+    if job.status == "failed":
+        st.error(f"Training failed: {job.message}")
+    for run in job.runs:
+        if run.status == "failed":
+            st.error(f"{run.name} failed: {run.error}")
+    curves = [{"model": r.name, **e} for r in job.runs for e in r.epochs if "loss" in e]
+    if curves:
+        frame = pd.DataFrame(curves)
+        left, right = st.columns(2)
+        left.plotly_chart(px.line(frame, x="epoch", y="loss", color="model", markers=True,
+                                  title="Training loss"), key="loss_chart")
+        if "val_ndcg" in frame:
+            right.plotly_chart(px.line(frame, x="epoch", y="val_ndcg", color="model",
+                                       markers=True, title="Validation NDCG"), key="val_chart")
+    if not job.running:
+        st.caption(f"Last run: {job.status}.")
+
+
+live_progress()
+
+st.subheader("Results")
+kept = ui.workspace().list_models(ds.name)
+rows = [{"model": m["model"], **{k: v for k, v in m["results"].items() if not isinstance(v, dict)},
+         "current data": m["fingerprint"] == ds.fingerprint, "saved": m["saved_at"]}
+        for m in kept]
+if not rows:
+    st.info("No trained model yet for this dataset.")
+else:
+    table = pd.DataFrame(rows)
+    cols = [c for c in ("model", "ndcg", "recall", "hitrate", "map", "aplt", "arp", "coverage",
+                        "gini", "novelty", "train_s", "device", "current data", "saved")
+            if c in table]
+    st.dataframe(table[cols], hide_index=True, key="results_table",
+                 column_config={c: st.column_config.NumberColumn(format="%.4f")
+                                for c in ("ndcg", "recall", "hitrate", "map", "aplt", "coverage",
+                                          "gini")})
+    fig = px.scatter(table, x="aplt", y="ndcg", text="model", size_max=12,
+                     labels={"aplt": "tail share of lists (APLT@K)", "ndcg": "NDCG@K"},
+                     title="Accuracy vs tail exposure")
+    fig.update_traces(textposition="top center", marker=dict(size=12, color="#0f766e"))
+    st.plotly_chart(fig, key="results_chart")
+    protocol = kept[0]["results"].get("protocol", {})
+    st.caption(f"Protocol: {protocol}. Trained models are kept in the workspace and appear in "
+               "the other pages.")

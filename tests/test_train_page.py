@@ -1,0 +1,58 @@
+"""Train page (AppTest): train small models in the background, see results that persist."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from recsys import Workspace
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+pytestmark = pytest.mark.usefixtures("navigation_apptest")
+
+
+def _train_page(workspace_dir) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.switch_page("pages/train.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def results_table(at: AppTest):
+    tables = [d.value for d in at.dataframe if "ndcg" in d.value.columns]
+    assert tables, "no results table on the page"
+    return tables[0]
+
+
+def test_train_two_models_and_see_results(workspace_dir):
+    at = _train_page(workspace_dir)
+    assert "CPU" in " ".join(c.value for c in at.caption)  # the page says where it trains
+    at.multiselect(key="train_models").set_value(["pop", "ease"])
+    at.selectbox(key="train_split").set_value("random")
+    at.number_input(key="cfg.ease.l2").set_value(150.0)
+    at.button(key="FormSubmitter:train_form-Train").click().run()
+    job = at.session_state["training_job"]
+    job.join(180)
+    assert job.status == "done", job.message
+    assert [r.status for r in job.runs] == ["done", "done"]
+    assert job.runs[1].config["l2"] == 150.0
+    at.run()
+    assert not at.exception
+    table = results_table(at).set_index("model")
+    assert set(table.index) == {"pop", "ease"}
+    assert table.loc["ease", "ndcg"] > table.loc["pop", "ndcg"]  # learned beats popularity
+    kept = Workspace(workspace_dir).list_models("demo-shop")
+    assert {m["model"] for m in kept} == {"pop", "ease"}
+
+    fresh = _train_page(workspace_dir)  # a restart: results come back from the workspace
+    assert set(results_table(fresh)["model"]) == {"pop", "ease"}
+
+
+def test_invalid_setting_is_reported(workspace_dir):
+    at = _train_page(workspace_dir)
+    at.multiselect(key="train_models").set_value([])
+    at.button(key="FormSubmitter:train_form-Train").click().run()
+    assert not at.exception
+    assert any("Pick at least one model" in w.value for w in at.warning)
