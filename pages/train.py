@@ -97,15 +97,15 @@ live_progress()
 st.subheader("Results")
 kept = ui.workspace().list_models(ds.name)
 rows = [{"model": m["model"], **{k: v for k, v in m["results"].items() if not isinstance(v, dict)},
-         "current data": m["fingerprint"] == ds.fingerprint, "saved": m["saved_at"]}
-        for m in kept]
+         "current data": m["results"].get("dataset_fingerprint") == ds.fingerprint,
+         "saved": m["saved_at"]} for m in kept]
 if not rows:
     st.info("No trained model yet for this dataset.")
 else:
     table = pd.DataFrame(rows)
     cols = [c for c in ("model", "ndcg", "recall", "hitrate", "map", "aplt", "arp", "coverage",
                         "gini", "novelty", "train_s", "device", "current data", "saved")
-            if c in table]
+            if c in table and c != "dataset_fingerprint"]
     st.dataframe(table[cols], hide_index=True, key="results_table",
                  column_config={c: st.column_config.NumberColumn(format="%.4f")
                                 for c in ("ndcg", "recall", "hitrate", "map", "aplt", "coverage",
@@ -116,5 +116,8 @@ else:
     fig.update_traces(textposition="top center", marker=dict(size=12, color="#0f766e"))
     st.plotly_chart(fig, key="results_chart")
     protocol = kept[0]["results"].get("protocol", {})
-    st.caption(f"Protocol: {protocol}. Trained models are kept in the workspace and appear in "
-               "the other pages.")
+    split = protocol.get("split", {})
+    st.caption(f"Protocol: {split.get('method', '?')} split, test share {split.get('test_frac', '?')}, "
+               f"seed {split.get('seed', '?')}, K = {protocol.get('k', '?')}, head = items covering "
+               f"{protocol.get('head_share', 0.8):.0%} of training interactions; full ranking, training "
+               "items excluded. Trained models are kept in the workspace and appear in the other pages.")

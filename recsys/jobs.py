@@ -132,7 +132,8 @@ class TrainingJob:
             run.train_s = time.perf_counter() - t0
             ev = evaluate_split(model, split, k=self.k)
             run.results = {**ev.summary, "train_s": run.train_s, "eval_s": ev.seconds,
-                           "protocol": ev.protocol, "device": model.device_}
+                           "protocol": ev.protocol, "device": model.device_,
+                           "dataset_fingerprint": self.dataset.fingerprint}
             if self.workspace is not None:
                 self.workspace.save_model(self.dataset.name, model, results=run.results)
             run.status = "stopped" if self._cancel.is_set() else "done"

@@ -173,6 +173,20 @@ def test_upload_validate_use_in_browser(server: tuple[str, Path], browser_page, 
     expect(metrics.first).to_have_text("20")
     expect(switcher).to_have_value("shop_log")
 
+    # Train: the default models on this dataset, in the background, results kept
+    page.get_by_role("link", name="Train").click()
+    expect(page.get_by_role("heading", name="Train")).to_be_visible()
+    expect(page.get_by_text("training on CPU")).to_be_visible()
+    page.get_by_role("button", name="Train").click()
+    expect(page.get_by_text("Training done.")).to_be_visible(timeout=120_000)
+    page.reload()  # results come back from the workspace
+    table = page.get_by_test_id("stDataFrame")
+    expect(table).to_contain_text("ease")
+    expect(table).to_contain_text("ndcg")
+    assert (workspace / "models" / "shop_log" / "ease" / "weights.npz").exists()
+    _settle(page, charts=1)
+    shots.append(_shot(page, tmp_path / "04-train-results.png"))
+
     for shot in shots:
         assert shot.exists() and shot.stat().st_size > MIN_PNG_BYTES, shot
     print("screenshots:", *shots, sep="\n  ")

@@ -43,6 +43,7 @@ def test_train_two_models_and_see_results(workspace_dir):
     table = results_table(at).set_index("model")
     assert set(table.index) == {"pop", "ease"}
     assert table.loc["ease", "ndcg"] > table.loc["pop", "ndcg"]  # learned beats popularity
+    assert table["current data"].all()
     kept = Workspace(workspace_dir).list_models("demo-shop")
     assert {m["model"] for m in kept} == {"pop", "ease"}
 
