@@ -98,12 +98,18 @@ class AutoRecommender(Recommender):
     label = "Auto (tuned)"
     config_cls = AutoConfig
 
-    def _candidates(self, has_time: bool) -> list[tuple[str, dict[str, Any]]]:
-        out: list[tuple[str, dict[str, Any]]] = [("ease", {"l2": l2}) for l2 in (200, 100, 400, 800)]
-        if has_time:
-            out += [("ease", {"l2": 400, "history_half_life_days": h}) for h in (90, 30, 180)]
-        out.append(("itemknn", {"neighbours": 100, "shrinkage": 10.0}))
-        return out
+    def _stages(self, dataset: Dataset) -> list[list[tuple[str, dict[str, Any]]]]:
+        """Candidate stages; each EASE stage starts from the best EASE config found so far."""
+        from .simple import item_attributes
+
+        stages: list[list[tuple[str, dict[str, Any]]]] = [
+            [("ease", {"l2": l2}) for l2 in (200, 100, 400, 800)]]
+        if item_attributes(dataset) is not None:
+            stages.append([("ease", {"side_weight": w}) for w in (5.0, 20.0)])
+        if dataset.has_timestamps:
+            stages.append([("ease", {"history_half_life_days": h}) for h in (90.0, 30.0, 180.0)])
+        stages.append([("itemknn", {"neighbours": 100, "shrinkage": 10.0})])
+        return stages
 
     def _fit(self, dataset: Dataset, *, callback: Callback | None,
              validation: sp.csr_matrix | None) -> None:
@@ -117,6 +123,9 @@ class AutoRecommender(Recommender):
         start = time.perf_counter()
         results: list[dict[str, Any]] = []
 
+        def over_budget() -> bool:
+            return bool(results) and time.perf_counter() - start > self.config.time_budget_s
+
         def trial(name: str, config: dict[str, Any]) -> None:
             t0 = time.perf_counter()
             model = create_model(name, {**config, "seed": self.config.seed})
@@ -129,22 +138,30 @@ class AutoRecommender(Recommender):
             if callback is not None and callback(len(results), {"val_ndcg": ndcg}) is False:
                 raise FitStopped
 
+        def best_of(name: str) -> dict[str, Any] | None:
+            done = [r for r in results if r["name"] == name]
+            return max(done, key=lambda r: r["val_ndcg"]) if done else None
+
         try:
-            for name, config in self._candidates(dataset.has_timestamps):
-                if results and time.perf_counter() - start > self.config.time_budget_s:
-                    log.info("auto: time budget reached after %d candidates", len(results))
-                    break
-                trial(name, config)
+            for stage in self._stages(dataset):
+                for name, update in stage:
+                    if over_budget():
+                        raise FitStopped
+                    base = best_of(name)
+                    config = {**(base["config"] if base and name == "ease" else {}), **update}
+                    if not any(r["name"] == name and r["config"] == config for r in results):
+                        trial(name, config)
             ranked = sorted(results, key=lambda r: -r["val_ndcg"])
-            if len(ranked) >= 2 and time.perf_counter() - start <= self.config.time_budget_s:
-                first, second = ranked[0], next((r for r in ranked[1:] if r["name"] != ranked[0]["name"]),
-                                                ranked[1])
-                for w in (0.2, 0.4):
-                    trial("blend", {"first": {"name": first["name"], "config": first["config"]},
-                                    "second": {"name": second["name"], "config": second["config"]},
-                                    "weight": w})
+            first = ranked[0]
+            second = next((r for r in ranked if r["name"] != first["name"]), None)
+            for w in (0.2, 0.4) if second else ():
+                if over_budget():
+                    break
+                trial("blend", {"first": {"name": first["name"], "config": first["config"]},
+                                "second": {"name": second["name"], "config": second["config"]},
+                                "weight": w})
         except FitStopped:
-            log.info("auto: stopped by the callback after %d candidates", len(results))
+            log.info("auto: stopped after %d candidates (budget or callback)", len(results))
         best = max(results, key=lambda r: r["val_ndcg"])
         self.search_ = results
         self.chosen_ = {"name": best["name"], "config": best["config"]}

@@ -7,6 +7,7 @@ all others in closed form and is the strongest simple peer on implicit feedback.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 from pydantic import Field
 
@@ -14,7 +15,7 @@ from ..dataset import Dataset
 from .base import Callback, ModelConfig, Recommender, register
 
 __all__ = ["Popularity", "ItemKNN", "EASE", "PopConfig", "ItemKNNConfig", "EASEConfig", "ease_weights",
-           "recency_weighted"]
+           "recency_weighted", "item_attributes"]
 
 
 class PopConfig(ModelConfig):
@@ -93,6 +94,10 @@ class EASEConfig(ModelConfig):
         None, gt=0.0, le=3650.0, description="Weight each user's past interactions by recency "
         "(half-life in days before the last timestamp) when scoring; off when empty. Helps when "
         "the next purchases follow the latest ones.")
+    side_weight: float = Field(0.0, ge=0.0, le=1000.0, description="Weight of item side "
+                               "information (category, genres, brand) added to the item "
+                               "co-occurrences, as if every attribute were a user who had all "
+                               "items sharing it (collective EASE); 0 = off.")
 
 
 @register
@@ -110,7 +115,9 @@ class EASE(Recommender):
     def _fit(self, dataset: Dataset, *, callback: Callback | None,
              validation: sp.csr_matrix | None) -> None:
         binary = (self.seen_ > 0).astype(np.float32)
-        self.weights_ = ease_weights(binary, self.config.l2, self.device_)
+        side = item_attributes(dataset) if self.config.side_weight > 0 else None
+        self.weights_ = ease_weights(binary, self.config.l2, self.device_, side=side,
+                                     side_weight=self.config.side_weight)
         self.history_matrix_ = recency_weighted(dataset, self.config.history_half_life_days)
 
     def score(self, users: np.ndarray) -> np.ndarray:
@@ -141,9 +148,30 @@ def recency_weighted(dataset: Dataset, half_life_days: float | None) -> sp.csr_m
                          shape=binary.shape)
 
 
-def ease_weights(x: sp.csr_matrix, l2: float, device: str = "cpu") -> np.ndarray:
-    """Closed-form EASE item-item weights (on the GPU when ``device`` is CUDA)."""
+def item_attributes(dataset: Dataset) -> sp.csr_matrix | None:
+    """One-hot item attributes (attributes × items) from the catalog's categorical columns:
+    ``category``, ``subcategory``, ``brand`` and ``genres`` (``|``-separated); ``None`` if none."""
+    blocks = []
+    for column in ("category", "subcategory", "brand", "genres"):
+        if column not in dataset.catalog.columns:
+            continue
+        values = dataset.catalog[column].astype("string").fillna("")
+        dummies = (values.str.get_dummies(sep="|") if column == "genres"
+                   else pd.get_dummies(values.mask(values == "")).astype(np.float32))
+        if dummies.shape[1]:
+            blocks.append(sp.csr_matrix(dummies.to_numpy(dtype=np.float32).T))
+    return sp.vstack(blocks).tocsr() if blocks else None
+
+
+def ease_weights(x: sp.csr_matrix, l2: float, device: str = "cpu", *,
+                 side: sp.csr_matrix | None = None, side_weight: float = 0.0) -> np.ndarray:
+    """Closed-form EASE item-item weights (on the GPU when ``device`` is CUDA).
+
+    ``side`` (attributes × items) adds ``side_weight · FᵀF`` to the co-occurrence matrix.
+    """
     gram = (x.T @ x).toarray().astype(np.float64)
+    if side is not None and side_weight > 0:
+        gram += side_weight * (side.T @ side).toarray()
     if device.startswith("cuda"):
         import torch
 
