@@ -129,6 +129,10 @@ def ours(split, users: np.ndarray, names: list[str], quick: bool, device: str,
     return rows
 
 
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", default="ml-100k,online-retail")
@@ -158,12 +162,12 @@ def main() -> int:
         peer_rows = [] if args.no_peers else peers(split, users)
         rows = peer_rows + ours(split, users, names, args.quick, args.device, validation)
         best = max((r["ndcg"] for r in peer_rows), default=float("nan"))
-        log.info("%-28s %7s %7s %7s %7s %7s %8s %9s", "model", "NDCG", "vs peer", "Recall",
-                 "APLT", "Cover", "Gini", "train s")
+        log.info("%-28s %7s %7s %7s %7s %7s %8s %9s %8s %8s", "model", "NDCG", "vs peer",
+                 "Recall", "APLT", "Cover", "Gini", "train s", "epoch s", "rank s")
         for r in rows:
-            log.info("%-28s %7.4f %7.3f %7.4f %7.4f %7.4f %8.4f %9.2f", r["model"], r["ndcg"],
-                     r["ndcg"] / best, r["recall"], r["aplt"], r["coverage"], r["gini"],
-                     r["train_s"])
+            log.info("%-28s %7.4f %7.3f %7.4f %7.4f %7.4f %8.4f %9.2f %8s %8s", r["model"],
+                     r["ndcg"], r["ndcg"] / best, r["recall"], r["aplt"], r["coverage"], r["gini"],
+                     r["train_s"], _fmt(r.get("epoch_s")), _fmt(r.get("rank_s")))
         chosen = next((r.get("chosen") for r in rows if r["model"] == "auto"), None)
         if chosen:
             log.info("auto chose: %s", chosen)

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..dataset import Dataset
 
 __all__ = ["ModelConfig", "Recommender", "Callback", "REGISTRY", "register", "get_model_class",
-           "create_model", "load_model", "topk_from_scores", "FitStopped"]
+           "create_model", "load_model", "topk_from_scores", "FitStopped", "pack_csr", "unpack_csr"]
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +104,18 @@ def topk_from_scores(scores: Any, k: int, seen: sp.csr_matrix | None = None
     return items.astype(np.int64), vals
 
 
+def pack_csr(prefix: str, matrix: sp.csr_matrix) -> dict[str, np.ndarray]:
+    """A CSR matrix as three plain arrays for ``weights.npz``."""
+    m = sp.csr_matrix(matrix)
+    return {f"{prefix}_data": m.data, f"{prefix}_indices": m.indices, f"{prefix}_indptr": m.indptr}
+
+
+def unpack_csr(state: dict[str, np.ndarray], prefix: str, shape: tuple[int, int]) -> sp.csr_matrix:
+    """Inverse of :func:`pack_csr`."""
+    return sp.csr_matrix((state[f"{prefix}_data"], state[f"{prefix}_indices"],
+                          state[f"{prefix}_indptr"]), shape=shape)
+
+
 class Recommender(ABC):
     """Base class: holds the config, the training matrix and the save/load logic."""
 
@@ -165,13 +177,11 @@ class Recommender(ABC):
     # -- persistence -----------------------------------------------------------------------
     def _state(self) -> dict[str, np.ndarray]:
         """Learned arrays to save (models override and call ``super()``)."""
-        return {"seen_indptr": self.seen_.indptr, "seen_indices": self.seen_.indices,
-                "seen_data": self.seen_.data}
+        return pack_csr("seen", self.seen_)
 
     def _load_state(self, state: dict[str, np.ndarray]) -> None:
         """Restore learned arrays (models override and call ``super()``)."""
-        self.seen_ = sp.csr_matrix((state["seen_data"], state["seen_indices"],
-                                    state["seen_indptr"]), shape=(self.n_users_, self.n_items_))
+        self.seen_ = unpack_csr(state, "seen", (self.n_users_, self.n_items_))
 
     def save(self, folder: str | Path) -> Path:
         """Write ``model.json`` + ``weights.npz`` into ``folder`` (created)."""

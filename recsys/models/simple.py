@@ -12,7 +12,7 @@ import scipy.sparse as sp
 from pydantic import Field
 
 from ..dataset import Dataset
-from .base import Callback, ModelConfig, Recommender, register
+from .base import Callback, ModelConfig, Recommender, pack_csr, register, unpack_csr
 
 __all__ = ["Popularity", "ItemKNN", "EASE", "PopConfig", "ItemKNNConfig", "EASEConfig", "ease_weights",
            "recency_weighted", "item_attributes"]
@@ -78,14 +78,11 @@ class ItemKNN(Recommender):
         return np.asarray((history @ self.similarity_).todense(), dtype=np.float32)
 
     def _state(self) -> dict[str, np.ndarray]:
-        s = self.similarity_
-        return {**super()._state(), "sim_data": s.data, "sim_indices": s.indices,
-                "sim_indptr": s.indptr}
+        return {**super()._state(), **pack_csr("sim", self.similarity_)}
 
     def _load_state(self, state: dict[str, np.ndarray]) -> None:
         super()._load_state(state)
-        self.similarity_ = sp.csr_matrix((state["sim_data"], state["sim_indices"],
-                                          state["sim_indptr"]), shape=(self.n_items_,) * 2)
+        self.similarity_ = unpack_csr(state, "sim", (self.n_items_, self.n_items_))
 
 
 class EASEConfig(ModelConfig):
@@ -124,15 +121,12 @@ class EASE(Recommender):
         return np.asarray(self.history_matrix_[users] @ self.weights_, dtype=np.float32)
 
     def _state(self) -> dict[str, np.ndarray]:
-        h = self.history_matrix_
-        return {**super()._state(), "weights": self.weights_, "h_data": h.data,
-                "h_indices": h.indices, "h_indptr": h.indptr}
+        return {**super()._state(), "weights": self.weights_, **pack_csr("h", self.history_matrix_)}
 
     def _load_state(self, state: dict[str, np.ndarray]) -> None:
         super()._load_state(state)
         self.weights_ = state["weights"]
-        self.history_matrix_ = sp.csr_matrix((state["h_data"], state["h_indices"],
-                                              state["h_indptr"]), shape=self.seen_.shape)
+        self.history_matrix_ = unpack_csr(state, "h", self.seen_.shape)
 
 
 def recency_weighted(dataset: Dataset, half_life_days: float | None) -> sp.csr_matrix:
