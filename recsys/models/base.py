@@ -147,7 +147,10 @@ class Recommender(ABC):
         self.n_users_, self.n_items_ = dataset.matrix.shape
         self.fingerprint_ = dataset.fingerprint
         self.history_: list[dict[str, float]] = []
-        self._fit(dataset, callback=callback, validation=validation)
+        try:
+            self._fit(dataset, callback=callback, validation=validation)
+        except FitStopped:  # models that cannot stop midway keep what they have
+            log.info("%s: training stopped by the callback", self.name)
         return self
 
     @abstractmethod

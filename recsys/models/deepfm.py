@@ -1,0 +1,358 @@
+"""DeepFM (Guo et al., 2017) for top-N recommendation with item / user side features.
+
+Fields: user id, the user's categorical attributes (country, gender, age bucket… when the dataset
+has a users table), item id, the item's category / subcategory / brand / price bucket, and the
+item's text embedding (frozen, from :mod:`recsys.embeddings`) as a dense field projected to the
+factor size. One embedding per field value is shared by
+
+* the FM part: a first-order weight per field value plus all pairwise dot products, and
+* the deep part: an MLP over the concatenated field embeddings.
+
+Training uses the observed (user, item) pairs as positives and items sampled uniformly among
+items with training interactions as negatives (BPR or BCE loss), on the model's device, with
+mixed precision on CUDA only. Items without interactions are never sampled, so their id
+embedding stays neutral and their score comes from the category, brand, price and text fields.
+
+Scoring all items for a block of users needs no loop over users or items: every term is split
+into a user part and an item part (the first MLP layer is linear, so ``W·[e_u; e_i] = W_u·e_u +
+W_i·e_i``). Item parts are computed once after training and reused for every user block.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from itertools import pairwise
+from typing import Any, Literal
+
+import numpy as np
+import scipy.sparse as sp
+from pydantic import Field
+
+from ..dataset import Dataset
+from .base import Callback, FitStopped, ModelConfig, Recommender, register
+
+__all__ = ["DeepFMConfig", "DeepFM"]
+
+log = logging.getLogger(__name__)
+
+_SCORE_CHUNK_ELEMS = 1 << 24  # users × items × width elements per scoring chunk
+
+
+class DeepFMConfig(ModelConfig):
+    """DeepFM settings (defaults tuned on ml-100k and the demo shop)."""
+
+    epochs: int = Field(20, ge=1, le=500, description="Passes over the training pairs.")
+    factors: int = Field(32, ge=4, le=256, description="Embedding size of every field.")
+    mlp_width: int = Field(64, ge=8, le=1024, description="Width of the first deep layer.")
+    mlp_layers: int = Field(1, ge=1, le=4, description="Hidden layers of the deep part (each "
+                            "half as wide as the one before).")
+    dropout: float = Field(0.0, ge=0.0, le=0.9, description="Dropout in the deep part.")
+    lr: float = Field(2e-3, gt=0.0, le=1.0, description="Adam learning rate.")
+    l2: float = Field(1e-4, ge=0.0, le=1.0, description="L2 penalty on the embeddings used in "
+                      "a batch.")
+    negatives: int = Field(4, ge=1, le=100, description="Sampled negatives per positive.")
+    loss: Literal["bpr", "bce"] = Field("bce", description="Pairwise BPR or pointwise BCE.")
+    batch_size: int = Field(2048, ge=64, le=262_144, description="Positives per batch.")
+    patience: int = Field(3, ge=1, le=50, description="Epochs without a better validation "
+                          "NDCG before stopping (when validation data is given).")
+    use_item_features: bool = Field(True, description="Category, subcategory, brand and price "
+                                    "bucket fields.")
+    use_user_features: bool = Field(True, description="User attribute fields.")
+    use_text: bool = Field(True, description="Text embedding of title/description as a field.")
+    text_method: Literal["auto", "sentence-model", "tfidf"] = Field(
+        "auto", description="Text embedding: sentence model when installed, or TF-IDF + SVD.")
+
+
+def _torch():
+    import torch
+
+    return torch
+
+
+def _cancelled(callback: Callback | None, epoch: int, metrics: dict[str, float]) -> bool:
+    """Report progress; ``True`` when the callback returns ``False`` or raises FitStopped."""
+    if callback is None:
+        return False
+    try:
+        return callback(epoch, metrics) is False
+    except FitStopped:
+        return True
+
+
+def _build_net(n_values: int, n_user_fields: int, n_item_fields: int, text_dim: int,
+               cfg: DeepFMConfig) -> Any:
+    """The DeepFM parameters as a torch module (created under the caller's seeded RNG)."""
+    torch = _torch()
+    nn = torch.nn
+
+    class DeepFMNet(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            k = cfg.factors
+            self.n_user_fields = n_user_fields
+            self.embed = nn.Embedding(n_values, k)
+            self.first = nn.Embedding(n_values, 1)
+            nn.init.normal_(self.embed.weight, std=0.01)
+            nn.init.zeros_(self.first.weight)
+            self.bias = nn.Parameter(torch.zeros(1))
+            self.text_proj = nn.Linear(text_dim, k, bias=False) if text_dim else None
+            self.text_first = nn.Linear(text_dim, 1, bias=False) if text_dim else None
+            if text_dim:
+                nn.init.normal_(self.text_proj.weight, std=1.0 / math.sqrt(text_dim))
+                nn.init.zeros_(self.text_first.weight)
+            n_fields = n_user_fields + n_item_fields + (1 if text_dim else 0)
+            widths = [max(4, cfg.mlp_width // 2 ** i) for i in range(cfg.mlp_layers)]
+            self.w_user = nn.Linear(n_user_fields * k, widths[0], bias=False)
+            self.w_item = nn.Linear((n_fields - n_user_fields) * k, widths[0])
+            layers: list[Any] = []
+            for a, b in pairwise(widths):
+                layers += [nn.ReLU(), nn.Dropout(cfg.dropout), nn.Linear(a, b)]
+            layers += [nn.ReLU(), nn.Dropout(cfg.dropout), nn.Linear(widths[-1], 1)]
+            self.mlp_rest = nn.Sequential(*layers)
+
+        def _side(self, idx: Any, text: Any | None) -> tuple[Any, Any]:
+            emb = self.embed(idx)  # (n, F, k)
+            first = self.first(idx).sum(dim=(1, 2))
+            if text is not None and self.text_proj is not None:
+                emb = torch.cat([emb, self.text_proj(text).unsqueeze(1)], dim=1)
+                first = first + self.text_first(text).squeeze(1)
+            return emb, first
+
+        def user_terms(self, idx: Any) -> dict[str, Any]:
+            emb, first = self._side(idx, None)
+            return self._terms(emb, first, self.w_user(emb.flatten(1)))
+
+        def item_terms(self, idx: Any, text: Any | None) -> dict[str, Any]:
+            emb, first = self._side(idx, text)
+            return self._terms(emb, first, self.w_item(emb.flatten(1)))
+
+        @staticmethod
+        def _terms(emb: Any, first: Any, hidden: Any) -> dict[str, Any]:
+            s = emb.sum(dim=1)
+            sq = (emb * emb).sum(dim=(1, 2))
+            # FM pairs inside this side: ½(‖Σv‖² − Σ‖v‖²)
+            inner = 0.5 * ((s * s).sum(1) - sq)
+            return {"first": first + inner, "sum": s, "hidden": hidden, "sq": sq}
+
+        def pair_scores(self, u: dict[str, Any], i: dict[str, Any]) -> Any:
+            """Scores of aligned pairs: ``u`` terms (n, …) with ``i`` terms (n, …)."""
+            cross = (u["sum"] * i["sum"]).sum(-1)
+            deep = self.mlp_rest(u["hidden"] + i["hidden"]).squeeze(-1)
+            return self.bias + u["first"] + i["first"] + cross + deep
+
+        def all_scores(self, u: dict[str, Any], i: dict[str, Any]) -> Any:
+            """Scores of every user × every item (users (U, …), items (I, …))."""
+            cross = u["sum"] @ i["sum"].T
+            deep = self.mlp_rest(u["hidden"][:, None, :] + i["hidden"][None, :, :]).squeeze(-1)
+            return self.bias + u["first"][:, None] + i["first"][None, :] + cross + deep
+
+    return DeepFMNet()
+
+
+@register
+class DeepFM(Recommender):
+    """DeepFM over ids, categorical side features and a frozen text embedding."""
+
+    name = "deepfm"
+    label = "DeepFM (ids + side features + text)"
+    config_cls = DeepFMConfig
+
+    # -- features ---------------------------------------------------------------------------
+    def _features(self, dataset: Dataset) -> None:
+        from ..features import item_categorical_features, user_categorical_features
+
+        cfg = self.config
+        n_users, n_items = dataset.n_users, dataset.n_items
+        u_cols = [np.arange(n_users, dtype=np.int64)[:, None]]
+        u_cards = [n_users]
+        if cfg.use_user_features:
+            uf = user_categorical_features(dataset)
+            u_cols.append(uf.codes)
+            u_cards += list(uf.cardinalities)
+        i_cols = [np.arange(n_items, dtype=np.int64)[:, None]]
+        i_cards = [n_items]
+        if cfg.use_item_features:
+            itf = item_categorical_features(dataset)
+            i_cols.append(itf.codes)
+            i_cards += list(itf.cardinalities)
+        cards = np.array(u_cards + i_cards, dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum(cards)[:-1]])
+        user_idx = np.hstack(u_cols) + offsets[:len(u_cards)]
+        item_idx = np.hstack(i_cols) + offsets[len(u_cards):]
+        self.user_index_ = user_idx.astype(np.int64)
+        self.item_index_ = item_idx.astype(np.int64)
+        self.n_values_ = int(cards.sum())
+        self.text_ = np.zeros((n_items, 0), dtype=np.float32)
+        self.text_note_ = "no text"
+        if cfg.use_text:
+            from ..embeddings import item_texts, text_embeddings
+
+            emb = text_embeddings(item_texts(dataset), device=self.device_,
+                                  method=cfg.text_method, seed=cfg.seed)
+            self.text_ = np.array(emb.vectors, dtype=np.float32)  # writable copy for torch
+            self.text_note_ = emb.describe()
+
+    # -- learning ---------------------------------------------------------------------------
+    def _fit(self, dataset: Dataset, *, callback: Callback | None,
+             validation: sp.csr_matrix | None) -> None:
+        torch = _torch()
+        cfg = self.config
+        self._features(dataset)
+        device = torch.device(self.device_)
+        fork = [device.index or 0] if device.type == "cuda" else []
+        with torch.random.fork_rng(devices=fork):
+            torch.manual_seed(cfg.seed)
+            self._train(dataset, callback, validation)
+
+    def _train(self, dataset: Dataset, callback: Callback | None,
+               validation: sp.csr_matrix | None) -> None:
+        torch = _torch()
+        cfg = self.config
+        device = torch.device(self.device_)
+        self._make_net()
+        net = self.net_
+        coo = self.seen_.tocoo()
+        pos_u = torch.as_tensor(coo.row.astype(np.int64), device=device)
+        pos_i = torch.as_tensor(coo.col.astype(np.int64), device=device)
+        warm = np.flatnonzero(np.diff(self.seen_.tocsc().indptr) > 0)
+        warm_t = torch.as_tensor(warm if len(warm) else np.arange(self.n_items_), device=device)
+        n_pos = len(pos_u)
+        gen = torch.Generator(device=device)
+        gen.manual_seed(cfg.seed)
+        opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+        use_amp = device.type == "cuda"
+        amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
+        scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
+        best, best_state, stale = -math.inf, None, 0
+        for epoch in range(1, cfg.epochs + 1):
+            net.train()
+            t0 = time.perf_counter()
+            order = torch.randperm(n_pos, generator=gen, device=device)
+            total, seen_examples = torch.zeros((), device=device), 0
+            for start in range(0, n_pos, cfg.batch_size):
+                batch = order[start:start + cfg.batch_size]
+                u, i = pos_u[batch], pos_i[batch]
+                j = warm_t[torch.randint(len(warm_t), (len(batch), cfg.negatives), generator=gen,
+                                         device=device)]
+                with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
+                    loss = self._batch_loss(u, i, j)
+                opt.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
+                total += loss.detach().float() * len(batch)
+                seen_examples += len(batch) * (1 + cfg.negatives)
+            mean_loss = float(total) / max(1, n_pos)  # waits for the device before timing
+            seconds = time.perf_counter() - t0
+            metrics = {"loss": mean_loss,
+                       "examples_per_s": seen_examples / max(seconds, 1e-9),
+                       "seconds": seconds}
+            if validation is not None:
+                from ..evaluate import validation_metrics
+
+                self._refresh_items()
+                metrics.update(validation_metrics(self, dataset, validation))
+                if metrics["val_ndcg"] > best:
+                    best, stale = metrics["val_ndcg"], 0
+                    best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+                else:
+                    stale += 1
+            self.history_.append({"epoch": epoch, **metrics})
+            log.debug("deepfm epoch %d: %s", epoch, metrics)
+            if _cancelled(callback, epoch, metrics):
+                log.info("deepfm: stopped by the callback after epoch %d", epoch)
+                break
+            if validation is not None and stale >= cfg.patience:
+                log.info("deepfm: early stop after epoch %d (best val_ndcg %.4f)", epoch, best)
+                break
+        if best_state is not None:
+            net.load_state_dict(best_state)
+        self._refresh_items()
+
+    def _batch_loss(self, u: Any, i: Any, j: Any) -> Any:
+        torch = _torch()
+        net, cfg = self.net_, self.config
+        n, n_neg = j.shape
+        ut = net.user_terms(self.user_index_t_[u])
+        items = torch.cat([i, j.reshape(-1)])
+        it = net.item_terms(self.item_index_t_[items], self._text_rows(items))
+        pos = net.pair_scores(ut, {k: v[:n] for k, v in it.items()})
+        neg_terms = {k: v[n:] for k, v in it.items()}
+        ut_neg = {k: v.repeat_interleave(n_neg, dim=0) for k, v in ut.items()}
+        neg = net.pair_scores(ut_neg, neg_terms).view(n, n_neg)
+        if cfg.loss == "bpr":
+            loss = -torch.nn.functional.logsigmoid(pos.float()[:, None] - neg.float()).mean()
+        else:
+            bce = torch.nn.functional.binary_cross_entropy_with_logits
+            loss = (bce(pos.float(), torch.ones_like(pos, dtype=torch.float32), reduction="sum")
+                    + bce(neg.float(), torch.zeros_like(neg, dtype=torch.float32),
+                          reduction="sum")) / (n * (1 + n_neg))
+        if cfg.l2 > 0:
+            reg = ut["sq"].float().sum() + it["sq"].float().sum()
+            loss = loss + cfg.l2 * reg / n
+        return loss
+
+    def _text_rows(self, items: Any) -> Any | None:
+        return self.text_t_[items] if self.text_t_ is not None else None
+
+    # -- state -> device tensors --------------------------------------------------------------
+    def _make_net(self) -> None:
+        torch = _torch()
+        device = torch.device(self.device_)
+        self.net_ = _build_net(self.n_values_, self.user_index_.shape[1],
+                               self.item_index_.shape[1], self.text_.shape[1],
+                               self.config).to(device)
+        self.user_index_t_ = torch.as_tensor(self.user_index_, device=device)
+        self.item_index_t_ = torch.as_tensor(self.item_index_, device=device)
+        self.text_t_ = (torch.as_tensor(self.text_, device=device) if self.text_.shape[1]
+                        else None)
+
+    def _refresh_items(self) -> None:
+        """Item-side terms of every item, computed once and reused by :meth:`score`."""
+        torch = _torch()
+        self.net_.eval()
+        with torch.no_grad():
+            items = torch.arange(self.n_items_, device=self.item_index_t_.device)
+            self.item_terms_ = self.net_.item_terms(self.item_index_t_[items],
+                                                    self._text_rows(items))
+
+    def score(self, users: np.ndarray) -> Any:
+        torch = _torch()
+        net = self.net_
+        net.eval()
+        users_t = torch.as_tensor(np.asarray(users, dtype=np.int64),
+                                  device=self.item_index_t_.device)
+        width = self.item_terms_["hidden"].shape[1]
+        chunk = max(1, _SCORE_CHUNK_ELEMS // max(1, self.n_items_ * width))
+        out = []
+        with torch.no_grad():
+            for start in range(0, len(users_t), chunk):
+                ut = net.user_terms(self.user_index_t_[users_t[start:start + chunk]])
+                out.append(net.all_scores(ut, self.item_terms_).float())
+        if not out:
+            return torch.zeros((0, self.n_items_), device=users_t.device)
+        return torch.cat(out)
+
+    # -- persistence -----------------------------------------------------------------------
+    def _state(self) -> dict[str, np.ndarray]:
+        net_state = {f"net.{k}": v.detach().float().cpu().numpy()
+                     for k, v in self.net_.state_dict().items()}
+        return {**super()._state(), **net_state, "user_index": self.user_index_,
+                "item_index": self.item_index_, "text": self.text_,
+                "n_values": np.array(self.n_values_, dtype=np.int64),
+                "text_note": np.array(self.text_note_)}
+
+    def _load_state(self, state: dict[str, np.ndarray]) -> None:
+        torch = _torch()
+        super()._load_state(state)
+        self.user_index_ = state["user_index"].astype(np.int64)
+        self.item_index_ = state["item_index"].astype(np.int64)
+        self.text_ = np.array(state["text"], dtype=np.float32)
+        self.n_values_ = int(state["n_values"])
+        self.text_note_ = str(state["text_note"]) if "text_note" in state else ""
+        self._make_net()
+        net_state = {k[4:]: torch.as_tensor(v) for k, v in state.items() if k.startswith("net.")}
+        self.net_.load_state_dict(net_state)
+        self._refresh_items()
