@@ -1,0 +1,189 @@
+"""The shared PyTorch training loop of the gradient-trained recommenders (BPR, NeuMF, Mult-VAE).
+
+nanoGPT-style: one function, :func:`train`, that fits on a screen. Everything stays on the model's
+device: positive pairs and user rows are device tensors, negatives are drawn with ``torch.randint``
+from a seeded ``torch.Generator`` (no global seeding), the loss is accumulated on the device and
+read back once per epoch. Mixed precision (bf16, or fp16 with a ``GradScaler``) is used on CUDA
+only, so CPU runs are exactly repeatable. After every epoch the callback gets ``loss``,
+``examples_per_s``, ``seconds`` (and ``val_ndcg``, ``val_recall``, ``val_aplt`` when a validation
+matrix is given); early stopping watches ``val_ndcg`` and restores the best weights; a callback
+returning ``False`` (or raising :class:`~recsys.models.base.FitStopped`) stops cleanly.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable, Iterator
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from pydantic import Field
+
+from ..dataset import Dataset
+from .base import Callback, FitStopped, ModelConfig, Recommender
+
+__all__ = ["TrainConfig", "train", "make_generator", "PairSampler", "RowSource", "module_state",
+           "load_module_state"]
+
+log = logging.getLogger(__name__)
+
+#: ``loss_fn(*batch) -> scalar`` (mean over the batch) and ``batches(generator)`` per epoch.
+LossFn = Callable[..., torch.Tensor]
+Batches = Callable[[torch.Generator], Iterable[tuple[torch.Tensor, ...]]]
+
+
+class TrainConfig(ModelConfig):
+    """Fields shared by every gradient-trained model (each model sets its own defaults)."""
+
+    epochs: int = Field(30, ge=1, le=2000, description="Passes over the training data.")
+    batch_size: int = Field(8192, ge=1, le=1_048_576, description="Examples per update.")
+    lr: float = Field(0.01, gt=0.0, le=1.0, description="Adam learning rate.")
+    patience: int = Field(3, ge=1, le=100, description="Validations without a better val_ndcg "
+                          "before stopping (only with a validation matrix).")
+    eval_every: int = Field(1, ge=1, le=100, description="Validate every this many epochs.")
+
+
+def make_generator(seed: int, device: str | torch.device = "cpu") -> torch.Generator:
+    """A seeded generator on ``device``: all randomness of a fit flows from it."""
+    gen = torch.Generator(device=torch.device(device))
+    gen.manual_seed(int(seed))
+    return gen
+
+
+def train(model: Recommender, net: torch.nn.Module, loss_fn: LossFn, batches: Batches,
+          config: TrainConfig, *, dataset: Dataset, generator: torch.Generator,
+          callback: Callback | None = None, validation: sp.csr_matrix | None = None,
+          weight_decay: float = 0.0) -> None:
+    """Optimise ``net`` with Adam for ``config.epochs``; history goes to ``model.history_``."""
+    device = torch.device(model.device_)
+    cuda = device.type == "cuda"
+    amp_dtype = torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float16
+    scaler = torch.amp.GradScaler("cuda", enabled=cuda and amp_dtype == torch.float16)
+    opt = torch.optim.Adam(net.parameters(), lr=config.lr, weight_decay=weight_decay, fused=cuda or None)
+    best, best_state, bad, best_epoch = -math.inf, None, 0, 0
+    for epoch in range(1, config.epochs + 1):
+        net.train()
+        t0, total, seen = time.perf_counter(), torch.zeros((), device=device), 0
+        for batch in batches(generator):
+            with torch.autocast(device.type, dtype=amp_dtype, enabled=cuda):
+                loss = loss_fn(*batch)
+            opt.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+            total += loss.detach().float() * len(batch[0])
+            seen += len(batch[0])
+        loss_value = total.item() / max(1, seen)  # the one host sync of the epoch
+        seconds = time.perf_counter() - t0
+        metrics = {"epoch": float(epoch), "loss": loss_value, "examples_per_s": seen / max(seconds, 1e-9),
+                   "seconds": seconds}
+        net.eval()
+        if validation is not None and (epoch % config.eval_every == 0 or epoch == config.epochs):
+            from ..evaluate import validation_metrics
+
+            metrics.update(validation_metrics(model, dataset, validation))
+            if metrics["val_ndcg"] > best:
+                best, bad, best_epoch = metrics["val_ndcg"], 0, epoch
+                best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+            else:
+                bad += 1
+        model.history_.append(metrics)
+        log.info("%s epoch %d: %s", model.name, epoch, {k: round(v, 5) for k, v in metrics.items()})
+        if not math.isfinite(loss_value):
+            log.warning("%s: loss is not finite at epoch %d; stopping", model.name, epoch)
+            break
+        try:
+            stop = callback is not None and callback(epoch, dict(metrics)) is False
+        except FitStopped:
+            stop = True
+        if stop:
+            log.info("%s: stopped by the callback after epoch %d", model.name, epoch)
+            break
+        if bad >= config.patience:
+            log.info("%s: early stop at epoch %d (best val_ndcg %.4f at epoch %d)", model.name, epoch, best,
+                     best_epoch)
+            break
+    if best_state is not None:
+        net.load_state_dict(best_state)
+    model.best_epoch_ = best_epoch if best_state is not None else len(model.history_)
+    net.eval()
+
+
+class PairSampler:
+    """Positive (user, item) pairs as device tensors, shuffled per epoch, with negatives.
+
+    Negatives are uniform item draws; a draw that hits one of the user's positives is redrawn
+    (a fixed number of rounds, membership by ``searchsorted`` on sorted pair keys: no host sync).
+    """
+
+    def __init__(self, matrix: sp.csr_matrix, device: torch.device, rounds: int = 2) -> None:
+        coo = sp.coo_matrix(matrix)
+        self.n_items, self.rounds = matrix.shape[1], rounds
+        self.users = torch.as_tensor(coo.row.astype(np.int64), device=device)
+        self.items = torch.as_tensor(coo.col.astype(np.int64), device=device)
+        self.keys = torch.sort(self.users * self.n_items + self.items).values
+        self.device = device
+
+    def __len__(self) -> int:
+        return len(self.users)
+
+    def negatives(self, users: torch.Tensor, k: int, gen: torch.Generator) -> torch.Tensor:
+        neg = torch.randint(0, self.n_items, (len(users), k), generator=gen, device=self.device)
+        for _ in range(self.rounds if len(self.keys) else 0):
+            key = users[:, None] * self.n_items + neg
+            pos = torch.searchsorted(self.keys, key).clamp_(max=len(self.keys) - 1)
+            redraw = torch.randint(0, self.n_items, neg.shape, generator=gen, device=self.device)
+            neg = torch.where(self.keys[pos] == key, redraw, neg)
+        return neg
+
+    def epoch(self, batch_size: int, k: int, gen: torch.Generator) -> Iterator[tuple[torch.Tensor, ...]]:
+        """Shuffled ``(users, positives, negatives[B, k])`` batches covering every pair once."""
+        order = torch.randperm(len(self.users), generator=gen, device=self.device)
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            users = self.users[idx]
+            yield users, self.items[idx], self.negatives(users, k, gen)
+
+
+class RowSource:
+    """Users' training rows (binary) as dense float batches on the device.
+
+    Kept dense (as ``uint8``) when the matrix is small enough, else as a sparse COO tensor whose
+    rows are selected with ``index_select``.
+    """
+
+    def __init__(self, matrix: sp.csr_matrix, device: torch.device, dense_limit: int = 2**28) -> None:
+        x = (sp.csr_matrix(matrix) > 0).astype(np.float32)
+        self.shape, self.device = x.shape, device
+        self.active = torch.as_tensor(np.flatnonzero(np.diff(x.indptr) > 0), device=device)
+        if x.shape[0] * x.shape[1] <= dense_limit:
+            self.dense: torch.Tensor | None = torch.as_tensor(x.toarray().astype(np.uint8), device=device)
+        else:
+            coo = x.tocoo()
+            idx = torch.as_tensor(np.vstack([coo.row, coo.col]).astype(np.int64))
+            self.sparse = torch.sparse_coo_tensor(idx, torch.ones(x.nnz), x.shape).coalesce().to(device)
+            self.dense = None
+
+    def rows(self, users: torch.Tensor) -> torch.Tensor:
+        if self.dense is not None:
+            return self.dense[users].float()
+        return self.sparse.index_select(0, users).to_dense()
+
+    def epoch(self, batch_size: int, gen: torch.Generator) -> Iterator[tuple[torch.Tensor, ...]]:
+        """Shuffled batches ``(rows,)`` of every user with at least one training item."""
+        order = self.active[torch.randperm(len(self.active), generator=gen, device=self.device)]
+        for start in range(0, len(order), batch_size):
+            yield (self.rows(order[start:start + batch_size]),)
+
+
+def module_state(net: torch.nn.Module, prefix: str = "net.") -> dict[str, np.ndarray]:
+    """Every tensor of ``net`` as a float32 NumPy array (for ``weights.npz``)."""
+    return {prefix + k: v.detach().float().cpu().numpy() for k, v in net.state_dict().items()}
+
+
+def load_module_state(net: torch.nn.Module, state: dict[str, np.ndarray], prefix: str = "net.") -> None:
+    """Inverse of :func:`module_state` (shapes are checked by ``load_state_dict``)."""
+    net.load_state_dict({k[len(prefix):]: torch.as_tensor(v) for k, v in state.items() if k.startswith(prefix)})
