@@ -20,9 +20,19 @@ EPOCH_KEYS = {"epoch", "loss", "examples_per_s", "seconds", "val_ndcg", "val_rec
 # Modest settings that still learn the demo shop well (a few seconds each on a laptop CPU).
 DEMO = {
     "bpr": {"epochs": 15},
-    "neumf": {"epochs": 15},
-    "multvae": {"epochs": 15, "encoder": (200, 64), "batch_size": 128},
+    "neumf": {"epochs": 10, "negatives": 4, "lr": 0.02},
+    "multvae": {"epochs": 12, "encoder": (200, 64), "batch_size": 128},
 }
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Small models on a small, shared CPU: one intra-op thread avoids OpenMP spin-waits when another
+    process holds the second core (10x slowdowns seen); restored afterwards."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

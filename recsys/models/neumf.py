@@ -37,12 +37,12 @@ class NeuMFConfig(TrainConfig):
     mlp_layers: tuple[Annotated[int, Field(ge=1, le=4096)], ...] = Field(
         (64, 32, 16), min_length=2, max_length=8,
         description="MLP widths: the concatenated user+item vector (even), then the hidden layers.")
-    epochs: int = Field(30, ge=1, le=2000, description="Passes over the positive pairs.")
+    epochs: int = Field(20, ge=1, le=2000, description="Passes over the positive pairs.")
     batch_size: int = Field(8192, ge=1, le=1_048_576, description="Positive pairs per update.")
     lr: float = Field(0.01, gt=0.0, le=1.0, description="Adam learning rate.")
     loss: Literal["bce", "bpr"] = Field("bce", description="Log loss on positives and negatives, or BPR.")
-    negatives: int = Field(4, ge=1, le=256, description="Negative items drawn per positive pair.")
-    l2: float = Field(0.02, ge=0.0, le=1.0, description="L2 penalty on the batch's embeddings.")
+    negatives: int = Field(8, ge=1, le=256, description="Negative items drawn per positive pair.")
+    l2: float = Field(0.01, ge=0.0, le=1.0, description="L2 penalty on the batch's embeddings.")
     weight_decay: float = Field(0.0, ge=0.0, le=1.0, description="Adam weight decay on all weights.")
     init_std: float = Field(0.1, gt=0.0, le=1.0, description="Std of the initial embeddings.")
 

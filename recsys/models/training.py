@@ -4,10 +4,12 @@ nanoGPT-style: one function, :func:`train`, that fits on a screen. Everything st
 device: positive pairs and user rows are device tensors, negatives are drawn with ``torch.randint``
 from a seeded ``torch.Generator`` (no global seeding), the loss is accumulated on the device and
 read back once per epoch. Mixed precision (bf16, or fp16 with a ``GradScaler``) is used on CUDA
-only, so CPU runs are exactly repeatable. After every epoch the callback gets ``loss``,
-``examples_per_s``, ``seconds`` (and ``val_ndcg``, ``val_recall``, ``val_aplt`` when a validation
-matrix is given); early stopping watches ``val_ndcg`` and restores the best weights; a callback
-returning ``False`` (or raising :class:`~recsys.models.base.FitStopped`) stops cleanly.
+only, so CPU runs are exactly repeatable; no global RNG state or global flags are touched. After
+every epoch the callback gets ``epoch``, ``loss`` (mean per example), ``examples_per_s`` (positive
+pairs or users per second), ``seconds`` (training time of the epoch, validation excluded) and,
+when a validation matrix is given, ``val_ndcg``, ``val_recall``, ``val_aplt``; early stopping
+watches ``val_ndcg`` and restores the best weights; a callback returning ``False`` (or raising
+:class:`~recsys.models.base.FitStopped`) stops cleanly.
 """
 
 from __future__ import annotations
