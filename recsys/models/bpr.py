@@ -15,7 +15,7 @@ from pydantic import Field
 
 from ..dataset import Dataset
 from .base import Callback, Recommender, register
-from .training import PairSampler, TrainConfig, load_module_state, make_generator, module_state, train
+from .training import PairSampler, TorchStateMixin, TrainConfig, make_generator, train
 
 __all__ = ["BPR", "BPRConfig", "MatrixFactorization"]
 
@@ -53,7 +53,7 @@ class MatrixFactorization(torch.nn.Module):
 
 
 @register
-class BPR(Recommender):
+class BPR(TorchStateMixin, Recommender):
     """Matrix factorisation ranked with the Bayesian Personalised Ranking loss."""
 
     name = "bpr"
@@ -93,11 +93,3 @@ class BPR(Recommender):
         with torch.no_grad():
             return self.net_(idx).float()
 
-    def _state(self) -> dict[str, np.ndarray]:
-        return {**super()._state(), **module_state(self.net_)}
-
-    def _load_state(self, state: dict[str, np.ndarray]) -> None:
-        super()._load_state(state)
-        net = self._build()
-        load_module_state(net, state)
-        self.net_ = net.to(torch.device(self.device_)).eval()

@@ -20,7 +20,7 @@ from pydantic import Field
 
 from ..dataset import Dataset
 from .base import Callback, Recommender, register
-from .training import RowSource, TrainConfig, load_module_state, make_generator, module_state, train
+from .training import RowSource, TorchStateMixin, TrainConfig, make_generator, train
 
 __all__ = ["MultVAE", "MultVAEConfig", "MultVAENet"]
 
@@ -72,7 +72,7 @@ class MultVAENet(torch.nn.Module):
 
 
 @register
-class MultVAE(Recommender):
+class MultVAE(TorchStateMixin, Recommender):
     """Variational autoencoder with a multinomial likelihood over each user's items."""
 
     name = "multvae"
@@ -117,11 +117,3 @@ class MultVAE(Recommender):
         with torch.no_grad():
             return self.net_(x).float()
 
-    def _state(self) -> dict[str, np.ndarray]:
-        return {**super()._state(), **module_state(self.net_)}
-
-    def _load_state(self, state: dict[str, np.ndarray]) -> None:
-        super()._load_state(state)
-        net = self._build()
-        load_module_state(net, state)
-        self.net_ = net.to(torch.device(self.device_)).eval()

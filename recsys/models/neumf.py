@@ -24,7 +24,7 @@ from pydantic import Field, field_validator
 
 from ..dataset import Dataset
 from .base import Callback, Recommender, register
-from .training import PairSampler, TrainConfig, load_module_state, make_generator, module_state, train
+from .training import PairSampler, TorchStateMixin, TrainConfig, make_generator, train
 
 __all__ = ["NeuMF", "NeuMFConfig", "NeuMFNet"]
 
@@ -105,7 +105,7 @@ class NeuMFNet(torch.nn.Module):
 
 
 @register
-class NeuMF(Recommender):
+class NeuMF(TorchStateMixin, Recommender):
     """Neural matrix factorisation: GMF and MLP towers fused by a linear layer."""
 
     name = "neumf"
@@ -150,11 +150,3 @@ class NeuMF(Recommender):
         with torch.no_grad():
             return self.net_(idx).float()
 
-    def _state(self) -> dict[str, np.ndarray]:
-        return {**super()._state(), **module_state(self.net_)}
-
-    def _load_state(self, state: dict[str, np.ndarray]) -> None:
-        super()._load_state(state)
-        net = self._build()
-        load_module_state(net, state)
-        self.net_ = net.to(torch.device(self.device_)).eval()

@@ -27,7 +27,7 @@ from pydantic import Field
 from ..dataset import Dataset
 from .base import Callback, FitStopped, ModelConfig, Recommender
 
-__all__ = ["TrainConfig", "train", "make_generator", "PairSampler", "RowSource", "module_state",
+__all__ = ["TorchStateMixin", "TrainConfig", "train", "make_generator", "PairSampler", "RowSource", "module_state",
            "load_module_state"]
 
 log = logging.getLogger(__name__)
@@ -189,3 +189,17 @@ def module_state(net: torch.nn.Module, prefix: str = "net.") -> dict[str, np.nda
 def load_module_state(net: torch.nn.Module, state: dict[str, np.ndarray], prefix: str = "net.") -> None:
     """Inverse of :func:`module_state` (shapes are checked by ``load_state_dict``)."""
     net.load_state_dict({k[len(prefix):]: torch.as_tensor(v) for k, v in state.items() if k.startswith(prefix)})
+
+
+class TorchStateMixin:
+    """Save / restore a torch model's network (``self.net_``, built by ``self._build()``) as plain
+    arrays next to the base state, and put it back on the model's device in eval mode."""
+
+    def _state(self) -> dict[str, np.ndarray]:
+        return {**super()._state(), **module_state(self.net_)}  # type: ignore[misc]
+
+    def _load_state(self, state: dict[str, np.ndarray]) -> None:
+        super()._load_state(state)  # type: ignore[misc]
+        net = self._build()  # type: ignore[attr-defined]
+        load_module_state(net, state)
+        self.net_ = net.to(torch.device(self.device_)).eval()  # type: ignore[attr-defined]
