@@ -287,11 +287,11 @@ def render_load() -> None:
             st.markdown("**Interaction columns** (* required)")
             mapping = mapping_inputs([str(c) for c in raw.frame.columns], INTERACTION_ROLES,
                                      "map", ("user_id", "item_id"))
-            kind = st.radio("The value column holds", ["rating", "quantity", "weight"],
-                            index=["rating", "quantity", "weight"].index(
-                                guess_mapping(raw.frame.columns).value_kind
-                                if guess_mapping(raw.frame.columns).value_kind != "auto"
-                                else "weight"), horizontal=True, key="map_kind")
+            kinds = ["rating", "quantity", "weight"]
+            guessed_kind = guess_mapping(raw.frame.columns).value_kind
+            kind = st.radio("The value column holds", kinds,
+                            index=kinds.index(guessed_kind if guessed_kind in kinds else "weight"),
+                            horizontal=True, key="map_kind")
             if cat_raw is not None:
                 st.markdown("**Catalog columns**")
                 cat_mapping = mapping_inputs([str(c) for c in cat_raw.frame.columns],

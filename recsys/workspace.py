@@ -21,6 +21,8 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -49,6 +51,22 @@ def safe_name(name: str) -> str:
     """A file-system-safe dataset name: letters, digits, ``.``, ``_`` and ``-`` only."""
     cleaned = _NAME_OK.sub("-", name.strip()).strip(".-_")[:64]
     return cleaned or "dataset"
+
+
+@contextmanager
+def _replacing(target: Path) -> Iterator[Path]:
+    """Yield a temporary sibling folder; on success it replaces ``target`` in one rename, on
+    failure it is removed, so readers never see a half-written dataset or model."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        yield tmp
+        if target.exists():
+            shutil.rmtree(target)
+        tmp.rename(target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 class Workspace:
@@ -87,8 +105,7 @@ class Workspace:
         """Write ``dataset`` under its (safe) name, replacing an older one of that name."""
         name = safe_name(dataset.name)
         target = self._dir(name)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=self.root / "datasets"))
-        try:
+        with _replacing(target) as tmp:
             dataset.interactions.to_parquet(tmp / "interactions.parquet", index=False)
             dataset.catalog.to_parquet(tmp / "catalog.parquet", index=False)
             if dataset.users is not None:
@@ -104,12 +121,6 @@ class Workspace:
                 "report": report,
             }
             (tmp / "meta.json").write_text(json.dumps(meta, indent=2, default=str))
-            if target.exists():
-                shutil.rmtree(target)
-            tmp.rename(target)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         if activate:
             self.set_active(name)
         log.info("saved dataset %s to %s", name, target)
@@ -163,24 +174,12 @@ class Workspace:
         """
         run = safe_name(run or model.name)
         folder = self._models_dir(dataset) / run
-        tmp = Path(tempfile.mkdtemp(prefix=f".{run}-", dir=self._ensure(self._models_dir(dataset))))
-        try:
+        with _replacing(folder) as tmp:
             model.save(tmp)
             (tmp / "results.json").write_text(json.dumps({
                 "run": run, "model": model.name, "saved_at": datetime.now(UTC).isoformat(
                     timespec="seconds"), "results": results or {}}, indent=2, default=str))
-            if folder.exists():
-                shutil.rmtree(folder)
-            tmp.rename(folder)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         return run
-
-    @staticmethod
-    def _ensure(path: Path) -> Path:
-        path.mkdir(parents=True, exist_ok=True)
-        return path
 
     def list_models(self, dataset: str) -> list[dict[str, Any]]:
         """Trained models kept for ``dataset``: run name, model name, results, fingerprint."""
