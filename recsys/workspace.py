@@ -8,6 +8,8 @@ Layout::
     <root>/datasets/<name>/users.parquet   (when user attributes exist)
     <root>/datasets/<name>/meta.json       config, fingerprint, summary, validation report
     <root>/models/<dataset>/<run>/         model.json + weights.npz + results.json
+    <root>/item_sets/<dataset>/<name>.json named item sets (map selections, promotions)
+    <root>/maps/<dataset>/latest.parquet   the latest item map + latest.json (its settings)
 
 The root is ``TAILSTUDIO_WORKSPACE`` or ``./workspace``. Writes go to a temporary folder that
 is renamed into place, so a crash never leaves a half-written dataset behind.
@@ -158,7 +160,8 @@ class Workspace:
         folder = self._dir(name)
         if folder.exists():
             shutil.rmtree(folder)
-        shutil.rmtree(self._models_dir(name), ignore_errors=True)
+        for extra in (self._models_dir(name), self._sets_dir(name), self._maps_dir(name)):
+            shutil.rmtree(extra, ignore_errors=True)
         if self.active_name() == safe_name(name):
             (self.root / "active.json").unlink(missing_ok=True)
 
@@ -206,6 +209,76 @@ class Workspace:
 
     def delete_model(self, dataset: str, run: str) -> None:
         shutil.rmtree(self._models_dir(dataset) / safe_name(run), ignore_errors=True)
+
+    # -- named item sets ------------------------------------------------------------------
+    def _sets_dir(self, dataset: str) -> Path:
+        return self.root / "item_sets" / safe_name(dataset)
+
+    def save_item_set(self, dataset: str, name: str, item_ids: Any, *, note: str = "") -> str:
+        """Keep a named set of item ids (a map selection, a promotion list); returns its name.
+
+        Saving under an existing name replaces that set. Ids are stored as strings, the way
+        :class:`Dataset` keeps them.
+        """
+        clean = safe_name(name)
+        ids = sorted({str(i) for i in item_ids})
+        if not ids:
+            raise WorkspaceError("An item set needs at least one item.")
+        folder = self._sets_dir(dataset)
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{clean}.json.tmp"
+        tmp.write_text(json.dumps({"name": clean, "note": note, "items": ids,
+                                   "saved_at": datetime.now(UTC).isoformat(timespec="seconds")}))
+        tmp.replace(folder / f"{clean}.json")
+        return clean
+
+    def list_item_sets(self, dataset: str) -> list[dict[str, Any]]:
+        """Item sets of ``dataset``: name, note, size, saved_at (items not included)."""
+        out = []
+        for path in sorted(self._sets_dir(dataset).glob("*.json")):
+            try:
+                info = json.loads(path.read_text())
+            except (OSError, json.JSONDecodeError):
+                log.warning("skipping unreadable item set %s", path)
+                continue
+            out.append({"name": info["name"], "note": info.get("note", ""),
+                        "size": len(info.get("items", [])), "saved_at": info.get("saved_at")})
+        return out
+
+    def load_item_set(self, dataset: str, name: str) -> list[str]:
+        """The item ids of a saved set."""
+        path = self._sets_dir(dataset) / f"{safe_name(name)}.json"
+        try:
+            return list(json.loads(path.read_text())["items"])
+        except (OSError, json.JSONDecodeError, KeyError):
+            raise WorkspaceError(f"No item set '{name}' for dataset '{dataset}'.") from None
+
+    def delete_item_set(self, dataset: str, name: str) -> None:
+        (self._sets_dir(dataset) / f"{safe_name(name)}.json").unlink(missing_ok=True)
+
+    # -- item maps ------------------------------------------------------------------------
+    def _maps_dir(self, dataset: str) -> Path:
+        return self.root / "maps" / safe_name(dataset)
+
+    def save_item_map(self, dataset: str, frame: pd.DataFrame, settings: dict[str, Any]) -> None:
+        """Keep the latest item map of ``dataset`` (one row per item: ``item_id, x, y, cluster,
+        is_tail, is_tail_cluster, cluster_label`` …) with the settings that produced it, so the
+        What-if, Compare and Export pages can group by cluster."""
+        with _replacing(self._maps_dir(dataset)) as tmp:
+            frame.to_parquet(tmp / "latest.parquet", index=False)
+            (tmp / "latest.json").write_text(json.dumps({
+                "settings": settings, "saved_at": datetime.now(UTC).isoformat(timespec="seconds")},
+                indent=2, default=str))
+
+    def load_item_map(self, dataset: str) -> tuple[pd.DataFrame, dict[str, Any]] | None:
+        """The latest item map and its settings, or ``None`` when none was saved."""
+        folder = self._maps_dir(dataset)
+        try:
+            frame = pd.read_parquet(folder / "latest.parquet")
+            meta = json.loads((folder / "latest.json").read_text())
+        except (OSError, json.JSONDecodeError, ValueError):
+            return None
+        return frame, meta.get("settings", {})
 
     def set_active(self, name: str) -> None:
         if not self.exists(name):

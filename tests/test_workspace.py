@@ -103,3 +103,33 @@ def test_trained_models_are_kept_and_reload_identically(tmp_path):
         ws.load_model("shop", "bpr")
     ws.delete_dataset("shop")
     assert ws.list_models("shop") == []
+
+
+def test_item_sets_round_trip_and_replace(tmp_path):
+    ws = Workspace(tmp_path)
+    assert ws.list_item_sets("shop") == []
+    assert ws.save_item_set("shop", "Garden tail!", ["b", 2, "a", "a"], note="lasso") == "Garden-tail"
+    assert ws.load_item_set("shop", "Garden-tail") == ["2", "a", "b"]
+    ws.save_item_set("shop", "Garden-tail", ["c"])
+    assert [(s["name"], s["size"]) for s in Workspace(tmp_path).list_item_sets("shop")] == [
+        ("Garden-tail", 1)]
+    with pytest.raises(WorkspaceError, match="at least one"):
+        ws.save_item_set("shop", "empty", [])
+    ws.delete_item_set("shop", "Garden-tail")
+    with pytest.raises(WorkspaceError, match="No item set"):
+        ws.load_item_set("shop", "Garden-tail")
+
+
+def test_item_map_round_trip_and_removed_with_dataset(tmp_path):
+    ws = Workspace(tmp_path)
+    ws.save_dataset(_ds("shop"))
+    assert ws.load_item_map("shop") is None
+    frame = pd.DataFrame({"item_id": ["a", "b"], "x": [0.0, 1.0], "y": [1.0, 0.0],
+                          "cluster": [0, -1], "cluster_label": ["fruit", "noise"]})
+    ws.save_item_map("shop", frame, {"method": "umap", "seed": 0})
+    back, settings = ws.load_item_map("shop")
+    pd.testing.assert_frame_equal(back, frame)
+    assert settings == {"method": "umap", "seed": 0}
+    ws.save_item_set("shop", "s", ["a"])
+    ws.delete_dataset("shop")
+    assert ws.load_item_map("shop") is None and ws.list_item_sets("shop") == []
