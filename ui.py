@@ -6,6 +6,7 @@ lives in :mod:`recsys`.
 
 from __future__ import annotations
 
+import json
 import logging
 import typing
 from typing import Any
@@ -17,6 +18,7 @@ from pydantic import BaseModel
 from recsys import Dataset, Workspace
 from recsys.device import describe_device
 from recsys.loaders import DEMO_NAME, demo_dataset
+from recsys.splits import Split, SplitConfig, split_dataset
 from recsys.workspace import WorkspaceError, default_workspace_path
 
 log = logging.getLogger(__name__)
@@ -138,6 +140,69 @@ def config_form(config_cls: type[BaseModel], key: str) -> dict[str, Any]:
     return values
 
 
+def trained_models(ds: Dataset) -> list[dict[str, Any]]:
+    """Models kept for ``ds`` that were trained on its current content (newest first).
+
+    Each entry is the workspace's record: ``run``, ``model``, ``saved_at``, ``results`` (with the
+    evaluation ``protocol``). Models trained before the dataset was replaced are left out.
+    """
+    kept = [m for m in workspace().list_models(ds.name)
+            if m.get("results", {}).get("dataset_fingerprint") == ds.fingerprint]
+    return sorted(kept, key=lambda m: m.get("saved_at") or "", reverse=True)
+
+
+@st.cache_resource(max_entries=6, show_spinner="Loading model…")
+def _trained(root: str, dataset: str, run: str, saved_at: str) -> Any:
+    return Workspace(root).load_model(dataset, run)
+
+
+def load_trained(ds: Dataset, run: str) -> Any:
+    """A kept model, loaded once per server (cache keyed by its save time, so retraining reloads).
+
+    Models from the Train page were fitted on the training part of its split (see
+    :func:`evaluation_split`); ``model.seen_`` holds that training matrix.
+    """
+    info = next((m for m in trained_models(ds) if m["run"] == run), None)
+    if info is None:
+        raise WorkspaceError(f"No trained model '{run}' for the current '{ds.name}'.")
+    return _trained(str(workspace().root), ds.name, run, str(info.get("saved_at")))
+
+
+@st.cache_resource(max_entries=4, show_spinner="Rebuilding the evaluation split…")
+def _split(fingerprint: str, protocol_json: str, _ds: Dataset) -> Split:
+    return split_dataset(_ds, SplitConfig(**json.loads(protocol_json)))
+
+
+def evaluation_split(ds: Dataset, run: str) -> Split:
+    """The seeded split a kept model was trained and evaluated on (train part + held-out test)."""
+    info = next((m for m in trained_models(ds) if m["run"] == run), None)
+    if info is None:
+        raise WorkspaceError(f"No trained model '{run}' for the current '{ds.name}'.")
+    protocol = info.get("results", {}).get("protocol", {}).get("split", {})
+    return _split(ds.fingerprint, json.dumps(protocol, sort_keys=True, default=str), ds)
+
+
+def model_picker(ds: Dataset, key: str, *, label: str = "Model", multi: bool = False,
+                 default: int | list[str] | None = None) -> Any:
+    """A select box (or multiselect) of the models kept for ``ds``; ``None`` and a hint when none.
+
+    Returns run names (a list when ``multi``).
+    """
+    kept = trained_models(ds)
+    if not kept:
+        st.info("No trained model for this dataset yet: train one on the Train page.")
+        return None
+    runs = [m["run"] for m in kept]
+    names = {m["run"]: f"{m['run']} · NDCG {m['results'].get('ndcg', float('nan')):.3f}"
+             for m in kept}
+    if multi:
+        chosen = default if isinstance(default, list) else runs[:2]
+        return st.multiselect(label, runs, default=[r for r in chosen if r in runs], key=key,
+                              format_func=names.get)
+    return st.selectbox(label, runs, index=default if isinstance(default, int) else 0, key=key,
+                        format_func=names.get)
+
+
 def flash(message: str) -> None:
     """Show ``message`` once on the next run (survives ``st.rerun``)."""
     st.session_state[FLASH] = message
@@ -181,4 +246,5 @@ def sidebar(ds: Dataset | None) -> None:
 
 
 __all__ = ["DEMO_NAME", "PENDING", "TRAIN_JOB", "active_dataset", "config_form", "device_label",
-           "ensure_router", "flash", "show_flash", "sidebar", "workspace"]
+           "ensure_router", "evaluation_split", "flash", "load_trained", "model_picker", "show_flash",
+           "sidebar", "trained_models", "workspace"]
