@@ -105,11 +105,22 @@ def _bounds(field: Any) -> tuple[float | None, float | None]:
     return lo, hi
 
 
+def _parse_numbers(text: str) -> tuple[float, ...] | str:
+    """``"256, 64"`` → ``(256, 64)``; anything unreadable is returned as typed, so the config's
+    validation reports it in words."""
+    parts = [p.strip() for p in text.replace(";", ",").split(",") if p.strip()]
+    try:
+        return tuple(int(p) if p.lstrip("-").isdigit() else float(p) for p in parts)
+    except ValueError:
+        return text
+
+
 def config_form(config_cls: type[BaseModel], key: str) -> dict[str, Any]:
     """Widgets for every simple field of a typed config (bounds and help from the config).
 
-    Returns the values; the caller validates them with ``config_cls(**values)``. Fields that
-    are not numbers, flags or choices (nested settings) keep their defaults.
+    Returns the values; the caller validates them with ``config_cls(**values)``. Tuples of
+    numbers (layer widths) are typed as comma-separated text; nested settings keep their
+    defaults.
     """
     values: dict[str, Any] = {}
     fields = list(config_cls.model_fields.items())
@@ -131,6 +142,10 @@ def config_form(config_cls: type[BaseModel], key: str) -> dict[str, Any]:
             values[name] = col.number_input(label, min_value=int(lo) if lo is not None else None,
                                             max_value=int(hi) if hi is not None else None,
                                             value=default, step=1, key=wkey, help=help_)
+        elif typing.get_origin(base) is tuple:  # layer widths etc.: "256, 64"
+            text = col.text_input(label, value=", ".join(map(str, default or ())), key=wkey,
+                                  help=(help_ or "") + " Comma-separated numbers.")
+            values[name] = _parse_numbers(text)
         elif base is float:
             values[name] = col.number_input(label, min_value=float(lo) if lo is not None else None,
                                             max_value=float(hi) if hi is not None else None,

@@ -57,3 +57,34 @@ def test_invalid_setting_is_reported(workspace_dir):
     at.button(key="FormSubmitter:train_form-Train").click().run()
     assert not at.exception
     assert any("Pick at least one model" in w.value for w in at.warning)
+
+
+def _neumf_form() -> None:
+    import streamlit as st
+    from pydantic import ValidationError
+
+    import ui
+    from recsys.models.neumf import NeuMFConfig
+
+    values = ui.config_form(NeuMFConfig, "cfg.neumf")
+    try:
+        st.write(f"layers={NeuMFConfig(**values).mlp_layers}")
+    except ValidationError as exc:
+        st.error(f"Invalid settings: {exc.errors()[0]['loc'][0]}")
+
+
+def test_layer_widths_are_edited_as_text():
+    import ui
+
+    assert ui._parse_numbers("256, 64") == (256, 64)
+    assert ui._parse_numbers("600;200") == (600, 200)
+    assert ui._parse_numbers("wide") == "wide"
+    at = AppTest.from_function(_neumf_form, default_timeout=60).run()
+    field = at.text_input(key="cfg.neumf.mlp_layers")
+    assert field.value == "64, 32, 16"
+    assert "layers=(64, 32, 16)" in at.markdown[0].value
+    field.set_value("128, 64").run()
+    assert "layers=(128, 64)" in at.markdown[0].value
+    at.text_input(key="cfg.neumf.mlp_layers").set_value("64, wide").run()
+    assert not at.exception
+    assert "Invalid settings: mlp_layers" in at.error[0].value
