@@ -20,7 +20,11 @@ st.set_page_config(page_title="Tail Studio", page_icon=LOGO, layout="wide")
 
 pages = [
     st.Page("pages/catalog.py", title="Catalog", icon=":material/inventory_2:", default=True),
+    st.Page("pages/map.py", title="Map", icon=":material/scatter_plot:"),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("pages/whatif.py", title="What-if", icon=":material/tune:"),
+    st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
+    st.Page("pages/export.py", title="Export", icon=":material/download:"),
 ]
 page = st.navigation(pages)
 st.logo(LOGO)

@@ -1,7 +1,9 @@
 """Command-line front end: ``python -m recsys <command> …`` over the same library.
 
 Commands: ``validate`` (report on files), ``recommend`` (train on everything, write top-K
-unseen items per user) and ``evaluate`` (split, train, measure every protocol metric).
+unseen items per user), ``evaluate`` (split, train, measure every protocol metric) and
+``export`` (train on everything, write tail-boost lists + ``manifest.json``; see
+:mod:`recsys.export.command`).
 Errors go to stderr as one line with a non-zero exit code (2 for files that cannot be read or
 bad arguments, 1 for a validation report with errors, 3 for anything unexpected).
 """
@@ -16,8 +18,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from .export.command import add_export_arguments, run_export_command
 from .ingest import IngestError
 from .loaders import FORMATS, load_files
+from .maps.command import add_map_arguments, run_map_command
 
 __all__ = ["main", "build_parser"]
 
@@ -44,11 +48,11 @@ def _parse_columns(text: str | None) -> dict[str, str]:
     return out
 
 
-def _add_input_args(p: argparse.ArgumentParser) -> None:
+def _add_input_args(p: argparse.ArgumentParser, format_flag: str = "--format") -> None:
     p.add_argument("--interactions", required=True, help="interaction file (CSV, gz, Parquet, "
                    "XLSX, MovieLens u.data / ratings.dat)")
     p.add_argument("--catalog", help="optional catalog file")
-    p.add_argument("--format", default="auto", choices=list(FORMATS),
+    p.add_argument(format_flag, dest="format", default="auto", choices=list(FORMATS),
                    help="file format (default: recognise it)")
     p.add_argument("--columns", help="override the interaction column mapping, e.g. "
                    "user_id=CustomerID,item_id=StockCode,timestamp=InvoiceDate")
@@ -83,6 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--model", required=True, help="model name (pop, itemknn, ease, bpr, neumf, "
                      "deepfm, multvae, hybrid, auto)")
     rec.add_argument("--config", help="model config as JSON, e.g. '{\"l2\": 300}'")
+    rec.add_argument("--rerank", metavar="METHOD", help="re-rank for tail exposure: "
+                     "tail_bonus, pop_penalty, xquad, calibrated or promotion (needs --strength)")
+    rec.add_argument("--strength", type=float, help="re-rank strength in [0, 1]: 0 = the "
+                     "model's lists, 1 = the method's strongest setting")
     rec.add_argument("--out", required=True, help="output CSV (or .parquet)")
 
     eva = sub.add_parser("evaluate", help="split, train and measure models")
@@ -96,6 +104,17 @@ def build_parser() -> argparse.ArgumentParser:
     eva.add_argument("--test-frac", type=float, default=0.2)
     eva.add_argument("--seed", type=int, default=0)
     eva.add_argument("--json", dest="json_path", help="write results as JSON to this path")
+
+    exp = sub.add_parser("export", help="train on all interactions, write tail-boost lists + "
+                         "manifest.json into a folder")
+    _add_input_args(exp, format_flag="--input-format")
+    _add_dataset_args(exp)
+    add_export_arguments(exp)
+
+    mp = sub.add_parser("map", help="item map: embed, project to 2-D, cluster, flag tail "
+                        "clusters; write CSV or Parquet")
+    _add_input_args(mp)
+    add_map_arguments(mp)
     return parser
 
 
@@ -130,6 +149,23 @@ def _json_arg(text: str | None, what: str) -> dict:
     return value
 
 
+def _rerank_arg(method: str | None, strength: float | None):
+    """``--rerank METHOD --strength X`` as a config (``None`` without ``--rerank``)."""
+    from .rerank import METHODS, RerankConfig
+
+    if method is None:
+        if strength is not None:
+            raise CliError("--strength needs --rerank METHOD")
+        return None
+    if method not in METHODS:
+        raise CliError(f"unknown re-rank method '{method}'; choose one of {', '.join(METHODS)}")
+    if strength is None:
+        raise CliError("--rerank needs --strength X, a number between 0 and 1")
+    if not 0.0 <= strength <= 1.0:
+        raise CliError(f"--strength must be between 0 and 1 (got {strength:g})")
+    return RerankConfig(method=method, strength=strength)
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
     result = load_files(
         args.interactions, args.catalog, file_format=args.format,
@@ -154,11 +190,19 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     from .models import create_model
 
     model = create_model(args.model, _json_arg(args.config, "model settings"))
+    rerank_config = _rerank_arg(args.rerank, args.strength)
     ds = _load_dataset(args)
     t0 = time.perf_counter()
     model.fit(ds, device=args.device)
     users = np.arange(ds.n_users)
-    items, scores = model.recommend(users, n=args.k, exclude_seen=True)
+    if rerank_config is None:
+        items, scores = model.recommend(users, n=args.k, exclude_seen=True)
+    else:
+        from .rerank import candidates_from_model, rerank
+
+        cands = candidates_from_model(model, ds, users, c=max(100, args.k), exclude=ds.matrix)
+        result = rerank(cands, ds, rerank_config, k=args.k)
+        items, scores = result.items, result.score
     rank = np.tile(np.arange(1, items.shape[1] + 1), len(users))
     flat = items.ravel()
     keep = flat >= 0
@@ -215,7 +259,16 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"validate": _cmd_validate, "recommend": _cmd_recommend, "evaluate": _cmd_evaluate}
+def _cmd_export(args: argparse.Namespace) -> int:
+    return run_export_command(args, _load_dataset, _json_arg(args.config, "model settings"))
+
+
+def _cmd_map(args: argparse.Namespace) -> int:
+    return run_map_command(args, _load_dataset)
+
+
+COMMANDS = {"validate": _cmd_validate, "recommend": _cmd_recommend, "evaluate": _cmd_evaluate,
+            "export": _cmd_export, "map": _cmd_map}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

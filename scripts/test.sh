@@ -15,3 +15,5 @@ export NUMBA_CACHE_DIR="${NUMBA_CACHE_DIR:-$PWD/.cache/numba}"
 .venv/bin/python benchmarks/bench_ingest.py
 # Models against the peers on ml-100k, shortened epochs (the full run is by hand, see README).
 .venv/bin/python benchmarks/bench_models.py --datasets ml-100k --quick
+# Re-rankers on ml-100k: frontier, best tail share within 5 % NDCG, What-if latency (~1 min).
+.venv/bin/python benchmarks/bench_rerank.py --datasets ml-100k --quick

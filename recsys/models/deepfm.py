@@ -8,7 +8,8 @@ factor size. One embedding per field value is shared by
 * the FM part: a first-order weight per field value plus all pairwise dot products, and
 * the deep part: an MLP over the concatenated field embeddings.
 
-Training uses the observed (user, item) pairs as positives and items sampled uniformly among
+Training runs in the shared loop of :mod:`recsys.models.training` (early stopping, cancel, AMP on
+CUDA) with the observed (user, item) pairs as positives and items sampled uniformly among
 items with training interactions as negatives (BPR or BCE loss), on the model's device, with
 mixed precision on CUDA only. Items without interactions are never sampled, so their id
 embedding stays neutral and their score comes from the category, brand, price and text fields.
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import math
-import time
+from collections.abc import Iterator
 from itertools import pairwise
 from typing import Any, Literal
 
@@ -31,7 +32,8 @@ import scipy.sparse as sp
 from pydantic import Field
 
 from ..dataset import Dataset
-from .base import Callback, FitStopped, ModelConfig, Recommender, register
+from .base import Callback, Recommender, register
+from .training import TorchStateMixin, TrainConfig, make_generator, train
 
 __all__ = ["DeepFMConfig", "DeepFM"]
 
@@ -40,7 +42,7 @@ log = logging.getLogger(__name__)
 _SCORE_CHUNK_ELEMS = 1 << 24  # users × items × width elements per scoring chunk
 
 
-class DeepFMConfig(ModelConfig):
+class DeepFMConfig(TrainConfig):
     """DeepFM settings (defaults tuned on ml-100k and the demo shop)."""
 
     epochs: int = Field(20, ge=1, le=500, description="Passes over the training pairs.")
@@ -55,8 +57,6 @@ class DeepFMConfig(ModelConfig):
     negatives: int = Field(4, ge=1, le=100, description="Sampled negatives per positive.")
     loss: Literal["bpr", "bce"] = Field("bce", description="Pairwise BPR or pointwise BCE.")
     batch_size: int = Field(2048, ge=64, le=262_144, description="Positives per batch.")
-    patience: int = Field(3, ge=1, le=50, description="Epochs without a better validation "
-                          "NDCG before stopping (when validation data is given).")
     use_item_features: bool = Field(True, description="Category, subcategory, brand and price "
                                     "bucket fields.")
     use_user_features: bool = Field(True, description="User attribute fields.")
@@ -69,16 +69,6 @@ def _torch():
     import torch
 
     return torch
-
-
-def _cancelled(callback: Callback | None, epoch: int, metrics: dict[str, float]) -> bool:
-    """Report progress; ``True`` when the callback returns ``False`` or raises FitStopped."""
-    if callback is None:
-        return False
-    try:
-        return callback(epoch, metrics) is False
-    except FitStopped:
-        return True
 
 
 def _build_net(n_values: int, n_user_fields: int, n_item_fields: int, text_dim: int,
@@ -152,7 +142,7 @@ def _build_net(n_values: int, n_user_fields: int, n_item_fields: int, text_dim: 
 
 
 @register
-class DeepFM(Recommender):
+class DeepFM(TorchStateMixin, Recommender):
     """DeepFM over ids, categorical side features and a frozen text embedding."""
 
     name = "deepfm"
@@ -208,72 +198,35 @@ class DeepFM(Recommender):
 
     def _train(self, dataset: Dataset, callback: Callback | None,
                validation: sp.csr_matrix | None) -> None:
+        """The shared loop (:func:`~recsys.models.training.train`) over DeepFM's own batches:
+        positives in a seeded order, negatives drawn among items that have interactions."""
         torch = _torch()
         cfg = self.config
         device = torch.device(self.device_)
-        self._make_net()
-        net = self.net_
+        self.net_ = self._build().to(device)
         coo = self.seen_.tocoo()
         pos_u = torch.as_tensor(coo.row.astype(np.int64), device=device)
         pos_i = torch.as_tensor(coo.col.astype(np.int64), device=device)
         warm = np.flatnonzero(np.diff(self.seen_.tocsc().indptr) > 0)
         warm_t = torch.as_tensor(warm if len(warm) else np.arange(self.n_items_), device=device)
-        n_pos = len(pos_u)
-        gen = torch.Generator(device=device)
-        gen.manual_seed(cfg.seed)
-        opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-        use_amp = device.type == "cuda"
-        amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
-        scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
-        best, best_state, stale = -math.inf, None, 0
-        for epoch in range(1, cfg.epochs + 1):
-            net.train()
-            t0 = time.perf_counter()
-            order = torch.randperm(n_pos, generator=gen, device=device)
-            total, seen_examples = torch.zeros((), device=device), 0
-            for start in range(0, n_pos, cfg.batch_size):
-                batch = order[start:start + cfg.batch_size]
-                u, i = pos_u[batch], pos_i[batch]
-                j = warm_t[torch.randint(len(warm_t), (len(batch), cfg.negatives), generator=gen,
-                                         device=device)]
-                with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
-                    loss = self._batch_loss(u, i, j)
-                opt.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                scaler.step(opt)
-                scaler.update()
-                total += loss.detach().float() * len(batch)
-                seen_examples += len(batch) * (1 + cfg.negatives)
-            mean_loss = float(total) / max(1, n_pos)  # waits for the device before timing
-            seconds = time.perf_counter() - t0
-            metrics = {"loss": mean_loss,
-                       "examples_per_s": seen_examples / max(seconds, 1e-9),
-                       "seconds": seconds}
-            if validation is not None:
-                from ..evaluate import validation_metrics
 
-                self._refresh_items()
-                metrics.update(validation_metrics(self, dataset, validation))
-                if metrics["val_ndcg"] > best:
-                    best, stale = metrics["val_ndcg"], 0
-                    best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-                else:
-                    stale += 1
-            self.history_.append({"epoch": epoch, **metrics})
-            log.debug("deepfm epoch %d: %s", epoch, metrics)
-            if _cancelled(callback, epoch, metrics):
-                log.info("deepfm: stopped by the callback after epoch %d", epoch)
-                break
-            if validation is not None and stale >= cfg.patience:
-                log.info("deepfm: early stop after epoch %d (best val_ndcg %.4f)", epoch, best)
-                break
-        if best_state is not None:
-            net.load_state_dict(best_state)
+        def batches(gen: Any) -> Iterator[tuple[Any, ...]]:
+            order = torch.randperm(len(pos_u), generator=gen, device=device)
+            for start in range(0, len(order), cfg.batch_size):
+                batch = order[start:start + cfg.batch_size]
+                draws = torch.randint(len(warm_t), (len(batch), cfg.negatives), generator=gen,
+                                      device=device)
+                yield pos_u[batch], pos_i[batch], warm_t[draws]
+
+        train(self, self.net_, self._batch_loss, batches, cfg, dataset=dataset,
+              generator=make_generator(cfg.seed, device), callback=callback,
+              validation=validation)
         self._refresh_items()
 
     def _batch_loss(self, u: Any, i: Any, j: Any) -> Any:
         torch = _torch()
         net, cfg = self.net_, self.config
+        self.item_terms_ = None  # the weights move: item terms are recomputed when next scored
         n, n_neg = j.shape
         ut = net.user_terms(self.user_index_t_[u])
         items = torch.cat([i, j.reshape(-1)])
@@ -298,16 +251,18 @@ class DeepFM(Recommender):
         return self.text_t_[items] if self.text_t_ is not None else None
 
     # -- state -> device tensors --------------------------------------------------------------
-    def _make_net(self) -> None:
+    def _build(self) -> Any:
+        """The network for the features in ``user_index_`` / ``item_index_`` / ``text_`` (their
+        device copies are made here too)."""
         torch = _torch()
         device = torch.device(self.device_)
-        self.net_ = _build_net(self.n_values_, self.user_index_.shape[1],
-                               self.item_index_.shape[1], self.text_.shape[1],
-                               self.config).to(device)
         self.user_index_t_ = torch.as_tensor(self.user_index_, device=device)
         self.item_index_t_ = torch.as_tensor(self.item_index_, device=device)
         self.text_t_ = (torch.as_tensor(self.text_, device=device) if self.text_.shape[1]
                         else None)
+        self.item_terms_ = None
+        return _build_net(self.n_values_, self.user_index_.shape[1], self.item_index_.shape[1],
+                          self.text_.shape[1], self.config)
 
     def _refresh_items(self) -> None:
         """Item-side terms of every item, computed once and reused by :meth:`score`."""
@@ -322,6 +277,8 @@ class DeepFM(Recommender):
         torch = _torch()
         net = self.net_
         net.eval()
+        if self.item_terms_ is None:  # first scoring since a training step (validation)
+            self._refresh_items()
         users_t = torch.as_tensor(np.asarray(users, dtype=np.int64),
                                   device=self.item_index_t_.device)
         width = self.item_terms_["hidden"].shape[1]
@@ -337,22 +294,15 @@ class DeepFM(Recommender):
 
     # -- persistence -----------------------------------------------------------------------
     def _state(self) -> dict[str, np.ndarray]:
-        net_state = {f"net.{k}": v.detach().float().cpu().numpy()
-                     for k, v in self.net_.state_dict().items()}
-        return {**super()._state(), **net_state, "user_index": self.user_index_,
-                "item_index": self.item_index_, "text": self.text_,
-                "n_values": np.array(self.n_values_, dtype=np.int64),
+        return {**super()._state(), "user_index": self.user_index_, "item_index": self.item_index_,
+                "text": self.text_, "n_values": np.array(self.n_values_, dtype=np.int64),
                 "text_note": np.array(self.text_note_)}
 
     def _load_state(self, state: dict[str, np.ndarray]) -> None:
-        torch = _torch()
-        super()._load_state(state)
         self.user_index_ = state["user_index"].astype(np.int64)
         self.item_index_ = state["item_index"].astype(np.int64)
         self.text_ = np.array(state["text"], dtype=np.float32)
         self.n_values_ = int(state["n_values"])
         self.text_note_ = str(state["text_note"]) if "text_note" in state else ""
-        self._make_net()
-        net_state = {k[4:]: torch.as_tensor(v) for k, v in state.items() if k.startswith("net.")}
-        self.net_.load_state_dict(net_state)
+        super()._load_state(state)  # rebuilds the network through ``_build``
         self._refresh_items()

@@ -1,0 +1,157 @@
+"""Compare page: one user's history beside the top-N of several kept models and boosted variants."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+from pydantic import ValidationError
+
+import ui
+from recsys.compare import (
+    SEGMENT_LABELS,
+    USER_SEGMENTS,
+    find_user,
+    overlap_table,
+    score_breakdown,
+    user_activity,
+    user_history,
+    user_segments,
+)
+from recsys.export import item_clusters, plain_lists
+from recsys.rerank import METHODS, RerankConfig, candidates_from_model, rerank
+from recsys.workspace import WorkspaceError
+
+log = logging.getLogger(__name__)
+TAIL_MARK = "★ tail"
+
+ui.ensure_router()
+ds = ui.active_dataset()
+st.title("Compare")
+if ds is None:
+    st.info("Load a dataset on the Catalog page first.")
+    st.stop()
+st.caption(f"Dataset **{ds.name}** · one user's history beside each model's top-N; tail items are "
+           "marked ★, items the user interacted with in the held-out part are hits.")
+
+runs = ui.model_picker(ds, key="compare_models", label="Models", multi=True)
+if runs is None:
+    st.stop()
+if not runs:
+    st.info("Pick at least one model.")
+    st.stop()
+
+try:
+    split = ui.evaluation_split(ds, runs[0])
+    models = {run: ui.load_trained(ds, run) for run in runs}
+except (WorkspaceError, OSError, ValueError) as exc:
+    st.error(f"The kept models could not be loaded ({exc}). Train them again on the Train page.")
+    st.stop()
+train = split.train
+item_map = ui.workspace().load_item_map(ds.name)
+clusters = item_clusters(ds, item_map[0]) if item_map is not None else None
+
+# ------------------------------------------------------------------------------ find a user
+c = st.columns([1, 2, 1, 1])
+how = c[0].radio("Find a user", ["by id", "by segment"], key="compare_find", horizontal=True)
+user: int | None = None
+if how == "by id":
+    text = c[1].text_input("User id", value=str(ds.user_ids[0]), key="compare_user_id",
+                           help="The customer / user id exactly as in the interaction file.")
+    try:
+        user = find_user(ds, text)
+    except ValueError as exc:
+        c[1].error(str(exc))
+else:
+    segment = c[1].selectbox("Segment", USER_SEGMENTS, format_func=SEGMENT_LABELS.get, key="compare_segment",
+                             help="Judged on the training interactions of the evaluation split.")
+    members = user_segments(train.matrix, train.is_tail)[segment][:500]
+    if not len(members):
+        c[1].warning("No user in this segment.")
+    else:
+        act = user_activity(train.matrix[members], train.is_tail)
+        labels = {int(u): f"{ds.user_ids[u]} · {n} items · {share:.0%} tail" for u, n, share in
+                  zip(members, act["items"], act["tail_share"], strict=True)}
+        user = c[2].selectbox("User", list(labels), format_func=labels.get, key="compare_segment_user")
+n = int(c[3].number_input("Top-N", 1, 50, 10, key="compare_n"))
+
+v = st.columns([1, 1, 2])
+method = v[0].selectbox("Boosted variant", ["none", *METHODS], index=1, key="compare_method",
+                        help="Adds a re-ranked variant of every picked model.")
+strength = v[1].slider("Strength", 0.0, 1.0, 0.5, 0.05, key="compare_strength", disabled=method == "none")
+if user is None:
+    st.stop()
+
+
+# ------------------------------------------------------------------------------ lists
+def build_lists() -> dict[str, pd.DataFrame]:
+    """Breakdown frame of every list (each model, and each model's boosted variant)."""
+    out: dict[str, pd.DataFrame] = {}
+    variant = None if method == "none" else RerankConfig(method=method, strength=float(strength))
+    for run, model in models.items():
+        cands = candidates_from_model(model, train, users=np.array([user]), c=max(100, n))
+        lists = {run: plain_lists(cands, n)}
+        if variant is not None:
+            lists[f"{run} + {variant.label()}"] = rerank(cands, train, variant, k=n, item_clusters=clusters)
+        for name, r in lists.items():
+            out[name] = score_breakdown(ds, r.items[0], r.score[0], base_score=r.base_score[0],
+                                        base_rank=r.base_rank[0], boosted=r.boosted[0], reason=r.reason[0])
+    return out
+
+
+try:
+    frames = build_lists()
+except (ValidationError, ValueError) as exc:
+    st.error(f"Could not build the lists: {exc}")
+    st.stop()
+except Exception as exc:  # never a traceback in the browser
+    log.exception("compare failed")
+    st.error(f"Could not build the lists ({type(exc).__name__}: {exc}).")
+    st.stop()
+
+held_out = set(split.test[user].indices.tolist())
+history = user_history(ds, user, clusters=clusters)
+uid = ds.user_ids[user]
+m = st.columns(4)
+m[0].metric("User", str(uid))
+m[1].metric("Items in history", f"{len(history):,}")
+m[2].metric("Tail share of history", f"{history['is_tail'].mean():.0%}" if len(history) else "–")
+m[3].metric("Held-out items", f"{len(held_out):,}")
+
+cols = st.columns(1 + len(frames))
+with cols[0]:
+    st.markdown("**History** (newest first)")
+    shown = history.assign(tail=np.where(history["is_tail"], TAIL_MARK, ""))
+    keep = [x for x in ("title", "category", "tail", "last_time", "interactions") if x in shown]
+    st.dataframe(shown[keep].head(50), hide_index=True, key="compare_history")
+for col, (name, frame) in zip(cols[1:], frames.items(), strict=True):
+    with col:
+        pos = ds.item_index.get_indexer(frame["item_id"])
+        st.markdown(f"**{name}** · {int(frame['is_tail'].sum())} tail · "
+                    f"{sum(p in held_out for p in pos)} hits")
+        compact = pd.DataFrame({"#": frame["rank"], "title": frame["title"],
+                                "tail": np.where(frame["is_tail"], TAIL_MARK, ""),
+                                "why": np.where(frame["boosted"], "↑ " + frame["reason"], frame["reason"])})
+        st.dataframe(compact, hide_index=True, key=f"compare_list_{name}")
+
+st.subheader("Overlap between lists")
+table = overlap_table({name: list(f["item_id"]) for name, f in frames.items()})
+if table.empty:
+    st.caption("Pick two models, or a boosted variant, to compare lists.")
+else:
+    st.dataframe(table, hide_index=True, key="compare_overlap",
+                 column_config={x: st.column_config.NumberColumn(format="%.3f") for x in ("jaccard", "rbo")})
+    st.caption("Jaccard = shared items / all items of both lists; RBO = rank-biased overlap (p = 0.9, "
+               "extrapolated): agreement weighted towards the top of the lists.")
+tails = pd.DataFrame({"list": list(frames), "tail items": [int(f["is_tail"].sum()) for f in frames.values()],
+                      "items": [len(f) for f in frames.values()]})
+st.dataframe(tails, hide_index=True, key="compare_tail_counts")
+
+st.subheader("Score breakdown")
+for name, frame in frames.items():
+    with st.expander(name):
+        st.dataframe(frame.drop(columns=["item_id"]), hide_index=True, key=f"compare_breakdown_{name}",
+                     column_config={x: st.column_config.NumberColumn(format="%.4f")
+                                    for x in ("base_score", "score")})

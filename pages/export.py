@@ -1,0 +1,195 @@
+"""Export page: tail-boost lists of a kept model (optionally re-ranked) as CSV / Parquet / JSON."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+from pydantic import ValidationError
+
+import ui
+from recsys.compare import SEGMENT_LABELS, USER_SEGMENTS
+from recsys.export import (
+    ExportConfig,
+    ExportScope,
+    export_lists,
+    item_clusters,
+    list_exports,
+    new_export_dir,
+    read_manifest,
+    split_metrics,
+    zip_folder,
+)
+from recsys.models import create_model
+from recsys.rerank import METHODS, RerankConfig
+from recsys.workspace import WorkspaceError
+
+LAST = "export_last_folder"
+SCOPES = {"all": "All users", "segment": "A user segment", "cluster": "A cluster of the map",
+          "item_set": "A saved item set"}
+MIME = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet", "jsonl": "application/jsonl"}
+
+ui.ensure_router()
+ds = ui.active_dataset()
+st.title("Export")
+if ds is None:
+    st.info("Load a dataset on the Catalog page first.")
+    st.stop()
+st.caption(f"Dataset **{ds.name}** · {ds.n_users:,} users × {ds.n_items:,} items · lists hold only "
+           "items a user has never interacted with.")
+ws = ui.workspace()
+
+
+@st.cache_resource(max_entries=2, show_spinner="Retraining on all interactions…")
+def retrained(fingerprint: str, run: str, saved_at: str, name: str, config_json: str, _ds):
+    """The kept model's settings fitted on every interaction (cached per dataset and run)."""
+    return create_model(name, json.loads(config_json)).fit(_ds)
+
+
+@st.cache_data(max_entries=8, show_spinner="Measuring the lists on the evaluation split…")
+def held_out_metrics(fingerprint: str, run: str, saved_at: str, steps_json: str, k: int,
+                     map_key: str, set_key: str) -> dict:
+    model = ui.load_trained(ds, run)
+    steps = [RerankConfig(**s) for s in json.loads(steps_json)]
+    return split_metrics(model, ui.evaluation_split(ds, run), steps, k=k, clusters=clusters,
+                         item_set=item_set)
+
+
+run = ui.model_picker(ds, key="export_model")
+if run is None:
+    st.stop()
+info = next(m for m in ui.trained_models(ds) if m["run"] == run)
+item_map = ws.load_item_map(ds.name)
+clusters = item_clusters(ds, item_map[0]) if item_map is not None else None
+item_set: list[str] | None = None
+map_key = hashlib.sha256(clusters.tobytes()).hexdigest()[:16] if clusters is not None else ""
+
+c = st.columns(4)
+method = c[0].selectbox("Re-rank method", ["none", *METHODS], key="export_method",
+                        help="How the tail gets more exposure; 'none' exports the model's own lists.")
+strength = c[1].slider("Strength", 0.0, 1.0, 0.5, 0.05, key="export_strength",
+                       disabled=method == "none", help="0 = the model's lists, 1 = the strongest setting.")
+k = c[2].number_input("K (items per user)", 1, 200, 10, key="export_k")
+fmt = c[3].selectbox("Format", ["csv", "parquet", "json"], key="export_format",
+                     help="JSON is written as JSON Lines (one object per row).")
+
+s = st.columns([1, 1, 1])
+kind = s[0].selectbox("Scope", list(SCOPES), format_func=SCOPES.get, key="export_scope")
+value: str | None = None
+restrict = "users"
+if kind == "segment":
+    value = s[1].selectbox("Segment", USER_SEGMENTS, format_func=SEGMENT_LABELS.get, key="export_segment")
+elif kind == "cluster":
+    if clusters is None or not (clusters >= 0).any():
+        s[1].warning("No item map with clusters yet: build one on the Map page.")
+    else:
+        frame = item_map[0]
+        labels = (frame.drop_duplicates("cluster").set_index("cluster")["cluster_label"].to_dict()
+                  if "cluster_label" in frame.columns else {})
+        ids = sorted(int(x) for x in set(clusters[clusters >= 0].tolist()))
+        value = str(s[1].selectbox("Cluster", ids, key="export_cluster",
+                                   format_func=lambda x: f"{x} · {labels.get(x, '')}".rstrip(" ·")))
+elif kind == "item_set":
+    sets = ws.list_item_sets(ds.name)
+    if not sets:
+        s[1].warning("No saved item set yet: save one from the Map page.")
+    else:
+        value = s[1].selectbox("Item set", [x["name"] for x in sets], key="export_item_set")
+        item_set = ws.load_item_set(ds.name, value)
+if kind in ("cluster", "item_set"):
+    restrict = s[2].radio("Export", ["users", "lists"], key="export_restrict", format_func={
+        "users": "users who interacted with it (full lists)",
+        "lists": "every user, lists made of its items only"}.get)
+
+retrain = st.checkbox("Retrain on all interactions first", value=True, key="export_retrain",
+                      help="Kept models were trained on the training part of their split; retraining "
+                      "on everything uses the newest interactions too (same settings).")
+go = st.button("Export", type="primary", key="export_run", disabled=kind != "all" and value is None)
+
+if go:
+    folder: Path | None = None
+    try:
+        steps = [] if method == "none" else [RerankConfig(method=method, strength=float(strength))]
+        scope = ExportScope(kind=kind, value=value, restrict=restrict)
+        config = ExportConfig(k=int(k), format=fmt, candidates=max(100, int(k)), scope=scope)
+        kept = ui.load_trained(ds, run)
+        model = (retrained(ds.fingerprint, run, str(info.get("saved_at")), kept.name,
+                           json.dumps(kept.config.model_dump(mode="json")), ds) if retrain else kept)
+        results = {key: v for key, v in info.get("results", {}).items() if not isinstance(v, dict)}
+        metrics = {"protocol": info.get("results", {}).get("protocol"), "model": results,
+                   "lists": held_out_metrics(ds.fingerprint, run, str(info.get("saved_at")),
+                                             json.dumps([x.model_dump(mode="json") for x in steps]),
+                                             int(k), map_key, json.dumps(item_set)),
+                   "note": "measured on the evaluation split with the kept model (trained on its "
+                           "training part); the exported lists exclude every interaction"}
+        folder = new_export_dir(ws.root, ds.name, run, method)
+        bar = st.progress(0.0, text="Exporting…")
+        result = export_lists(
+            model, ds, folder, config, rerank=steps, clusters=clusters, item_set=item_set,
+            model_info={"run": run, "trained_on": "all interactions" if retrain else
+                        "training part of the evaluation split", "saved_at": info.get("saved_at")},
+            metrics=metrics,
+            progress=lambda done, total: bar.progress(done / max(total, 1),
+                                                      text=f"{done:,} of {total:,} users"))
+        bar.progress(1.0, text=f"Done: {result.rows:,} rows for {result.users:,} users in "
+                     f"{result.seconds:.1f} s.")
+        st.session_state[LAST] = str(folder)
+    except ValidationError as exc:
+        st.error("Invalid settings: " + "; ".join(e["msg"] for e in exc.errors()))
+    except (ValueError, WorkspaceError, OSError) as exc:
+        st.error(f"Export failed: {exc}")
+    except Exception as exc:  # never a traceback in the browser; details in the server log
+        logging.getLogger(__name__).exception("export failed")
+        st.error(f"Export failed unexpectedly ({type(exc).__name__}: {exc}).")
+    finally:
+        if folder is not None and st.session_state.get(LAST) != str(folder):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def show_export(folder: Path, key: str) -> None:
+    """Download buttons (the list file, and everything as a zip) and the manifest."""
+    manifest = read_manifest(folder)
+    entry = manifest["files"][0]
+    path = folder / entry["name"]
+    ext = path.suffix.lstrip(".")
+    b = st.columns(2)
+    b[0].download_button(f"Download {entry['name']}", path.read_bytes(), file_name=entry["name"],
+                         mime=MIME.get(ext, "application/octet-stream"), key=f"{key}_file", type="primary")
+    b[1].download_button("Download all (zip with manifest.json)", zip_folder(folder),
+                         file_name=f"{folder.name}.zip", mime="application/zip", key=f"{key}_zip")
+    preview = {"csv": lambda p: pd.read_csv(p, nrows=20, dtype=str),
+               "parquet": lambda p: pd.read_parquet(p).head(20),
+               "jsonl": lambda p: pd.read_json(p, lines=True, nrows=20, dtype=False)}[ext]
+    st.dataframe(preview(path), hide_index=True, key=f"{key}_preview")
+    with st.expander("manifest.json", expanded=False):
+        st.json(manifest)
+
+
+last = st.session_state.get(LAST)
+if last and Path(last).exists():
+    st.subheader("This export")
+    manifest = read_manifest(Path(last))
+    st.success(f"{manifest['rows']:,} rows for {manifest['users']:,} users ({manifest['scope']['description']}) "
+               f"written to `{last}`.")
+    show_export(Path(last), "export_download")
+
+st.subheader("Past exports")
+past = list_exports(ws.root, ds.name)
+if not past:
+    st.caption("No export yet for this dataset.")
+else:
+    table = pd.DataFrame([{
+        "folder": e["folder"].name, "created": e["manifest"].get("created"),
+        "model": e["manifest"].get("model", {}).get("run") or e["manifest"].get("model", {}).get("name"),
+        "re-rank": ", ".join(f"{r['method']} @ {r['strength']:.2f}" for r in e["manifest"].get("rerank", []))
+        or "none",
+        "scope": e["manifest"].get("scope", {}).get("description"), "format": e["manifest"].get("format"),
+        "rows": e["manifest"].get("rows")} for e in past])
+    st.dataframe(table, hide_index=True, key="export_past_table")
+    chosen = st.selectbox("Open a past export", [e["folder"].name for e in past], key="export_past")
+    show_export(next(e["folder"] for e in past if e["folder"].name == chosen), "export_past_download")

@@ -1,0 +1,252 @@
+"""What-if page: slide the tail boost, pick the method, see what it costs on the validation split."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+import streamlit as st
+from pydantic import ValidationError
+
+import ui
+from recsys.rerank import (
+    METHODS,
+    Candidates,
+    RerankConfig,
+    RerankContext,
+    candidates_from_model,
+    changed_rows,
+    exposure_table,
+    frontier,
+    item_categories,
+    item_clusters_from_map,
+    measure,
+    preview_frame,
+    rerank,
+)
+from recsys.workspace import WorkspaceError
+
+LABELS = {"tail_bonus": "Tail bonus (additive)", "pop_penalty": "Popularity penalty",
+          "xquad": "xQuAD (popularity)", "calibrated": "Calibrated (Steck)",
+          "promotion": "Promotion quota"}
+SWEEP = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0)
+POOL = 100
+SHOWN = {"ndcg": ("NDCG@K", "normal", "{:.4f}"), "recall": ("Recall@K", "normal", "{:.4f}"),
+         "aplt": ("Tail share (APLT)", "normal", "{:.3f}"), "arp": ("Avg popularity (ARP)",
+                                                                    "inverse", "{:.1f}"),
+         "coverage": ("Coverage", "normal", "{:.3f}"), "gini": ("Gini", "inverse", "{:.3f}"),
+         "novelty": ("Novelty", "normal", "{:.2f}")}
+
+ui.ensure_router()
+ds = ui.active_dataset()
+st.title("What-if")
+if ds is None:
+    st.info("Load a dataset on the Catalog page first.")
+    st.stop()
+st.caption("Re-rank each user's best candidates to give the long tail more exposure, and see what "
+           "it costs on the held-out validation split of the model's training run.")
+run = ui.model_picker(ds, key="whatif_model")
+if run is None:
+    st.stop()
+
+
+@st.cache_resource(max_entries=4, show_spinner="Scoring candidates for every user…")
+def _candidates(fingerprint: str, run: str, saved_at: str, c: int, _model, _split) -> Candidates:
+    return candidates_from_model(_model, _split.train, _split.test_users, c=c)
+
+
+@st.cache_data(max_entries=8, show_spinner="Sweeping strengths for the trade-off curve…")
+def _frontier(fingerprint: str, run: str, saved_at: str, k: int, methods: tuple[str, ...],
+              options_json: str, _cands, _split, _clusters, _item_set) -> pd.DataFrame:
+    return frontier(_cands, _split.train, _split.test, methods=methods, strengths=SWEEP, k=k,
+                    options=json.loads(options_json), item_clusters=_clusters,
+                    item_set=_item_set)
+
+
+try:
+    info = next(m for m in ui.trained_models(ds) if m["run"] == run)
+    model = ui.load_trained(ds, run)
+    split = ui.evaluation_split(ds, run)
+    saved_at = str(info.get("saved_at"))
+    k = int(info.get("results", {}).get("protocol", {}).get("k", 10))
+    cands = _candidates(ds.fingerprint, run, saved_at, POOL, model, split)
+except (WorkspaceError, ValueError, OSError, KeyError, StopIteration) as exc:
+    st.error(f"The model '{run}' cannot be used here: {exc}")
+    st.stop()
+if cands.n_users == 0:
+    st.warning("The validation split has no held-out interactions to measure on.")
+    st.stop()
+
+train = split.train
+item_map = ui.workspace().load_item_map(ds.name)
+clusters = item_clusters_from_map(train, item_map[0] if item_map else None)
+cluster_names: dict[int, str] = {}
+if item_map is not None and "cluster_label" in item_map[0].columns:
+    frame = item_map[0].drop_duplicates("cluster")
+    cluster_names = {int(c): f"{c} · {label}" for c, label in zip(frame["cluster"],
+                                                                   frame["cluster_label"], strict=False)}
+has_categories = item_categories(train) is not None or "genres" in train.catalog.columns
+item_sets = [s["name"] for s in ui.workspace().list_item_sets(ds.name)]
+split_cfg = info.get("results", {}).get("protocol", {}).get("split", {})
+st.caption(f"Measured on **{cands.n_users:,}** users with held-out items ({split_cfg.get('method', '?')}"
+           f" split, seed {split_cfg.get('seed', '?')}), K = {k}, top-{cands.c} candidates per user. "
+           f"Tail = items outside the head covering {train.config.head_share:.0%} of training "
+           "interactions.")
+
+
+def _options(method: str) -> dict:
+    """Method-specific widgets; returns extra config fields."""
+    opts: dict = {}
+    cols = st.columns(3)
+    if method == "promotion":
+        targets = ["tail"] + (["cluster"] if clusters is not None else []) + (
+            ["category"] if has_categories else []) + (["item_set"] if item_sets else [])
+        target = cols[0].selectbox("Promote", targets, key="whatif_target",
+                                   help="Which items the quota guarantees slots to. Clusters come "
+                                   "from the latest item map, item sets from the Map page.")
+        opts["target"] = target
+        if target == "cluster":
+            values = sorted(int(c) for c in np.unique(clusters) if c >= 0)
+            opts["target_value"] = str(cols[1].selectbox(
+                "Cluster", values, key="whatif_cluster", format_func=lambda c: cluster_names.get(
+                    c, str(c))))
+        elif target == "category":
+            cats = item_categories(train)
+            values = sorted(set(cats[cats != ""])) if cats is not None else sorted(
+                {g for v in train.catalog["genres"].dropna() for g in str(v).split("|") if g})
+            opts["target_value"] = cols[1].selectbox("Category", values, key="whatif_category")
+        elif target == "item_set":
+            opts["target_value"] = cols[1].selectbox("Item set", item_sets, key="whatif_set")
+        opts["quota_share"] = cols[2].slider("Quota at full strength", 0.1, 1.0, 0.5, 0.1,
+                                             key="whatif_share", help="Share of the K slots.")
+        opts["allocation"] = st.radio(
+            "Allocation", ["per_user", "global"], horizontal=True, key="whatif_alloc",
+            format_func={"per_user": "same quota in every list",
+                         "global": "same total, where it costs least"}.get)
+    elif method == "xquad":
+        opts["xquad_variant"] = cols[0].radio("Variant", ["smooth", "binary"], horizontal=True,
+                                              key="whatif_variant")
+        opts["personalised"] = cols[1].checkbox("Personalised", True, key="whatif_personal",
+                                                help="Weigh head and tail by each user's history.")
+    elif method == "calibrated":
+        if not has_categories:
+            st.warning("This catalog has no category column, so calibration to each user's "
+                       "category mix is not available; it calibrates to the head / mid / tail mix "
+                       "of each user's history instead. Add a `category` column to the catalog to "
+                       "enable it.")
+        choice = cols[0].radio("Calibrate to", ["category", "popularity"], horizontal=True,
+                               key="whatif_calibrate", disabled=not has_categories,
+                               format_func={"category": "category mix",
+                                            "popularity": "head / mid / tail mix"}.get)
+        opts["calibrate_on"] = choice if has_categories else "popularity"
+    return opts
+
+
+def _metric_row(current: dict, baseline: dict) -> None:
+    cols = st.columns(len(SHOWN))
+    for col, (name, (label, colour, fmt)) in zip(cols, SHOWN.items(), strict=False):
+        delta = current[name] - baseline[name]
+        col.metric(label, fmt.format(current[name]), delta=fmt.format(delta) if abs(delta) > 0
+                   else None, delta_color=colour)
+
+
+def _exposure_chart(table: pd.DataFrame, by: str, title: str) -> go.Figure:
+    long = table.melt(id_vars=[by], value_vars=["baseline", "current"], var_name="lists",
+                      value_name="share of slots")
+    fig = px.bar(long, x="share of slots", y=by, color="lists", barmode="group",
+                 orientation="h", title=title,
+                 color_discrete_map={"baseline": "#94a3b8", "current": "#0f766e"})
+    fig.update_layout(height=max(260, 28 * len(table) + 120), yaxis={"autorange": "reversed"})
+    return fig
+
+
+@st.fragment
+def tuning() -> None:
+    """Method, strength and everything they drive: reruns alone when a slider moves."""
+    c1, c2 = st.columns([1, 2])
+    method = c1.selectbox("Method", list(METHODS), key="whatif_method", format_func=LABELS.get)
+    strength = c2.slider("Strength", 0.0, 1.0, 0.3, 0.05, key="whatif_strength",
+                         help="0 = the model's own lists, 1 = the method's strongest setting.")
+    opts = _options(method)
+    item_set = None
+    try:
+        if opts.get("target") == "item_set" and opts.get("target_value"):
+            ids = ui.workspace().load_item_set(ds.name, opts["target_value"])
+            pos = train.item_index.get_indexer(ids)
+            item_set = set(pos[pos >= 0].tolist())
+        cfg = RerankConfig(method=method, strength=strength, **opts)
+        ctx = RerankContext(train, item_clusters=clusters, item_set=item_set)
+        t0 = time.perf_counter()
+        result = rerank(cands, train, cfg, k, context=ctx)
+        current = measure(result, train, split.test, cands.users)
+        elapsed = time.perf_counter() - t0
+        baseline = measure(cands.top(k), train, split.test, cands.users)
+    except (ValidationError, ValueError, WorkspaceError) as exc:
+        st.error(f"This setting cannot be applied: {' '.join(str(exc).split())}")
+        return
+    st.caption(f"{cfg.label()}: {cands.n_users:,} users re-ranked and measured in "
+               f"{elapsed * 1000:.0f} ms. Deltas are against the model's unboosted lists.")
+    _metric_row(current, baseline)
+
+    st.subheader("Trade-off")
+    options = {method: opts} if opts else {}
+    methods = tuple(m for m in METHODS if m != "calibrated" or has_categories
+                    or method == "calibrated")
+    try:
+        curve = _frontier(ds.fingerprint, run, saved_at, k, methods, json.dumps(options, sort_keys=True),
+                          cands, split, clusters, frozenset(item_set) if item_set else None)
+    except ValueError as exc:
+        st.error(f"The trade-off curve could not be computed: {exc}")
+        curve = None
+    if curve is not None and not curve.empty:
+        curve = curve.assign(method=curve["method"].map(LABELS))
+        fig = px.line(curve, x="aplt", y="ndcg", color="method", markers=True,
+                      hover_data=["strength", "coverage", "gini"],
+                      labels={"aplt": "tail share of lists (APLT@K)", "ndcg": "NDCG@K"},
+                      title="Accuracy vs tail exposure, strengths 0 → 1")
+        fig.add_trace(go.Scatter(x=[current["aplt"]], y=[current["ndcg"]], mode="markers",
+                                 name="current setting",
+                                 marker=dict(symbol="star", size=18, color="#dc2626")))
+        fig.add_hline(y=0.95 * baseline["ndcg"], line_dash="dot", line_color="#64748b",
+                      annotation_text="5 % NDCG loss")
+        st.plotly_chart(fig, key="whatif_curve")
+
+    st.subheader("Exposure")
+    left, right = st.columns(2)
+    by_cat = exposure_table(cands.top(k), result, train, "category")
+    if by_cat is None:
+        left.info("No category column in this catalog: exposure by category is not available.")
+    else:
+        left.plotly_chart(_exposure_chart(by_cat, "category", "Share of list slots by category"),
+                          key="whatif_exposure_category")
+    by_cluster = exposure_table(cands.top(k), result, train, "cluster", clusters)
+    if by_cluster is None:
+        right.info("No item map yet: build one on the Map page to see exposure by cluster.")
+    else:
+        by_cluster["cluster"] = by_cluster["cluster"].map(
+            lambda c: cluster_names.get(int(c), str(c)) if str(c).lstrip("-").isdigit() else c)
+        right.plotly_chart(_exposure_chart(by_cluster, "cluster", "Share of list slots by map "
+                                           "cluster"), key="whatif_exposure_cluster")
+
+    st.subheader("Per-user preview")
+    changed = changed_rows(cands, result)
+    rows = np.concatenate([changed, np.setdiff1d(np.arange(cands.n_users), changed)])[:500]
+    user_ids = train.user_ids[cands.users[rows]]
+    pick = st.selectbox("User", range(len(rows)), key="whatif_user",
+                        format_func=lambda i: f"{user_ids[i]}" + (" · changed" if i < len(changed)
+                                                                  else ""),
+                        help="Users whose list changed come first.")
+    row = int(rows[pick])
+    table = preview_frame(cands, result, train, row)
+    st.dataframe(table, hide_index=True, key="whatif_preview",
+                 column_config={"score": st.column_config.NumberColumn(format="%.3f"),
+                                "base score": st.column_config.NumberColumn(format="%.3f")})
+    st.caption(f"{int(table['tail'].sum())} tail items after, {int(table['model tail'].sum())} "
+               "before. 'was rank' is the item's place in the model's candidate list.")
+
+
+tuning()

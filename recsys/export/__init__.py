@@ -1,0 +1,47 @@
+"""Tail-boost list exports: scopes, streaming CSV / Parquet / JSON Lines writers, manifests.
+
+``export_lists(model, dataset, folder, ExportConfig(...), rerank=RerankConfig(...))`` writes
+``lists-<scope>.<csv|parquet|jsonl>`` and ``manifest.json`` into ``folder``; see the modules
+for the scope semantics (:mod:`.scopes`), the file formats and CSV escaping (:mod:`.writers`)
+and the manifest and export folders (:mod:`.manifest`).
+"""
+
+from .lists import (
+    ExportConfig,
+    ExportResult,
+    Progress,
+    export_frame,
+    export_lists,
+    plain_lists,
+    scope_candidates,
+    split_metrics,
+)
+from .manifest import (
+    MANIFEST_NAME,
+    export_root,
+    list_exports,
+    new_export_dir,
+    read_manifest,
+    software_versions,
+    write_manifest,
+    zip_folder,
+)
+from .scopes import SCOPE_KINDS, ExportScope, ScopeSelection, item_clusters, resolve_scope
+from .writers import (
+    EXPORT_COLUMNS,
+    EXTENSIONS,
+    FORMATS,
+    neutralise_cells,
+    open_writer,
+    read_export,
+    unneutralise_cells,
+)
+
+__all__ = [
+    "EXPORT_COLUMNS", "EXTENSIONS", "FORMATS", "MANIFEST_NAME", "SCOPE_KINDS", "ExportConfig",
+    "ExportResult", "ExportScope", "Progress", "ScopeSelection", "export_frame", "export_lists",
+    "export_root", "item_clusters", "list_exports", "neutralise_cells", "new_export_dir",
+    "open_writer", "plain_lists", "read_export", "read_manifest", "resolve_scope",
+    "scope_candidates", "software_versions", "split_metrics", "unneutralise_cells", "write_manifest", "zip_folder",
+]
+

@@ -1,0 +1,216 @@
+"""Streaming writers for exported lists (CSV, Parquet, JSON Lines) and a reader that undoes them.
+
+Every writer takes the export frame chunk by chunk (one chunk per block of users), so an export
+of any size needs the memory of one chunk only.
+
+* **CSV** (RFC 4180: UTF-8, header, ``,``, CRLF line ends, fields with line breaks quoted):
+  text cells that a spreadsheet could read as a formula — the ones starting with
+  ``= + - @``, a tab or a carriage return — get a leading apostrophe (OWASP's advice against
+  CSV injection). Cells that already start with an apostrophe get one too, so the escape is
+  reversible: :func:`read_export` drops exactly one leading apostrophe from every text cell.
+  Numbers are written as numbers (a negative score is not a formula).
+* **Parquet**: one file, one row group per chunk, a fixed Arrow schema.
+* **JSON**: JSON Lines (``.jsonl``, one object per row, UTF-8), which streams and loads with
+  ``pandas.read_json(path, lines=True)``; missing numbers are ``null``. Floats are written
+  with the shortest text that reads back to the same value.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import IO, Any, Literal
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["EXPORT_COLUMNS", "TEXT_COLUMNS", "FORMATS", "EXTENSIONS", "ExportFormat",
+           "neutralise_cells", "unneutralise_cells", "open_writer", "ListWriter", "read_export"]
+
+log = logging.getLogger(__name__)
+
+ExportFormat = Literal["csv", "parquet", "json"]
+FORMATS: tuple[str, ...] = ("csv", "parquet", "json")
+EXTENSIONS: dict[str, str] = {"csv": "csv", "parquet": "parquet", "json": "jsonl"}
+
+#: Columns of every export, in this order, with their dtypes.
+EXPORT_COLUMNS: dict[str, str] = {
+    "user_id": "string", "rank": "int64", "item_id": "string", "title": "string",
+    "score": "float64", "base_score": "float64", "is_tail": "bool", "boosted": "bool",
+    "cluster": "int64",
+}
+TEXT_COLUMNS: tuple[str, ...] = tuple(c for c, t in EXPORT_COLUMNS.items() if t == "string")
+
+_DANGEROUS = ("=", "+", "-", "@", "\t", "\r", "'")
+
+
+def neutralise_cells(values: pd.Series | np.ndarray) -> np.ndarray:
+    """Prefix ``'`` to text cells starting with ``= + - @``, tab, CR or ``'`` (vectorised)."""
+    text = pd.Series(np.asarray(values, dtype=object)).astype(str)
+    risky = text.str.startswith(_DANGEROUS)
+    return np.where(risky, "'" + text, text).astype(object)
+
+
+def unneutralise_cells(values: pd.Series | np.ndarray) -> np.ndarray:
+    """Inverse of :func:`neutralise_cells`: drop one leading apostrophe."""
+    text = pd.Series(np.asarray(values, dtype=object)).astype(str)
+    return np.where(text.str.startswith("'"), text.str.slice(1), text).astype(object)
+
+
+class ListWriter(ABC):
+    """Appends export chunks to one file; use as a context manager."""
+
+    format: str = ""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.rows = 0
+
+    def write(self, frame: pd.DataFrame) -> None:
+        """Append ``frame`` (columns :data:`EXPORT_COLUMNS`, in order)."""
+        if list(frame.columns) != list(EXPORT_COLUMNS):
+            raise ValueError(f"export chunk columns {list(frame.columns)} differ from "
+                             f"{list(EXPORT_COLUMNS)}")
+        self._write(frame)
+        self.rows += len(frame)
+
+    @abstractmethod
+    def _write(self, frame: pd.DataFrame) -> None: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> ListWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _CsvWriter(ListWriter):
+    format = "csv"
+
+    def __init__(self, path: str | Path) -> None:
+        super().__init__(path)
+        self._fh: IO[str] = self.path.open("w", encoding="utf-8", newline="")
+        self._header = True
+
+    def _write(self, frame: pd.DataFrame) -> None:
+        safe = frame.copy()
+        for col in TEXT_COLUMNS:
+            safe[col] = neutralise_cells(safe[col])
+        safe.to_csv(self._fh, header=self._header, index=False, lineterminator="\r\n")
+        self._header = False
+
+    def close(self) -> None:
+        if self._header:  # nothing written: still a valid file with a header
+            self._fh.write(",".join(EXPORT_COLUMNS) + "\r\n")
+            self._header = False
+        self._fh.close()
+
+
+def _arrow_schema() -> Any:
+    import pyarrow as pa
+
+    types = {"string": pa.string(), "int64": pa.int64(), "float64": pa.float64(),
+             "bool": pa.bool_()}
+    return pa.schema([(c, types[t]) for c, t in EXPORT_COLUMNS.items()])
+
+
+class _ParquetWriter(ListWriter):
+    format = "parquet"
+
+    def __init__(self, path: str | Path) -> None:
+        import pyarrow.parquet as pq
+
+        super().__init__(path)
+        self._schema = _arrow_schema()
+        self._writer = pq.ParquetWriter(self.path, self._schema, compression="zstd")
+
+    def _write(self, frame: pd.DataFrame) -> None:
+        import pyarrow as pa
+
+        self._writer.write_table(pa.Table.from_pandas(frame, schema=self._schema,
+                                                      preserve_index=False))
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+class _JsonLinesWriter(ListWriter):
+    format = "json"
+
+    def __init__(self, path: str | Path) -> None:
+        super().__init__(path)
+        self._fh: IO[str] = self.path.open("w", encoding="utf-8", newline="\n")
+
+    def _write(self, frame: pd.DataFrame) -> None:
+        cols = list(frame.columns)
+        # tolist() turns NumPy scalars into Python ones, which json writes exactly (repr).
+        columns = [frame[c].astype(object).tolist() for c in cols]
+        lines = [json.dumps(dict(zip(cols, map(_json_value, row), strict=True)), ensure_ascii=False)
+                 for row in zip(*columns, strict=True)]
+        if lines:
+            self._fh.write("\n".join(lines) + "\n")
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+_WRITERS: dict[str, type[ListWriter]] = {"csv": _CsvWriter, "parquet": _ParquetWriter,
+                                         "json": _JsonLinesWriter}
+
+
+def open_writer(path: str | Path, fmt: str) -> ListWriter:
+    """A streaming writer of export chunks in ``fmt`` (``csv``, ``parquet`` or ``json``)."""
+    try:
+        return _WRITERS[fmt](path)
+    except KeyError:
+        raise ValueError(f"Unknown export format '{fmt}'; choose one of {', '.join(FORMATS)}.") \
+            from None
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """Export dtypes (text as Python ``str`` objects, the way the export frame holds them)."""
+    out = pd.DataFrame(index=frame.index)
+    for col, kind in EXPORT_COLUMNS.items():
+        values = frame[col]
+        if kind == "string":
+            out[col] = values.astype(str).astype(object)
+        elif kind == "float64":
+            out[col] = pd.to_numeric(values, errors="raise").astype("float64")
+        else:
+            out[col] = values.astype(kind)
+    return out.reset_index(drop=True)
+
+
+def read_export(path: str | Path, fmt: str | None = None) -> pd.DataFrame:
+    """Read an exported list file back into the export frame (escapes undone, dtypes restored)."""
+    path = Path(path)
+    fmt = fmt or {"csv": "csv", "parquet": "parquet", "jsonl": "json", "json": "json"}.get(
+        path.suffix.lstrip(".").lower(), "")
+    if fmt == "csv":
+        frame = pd.read_csv(path, dtype={c: str for c in TEXT_COLUMNS}, keep_default_na=False,
+                            na_values={c: ["", "NaN", "nan"] for c in ("score", "base_score")},
+                            encoding="utf-8")
+        for col in TEXT_COLUMNS:
+            frame[col] = unneutralise_cells(frame[col])
+    elif fmt == "parquet":
+        frame = pd.read_parquet(path)
+    elif fmt == "json":
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+        frame = pd.DataFrame(rows, columns=list(EXPORT_COLUMNS))
+        for col in ("score", "base_score"):
+            frame[col] = frame[col].astype("float64")  # null → NaN
+    else:
+        raise ValueError(f"Cannot tell the export format of '{path.name}'.")
+    return _typed(frame)

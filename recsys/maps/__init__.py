@@ -1,0 +1,31 @@
+"""Item embedding maps with tail clusters.
+
+``build_map(dataset, MapConfig(...))`` embeds the items (catalog text, a trained model's item
+vectors, or both), projects them to 2-D (UMAP, t-SNE or PCA), clusters them with HDBSCAN and
+flags the **tail clusters**: neighbourhoods of products made mostly of tail items that get
+little exposure, ranked by opportunity. Modules:
+
+* :mod:`.sources` item vectors · :mod:`.project` 2-D layouts · :mod:`.cluster` HDBSCAN
+* :mod:`.stats` per-cluster figures, labels, tail-cluster flags · :mod:`.pipeline` the one call
+* :mod:`.view` neighbours, search and sampling for display
+
+umap-learn, hdbscan and openTSNE are imported on first use with a persistent numba cache
+(``NUMBA_CACHE_DIR``, by default ``<workspace>/.cache/numba``).
+"""
+
+from ._numba import numba_cache_dir, prepare_numba
+from .cluster import NOISE, auto_min_cluster_size, cluster_points, relabel_by_size
+from .pipeline import MAP_COLUMNS, MIN_ITEMS, MapConfig, build_map, clear_memo, cluster_table, item_vectors
+from .project import METRICS, PROJECTION_METHODS, knn_graph, pca, project
+from .sources import ItemVectors, MapDataError, cf_vectors, hybrid_vectors, text_vectors
+from .stats import NOISE_LABEL, class_tfidf_terms, cluster_stats, flag_tail_clusters
+from .view import DISPLAY_LIMIT, display_sample, nearest_items, popularity_bucket, price_bucket, search_items
+
+__all__ = [
+    "DISPLAY_LIMIT", "ItemVectors", "MAP_COLUMNS", "METRICS", "MIN_ITEMS", "MapConfig",
+    "MapDataError", "NOISE", "NOISE_LABEL", "PROJECTION_METHODS", "auto_min_cluster_size",
+    "build_map", "cf_vectors", "class_tfidf_terms", "clear_memo", "cluster_points",
+    "cluster_stats", "cluster_table", "display_sample", "flag_tail_clusters", "hybrid_vectors",
+    "item_vectors", "knn_graph", "nearest_items", "numba_cache_dir", "pca", "popularity_bucket",
+    "prepare_numba", "price_bucket", "project", "relabel_by_size", "search_items", "text_vectors",
+]

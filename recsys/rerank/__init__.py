@@ -1,0 +1,26 @@
+"""Re-ranking for tail exposure: candidates from any model, re-ranked per user, measured.
+
+::
+
+    cands = candidates_from_model(model, dataset, c=100)
+    result = rerank(cands, dataset, RerankConfig(method="tail_bonus", strength=0.5), k=10)
+
+Methods (:data:`METHODS`): additive tail bonus, popularity penalty, xQuAD for popularity,
+calibration to the user's category mix and a promotion quota, plus merchandiser rules (pins,
+boost / bury sets, blocked items). Strength 0 leaves the model's lists exactly as they were.
+"""
+
+from __future__ import annotations
+
+from .candidates import Candidates, Reranked, candidates_from_model
+from .config import METHODS, TARGETS, RerankConfig
+from .context import RerankContext, category_matrix, item_categories, item_clusters_from_map
+from .engine import as_configs, rerank
+from .lists import REASONS
+from .measure import STRENGTHS, best_within, exposure, exposure_table, frontier, measure
+from .preview import changed_rows, preview_frame
+
+__all__ = ["Candidates", "Reranked", "RerankConfig", "RerankContext", "METHODS", "TARGETS",
+           "REASONS", "candidates_from_model", "rerank", "as_configs", "category_matrix",
+           "item_categories", "item_clusters_from_map", "measure", "exposure", "exposure_table",
+           "frontier", "best_within", "STRENGTHS", "preview_frame", "changed_rows"]

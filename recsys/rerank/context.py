@@ -1,0 +1,135 @@
+"""Per-item facts the re-rankers need, derived once from a dataset (and the optional map /
+item set): tail flags, normalised log-popularity, category membership and user mixes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from ..dataset import Dataset
+
+__all__ = ["RerankContext", "item_categories", "category_matrix", "item_clusters_from_map"]
+
+
+def item_categories(dataset: Dataset) -> np.ndarray | None:
+    """The ``category`` of each item position (strings, "" when missing), or ``None``."""
+    if "category" not in dataset.catalog.columns:
+        return None
+    values = dataset.catalog["category"].astype("string").fillna("").to_numpy(dtype=object)
+    return values if (values != "").any() else None
+
+
+def category_matrix(dataset: Dataset) -> tuple[sp.csr_matrix, list[str]] | None:
+    """Items × categories, rows summing to 1 (p(g | i), Steck 2018); ``None`` without categories.
+
+    Multi-label ``genres`` (``|``-separated) are used when present, else the ``category`` column.
+    Items without any category get an all-zero row.
+    """
+    cat = dataset.catalog
+    if "genres" in cat.columns:
+        dummies = cat["genres"].astype("string").fillna("").str.get_dummies(sep="|")
+    elif item_categories(dataset) is not None:
+        values = cat["category"].astype("string").fillna("")
+        dummies = pd.get_dummies(values.mask(values == "")).astype(np.float32)
+    else:
+        return None
+    dummies = dummies.loc[:, [c for c in dummies.columns if str(c).strip()]]
+    if dummies.shape[1] == 0:
+        return None
+    m = dummies.to_numpy(dtype=np.float32)
+    rows = m.sum(axis=1, keepdims=True)
+    m = np.divide(m, rows, out=np.zeros_like(m), where=rows > 0)
+    return sp.csr_matrix(m), [str(c) for c in dummies.columns]
+
+
+def item_clusters_from_map(dataset: Dataset, frame: pd.DataFrame | None) -> np.ndarray | None:
+    """Cluster per item position from an item map frame (``item_id, cluster``); ``-1`` when an
+    item is not on the map. ``None`` when there is no map."""
+    if frame is None or "cluster" not in frame.columns or "item_id" not in frame.columns:
+        return None
+    pos = dataset.item_index.get_indexer(frame["item_id"].astype(str))
+    out = np.full(dataset.n_items, -1, dtype=np.int64)
+    keep = pos >= 0
+    out[pos[keep]] = frame["cluster"].to_numpy()[keep].astype(np.int64)
+    return out
+
+
+@dataclass(eq=False)
+class RerankContext:
+    """Dataset-level inputs of the re-rankers, computed lazily and shared by composed steps."""
+
+    dataset: Dataset
+    item_clusters: np.ndarray | None = None
+    item_set: set[int] | None = None
+    _cache: dict = field(default_factory=dict)
+
+    @property
+    def is_tail(self) -> np.ndarray:
+        return np.asarray(self.dataset.is_tail, dtype=bool)
+
+    @cached_property
+    def log_popularity(self) -> np.ndarray:
+        """log(1 + popularity) scaled to [0, 1] over the catalog."""
+        lp = np.log1p(np.asarray(self.dataset.popularity, dtype=np.float64))
+        top = lp.max() if len(lp) else 0.0
+        return (lp / top if top > 0 else lp).astype(np.float32)
+
+    @cached_property
+    def categories(self) -> np.ndarray | None:
+        return item_categories(self.dataset)
+
+    @cached_property
+    def category_matrix(self) -> tuple[sp.csr_matrix, list[str]] | None:
+        return category_matrix(self.dataset)
+
+    @cached_property
+    def segment_matrix(self) -> sp.csr_matrix:
+        """Items × (head, mid, tail) one-hot: the popularity 'categories' of calibration."""
+        seg = np.asarray(self.dataset.segment)
+        cols = np.select([seg == "head", seg == "mid"], [0, 1], 2)
+        return sp.csr_matrix((np.ones(len(seg), np.float32), (np.arange(len(seg)), cols)),
+                             shape=(len(seg), 3))
+
+    def user_mix(self, users: np.ndarray, item_groups: sp.csr_matrix) -> np.ndarray:
+        """(U, G) share of each user's history in each group (rows sum to 1, or 0 if empty)."""
+        hist = (sp.csr_matrix(self.dataset.matrix)[users] > 0).astype(np.float32)
+        mix = np.asarray((hist @ item_groups).todense(), dtype=np.float32)
+        total = mix.sum(axis=1, keepdims=True)
+        return np.divide(mix, total, out=np.zeros_like(mix), where=total > 0)
+
+    def target_mask(self, target: str, value: str | None) -> np.ndarray:
+        """Boolean per item: does it match a promotion target?"""
+        n = self.dataset.n_items
+        if target == "tail":
+            return self.is_tail
+        if target == "item_set":
+            if not self.item_set:
+                raise ValueError("a promotion of an item set needs the set's items (item_set=…)")
+            mask = np.zeros(n, dtype=bool)
+            pos = np.fromiter(self.item_set, dtype=np.int64)
+            mask[pos[(pos >= 0) & (pos < n)]] = True
+            return mask
+        if target == "cluster":
+            if self.item_clusters is None:
+                raise ValueError("a promotion of a cluster needs the item map's clusters "
+                                 "(build the map first)")
+            try:
+                wanted = int(str(value))
+            except ValueError:
+                raise ValueError(f"cluster '{value}' is not a cluster number") from None
+            return np.asarray(self.item_clusters) == wanted
+        if target == "category":
+            cats = self.categories
+            if cats is None and "genres" not in self.dataset.catalog.columns:
+                raise ValueError("a promotion of a category needs a category column in the "
+                                 "catalog")
+            mask = np.zeros(n, dtype=bool) if cats is None else cats == value
+            if "genres" in self.dataset.catalog.columns:
+                genres = self.dataset.catalog["genres"].astype("string").fillna("")
+                mask |= genres.str.split("|").apply(lambda g: value in g).to_numpy(dtype=bool)
+            return mask
+        raise ValueError(f"unknown promotion target '{target}'")

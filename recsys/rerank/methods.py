@@ -1,0 +1,245 @@
+"""The re-ranking methods, each a pure step ``WorkingLists → WorkingLists`` vectorised over
+users. Greedy methods (xQuAD, calibration) loop over the first K positions only, scoring every
+candidate of every user at once; the rest of each list keeps its order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import scipy.sparse as sp
+
+from .config import RerankConfig
+from .context import RerankContext
+from .lists import WorkingLists
+
+__all__ = ["apply_method", "tail_bonus", "pop_penalty", "xquad", "calibrated", "promotion"]
+
+#: Steck's (2018) smoothing of the list distribution, so the KL stays finite.
+CALIBRATION_ALPHA = 0.01
+
+
+def _take(values: np.ndarray, items: np.ndarray, fill=0):
+    """Per-item ``values`` looked up at candidate positions (``fill`` on padding)."""
+    return np.where(items >= 0, np.asarray(values)[np.maximum(items, 0)], fill)
+
+
+def tail_bonus(lists: WorkingLists, cfg: RerankConfig, ctx: RerankContext, k: int
+               ) -> WorkingLists:
+    """Add ``strength`` to the normalised score of tail items (1 ⇒ every tail item first)."""
+    tail = _take(ctx.is_tail, lists.items, False).astype(bool)
+    bonus = np.float32(cfg.strength * (1.0 + 1e-3))  # strictly ahead at 1, despite ties
+    return lists.sort_by(lists.norm_score() + bonus * tail, "tail bonus", tail)
+
+
+def pop_penalty(lists: WorkingLists, cfg: RerankConfig, ctx: RerankContext, k: int
+                ) -> WorkingLists:
+    """Subtract ``strength`` × normalised log-popularity from the normalised score."""
+    lp = _take(ctx.log_popularity, lists.items, 0.0)
+    return lists.sort_by(lists.norm_score() - cfg.strength * lp, "popularity penalty",
+                         lists.valid)
+
+
+def _greedy(lists: WorkingLists, depth: int,
+            gain: Callable[[np.ndarray, int], np.ndarray],
+            update: Callable[[np.ndarray, np.ndarray], None]) -> np.ndarray:
+    """Fill ``depth`` positions greedily; returns the new column order (picked first, the rest
+    in their current order). ``gain(selected, p)`` scores every column at step ``p``;
+    ``update(pick, has)`` is told the picked column of each row (``has``: a pick was made)."""
+    n, c = lists.items.shape
+    selected = np.zeros((n, c), dtype=bool)
+    key = np.arange(c, dtype=np.float64)[None, :].repeat(n, 0) + depth
+    rows = np.arange(n)
+    for p in range(min(depth, c)):
+        avail = lists.valid & ~selected
+        has = avail.any(axis=1)
+        if not has.any():
+            break
+        g = np.where(avail, gain(selected, p), -np.inf)
+        pick = np.argmax(g, axis=1)
+        selected[rows[has], pick[has]] = True
+        key[rows[has], pick[has]] = p
+        update(pick, has)
+    return np.argsort(key, axis=1, kind="stable")
+
+
+def xquad(lists: WorkingLists, cfg: RerankConfig, ctx: RerankContext, k: int,
+          users: np.ndarray) -> WorkingLists:
+    """xQuAD for popularity (Abdollahpouri et al., 2019): head and tail are the two 'aspects'.
+
+    gain(i) = (1−λ)·s(i) + λ·Σ_c P(c|u)·[i ∈ c]·cover(c | S), with ``binary`` cover 1 until any
+    item of c is listed, ``smooth`` cover 1 − |S ∩ c| / |S|. A tiny share of the score breaks
+    ties at λ = 1.
+    """
+    lam = float(cfg.strength)
+    s = np.where(lists.valid, lists.norm_score(), 0.0)
+    tail = _take(ctx.is_tail, lists.items, False).astype(bool)
+    if cfg.personalised:
+        groups = sp.csr_matrix(np.stack([~ctx.is_tail, ctx.is_tail], axis=1).astype(np.float32))
+        mix = ctx.user_mix(users, groups)
+        empty = mix.sum(axis=1) == 0
+        mix[empty] = 0.5
+    else:
+        mix = np.full((len(users), 2), 0.5, dtype=np.float32)
+    n_in = np.zeros((len(users), 2), dtype=np.float64)
+    rows = np.arange(len(users))
+
+    def gain(selected: np.ndarray, p: int) -> np.ndarray:
+        if cfg.xquad_variant == "binary":
+            cover = (n_in == 0).astype(np.float64)
+        else:
+            cover = 1.0 - n_in / max(p, 1)
+        div = np.where(tail, mix[:, 1:2] * cover[:, 1:2], mix[:, 0:1] * cover[:, 0:1])
+        return (1 - lam) * s + lam * div + 1e-6 * s
+
+    def update(pick: np.ndarray, has: np.ndarray) -> None:
+        is_t = tail[rows, pick]
+        n_in[has & ~is_t, 0] += 1
+        n_in[has & is_t, 1] += 1
+
+    order = _greedy(lists, k, gain, update)
+    return lists.with_order(order, "xQuAD tail coverage", tail)
+
+
+def calibrated(lists: WorkingLists, cfg: RerankConfig, ctx: RerankContext, k: int,
+               users: np.ndarray) -> WorkingLists:
+    """Calibrated recommendations (Steck, 2018): greedy max of (1−λ)·Σ s − λ·KL(p ‖ q̃).
+
+    p is the user's category mix (or head/mid/tail mix), q̃ = (1−α)·q + α·p the list's mix.
+    """
+    if cfg.calibrate_on == "popularity":
+        groups = ctx.segment_matrix
+    else:
+        cm = ctx.category_matrix
+        if cm is None:
+            raise ValueError("calibration to the category mix needs a category (or genres) "
+                             "column in the catalog; calibrate on popularity instead")
+        groups = cm[0]
+    lam = np.float32(cfg.strength)
+    p_u = ctx.user_mix(users, groups)                                          # (U, G)
+    idx, weight = _sparse_rows(groups)                                         # (I, L)
+    safe = np.maximum(lists.items, 0)
+    idx_c = idx[safe]                                                          # (U, C, L)
+    w_c = weight[safe] * lists.valid[..., None]
+    rows = np.arange(len(users))
+    p_c = p_u[rows[:, None, None], idx_c]
+    s = np.where(lists.valid, lists.norm_score(), 0.0).astype(np.float32)
+    acc = np.zeros_like(p_u)
+
+    # KL(p ‖ q̃) = Σ p log p − Σ p log q̃. Adding item i only changes q̃ in i's own categories,
+    # so each candidate's change of the cross-entropy is computed from its few categories.
+    def gain(selected: np.ndarray, p: int) -> np.ndarray:
+        shrink = np.float32((1 - CALIBRATION_ALPHA) / (p + 1))
+        base = acc * shrink + np.float32(CALIBRATION_ALPHA) * p_u              # (U, G)
+        b_c = base[rows[:, None, None], idx_c]
+        after = np.log(np.maximum(b_c + shrink * w_c, 1e-12))
+        change = p_c * (after - np.log(np.maximum(b_c, 1e-12)))
+        return (1 - lam) * s + lam * change.sum(axis=2) + 1e-6 * s
+
+    def update(pick: np.ndarray, has: np.ndarray) -> None:
+        r = rows[has]
+        np.add.at(acc, (r[:, None], idx_c[r, pick[has]]), w_c[r, pick[has]])
+
+    order = _greedy(lists, k, gain, update)
+    return lists.with_order(order, "calibration", lists.valid)
+
+
+def _sparse_rows(groups: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """Items × groups as padded (items, L) column indices and weights (L = most groups of an
+    item; padding has weight 0)."""
+    g = sp.csr_matrix(groups)
+    counts = np.diff(g.indptr)
+    width = max(1, int(counts.max()) if len(counts) else 1)
+    idx = np.zeros((g.shape[0], width), dtype=np.int64)
+    weight = np.zeros((g.shape[0], width), dtype=np.float32)
+    slot = np.arange(g.nnz) - np.repeat(g.indptr[:-1], counts)
+    rows = np.repeat(np.arange(g.shape[0]), counts)
+    idx[rows, slot] = g.indices
+    weight[rows, slot] = g.data
+    return idx, weight
+
+
+def promotion(lists: WorkingLists, cfg: RerankConfig, ctx: RerankContext, k: int
+              ) -> WorkingLists:
+    """Guarantee ``round(strength · quota_share · K)`` slots to target items.
+
+    Lists already holding enough targets are unchanged; otherwise the best target candidates
+    from below K replace the lowest non-target items of the top K and take the bottom slots
+    (where a slot costs the least accuracy). ``global`` allocation spends the same total number
+    of promoted slots (the per-user needs, summed before rounding, so it moves smoothly with the
+    strength) on the lists where the score given up is smallest, up to the full quota per list.
+    """
+    n, c = lists.items.shape
+    k = min(k, c)
+    quota = int(np.floor(cfg.strength * cfg.quota_share * k + 0.5))
+    target = _take(ctx.target_mask(cfg.target, cfg.target_value), lists.items, False).astype(bool)
+    target &= lists.valid
+    if n == 0 or (quota == 0 and cfg.allocation == "per_user"):
+        return lists
+    pos = np.arange(c)[None, :]
+    top = pos < k
+    n_have = (target & top).sum(axis=1)
+    extra = target & ~top
+    extra_rank = np.cumsum(extra, axis=1)                     # 1-based among targets below K
+    other = ~target & top & lists.valid
+    other_rank = np.cumsum(other[:, ::-1], axis=1)[:, ::-1]   # 1-based from the bottom
+    available = np.minimum(extra.sum(axis=1), other.sum(axis=1))
+    m = np.minimum(np.clip(quota - n_have, 0, None), available)
+    if cfg.allocation == "global":
+        full = int(np.floor(cfg.quota_share * k + 0.5))
+        wanted = np.clip(cfg.strength * cfg.quota_share * k - n_have, 0, available)
+        budget = int(np.floor(wanted.sum() + 0.5))  # per-user needs, without rounding each
+        m = _allocate_globally(lists, extra, extra_rank, other, other_rank,
+                               np.minimum(np.clip(full - n_have, 0, None), available), budget)
+    inserted = extra & (extra_rank <= m[:, None])
+    displaced = other & (other_rank <= m[:, None])
+    group = np.where(inserted, 1, np.where(displaced, 2, np.where(top, 0, 3)))
+    order = np.lexsort((np.broadcast_to(pos, (n, c)), group), axis=1)
+    return lists.with_order(order, "promotion quota", inserted)
+
+
+def _allocate_globally(lists: WorkingLists, extra, extra_rank, other, other_rank,
+                       cap: np.ndarray, budget: int) -> np.ndarray:
+    """Promoted slots per user: the ``budget`` cheapest swaps overall, a swap's cost being the
+    normalised score of the item pushed out minus that of the target brought in."""
+    n = lists.items.shape[0]
+    s = lists.norm_score()
+    depth = int(cap.max()) if len(cap) else 0
+    if depth == 0:
+        return np.zeros(n, dtype=np.int64)
+    j = np.arange(1, depth + 1)
+    inc = np.full((n, depth), np.nan)
+    out = np.full((n, depth), np.nan)
+    rr, cc = np.nonzero(extra & (extra_rank <= depth))
+    inc[rr, extra_rank[rr, cc] - 1] = s[rr, cc]
+    rr, cc = np.nonzero(other & (other_rank <= depth))
+    out[rr, other_rank[rr, cc] - 1] = s[rr, cc]
+    cost = out - inc
+    cost = np.where((j[None, :] <= cap[:, None]) & np.isfinite(cost), cost, np.inf)
+    cost = np.maximum.accumulate(cost, axis=1)                # keep each user's swaps in order
+    flat = cost.ravel()
+    budget = min(budget, int(np.isfinite(flat).sum()))
+    if budget <= 0:
+        return np.zeros(n, dtype=np.int64)
+    chosen = np.zeros(flat.shape, dtype=bool)
+    chosen[np.argpartition(flat, budget - 1)[:budget]] = True
+    return chosen.reshape(n, depth).sum(axis=1)
+
+
+def apply_method(lists: WorkingLists, cfg: RerankConfig, ctx: RerankContext, k: int,
+                 users: np.ndarray) -> WorkingLists:
+    """Run ``cfg.method`` (nothing at strength 0 or for ``none``)."""
+    if cfg.method == "none" or cfg.strength <= 0:
+        return lists
+    if cfg.method == "tail_bonus":
+        return tail_bonus(lists, cfg, ctx, k)
+    if cfg.method == "pop_penalty":
+        return pop_penalty(lists, cfg, ctx, k)
+    if cfg.method == "xquad":
+        return xquad(lists, cfg, ctx, k, users)
+    if cfg.method == "calibrated":
+        return calibrated(lists, cfg, ctx, k, users)
+    if cfg.method == "promotion":
+        return promotion(lists, cfg, ctx, k)
+    raise ValueError(f"unknown re-rank method '{cfg.method}'")

@@ -1,0 +1,66 @@
+"""What-if in a real Chromium: a model kept in the workspace, the page opened from the sidebar,
+the strength slider moved with the keyboard, the metrics follow. Run alone with
+``pytest -m browser``; skipped when Chromium is not installed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from recsys import Workspace
+from recsys.jobs import train_models
+from recsys.splits import SplitConfig
+from tests.test_browser import MIN_PNG_BYTES, _settle, _shot, browser_page, server  # noqa: F401
+from tests.test_rerank import synthetic_dataset
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
+
+
+def _metric_value(page, label: str) -> str:
+    return page.get_by_test_id("stMetric").filter(has_text=label).get_by_test_id(
+        "stMetricValue").inner_text()
+
+
+def test_whatif_slider_moves_the_metrics(server, browser_page, tmp_path: Path) -> None:  # noqa: F811
+    from playwright.sync_api import expect
+
+    url, workspace = server
+    ws = Workspace(workspace)
+    ds = synthetic_dataset(n_users=150, n_items=80, seed=2, name="small-shop")
+    ws.save_dataset(ds, source="test", activate=True)
+    job = train_models(ds, {"ease": {}}, split=SplitConfig(method="random", seed=0), workspace=ws)
+    assert job.status == "done", job.message
+
+    page = browser_page
+    page.set_viewport_size({"width": 1400, "height": 2400})
+    page.goto(url)
+    page.get_by_role("link", name="What-if").click()
+    expect(page.get_by_role("heading", name="What-if")).to_be_visible()
+    aplt = page.get_by_test_id("stMetric").filter(has_text="Tail share (APLT)")
+    expect(aplt).to_be_visible()
+    _settle(page, charts=1)
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    expect(page.get_by_test_id("stAlertContentError")).to_have_count(0)
+    before = _metric_value(page, "Tail share (APLT)")
+    ndcg_before = _metric_value(page, "NDCG@K")
+    first = _shot(page, tmp_path / "whatif-0.3.png")
+
+    slider = page.locator(".st-key-whatif_strength input[type=range]")
+    slider.focus()
+    slider.press("End")  # strength 1.0
+    expect(slider).to_have_attribute("aria-valuetext", "1.00")
+    expect(aplt.get_by_test_id("stMetricValue")).not_to_have_text(before)
+    _settle(page, charts=1)
+    after = _metric_value(page, "Tail share (APLT)")
+    assert float(after) > float(before), (before, after)
+    assert _metric_value(page, "NDCG@K") != ndcg_before or float(after) > float(before)
+    expect(page.get_by_text("tail bonus").first).to_be_visible()  # reasons in the preview
+
+    slider.press("Home")  # strength 0: the model's own lists, no deltas
+    expect(slider).to_have_attribute("aria-valuetext", "0.00")
+    expect(aplt.get_by_test_id("stMetricDelta")).to_have_count(0)
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    second = _shot(page, tmp_path / "whatif-0.png")
+    for shot in (first, second):
+        assert shot.stat().st_size > MIN_PNG_BYTES, shot

@@ -1,0 +1,72 @@
+"""Compare page (AppTest): find users by id or segment, lists of two models and a boosted variant."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from recsys import Workspace
+from recsys.compare import user_segments
+from tests.test_export_page import trained_workspace, workspace_copy  # noqa: F401  (fixtures)
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+pytestmark = pytest.mark.usefixtures("navigation_apptest")
+
+
+def _compare_page() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=180).run()
+    at.switch_page("pages/compare.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _frames(at: AppTest, column: str) -> list:
+    return [d.value for d in at.dataframe if column in d.value.columns]
+
+
+def test_user_by_id_two_models_and_variant(workspace_copy: Path):  # noqa: F811
+    at = _compare_page()
+    at.multiselect(key="compare_models").set_value(["pop", "itemknn"])
+    at.selectbox(key="compare_method").set_value("tail_bonus").run()
+    at.slider(key="compare_strength").set_value(1.0)
+    at.text_input(key="compare_user_id").set_value("U00042").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any(m.value == "U00042" for m in at.metric)
+    lists = [d.value for d in at.dataframe if "#" in d.value.columns]
+    assert len(lists) == 4 and all(len(x) == 10 for x in lists)  # 2 models + 2 boosted variants
+    overlap = _frames(at, "rbo")[0]
+    assert len(overlap) == 6  # every pair of the four lists
+    assert overlap["rbo"].between(0, 1).all() and overlap["jaccard"].between(0, 1).all()
+    tails = _frames(at, "tail items")[0].set_index("list")
+    assert tails.loc["itemknn + tail_bonus @ 1.00", "tail items"] >= tails.loc["itemknn", "tail items"]
+    breakdown = _frames(at, "base_rank")
+    assert len(breakdown) == 4 and {"base_score", "score", "reason", "moved"} <= set(breakdown[0].columns)
+    history = _frames(at, "last_time")[0]
+    assert history["last_time"].is_monotonic_decreasing  # newest first
+
+
+def test_unknown_user_id_is_explained(workspace_copy: Path):  # noqa: F811
+    at = _compare_page()
+    at.text_input(key="compare_user_id").set_value("no-such-user").run()
+    assert not at.exception
+    assert any("No user 'no-such-user'" in e.value for e in at.error)
+
+
+def test_user_from_segment(workspace_copy: Path):  # noqa: F811
+    at = _compare_page()
+    at.radio(key="compare_find").set_value("by segment").run()
+    at.selectbox(key="compare_segment").set_value("cold_start").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    user = at.selectbox(key="compare_segment_user").value
+    ws = Workspace(workspace_copy)
+    ds = ws.load_dataset("demo-shop")
+    from recsys.splits import SplitConfig, split_dataset
+
+    train = split_dataset(ds, SplitConfig(method="random", seed=0)).train
+    cold = user_segments(train.matrix, train.is_tail)["cold_start"]
+    assert user == int(cold[0])
+    assert np.diff(train.matrix.indptr)[user] == np.diff(train.matrix.indptr).min()
+    assert any(m.value == str(ds.user_ids[user]) for m in at.metric)

@@ -1,0 +1,123 @@
+"""Export page (AppTest): export a kept model's lists, re-ranked, see the manifest and past exports."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from recsys import SplitConfig, Workspace
+from recsys.export import read_export
+from recsys.jobs import TrainingJob
+from recsys.loaders import demo_dataset
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+pytestmark = pytest.mark.usefixtures("navigation_apptest")
+
+
+@pytest.fixture(scope="module")
+def trained_workspace(tmp_path_factory) -> Path:
+    """The demo shop with ``pop`` and ``itemknn`` kept, as the Train page leaves them."""
+    root = tmp_path_factory.mktemp("trained") / "workspace"
+    ws = Workspace(root)
+    ds = demo_dataset()
+    ws.save_dataset(ds, source="generated demo shop", activate=True)
+    job = TrainingJob(ds, {"pop": {}, "itemknn": {}}, SplitConfig(method="random", seed=0),
+                      workspace=ws, device="cpu")
+    job.run()
+    assert job.status == "done", job.message
+    return root
+
+
+@pytest.fixture
+def workspace_copy(trained_workspace: Path, workspace_dir: Path) -> Path:
+    shutil.copytree(trained_workspace, workspace_dir)
+    return workspace_dir
+
+
+def _export_page() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=180).run()
+    at.switch_page("pages/export.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_export_reranked_csv(workspace_copy: Path):
+    at = _export_page()
+    assert at.selectbox(key="export_model").options  # the kept models are offered
+    at.selectbox(key="export_model").set_value("itemknn")
+    at.selectbox(key="export_method").set_value("tail_bonus").run()
+    at.slider(key="export_strength").set_value(0.8)
+    at.number_input(key="export_k").set_value(5)
+    at.selectbox(key="export_scope").set_value("segment").run()
+    at.selectbox(key="export_segment").set_value("heavy")
+    assert at.checkbox(key="export_retrain").value is True  # default on for exports
+    at.button(key="export_run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    folders = list((workspace_copy / "exports" / "demo-shop").iterdir())
+    assert len(folders) == 1 and folders[0].name.endswith("-itemknn-tail_bonus")
+    manifest = json.loads((folders[0] / "manifest.json").read_text())
+    assert manifest["model"]["run"] == "itemknn" and manifest["model"]["trained_on"] == "all interactions"
+    assert manifest["rerank"][0]["strength"] == 0.8 and manifest["scope"]["value"] == "heavy"
+    assert manifest["metrics"]["lists"]["aplt"] > manifest["metrics"]["model"]["aplt"]  # the boost shows
+    frame = read_export(folders[0] / "lists-segment-heavy.csv")
+    assert frame["user_id"].nunique() == 300 and frame.groupby("user_id").size().max() == 5
+    assert frame["boosted"].any()
+    assert any("rows for 300 users" in s.value for s in at.success)
+    past = [d.value for d in at.dataframe if "folder" in d.value.columns]
+    assert past and past[0]["folder"].tolist() == [folders[0].name]
+
+
+def test_export_json_model_lists_without_retraining(workspace_copy: Path):
+    at = _export_page()
+    at.selectbox(key="export_model").set_value("pop")
+    at.selectbox(key="export_format").set_value("json")
+    at.checkbox(key="export_retrain").uncheck()
+    at.button(key="export_run").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    folder = next((workspace_copy / "exports" / "demo-shop").iterdir())
+    frame = read_export(folder / "lists-all.jsonl")
+    assert frame["user_id"].nunique() == 3000 and not frame["boosted"].any()
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["model"]["trained_on"].startswith("training part")
+    assert manifest["rerank"] == []
+
+
+def test_cluster_scope_without_map_is_explained(workspace_copy: Path):
+    at = _export_page()
+    at.selectbox(key="export_scope").set_value("cluster").run()
+    assert not at.exception
+    assert any("No item map" in w.value for w in at.warning)
+    assert at.button(key="export_run").disabled
+
+
+def test_no_model_yet(workspace_dir: Path):
+    at = _export_page()
+    assert any("No trained model" in i.value for i in at.info)
+
+
+def test_cluster_lists_from_the_item_map(workspace_copy: Path):
+    ws = Workspace(workspace_copy)
+    ds = ws.load_dataset("demo-shop")
+    frame = pd.DataFrame({"item_id": ds.item_ids, "x": 0.0, "y": 0.0, "cluster": np.arange(ds.n_items) % 4,
+                          "is_tail": ds.is_tail, "is_tail_cluster": False,
+                          "cluster_label": [f"group {i % 4}" for i in range(ds.n_items)]})
+    ws.save_item_map("demo-shop", frame, {"method": "test"})
+    at = _export_page()
+    at.selectbox(key="export_model").set_value("pop")
+    at.checkbox(key="export_retrain").uncheck()
+    at.selectbox(key="export_scope").set_value("cluster").run()
+    at.selectbox(key="export_cluster").set_value(2)
+    at.radio(key="export_restrict").set_value("lists")
+    at.selectbox(key="export_format").set_value("parquet")
+    at.button(key="export_run").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    folder = next((workspace_copy / "exports" / "demo-shop").iterdir())
+    lists = read_export(folder / "lists-cluster-2-lists.parquet")
+    assert (lists["cluster"] == 2).all() and lists["user_id"].nunique() == 3000

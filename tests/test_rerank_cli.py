@@ -1,0 +1,63 @@
+"""``python -m recsys recommend --rerank METHOD --strength X``: same output contract, one-line
+errors with exit code 2 for bad re-rank arguments."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from recsys.cli import main
+from tests.test_rerank import synthetic_dataset
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    ds = synthetic_dataset(n_users=80, n_items=50, seed=4)
+    folder = tmp_path_factory.mktemp("rerank_cli")
+    ds.interactions.to_csv(folder / "log.csv", index=False)
+    ds.catalog.to_csv(folder / "catalog.csv", index=False)
+    return folder, ds
+
+
+def _recommend(folder, *extra: str, out_name: str = "recs.csv") -> tuple[int, pd.DataFrame | None]:
+    out = folder / out_name
+    code = main(["recommend", "--interactions", str(folder / "log.csv"), "--catalog",
+                 str(folder / "catalog.csv"), "--model", "ease", "--k", "5", "--out", str(out),
+                 *extra])
+    return code, (pd.read_csv(out, dtype={"user_id": str, "item_id": str}) if code == 0 else None)
+
+
+def test_rerank_keeps_the_output_contract_and_adds_tail(files):
+    folder, ds = files
+    code, plain = _recommend(folder, out_name="plain.csv")
+    assert code == 0
+    code, boosted = _recommend(folder, "--rerank", "tail_bonus", "--strength", "1",
+                               out_name="boosted.csv")
+    assert code == 0
+    assert list(boosted.columns) == ["user_id", "item_id", "rank", "score", "is_tail"]
+    assert boosted["user_id"].nunique() == ds.n_users
+    assert boosted.groupby("user_id")["rank"].apply(list).map(lambda r: r == list(
+        range(1, len(r) + 1))).all()
+    seen = set(zip(ds.interactions["user_id"], ds.interactions["item_id"], strict=False))
+    assert not any(pair in seen for pair in zip(boosted["user_id"], boosted["item_id"], strict=False))
+    assert boosted["is_tail"].mean() > plain["is_tail"].mean()
+    code, zero = _recommend(folder, "--rerank", "promotion", "--strength", "0",
+                            out_name="zero.csv")
+    assert code == 0
+    pd.testing.assert_frame_equal(zero[["user_id", "item_id", "rank"]],
+                                  plain[["user_id", "item_id", "rank"]])
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--rerank", "tail_bonus", "--strength", "1.5"], "--strength must be between 0 and 1"),
+    (["--rerank", "tail_bonus", "--strength", "-0.1"], "--strength must be between 0 and 1"),
+    (["--rerank", "tail_bonus"], "--rerank needs --strength"),
+    (["--strength", "0.5"], "--strength needs --rerank"),
+    (["--rerank", "magic", "--strength", "0.5"], "unknown re-rank method 'magic'"),
+])
+def test_bad_rerank_arguments_exit_2_with_one_line(files, capsys, extra, message):
+    folder, _ = files
+    code, _ = _recommend(folder, *extra, out_name="bad.csv")
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert message in err and "\n" not in err and "Traceback" not in err

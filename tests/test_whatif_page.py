@@ -1,0 +1,85 @@
+"""What-if page (AppTest): no model → a hint; with a kept model, moving the strength slider
+changes the metrics, the curve and the preview; calibration without categories is explained."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from recsys import Workspace
+from recsys.jobs import train_models
+from recsys.splits import SplitConfig
+from tests.test_rerank import synthetic_dataset
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+pytestmark = pytest.mark.usefixtures("navigation_apptest")
+
+
+def _workspace_with(workspace_dir, *, categories: bool = True, train: bool = True) -> None:
+    ws = Workspace(workspace_dir)
+    ds = synthetic_dataset(n_users=150, n_items=80, seed=2, categories=categories, name="small-shop")
+    ws.save_dataset(ds, source="test", activate=True)
+    if train:
+        job = train_models(ds, {"ease": {}}, split=SplitConfig(method="random", seed=0),
+                           workspace=ws)
+        assert job.status == "done", job.message
+
+
+def _whatif(workspace_dir) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.switch_page("pages/whatif.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def test_no_trained_model_gives_a_hint(workspace_dir):
+    _workspace_with(workspace_dir, train=False)
+    at = _whatif(workspace_dir)
+    assert any("No trained model" in i.value for i in at.info)
+    assert not at.metric
+
+
+def test_strength_slider_changes_the_metrics(workspace_dir):
+    _workspace_with(workspace_dir)
+    at = _whatif(workspace_dir)
+    assert not at.error, [e.value for e in at.error]
+    assert at.selectbox(key="whatif_model").value == "ease"
+    at.selectbox(key="whatif_method").set_value("tail_bonus")
+    at.slider(key="whatif_strength").set_value(0.0).run()
+    assert not at.exception
+    labels = {m.label for m in at.metric}
+    assert {"NDCG@K", "Recall@K", "Tail share (APLT)", "Avg popularity (ARP)", "Coverage", "Gini",
+            "Novelty"} <= labels
+    zero = _metric(at, "Tail share (APLT)")
+    assert all(m.delta in (None, "") for m in at.metric)  # strength 0: the model's own lists
+    at.slider(key="whatif_strength").set_value(1.0).run()
+    assert not at.exception and not at.error
+    assert float(_metric(at, "Tail share (APLT)")) > float(zero)
+    assert any("tail bonus" in str(v) for v in at.dataframe[-1].value["reason"])
+    assert any("re-ranked and measured" in c.value for c in at.caption)
+
+    at.selectbox(key="whatif_method").set_value("promotion").run()
+    assert not at.exception and not at.error
+    at.radio(key="whatif_alloc").set_value("global").run()
+    assert not at.exception and not at.error
+    assert float(_metric(at, "Tail share (APLT)")) > float(zero)
+
+    at.selectbox(key="whatif_method").set_value("calibrated").run()
+    assert not at.exception and not at.error
+    assert not at.radio(key="whatif_calibrate").disabled  # this shop has categories
+
+
+def test_calibration_without_categories_is_explained(workspace_dir):
+    _workspace_with(workspace_dir, categories=False)
+    at = _whatif(workspace_dir)
+    at.selectbox(key="whatif_method").set_value("calibrated").run()
+    assert not at.exception and not at.error
+    assert any("no category column" in w.value for w in at.warning)
+    assert at.radio(key="whatif_calibrate").disabled
+    assert any("exposure by category is not available" in i.value for i in at.info)
