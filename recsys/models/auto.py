@@ -1,9 +1,11 @@
 """``auto``: what a merchandiser who does not tune gets.
 
 It carves a validation split out of the training data, tries a small, time-bounded set of
-strong candidates (EASE over a λ grid, EASE with recency-weighted histories when timestamps
-exist, item-kNN, and a blend of the two best), keeps the one with the best validation NDCG@K
-and refits it on all the training data. The search log is kept in ``search_``.
+strong candidates (EASE over a λ grid, with item side information and recency-weighted
+histories when the data has them, item-kNN, a Mult-VAE) and blends of the best EASE with each
+other family (models of different kinds make different mistakes, so a blend usually beats
+both), keeps the one with the best validation NDCG@K and refits it on all the training data.
+The search log is kept in ``search_``.
 """
 
 from __future__ import annotations
@@ -42,6 +44,19 @@ class Blend(Recommender):
     label = "Blend of two models"
     config_cls = BlendConfig
 
+    @classmethod
+    def from_parts(cls, first: Recommender, second: Recommender, first_spec: dict[str, Any],
+                   second_spec: dict[str, Any], weight: float) -> Blend:
+        """A blend of two models already fitted on the same data (no refit); the specs
+        (``{"name", "config"}``) make it saveable and refittable like any blend."""
+        blend = cls(BlendConfig(first=first_spec, second=second_spec, weight=weight,
+                                seed=first.config.seed))
+        blend.parts_ = [first, second]
+        blend.device_, blend.seen_ = first.device_, first.seen_
+        blend.n_users_, blend.n_items_ = first.n_users_, first.n_items_
+        blend.fingerprint_, blend.history_ = first.fingerprint_, []
+        return blend
+
     def _parts(self) -> list[Recommender]:
         return [create_model(p["name"], {**p.get("config", {}), "seed": self.config.seed})
                 for p in (self.config.first, self.config.second)]
@@ -70,6 +85,10 @@ class Blend(Recommender):
                            if k.startswith(f"p{i}.")})
 
 
+def _key(name: str, config: dict[str, Any]) -> str:
+    return json.dumps([name, config], sort_keys=True)
+
+
 def _to_numpy(scores: Any) -> np.ndarray:
     return scores if isinstance(scores, np.ndarray) else scores.float().cpu().numpy()
 
@@ -88,6 +107,8 @@ class AutoConfig(ModelConfig):
         "(recommend the future), random otherwise.")
     valid_frac: float = Field(0.2, gt=0.0, lt=0.5)
     k: int = Field(10, ge=1, le=100, description="Cut-off of the NDCG used to choose.")
+    neural: bool = Field(True, description="Also try a Mult-VAE and blends with it (slower, "
+                         "usually the most accurate).")
 
 
 @register
@@ -109,6 +130,8 @@ class AutoRecommender(Recommender):
         if dataset.has_timestamps:
             stages.append([("ease", {"history_half_life_days": h}) for h in (90.0, 30.0, 180.0)])
         stages.append([("itemknn", {"neighbours": 100, "shrinkage": 10.0})])
+        if self.config.neural:
+            stages.append([("multvae", {})])
         return stages
 
     def _fit(self, dataset: Dataset, *, callback: Callback | None,
@@ -126,10 +149,9 @@ class AutoRecommender(Recommender):
         def over_budget() -> bool:
             return bool(results) and time.perf_counter() - start > self.config.time_budget_s
 
-        def trial(name: str, config: dict[str, Any]) -> None:
-            t0 = time.perf_counter()
-            model = create_model(name, {**config, "seed": self.config.seed})
-            model.fit(inner.train, device=self.device_)
+        fitted: dict[str, Recommender] = {}
+
+        def record(name: str, config: dict[str, Any], model: Recommender, t0: float) -> None:
             ndcg = evaluate(model, inner.train, inner.test, k=self.config.k).summary["ndcg"]
             results.append({"name": name, "config": config, "val_ndcg": ndcg,
                             "seconds": time.perf_counter() - t0})
@@ -137,6 +159,22 @@ class AutoRecommender(Recommender):
             self.history_.append({"epoch": len(results), "val_ndcg": ndcg})
             if callback is not None and callback(len(results), {"val_ndcg": ndcg}) is False:
                 raise FitStopped
+
+        def trial(name: str, config: dict[str, Any]) -> None:
+            t0 = time.perf_counter()
+            model = create_model(name, {**config, "seed": self.config.seed})
+            # An iterative candidate stops at the end of the budget (and is judged as it is then).
+            model.fit(inner.train, device=self.device_,
+                      callback=lambda epoch, metrics: not over_budget())
+            fitted[_key(name, config)] = model
+            record(name, config, model, t0)
+
+        def blend_trial(first: dict[str, Any], second: dict[str, Any], weight: float) -> None:
+            t0 = time.perf_counter()
+            specs = [{"name": r["name"], "config": r["config"]} for r in (first, second)]
+            model = Blend.from_parts(fitted[_key(**specs[0])], fitted[_key(**specs[1])], *specs,
+                                     weight=weight)
+            record("blend", {"first": specs[0], "second": specs[1], "weight": weight}, model, t0)
 
         def best_of(name: str) -> dict[str, Any] | None:
             done = [r for r in results if r["name"] == name]
@@ -151,17 +189,19 @@ class AutoRecommender(Recommender):
                     config = {**(base["config"] if base and name == "ease" else {}), **update}
                     if not any(r["name"] == name and r["config"] == config for r in results):
                         trial(name, config)
-            ranked = sorted(results, key=lambda r: -r["val_ndcg"])
-            first = ranked[0]
-            second = next((r for r in ranked if r["name"] != first["name"]), None)
-            for w in (0.2, 0.4) if second else ():
-                if over_budget():
-                    break
-                trial("blend", {"first": {"name": first["name"], "config": first["config"]},
-                                "second": {"name": second["name"], "config": second["config"]},
-                                "weight": w})
         except FitStopped:
             log.info("auto: stopped after %d candidates (budget or callback)", len(results))
+        # Blends reuse the fitted candidates: cheap, so tried even when the budget is spent. The
+        # Mult-VAE weights start at 0.5: the final refit trains it on a quarter more data than the
+        # inner split gave it, which helps it more than EASE, so validation underrates its weight.
+        try:
+            first = best_of("ease")
+            for other, weights in (("itemknn", (0.2, 0.4)), ("multvae", (0.5, 0.7))):
+                second = best_of(other)
+                for w in weights if first and second else ():
+                    blend_trial(first, second, w)
+        except FitStopped:
+            log.info("auto: blends stopped by the callback")
         best = max(results, key=lambda r: r["val_ndcg"])
         self.search_ = results
         self.chosen_ = {"name": best["name"], "config": best["config"]}
