@@ -44,7 +44,10 @@ VARIANTS = {  # label → (method, extra options)
     "calibrated pop": ("calibrated", {"calibrate_on": "popularity"}),
     "promotion": ("promotion", {}),
     "promotion global": ("promotion", {"allocation": "global"}),
+    "promotion global ratio": ("promotion", {"allocation": "global", "swap_cost": "ratio"}),
 }
+#: Promotions move whole slots, so their frontier is swept on a grid twice as fine.
+FINE = ("promotion",)
 COLUMNS = ["strength", "ndcg", "recall", "aplt", "arp", "coverage", "gini", "novelty"]
 
 
@@ -53,8 +56,10 @@ def sweep(cands, split, strengths, k: int) -> pd.DataFrame:
     from recsys.rerank import frontier
 
     parts = []
+    fine = np.unique(np.round(np.concatenate([strengths, (strengths[1:] + strengths[:-1]) / 2]), 4))
     for label, (method, opts) in VARIANTS.items():
-        part = frontier(cands, split.train, split.test, methods=[method], strengths=strengths,
+        grid = fine if method in FINE else strengths
+        part = frontier(cands, split.train, split.test, methods=[method], strengths=grid,
                         k=k, options={method: opts})
         if not part.empty:
             parts.append(part.assign(method=label))

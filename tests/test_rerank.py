@@ -164,6 +164,47 @@ def test_global_allocation_spends_the_same_budget_where_it_is_cheapest(ds):
     assert len(np.unique(tail[out.items].sum(axis=1))) > 1      # but spread unevenly
 
 
+def test_ratio_swap_cost_gives_the_slot_to_the_smallest_relative_loss(ds):
+    """Two lists, one promoted slot: by score gap user B is cheaper (0.3 → 0.1 on a 0 … 1 scale,
+    against 0.9 → 0.45), by score ratio user A (× 2 against × 3)."""
+    head = np.flatnonzero(~np.asarray(ds.is_tail))
+    tail = np.flatnonzero(ds.is_tail)
+    items = np.array([[head[0], head[1], tail[0], head[2]]] * 2, dtype=np.int64)
+    scores = np.array([[1.0, 0.9, 0.45, 0.0], [1.0, 0.3, 0.1, 0.0]], dtype=np.float32)
+    cands = Candidates(np.arange(2), items, scores)
+    cfg = RerankConfig(method="promotion", strength=0.5, quota_share=0.5, allocation="global")
+    gap = rerank(cands, ds, cfg, k=2)
+    ratio = rerank(cands, ds, cfg.model_copy(update={"swap_cost": "ratio"}), k=2)
+    np.testing.assert_array_equal(gap.items, [[head[0], head[1]], [head[0], tail[0]]])
+    np.testing.assert_array_equal(ratio.items, [[head[0], tail[0]], [head[0], head[1]]])
+    assert ratio.reason[0, 1] == "promotion quota" and not ratio.boosted[1].any()
+
+
+def test_ratio_swap_values_handle_non_positive_scores():
+    from recsys.rerank.lists import WorkingLists
+    from recsys.rerank.methods import swap_values
+
+    scores = np.array([[2.0, 1.0, -0.5, -np.inf], [-1.0, -2.0, -3.0, -4.0]], dtype=np.float32)
+    items = np.array([[0, 1, 2, -1], [0, 1, 2, 3]], dtype=np.int64)
+    lists = WorkingLists.start(Candidates(np.arange(2), items, scores))
+    v = swap_values(lists, "ratio")
+    assert np.isfinite(v[items >= 0]).all() and np.isneginf(v[0, 3])
+    np.testing.assert_allclose(v[0, :3], [0.0, np.log(0.5), np.log(1e-4)], rtol=1e-6)
+    assert (np.diff(v[1]) < 0).all()           # all-negative list: still ordered by score
+    with pytest.raises(ValueError, match="swap cost"):
+        swap_values(lists, "bogus")
+
+
+def test_ratio_allocation_grows_tail_share_with_strength(ds):
+    cands = make_cands(ds, n_users=30, c=30)
+    cfg = RerankConfig(method="promotion", allocation="global", swap_cost="ratio")
+    shares = [tail_share(ds, rerank(cands, ds, cfg.model_copy(update={"strength": s}), k=10))
+              for s in (0.0, 0.25, 0.5, 0.75, 1.0)]
+    assert all(b >= a - 1e-9 for a, b in itertools.pairwise(shares)), shares
+    assert shares[-1] > shares[0]
+    np.testing.assert_array_equal(rerank(cands, ds, cfg, k=10).items, cands.items[:, :10])
+
+
 def test_pins_land_at_their_position_and_blocked_items_never_appear(ds):
     cands = make_cands(ds)
     tail = np.flatnonzero(ds.is_tail)

@@ -34,6 +34,7 @@ def setup():
 @pytest.mark.parametrize("method, options", [
     ("tail_bonus", {}), ("pop_penalty", {}), ("xquad", {}), ("promotion", {}),
     ("promotion", {"allocation": "global"}), ("calibrated", {"calibrate_on": "popularity"}),
+    ("promotion", {"allocation": "global", "swap_cost": "ratio"}),
 ])
 def test_tail_share_grows_with_strength(setup, method, options):
     split, _, cands = setup

@@ -33,7 +33,8 @@ class RerankConfig(BaseModel):
       user's category mix (or head/mid/tail mix with ``calibrate_on="popularity"``).
     * ``promotion`` — a quota of ``strength`` × ``quota_share`` × K slots for items matching
       the target (tail, a cluster, a category or a saved item set), placed at the bottom of
-      the list where they cost the least accuracy.
+      the list where they cost the least accuracy. With ``allocation="global"`` the same total
+      number of promoted slots goes to the lists where a swap costs the least (``swap_cost``).
 
     Rules (pins, boost, bury, block) are explicit decisions and apply whatever the strength.
     """
@@ -54,6 +55,10 @@ class RerankConfig(BaseModel):
     allocation: Literal["per_user", "global"] = Field(
         "per_user", description="per_user: every list gets the same quota; global: the same "
         "total number of promoted slots goes to the lists where it costs the least score.")
+    swap_cost: Literal["gap", "ratio"] = Field(
+        "gap", description="Global allocation: a swap costs the gap between the normalised "
+        "scores of the item pushed out and the target brought in (gap), or the log of their "
+        "score ratio (ratio: scale-free across users, for models with positive scores).")
     # xQuAD
     xquad_variant: Literal["binary", "smooth"] = Field(
         "smooth", description="Binary: a class counts as covered once any item of it is listed; "

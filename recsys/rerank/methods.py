@@ -14,7 +14,8 @@ from .config import RerankConfig
 from .context import RerankContext
 from .lists import WorkingLists
 
-__all__ = ["apply_method", "tail_bonus", "pop_penalty", "xquad", "calibrated", "promotion"]
+__all__ = ["apply_method", "tail_bonus", "pop_penalty", "xquad", "calibrated", "promotion",
+           "swap_values"]
 
 #: Steck's (2018) smoothing of the list distribution, so the KL stays finite.
 CALIBRATION_ALPHA = 0.01
@@ -191,7 +192,8 @@ def promotion(lists: WorkingLists, cfg: RerankConfig, ctx: RerankContext, k: int
         wanted = np.clip(cfg.strength * cfg.quota_share * k - n_have, 0, available)
         budget = int(np.floor(wanted.sum() + 0.5))  # per-user needs, without rounding each
         m = _allocate_globally(lists, extra, extra_rank, other, other_rank,
-                               np.minimum(np.clip(full - n_have, 0, None), available), budget)
+                               np.minimum(np.clip(full - n_have, 0, None), available), budget,
+                               cfg.swap_cost)
     inserted = extra & (extra_rank <= m[:, None])
     displaced = other & (other_rank <= m[:, None])
     group = np.where(inserted, 1, np.where(displaced, 2, np.where(top, 0, 3)))
@@ -199,12 +201,34 @@ def promotion(lists: WorkingLists, cfg: RerankConfig, ctx: RerankContext, k: int
     return lists.with_order(order, "promotion quota", inserted)
 
 
+def swap_values(lists: WorkingLists, swap_cost: str = "gap") -> np.ndarray:
+    """Per-candidate values whose difference is the cost of swapping two items of one list.
+
+    ``gap``: the per-user min-max normalised score. ``ratio``: the log of the score relative to
+    the user's best, so a swap costs the log of the score ratio, the same for a user whose
+    scores are all ten times larger; scores are clipped at 10⁻⁴ of the best (a list without
+    any positive score falls back to the log of its normalised score plus 0.01).
+    """
+    if swap_cost == "gap":
+        return lists.norm_score()
+    if swap_cost != "ratio":
+        raise ValueError(f"unknown swap cost '{swap_cost}' (gap or ratio)")
+    valid = lists.valid
+    s = np.where(valid, lists.score, np.nan).astype(np.float64)
+    top = np.max(np.where(valid, s, -np.inf), axis=1, keepdims=True)
+    positive = top > 0
+    with np.errstate(all="ignore"):
+        ratio = np.log(np.maximum(s / np.where(positive, top, 1.0), 1e-4))
+        fallback = np.log(np.maximum(lists.norm_score(), 0.0) + 0.01)
+    return np.where(valid, np.where(positive, ratio, fallback), -np.inf)
+
+
 def _allocate_globally(lists: WorkingLists, extra, extra_rank, other, other_rank,
-                       cap: np.ndarray, budget: int) -> np.ndarray:
+                       cap: np.ndarray, budget: int, swap_cost: str = "gap") -> np.ndarray:
     """Promoted slots per user: the ``budget`` cheapest swaps overall, a swap's cost being the
-    normalised score of the item pushed out minus that of the target brought in."""
+    value (:func:`swap_values`) of the item pushed out minus that of the target brought in."""
     n = lists.items.shape[0]
-    s = lists.norm_score()
+    s = swap_values(lists, swap_cost)
     depth = int(cap.max()) if len(cap) else 0
     if depth == 0:
         return np.zeros(n, dtype=np.int64)
