@@ -57,7 +57,8 @@ st.caption(f"Dataset **{ds.name}** · {ds.n_items:,} items · each point is a pr
 # ----------------------------------------------------------------------------- settings
 def settings_form() -> tuple[dict, str | None, bool]:
     kept = ui.trained_models(ds)
-    with st.form("map_form"):
+    expander = st.expander("Map settings", expanded=current_map() is None)
+    with expander, st.form("map_form"):
         values = ui.config_form(MapConfig, "map_cfg")
         runs = [NO_MODEL, *[m["run"] for m in kept]]
         model = st.selectbox("Collaborative vectors from", runs, key="map_model",

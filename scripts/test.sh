@@ -17,3 +17,5 @@ export NUMBA_CACHE_DIR="${NUMBA_CACHE_DIR:-$PWD/.cache/numba}"
 .venv/bin/python benchmarks/bench_models.py --datasets ml-100k --quick
 # Re-rankers on ml-100k: frontier, best tail share within 5 % NDCG, What-if latency (~1 min).
 .venv/bin/python benchmarks/bench_rerank.py --datasets ml-100k --quick
+# Item map: Online Retail text → clustered UMAP map, cold process and warm (~20 s).
+.venv/bin/python benchmarks/bench_map.py --quick

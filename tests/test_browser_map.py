@@ -1,0 +1,77 @@
+"""The Map page in a real Chromium: draw a map, box-select points, see and save the selection.
+
+Uses the ``server`` and ``browser_page`` fixtures of :mod:`tests.test_browser`; skipped when
+Chromium is not installed. Run alone with ``pytest -m browser tests/test_browser_map.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from recsys import Workspace
+
+from .test_browser import MIN_PNG_BYTES, _settle, _shot, browser_page, server  # noqa: F401
+from .test_maps_data import planted_shop
+
+os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(__file__).resolve().parent.parent / ".cache" / "numba"))
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
+
+
+def _choose(page, label: str, option: str) -> None:
+    page.get_by_role("combobox", name=label, exact=True).click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def test_map_box_selection_in_browser(server: tuple[str, Path], browser_page, tmp_path: Path) -> None:  # noqa: F811
+    from playwright.sync_api import expect
+
+    url, workspace = server
+    ds, _ = planted_shop(per_cluster=40, n_users=200)
+    Workspace(workspace).save_dataset(ds, source="test shop")  # active, so no demo is generated
+    page = browser_page
+    page.set_viewport_size({"width": 1400, "height": 1800})
+
+    page.goto(f"{url}/map")
+    expect(page.get_by_role("heading", name="Map")).to_be_visible()
+    expect(page.get_by_text("No map yet for this dataset.")).to_be_visible()
+    _choose(page, "method", "pca")
+    _choose(page, "text_method", "tfidf")
+    _choose(page, "cluster_on", "embedding")
+    page.get_by_role("button", name="Draw map").click()
+    expect(page.get_by_text("Map ready (", exact=False)).to_be_visible()
+    _settle(page, charts=1)
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    expect(page.get_by_text("TF-IDF + SVD fallback", exact=False)).to_be_visible()
+    shots = [_shot(page, tmp_path / "01-map.png")]
+
+    # Box selection: the chart opens in box-select mode; drag over most of the plot area
+    area = page.locator("[data-testid=stPlotlyChart] .nsewdrag").first
+    box = area.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] * 0.05, box["y"] + box["height"] * 0.05)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.6, steps=12)
+    page.mouse.move(box["x"] + box["width"] * 0.95, box["y"] + box["height"] * 0.95, steps=12)
+    page.mouse.up()
+    heading = page.get_by_role("heading", name="Selected items")
+    expect(heading).to_be_visible()
+    expect(page.get_by_test_id("stMetric").filter(has_text="Tail share")).to_be_visible()
+    tables = page.get_by_test_id("stDataFrame")
+    expect(tables).to_have_count(2)  # the selected items, then the cluster table
+    expect(tables.first).to_contain_text("cluster_label")
+    expect(tables.first).to_contain_text("popularity")
+    _settle(page, charts=1)
+    shots.append(_shot(page, tmp_path / "02-selection.png"))
+
+    # Save it as a named item set
+    page.get_by_role("textbox", name="Item set name").fill("tail-picks")
+    page.get_by_role("button", name="Save as item set").click()
+    expect(page.get_by_text("Saved item set 'tail-picks'", exact=False)).to_be_visible()
+    saved = json.loads((workspace / "item_sets" / ds.name / "tail-picks.json").read_text())
+    assert len(saved["items"]) > 10 and set(saved["items"]) <= set(ds.item_ids)
+    for shot in shots:
+        assert shot.exists() and shot.stat().st_size > MIN_PNG_BYTES, shot

@@ -1,0 +1,86 @@
+"""Map page (AppTest): draw a map, see tail clusters, search an item, keep the map and item sets."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from recsys import Workspace, build_dataset
+
+from .test_maps_data import planted_shop
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "app.py")
+os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / ".cache" / "numba"))
+pytestmark = pytest.mark.usefixtures("navigation_apptest")
+
+
+def _map_page(workspace_dir, dataset) -> AppTest:
+    ws = Workspace(workspace_dir)
+    ws.save_dataset(dataset, source="test shop")
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.switch_page("pages/map.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_draw_map_search_and_keep(workspace_dir):
+    ds, _ = planted_shop(per_cluster=40, n_users=200)
+    at = _map_page(workspace_dir, ds)
+    assert any("Draw map" in i.value for i in at.info)  # nothing drawn yet
+    at.selectbox(key="map_cfg.method").set_value("pca")
+    at.selectbox(key="map_cfg.text_method").set_value("tfidf")
+    at.selectbox(key="map_cfg.cluster_on").set_value("embedding")
+    at.button(key="FormSubmitter:map_form-Draw map").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    assert any("TF-IDF + SVD fallback" in w.value for w in at.warning)  # said plainly
+    clusters = next(d.value for d in at.dataframe if "tail_share" in d.value.columns)
+    assert clusters["is_tail_cluster"].sum() == 2
+    assert clusters.loc[clusters["is_tail_cluster"], "tail_rank"].tolist() == [1, 2]
+
+    saved = Workspace(workspace_dir).load_item_map(ds.name)  # kept for the other pages
+    assert saved is not None
+    frame, settings = saved
+    assert list(frame.columns[:7]) == ["item_id", "x", "y", "cluster", "is_tail", "is_tail_cluster",
+                                       "cluster_label"]
+    assert settings["fingerprint"] == ds.fingerprint and settings["settings"]["method"] == "pca"
+
+    at.text_input(key="map_search").set_value("terrarium").run()
+    assert not at.exception
+    neighbours = next(d.value for d in at.dataframe if "similarity" in d.value.columns)
+    assert len(neighbours) == 10
+    assert neighbours["title"].str.contains("terrarium|succulent|moss").mean() >= 0.8
+
+    for colour in ("popularity bucket", "category", "price"):
+        at.radio(key="map_colour").set_value(colour).run()
+        assert not at.exception, colour
+
+    fresh = AppTest.from_file(APP, default_timeout=120).run()  # a new session reads the kept map
+    fresh.switch_page("pages/map.py").run()
+    assert not fresh.exception
+    assert any("tail_share" in d.value.columns for d in fresh.dataframe)
+
+
+def test_tiny_catalog_gets_a_message(workspace_dir):
+    inter = pd.DataFrame({"user_id": ["u1", "u1", "u2"], "item_id": ["a", "b", "a"]})
+    at = _map_page(workspace_dir, build_dataset(inter, name="tiny"))
+    assert not at.exception
+    assert any("needs at least 5" in i.value for i in at.info)
+
+
+def test_strict_thresholds_still_draw_a_map(workspace_dir):
+    ds, _ = planted_shop(per_cluster=10, n_users=50)
+    at = _map_page(workspace_dir, ds)
+    at.number_input(key="map_cfg.min_cluster_size").set_value(0)
+    at.selectbox(key="map_cfg.method").set_value("pca")
+    at.selectbox(key="map_cfg.text_method").set_value("tfidf")
+    at.number_input(key="map_cfg.tail_share_threshold").set_value(1.0)
+    at.button(key="FormSubmitter:map_form-Draw map").click().run()
+    assert not at.exception
+    assert not at.error  # a valid map even with strict thresholds
+    assert any("tail_share" in d.value.columns for d in at.dataframe)
