@@ -95,6 +95,18 @@ def ensure_router() -> None:
         st.rerun()
 
 
+def page_start(title: str) -> Dataset:
+    """Common start of a page that needs data: router guard, title, then the active dataset
+    (or a hint and a stop when there is none)."""
+    ensure_router()
+    ds = active_dataset()
+    st.title(title)
+    if ds is None:
+        st.info("Load a dataset on the Catalog page first.")
+        st.stop()
+    return ds
+
+
 def _bounds(field: Any) -> tuple[float | None, float | None]:
     lo = hi = None
     for m in field.metadata:
@@ -261,5 +273,5 @@ def sidebar(ds: Dataset | None) -> None:
 
 
 __all__ = ["DEMO_NAME", "PENDING", "TRAIN_JOB", "active_dataset", "config_form", "device_label",
-           "ensure_router", "evaluation_split", "flash", "load_trained", "model_picker", "show_flash",
-           "sidebar", "trained_models", "workspace"]
+           "ensure_router", "evaluation_split", "flash", "load_trained", "model_picker", "page_start",
+           "show_flash", "sidebar", "trained_models", "workspace"]

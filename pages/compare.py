@@ -27,12 +27,7 @@ from recsys.workspace import WorkspaceError
 log = logging.getLogger(__name__)
 TAIL_MARK = "★ tail"
 
-ui.ensure_router()
-ds = ui.active_dataset()
-st.title("Compare")
-if ds is None:
-    st.info("Load a dataset on the Catalog page first.")
-    st.stop()
+ds = ui.page_start("Compare")
 st.caption(f"Dataset **{ds.name}** · one user's history beside each model's top-N; tail items are "
            "marked ★, items the user interacted with in the held-out part are hits.")
 

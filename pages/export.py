@@ -34,12 +34,7 @@ SCOPES = {"all": "All users", "segment": "A user segment", "cluster": "A cluster
           "item_set": "A saved item set"}
 MIME = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet", "jsonl": "application/jsonl"}
 
-ui.ensure_router()
-ds = ui.active_dataset()
-st.title("Export")
-if ds is None:
-    st.info("Load a dataset on the Catalog page first.")
-    st.stop()
+ds = ui.page_start("Export")
 st.caption(f"Dataset **{ds.name}** · {ds.n_users:,} users × {ds.n_items:,} items · lists hold only "
            "items a user has never interacted with.")
 ws = ui.workspace()

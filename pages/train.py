@@ -12,12 +12,7 @@ from recsys.jobs import TrainingJob
 from recsys.models import available_models, get_model_class
 from recsys.splits import SPLIT_METHODS, SplitConfig
 
-ui.ensure_router()
-ds = ui.active_dataset()
-st.title("Train")
-if ds is None:
-    st.info("Load a dataset on the Catalog page first.")
-    st.stop()
+ds = ui.page_start("Train")
 st.caption(f"Dataset **{ds.name}** · {ds.n_users:,} users × {ds.n_items:,} items · training on "
            f"**{ui.device_label()}**")
 

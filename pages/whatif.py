@@ -41,12 +41,7 @@ SHOWN = {"ndcg": ("NDCG@K", "normal", "{:.4f}"), "recall": ("Recall@K", "normal"
          "coverage": ("Coverage", "normal", "{:.3f}"), "gini": ("Gini", "inverse", "{:.3f}"),
          "novelty": ("Novelty", "normal", "{:.2f}")}
 
-ui.ensure_router()
-ds = ui.active_dataset()
-st.title("What-if")
-if ds is None:
-    st.info("Load a dataset on the Catalog page first.")
-    st.stop()
+ds = ui.page_start("What-if")
 st.caption("Re-rank each user's best candidates to give the long tail more exposure, and see what "
            "it costs on the held-out validation split of the model's training run.")
 run = ui.model_picker(ds, key="whatif_model")
