@@ -78,17 +78,11 @@ class ScopeSelection:
 
 def item_clusters(dataset: Dataset, item_map: pd.DataFrame | None) -> np.ndarray:
     """Cluster of each dataset item (by position) from an item map frame; ``-1`` where the map
-    has no cluster for it (HDBSCAN noise uses -1 too) or when there is no map."""
-    out = np.full(dataset.n_items, -1, dtype=np.int64)
-    if item_map is None or not len(item_map) or "cluster" not in item_map.columns:
-        return out
-    lookup = (pd.Series(pd.to_numeric(item_map["cluster"], errors="coerce").to_numpy(),
-                        index=item_map["item_id"].astype(str).to_numpy())
-              .loc[lambda s: ~s.index.duplicated()])
-    values = lookup.reindex(pd.Index(dataset.item_ids.astype(str))).to_numpy()
-    known = np.isfinite(values)
-    out[known] = values[known].astype(np.int64)
-    return out
+    has no cluster for it (HDBSCAN noise uses -1 too), and everywhere when there is no map."""
+    from ..rerank import item_clusters_from_map
+
+    clusters = item_clusters_from_map(dataset, item_map)
+    return clusters if clusters is not None else np.full(dataset.n_items, -1, dtype=np.int64)
 
 
 def _item_mask(dataset: Dataset, scope: ExportScope, clusters: np.ndarray | None,

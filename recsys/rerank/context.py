@@ -48,13 +48,18 @@ def category_matrix(dataset: Dataset) -> tuple[sp.csr_matrix, list[str]] | None:
 
 def item_clusters_from_map(dataset: Dataset, frame: pd.DataFrame | None) -> np.ndarray | None:
     """Cluster per item position from an item map frame (``item_id, cluster``); ``-1`` when an
-    item is not on the map. ``None`` when there is no map."""
-    if frame is None or "cluster" not in frame.columns or "item_id" not in frame.columns:
+    item is not on the map or has no readable cluster (HDBSCAN noise is -1 too). ``None`` when
+    there is no map. Duplicate ids keep their first row."""
+    if frame is None or not len(frame) or "cluster" not in frame.columns \
+            or "item_id" not in frame.columns:
         return None
-    pos = dataset.item_index.get_indexer(frame["item_id"].astype(str))
+    lookup = (pd.Series(pd.to_numeric(frame["cluster"], errors="coerce").to_numpy(),
+                        index=frame["item_id"].astype(str).to_numpy())
+              .loc[lambda s: ~s.index.duplicated()])
+    values = lookup.reindex(pd.Index(dataset.item_ids.astype(str))).to_numpy(dtype=float)
     out = np.full(dataset.n_items, -1, dtype=np.int64)
-    keep = pos >= 0
-    out[pos[keep]] = frame["cluster"].to_numpy()[keep].astype(np.int64)
+    known = np.isfinite(values)
+    out[known] = values[known].astype(np.int64)
     return out
 
 
