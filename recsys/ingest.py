@@ -17,6 +17,7 @@ import io
 import logging
 import os
 import re
+import warnings
 import zipfile
 import zlib
 from collections import Counter
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Literal
 
+import numpy as np
 import pandas as pd
 
 __all__ = [
@@ -395,10 +397,14 @@ def _read_text(
         raise IngestError(f"'{name}' has no columns to read.") from exc
     except pd.errors.ParserError as exc:
         first_error = str(exc).strip().splitlines()[-1]
-        frame = pd.read_csv(io.BytesIO(data), on_bad_lines="skip", engine="c", **kwargs)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", pd.errors.ParserWarning)
+            frame = pd.read_csv(io.BytesIO(data), on_bad_lines="warn", engine="c", **kwargs)
+        bad = {int(n) for w in caught for n in _SKIPPED_LINE.findall(str(w.message))}
         lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
-        skipped = max(0, lines - len(frame) - int(has_header))
+        skipped = len(bad) or max(0, lines - len(frame) - int(has_header))
         notes.append(f"Skipped {skipped:,} malformed line(s); first: {first_error}.")
+        frame = _label_with_file_lines(frame, data, has_header, bad)
     except UnicodeDecodeError as exc:
         raise IngestError(
             f"'{name}' is not valid {encoding} text ({exc.reason} at byte {exc.start}). "
@@ -423,6 +429,26 @@ def _read_text(
 
 
 _NA_VALUES = ["", "NA", "N/A", "NaN", "nan", "NULL", "null", "None"]
+
+
+_SKIPPED_LINE = re.compile(r"Skipping line (\d+)")
+
+
+def _label_with_file_lines(frame: pd.DataFrame, data: bytes, has_header: bool,
+                           bad: set[int]) -> pd.DataFrame:
+    """Label rows so that ``label + first data line`` is their line in the file.
+
+    Validation reports offending rows by line number (label + 2 with a header, + 1 without);
+    once malformed lines were skipped, the plain 0..n-1 labels would point at the wrong lines.
+    Blank lines are skipped by the parser too. Left unchanged when the count does not match
+    (e.g. quoted fields spanning lines), rather than guess.
+    """
+    first = 2 if has_header else 1
+    numbers = [no for no, line in enumerate(data.split(b"\n"), start=1)
+               if no >= first and no not in bad and line.strip()]
+    if len(numbers) != len(frame):
+        return frame
+    return frame.set_axis(pd.Index(np.asarray(numbers, dtype=np.int64) - first), axis=0)
 
 
 def _read_csv_bytes(data: bytes, kwargs: dict) -> pd.DataFrame:

@@ -431,3 +431,20 @@ def test_cli_json(tmp_path: Path) -> None:
     data = json.loads(proc.stdout)
     assert (data["rows_read"], data["rows_kept"], data["rows_dropped"], data["ok"]) == (3, 2, 1, True)
     assert [i["code"] for i in data["issues"]] == ["non_positive"]
+
+
+def test_row_numbers_stay_true_after_skipped_lines(tmp_path: Path) -> None:
+    """Rows reported by validation point at their real file lines even after malformed
+    (and blank) lines were skipped while reading."""
+    text = ("user_id,item_id,Quantity\n"
+            "u1,A,1\n"          # line 2
+            "u2,B,2,extra\n"    # line 3: malformed, skipped
+            "\n"                # line 4: blank
+            "u3,C,-5\n"         # line 5: negative quantity
+            "u4,D,1,x,y\n"      # line 6: malformed, skipped
+            "u5,,1\n")          # line 7: missing item id
+    result = load_files(_write(tmp_path, "ragged.csv", text))
+    assert any("Skipped 2 malformed line(s)" in note for note in result.report.reading)
+    assert [s["row"] for s in _issue(result, "missing_item_id").sample] == [7]
+    negative = [i for i in result.report.issues if i.sample and i.sample[0].get("item_id") == "C"]
+    assert negative and negative[0].sample[0]["row"] == 5
