@@ -416,6 +416,9 @@ def _read_text(
     frame = _tidy_columns(frame)
     if frame.empty:
         raise IngestError(f"'{name}' has a header but no data rows.")
+    swallowed = _lines_inside_quotes(frame, data, has_header)
+    if swallowed:
+        notes.append(swallowed)
     if frame.shape[1] == 1:
         notes.append(
             f"Only one column was found ('{frame.columns[0]}'); if the file uses another "
@@ -429,6 +432,31 @@ def _read_text(
 
 
 _NA_VALUES = ["", "NA", "N/A", "NaN", "nan", "NULL", "null", "None"]
+
+
+def _lines_inside_quotes(frame: pd.DataFrame, data: bytes, has_header: bool) -> str | None:
+    """A warning when whole lines were read into quoted text (an opening quote never closed).
+
+    The parser then silently merges the following lines, up to the next quote or the end of
+    the file, into one cell. Checked only when the file has more lines than rows (cheap).
+    """
+    lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+    if lines <= len(frame) + int(has_header):
+        return None
+    for column in frame.columns:
+        values = frame[column]
+        if values.dtype != object and not pd.api.types.is_string_dtype(values):
+            continue
+        newlines = values.str.count("\n").fillna(0)
+        if not newlines.any():
+            continue
+        where = int(np.argmax(newlines.to_numpy() > 0))
+        total = int(newlines.sum())
+        return (f"{total:,} line break(s) were read as text inside quotes in column '{column}' "
+                f"(first in data row {where + 1:,}): an opening quote may never be closed, which "
+                "merges the following lines into one cell. Check the file's quoting if that is "
+                "not intended.")
+    return None
 
 
 _SKIPPED_LINE = re.compile(r"Skipping line (\d+)")

@@ -448,3 +448,14 @@ def test_row_numbers_stay_true_after_skipped_lines(tmp_path: Path) -> None:
     assert [s["row"] for s in _issue(result, "missing_item_id").sample] == [7]
     negative = [i for i in result.report.issues if i.sample and i.sample[0].get("item_id") == "C"]
     assert negative and negative[0].sample[0]["row"] == 5
+
+
+def test_unclosed_quote_is_reported(tmp_path: Path) -> None:
+    """An opening quote that is never closed swallows the following lines into one cell; the
+    reading notes say so instead of silently losing those rows."""
+    text = 'user_id,item_id,title\nu1,A,"ok"\nu2,B,"broken title\nu3,C,fine\nu4,D,fine\n'
+    result = load_files(_write(tmp_path, "quotes.csv", text))
+    notes = " ".join(result.report.reading)
+    assert "inside quotes in column 'title'" in notes and "data row 2" in notes
+    clean = load_files(_write(tmp_path, "fine.csv", 'user_id,item_id,title\nu1,A,"two\nlines"\nu2,B,x\n'))
+    assert "inside quotes" in " ".join(clean.report.reading)  # worded as a check, not an error
