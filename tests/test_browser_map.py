@@ -39,6 +39,7 @@ def test_map_box_selection_in_browser(server: tuple[str, Path], browser_page, tm
     expect(page.get_by_role("heading", name="Map")).to_be_visible()
     expect(page.get_by_text("No map yet for this dataset.")).to_be_visible()
     _choose(page, "method", "pca")
+    page.get_by_text("Advanced: embedding, neighbours", exact=False).click()  # the rest of the settings
     _choose(page, "text_method", "tfidf")
     _choose(page, "cluster_on", "embedding")
     page.get_by_role("button", name="Draw map").click()

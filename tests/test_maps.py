@@ -19,6 +19,7 @@ from recsys.maps import (
     MAP_COLUMNS,
     MapConfig,
     MapDataError,
+    approximate_knn_graph,
     build_map,
     class_tfidf_terms,
     clear_memo,
@@ -86,6 +87,23 @@ def test_knn_graph_is_exact_with_self_first():
         ref_d, ref_i = ref.kneighbors(x)
         np.testing.assert_allclose(dist, ref_d, atol=1e-4)
         assert (np.sort(idx[:, 1:], axis=1) == np.sort(ref_i[:, 1:], axis=1)).mean() > 0.99
+
+
+def test_approximate_knn_graph_finds_most_exact_neighbours():
+    x, _ = blobs(n_clusters=8, per=250, dim=16, seed=2)
+    for metric in ("cosine", "euclidean"):
+        idx, dist = approximate_knn_graph(x, 10, metric, seed=1)
+        assert idx.shape == (2000, 10) and idx.dtype == np.int32 and dist.dtype == np.float32
+        assert (idx[:, 0] == np.arange(2000)).all() and (dist[:, 0] == 0).all()
+        assert (np.diff(dist, axis=1) >= -1e-6).all()  # nearest first
+        exact, exact_dist = knn_graph(x, 10, metric)
+        recall = np.mean([len(set(a[1:]) & set(b[1:])) / 9 for a, b in zip(idx, exact, strict=True)])
+        assert recall >= 0.9, (metric, recall)
+        found = (np.sort(idx, axis=1) == np.sort(exact, axis=1)).all(axis=1)
+        assert found.mean() > 0.5  # where the lists agree, the distances do too
+        np.testing.assert_allclose(dist[found], exact_dist[found], atol=1e-4)
+        again, _ = approximate_knn_graph(x, 10, metric, seed=1)
+        np.testing.assert_array_equal(idx, again)  # seeded: the same graph
 
 
 def test_pca_projection_is_seeded_and_two_dimensional():
@@ -258,6 +276,20 @@ def test_umap_is_deterministic_and_keeps_planted_clusters(shop):
     first = build_map(ds, config)
     clear_memo()
     pd.testing.assert_frame_equal(first, build_map(ds, config))
+
+
+def test_umap_with_approximate_neighbours_keeps_planted_clusters(shop):
+    x, truth = blobs(per=60)
+    a = project(x, "umap", seed=3, n_epochs=100, exact_up_to=100)  # 360 items: approximate
+    np.testing.assert_array_equal(a, project(x, "umap", seed=3, n_epochs=100, exact_up_to=100))
+    assert adjusted_rand_score(truth, cluster_points(a, min_cluster_size=20)) >= 0.9
+    ds, planted = shop  # and through the pipeline, the threshold lowered by the config
+    config = MapConfig(method="umap", seed=3, n_epochs=100, exact_neighbours_up_to=50,
+                       cluster_on="embedding", min_cluster_size=20, **TEXT)
+    frame = build_map(ds, config)
+    assert frame.attrs["neighbours"] == "approximate"
+    assert adjusted_rand_score(planted, frame["cluster"]) >= 0.9
+    assert np.isfinite(frame[["x", "y"]].to_numpy()).all()
 
 
 @pytest.mark.shared_data

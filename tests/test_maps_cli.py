@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -59,3 +60,62 @@ def test_map_errors_are_one_line(files, tmp_path, capsys):
     tiny.write_text("user_id,item_id\nu1,a\nu1,b\nu2,a\n")
     assert main(["map", "--interactions", str(tiny), "--source", "cf", "--out", out]) == 1
     assert "at least 5" in capsys.readouterr().err
+
+
+def test_warmup_compiles_into_the_cache_once(tmp_path):
+    """A fresh process (numba reads its cache folder at start-up), as ``scripts/setup.sh`` runs it."""
+    import json
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    cache = tmp_path / "numba"
+    env = {**os.environ, "TAILSTUDIO_WORKSPACE": str(tmp_path / "ws")}
+    env.pop("NUMBA_CACHE_DIR", None)
+    cmd = [sys.executable, "-m", "recsys", "warmup", "--cache-dir", str(cache)]
+    first = subprocess.run([*cmd, "--json"], cwd=root, env=env, capture_output=True, text=True,
+                           timeout=600)
+    assert first.returncode == 0, first.stderr
+    report = json.loads(first.stdout)
+    assert not report["skipped"] and report["cache_dir"] == str(cache.resolve())
+    assert {"umap_cosine_s", "umap_euclidean_s", "umap_large_s", "hdbscan_s"} <= set(report["steps"])
+    compiled = {p.name.split("-")[0] for p in cache.rglob("*.nbi")}
+    assert any(name.startswith("layouts.") for name in compiled), compiled  # UMAP's layout
+    assert any(name.startswith("umap_.") for name in compiled), compiled  # and its graph
+    assert (cache / "tailstudio-warmup.json").is_file()
+    again = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and "already warm" in again.stdout
+
+
+def test_lazy_pynndescent_import_still_finds_neighbours():
+    """pynndescent imported with its signatures deferred compiles what it runs, and works."""
+    from recsys.maps import import_umap
+
+    import_umap()
+    from pynndescent import NNDescent
+
+    x = np.random.default_rng(0).normal(size=(300, 8)).astype(np.float32)
+    idx, _ = NNDescent(x, n_neighbors=5, random_state=0, n_jobs=1).neighbor_graph
+    assert idx.shape == (300, 5) and (idx[:, 0] == np.arange(300)).all()
+
+
+def test_same_seed_same_map_in_separate_processes(tmp_path):
+    """Two processes, same data and seed ⇒ byte-identical maps. Online Retail's text graph has
+    many pieces, where umap-learn's spectral start used to differ from process to process."""
+    import subprocess
+    import sys
+
+    retail = Path(os.environ.get("TAILSTUDIO_SHARED_DATA", Path(__file__).resolve().parents[2] /
+                                 "shared" / "data")) / "online-retail" / "online_retail.csv.gz"
+    if not retail.is_file():
+        pytest.skip(f"{retail} not found (the shared data folder is absent)")
+    root = Path(__file__).resolve().parent.parent
+    outs = []
+    for run in range(2):
+        out = tmp_path / f"map{run}.csv"
+        cmd = [sys.executable, "-m", "recsys", "map", "--interactions", str(retail), "--catalog",
+               str(retail), "--config", '{"text_method": "tfidf"}', "--seed", "3", "--out", str(out)]
+        done = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1]

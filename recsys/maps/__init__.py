@@ -8,20 +8,25 @@ little exposure, ranked by opportunity. Modules:
 * :mod:`.sources` item vectors · :mod:`.project` 2-D layouts · :mod:`.cluster` HDBSCAN
 * :mod:`.stats` per-cluster figures, labels, tail-cluster flags · :mod:`.pipeline` the one call
 * :mod:`.view` neighbours, search and sampling for display
+* :mod:`.neighbours` exact / approximate neighbour graphs · :mod:`.warmup` compile ahead of time
 
 umap-learn, hdbscan and openTSNE are imported on first use with a persistent numba cache
 (``NUMBA_CACHE_DIR``, by default ``<workspace>/.cache/numba``).
 """
 
-from ._numba import numba_cache_dir, prepare_numba
-from .cluster import NOISE, auto_min_cluster_size, cluster_points, relabel_by_size
+from ._numba import import_umap, numba_cache_dir, prepare_numba
+from .cluster import AUTO_MIN_SAMPLES_CAP, NOISE, auto_min_cluster_size, cluster_points, relabel_by_size
+from .neighbours import EXACT_NEIGHBOURS_UP_TO, approximate_knn_graph, neighbour_graph
 from .pipeline import MAP_COLUMNS, MIN_ITEMS, MapConfig, build_map, clear_memo, cluster_table, item_vectors
 from .project import METRICS, PROJECTION_METHODS, knn_graph, pca, project
 from .sources import ItemVectors, MapDataError, cf_vectors, hybrid_vectors, text_vectors
 from .stats import NOISE_LABEL, class_tfidf_terms, cluster_stats, flag_tail_clusters
 from .view import DISPLAY_LIMIT, display_sample, nearest_items, popularity_bucket, price_bucket, search_items
+from .warmup import warm_up
 
 __all__ = [
+    "AUTO_MIN_SAMPLES_CAP", "EXACT_NEIGHBOURS_UP_TO", "approximate_knn_graph",
+    "import_umap", "neighbour_graph", "warm_up",
     "DISPLAY_LIMIT", "ItemVectors", "MAP_COLUMNS", "METRICS", "MIN_ITEMS", "MapConfig",
     "MapDataError", "NOISE", "NOISE_LABEL", "PROJECTION_METHODS", "auto_min_cluster_size",
     "build_map", "cf_vectors", "class_tfidf_terms", "clear_memo", "cluster_points",

@@ -1,4 +1,5 @@
-"""``python -m recsys map``: draw the item map of a dataset and write it as CSV or Parquet.
+"""``python -m recsys map`` (draw the item map of a dataset, write it as CSV or Parquet) and
+``python -m recsys warmup`` (compile the map's numba code into the persistent cache).
 
 Writes one row per item with ``item_id, x, y, cluster, is_tail, is_tail_cluster,
 cluster_label`` (``--all-columns`` adds title, category, price, popularity and the cluster's
@@ -17,7 +18,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-__all__ = ["add_map_arguments", "run_map_command", "write_map"]
+__all__ = ["add_map_arguments", "run_map_command", "write_map", "add_warmup_arguments",
+           "run_warmup_command"]
 
 log = logging.getLogger(__name__)
 
@@ -108,4 +110,27 @@ def run_map_command(args: argparse.Namespace,
     log.info("map of %d items (%d clusters, %d tail clusters) in %.1f s -> %s", len(frame),
              frame.attrs.get("n_clusters", 0), frame.attrs.get("n_tail_clusters", 0),
              time.perf_counter() - t0, path)
+    return 0
+
+
+def add_warmup_arguments(p: argparse.ArgumentParser) -> None:
+    """Options of ``python -m recsys warmup``."""
+    p.add_argument("--cache-dir", help="numba cache folder (default: NUMBA_CACHE_DIR, else "
+                   "<workspace>/.cache/numba)")
+    p.add_argument("--force", action="store_true", help="compile again even if the cache is "
+                   "warm for the installed library versions")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def run_warmup_command(args: argparse.Namespace) -> int:
+    """Compile the map's numba kernels into the cache; prints one line (or JSON)."""
+    from .warmup import warm_up
+
+    report = warm_up(args.cache_dir, force=args.force)
+    if args.json:
+        print(json.dumps(report))
+    elif report["skipped"]:
+        print(f"numba cache {report['cache_dir']} is already warm")
+    else:
+        print(f"numba cache {report['cache_dir']} warmed in {report['seconds']:.1f} s")
     return 0

@@ -45,12 +45,23 @@ log = logging.getLogger(__name__)
 MAP_COLUMNS: tuple[str, ...] = ("item_id", "x", "y", "cluster", "is_tail", "is_tail_cluster",
                                 "cluster_label")
 MIN_ITEMS = 5
-CACHE_VERSION = 1
+CACHE_VERSION = 3
 _MEMO_SIZE = 6
 
 
 class MapConfig(BaseModel):
-    """How to draw an item map: which vectors, which projection, which clusters."""
+    """How to draw an item map: which vectors, which projection, which clusters.
+
+    Large catalogs: above ``exact_neighbours_up_to`` items UMAP's neighbour graph is found by an
+    approximate inverted-file search (≥ 95 % of the exact neighbours at 100,000 items, ~4 s
+    instead of ~90 s on 2 cores). UMAP starts from PCA rather than its spectral embedding, which
+    is not reproducible across processes on graphs in several pieces. The layout itself stays single-threaded:
+    umap-learn's multi-threaded layout is faster on more cores but not reproducible, and the
+    same data and seed must give the same map; ``n_epochs`` is the knob that trades detail for
+    time (~0.3 s per epoch at 100,000 items). With ``min_samples`` 0, HDBSCAN's density is the
+    smallest cluster size capped at 50, which keeps 100,000-item maps fast and changes nothing
+    below 10,000 items.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -72,7 +83,11 @@ class MapConfig(BaseModel):
     n_neighbors: int = Field(15, ge=2, le=200, description="UMAP: neighbours per item (larger = "
                              "more global structure).")
     min_dist: float = Field(0.1, ge=0.0, le=1.0, description="UMAP: how tightly points pack.")
-    n_epochs: int = Field(200, ge=10, le=2000, description="UMAP: optimisation epochs.")
+    n_epochs: int = Field(200, ge=10, le=2000, description="UMAP: optimisation epochs (fewer = "
+                          "faster, less detail).")
+    exact_neighbours_up_to: int = Field(
+        20_000, ge=0, le=10_000_000, description="UMAP: exact nearest neighbours up to this many "
+        "items, approximate (faster) above.")
     perplexity: float = Field(30.0, ge=2.0, le=200.0, description="t-SNE: effective number of "
                               "neighbours.")
     metric: Literal["cosine", "euclidean"] = Field("cosine", description="Distance between item "
@@ -84,7 +99,7 @@ class MapConfig(BaseModel):
     min_cluster_size: int = Field(0, ge=0, le=100_000, description="Smallest cluster (0 = about "
                                   "0.5 % of the items).")
     min_samples: int = Field(0, ge=0, le=1_000, description="HDBSCAN density (0 = same as the "
-                             "smallest cluster); larger = more noise.")
+                             "smallest cluster, at most 50); larger = more noise.")
     tail_share_threshold: float = Field(0.8, ge=0.0, le=1.0, description="A tail cluster has at "
                                         "least this share of tail items…")
     max_exposure: float = Field(0.5, ge=0.0, le=10.0, description="…and at most this exposure "
@@ -222,8 +237,15 @@ def build_map(dataset: Dataset, config: MapConfig | None = None, *, model: Any =
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     progress(0.0, f"embedding {dataset.n_items:,} items ({config.source})")
+    warming = None
+    if config.method == "umap":
+        from .warmup import compile_in_background
+
+        warming = compile_in_background()  # numba loads while the items are embedded
     vec = item_vectors(dataset, config, model=model, cache_dir=cache_dir, device=device)
     timings["vectors_s"] = time.perf_counter() - t0
+    if warming is not None:
+        warming.join()  # never two UMAP runs at once: a fixed seed must give a fixed map
 
     t1 = time.perf_counter()
     x = vec.vectors
@@ -232,7 +254,8 @@ def build_map(dataset: Dataset, config: MapConfig | None = None, *, model: Any =
         x = pca(x, config.reduce_dims, config.seed)
     coords = project(x, config.method, seed=config.seed, n_neighbors=config.n_neighbors,
                      min_dist=config.min_dist, perplexity=config.perplexity,
-                     metric=config.metric, n_epochs=config.n_epochs, device=device,
+                     metric=config.metric, n_epochs=config.n_epochs,
+                     exact_up_to=config.exact_neighbours_up_to, device=device,
                      progress=lambda f, m: progress(0.3 + 0.5 * f, m))
     timings["projection_s"] = time.perf_counter() - t1
 
@@ -267,6 +290,8 @@ def build_map(dataset: Dataset, config: MapConfig | None = None, *, model: Any =
     frame.attrs = {"settings": config.model_dump(mode="json"), "embedding": vec.description,
                    "text_fallback": vec.fallback, "notes": notes, "timings": timings,
                    "fingerprint": dataset.fingerprint, "cache_key": key, "cached": False,
+                   "neighbours": "approximate" if config.method == "umap" and dataset.n_items
+                   > config.exact_neighbours_up_to else "exact",
                    "n_clusters": int(labels.max() + 1) if len(labels) else 0,
                    "n_tail_clusters": int(stats["is_tail_cluster"].sum())}
     progress(1.0, f"map ready: {frame.attrs['n_clusters']} clusters, "

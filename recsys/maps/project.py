@@ -4,9 +4,9 @@ Pure functions: arrays in, new ``float32`` arrays out, explicit ``seed``, progre
 optional ``progress(fraction, message)`` callback. umap-learn and openTSNE are imported on first
 use, after :func:`recsys.maps._numba.prepare_numba` has set up the persistent numba cache.
 
-UMAP gets its neighbour graph from :func:`knn_graph`: exact, blocked matrix products (on a GPU
-through torch when one is present), which is faster on a few thousand items than compiling and
-running approximate search, and still fine at 100,000 items on the vectors reduced by PCA.
+UMAP gets its neighbour graph from :mod:`.neighbours`: exact blocked matrix products up to
+``exact_up_to`` items (20,000 by default; faster on a few thousand items than compiling and
+running pynndescent), an inverted-file approximate search above it.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from typing import Literal
 
 import numpy as np
 
-from ._numba import enable_umap_caching, prepare_numba
+from ._numba import import_umap, prepare_numba
+from .neighbours import EXACT_NEIGHBOURS_UP_TO, METRICS, _unit, knn_graph, neighbour_graph
 
 __all__ = ["Progress", "pca", "knn_graph", "umap_layout", "tsne_layout", "project",
            "PROJECTION_METHODS", "METRICS"]
@@ -27,8 +28,6 @@ log = logging.getLogger(__name__)
 #: ``progress(fraction in [0, 1], message)``.
 Progress = Callable[[float, str], None]
 PROJECTION_METHODS: tuple[str, ...] = ("umap", "tsne", "pca")
-METRICS: tuple[str, ...] = ("cosine", "euclidean")
-_BLOCK_VALUES = 50_000_000  # similarity values per block (200 MB of float32)
 
 
 def _noop(fraction: float, message: str) -> None:
@@ -51,80 +50,22 @@ def pca(x: np.ndarray, dims: int, seed: int = 0) -> np.ndarray:
     return out.astype(np.float32)
 
 
-def _unit(x: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return x / np.where(norms > 0, norms, 1.0)
-
-
-def knn_graph(x: np.ndarray, k: int, metric: str = "cosine", *, device: str | None = None,
-              progress: Progress | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Exact ``k`` nearest neighbours of every row, itself first: (indices, distances).
-
-    ``cosine`` distance is ``1 - cos``; ``euclidean`` the L2 distance. Rows are compared in
-    blocks, so memory stays near 200 MB whatever the number of items. Ties break by index.
-    """
-    if metric not in METRICS:
-        raise ValueError(f"Unknown metric '{metric}'; use one of {', '.join(METRICS)}.")
-    progress = progress or _noop
-    x = np.ascontiguousarray(x, dtype=np.float32)
-    n = len(x)
-    k = min(k, n)
-    if metric == "cosine":
-        x = _unit(x).astype(np.float32)
-    sq = np.einsum("ij,ij->i", x, x)
-    block = max(64, min(n, _BLOCK_VALUES // max(n, 1)))
-    idx = np.empty((n, k), dtype=np.int32)
-    dist = np.empty((n, k), dtype=np.float32)
-    torch_dev = _torch_device(device) if n > 5_000 else None
-    if torch_dev is not None:
-        import torch
-
-        xt = torch.as_tensor(x, device=torch_dev)
-        sqt = torch.as_tensor(sq, device=torch_dev)
-    for start in range(0, n, block):
-        stop = min(n, start + block)
-        if torch_dev is not None:
-            sims = xt[start:stop] @ xt.T
-            score = sims if metric == "cosine" else 2 * sims - sqt[None, :]
-            score[torch.arange(stop - start), torch.arange(start, stop)] = torch.inf
-            top, part = torch.topk(score, k, dim=1)
-            part, top = part.cpu().numpy(), top.cpu().numpy().astype(np.float32)
-        else:
-            sims = x[start:stop] @ x.T
-            score = sims if metric == "cosine" else 2 * sims - sq[None, :]
-            score[np.arange(stop - start), np.arange(start, stop)] = np.inf
-            part = np.argpartition(-score, k - 1, axis=1)[:, :k] if k < n else \
-                np.tile(np.arange(n), (stop - start, 1))
-            top = np.take_along_axis(score, part, axis=1)
-            order = np.lexsort((part, -top), axis=1)  # best first, ties by index
-            part = np.take_along_axis(part, order, axis=1)
-            top = np.take_along_axis(top, order, axis=1)
-        rows = np.arange(start, stop)
-        part[:, 0] = rows  # self first, at distance 0 (what UMAP expects)
-        if metric == "cosine":
-            d = np.clip(1.0 - top, 0.0, 2.0)
-        else:
-            d = np.sqrt(np.clip(sq[rows, None] - top, 0.0, None))
-        d[:, 0] = 0.0
-        idx[start:stop], dist[start:stop] = part, d
-        progress(stop / n, f"nearest neighbours {stop:,}/{n:,}")
-    return idx, dist
-
-
-def _torch_device(device: str | None) -> str | None:
-    """torch's device for large neighbour searches, or ``None`` to stay in NumPy."""
-    try:
-        from ..device import resolve_device
-
-        return resolve_device(device)
-    except (ImportError, ValueError):
-        return None
-
-
 def umap_layout(x: np.ndarray, *, n_neighbors: int = 15, min_dist: float = 0.1,
                 metric: str = "cosine", n_epochs: int = 200, seed: int = 0,
-                device: str | None = None, progress: Progress | None = None) -> np.ndarray:
-    """UMAP of the rows of ``x`` to 2-D, seeded (same input + seed ⇒ same map)."""
+                exact_up_to: int = EXACT_NEIGHBOURS_UP_TO,
+                device: str | None = None,
+                progress: Progress | None = None) -> np.ndarray:
+    """UMAP of the rows of ``x`` to 2-D, seeded (same input + seed ⇒ same map).
+
+    Neighbours are exact up to ``exact_up_to`` rows and approximate above (see
+    :mod:`.neighbours`). The layout starts from PCA: umap-learn's default spectral start runs an
+    eigen-solver whose result changes from process to process on graphs in several pieces (as
+    text maps of real catalogs are), and it takes ~30 s alone at 100,000 items, for clusters
+    that come out the same. The layout runs in one thread: umap-learn's parallel
+    layout updates points from several threads at once, so its result changes from run to run,
+    and a fixed seed must give a fixed map (about 0.3 s per epoch at 100,000 items on this
+    hardware; fewer ``n_epochs`` trade detail for time).
+    """
     progress = progress or _noop
     n = len(x)
     if n < 4:
@@ -132,15 +73,14 @@ def umap_layout(x: np.ndarray, *, n_neighbors: int = 15, min_dist: float = 0.1,
     k = max(2, min(n_neighbors, n - 1))
     prepare_numba()
     progress(0.0, "finding nearest neighbours")
-    idx, dist = knn_graph(x, k, metric, device=device,
-                          progress=lambda f, m: progress(0.4 * f, m))
+    idx, dist, exact = neighbour_graph(x, k, metric, seed=seed, exact_up_to=exact_up_to,
+                                       device=device, progress=lambda f, m: progress(0.4 * f, m))
     progress(0.4, "loading UMAP (compiled once, then cached)")
     import warnings
 
-    import umap
-
-    enable_umap_caching()
-    progress(0.45, "laying out the UMAP map")
+    umap = import_umap()
+    init = "random" if n <= k + 2 else "pca"
+    progress(0.45, f"laying out the UMAP map ({init} start, {n_epochs} epochs)")
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*precomputed_knn.*")
         warnings.filterwarnings("ignore", message=".*n_jobs value.*")
@@ -148,9 +88,9 @@ def umap_layout(x: np.ndarray, *, n_neighbors: int = 15, min_dist: float = 0.1,
         warnings.filterwarnings("ignore", category=UserWarning, module="umap")
         reducer = umap.UMAP(n_neighbors=k, min_dist=min_dist, metric=metric, n_epochs=n_epochs,
                             random_state=seed, n_jobs=1, low_memory=True,
-                            precomputed_knn=(idx, dist, None), init="spectral" if n > k + 2 else "random")
+                            precomputed_knn=(idx, dist, None), init=init)
         out = reducer.fit_transform(np.asarray(x, dtype=np.float32))
-    progress(1.0, "UMAP done")
+    progress(1.0, "UMAP done" if exact else "UMAP done (approximate neighbours)")
     return np.asarray(out, dtype=np.float32)
 
 
@@ -195,7 +135,8 @@ def _pad2(x: np.ndarray) -> np.ndarray:
 
 def project(x: np.ndarray, method: Literal["umap", "tsne", "pca"] = "umap", *, seed: int = 0,
             n_neighbors: int = 15, min_dist: float = 0.1, perplexity: float = 30.0,
-            metric: str = "cosine", n_epochs: int = 200, device: str | None = None,
+            metric: str = "cosine", n_epochs: int = 200,
+            exact_up_to: int = EXACT_NEIGHBOURS_UP_TO, device: str | None = None,
             progress: Progress | None = None) -> np.ndarray:
     """2-D coordinates (``n × 2``, ``float32``) of the rows of ``x`` by ``method``."""
     if method not in PROJECTION_METHODS:
@@ -210,5 +151,6 @@ def project(x: np.ndarray, method: Literal["umap", "tsne", "pca"] = "umap", *, s
         return out
     if method == "umap":
         return umap_layout(x, n_neighbors=n_neighbors, min_dist=min_dist, metric=metric,
-                           n_epochs=n_epochs, seed=seed, device=device, progress=progress)
+                           n_epochs=n_epochs, seed=seed, exact_up_to=exact_up_to, device=device,
+                           progress=progress)
     return tsne_layout(x, perplexity=perplexity, metric=metric, seed=seed, progress=progress)
