@@ -1,11 +1,15 @@
-"""Shared fixtures: an isolated workspace per test and a shim that lets AppTest run st.navigation apps."""
+"""Shared fixtures: an isolated workspace per test, a demo workspace with trained models, a shim
+that lets AppTest run st.navigation apps, and the real-browser ``server`` / ``browser_page``."""
 
 from __future__ import annotations
 
 import functools
+import shutil
 from pathlib import Path
 
 import pytest
+
+from tests.browser_support import browser_page, server  # noqa: F401  (fixtures)
 
 
 @pytest.fixture
@@ -37,3 +41,29 @@ def navigation_apptest(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(PagesManager, "__init__", init)
     monkeypatch.setattr(PagesManager, "uses_pages_directory", None)
+
+
+@pytest.fixture(scope="session")
+def trained_workspace(tmp_path_factory) -> Path:
+    """The demo shop with ``pop`` and ``itemknn`` kept, as the Train page leaves them (trained
+    once per test run; tests work on a copy, :func:`workspace_copy`)."""
+    from recsys import SplitConfig, Workspace
+    from recsys.jobs import TrainingJob
+    from recsys.loaders import demo_dataset
+
+    root = tmp_path_factory.mktemp("trained") / "workspace"
+    ws = Workspace(root)
+    ds = demo_dataset()
+    ws.save_dataset(ds, source="generated demo shop", activate=True)
+    job = TrainingJob(ds, {"pop": {}, "itemknn": {}}, SplitConfig(method="random", seed=0),
+                      workspace=ws, device="cpu")
+    job.run()
+    assert job.status == "done", job.message
+    return root
+
+
+@pytest.fixture
+def workspace_copy(trained_workspace: Path, workspace_dir: Path) -> Path:
+    """A private copy of :func:`trained_workspace` as this test's workspace."""
+    shutil.copytree(trained_workspace, workspace_dir)
+    return workspace_dir

@@ -10,7 +10,7 @@ from recsys import SplitConfig, Workspace
 from recsys.export import read_export
 from recsys.jobs import TrainingJob
 from recsys.loaders import demo_dataset
-from tests.test_browser import _settle, _shot, browser_page, server  # noqa: F401  (fixtures)
+from tests.browser_support import settle, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -27,7 +27,7 @@ def trained_server(tmp_path: Path, request: pytest.FixtureRequest) -> tuple[str,
     return request.getfixturevalue("server")
 
 
-def test_export_and_download_in_browser(trained_server, browser_page, tmp_path: Path) -> None:  # noqa: F811
+def test_export_and_download_in_browser(trained_server, browser_page, tmp_path: Path) -> None:
     from playwright.sync_api import expect
 
     url, workspace = trained_server
@@ -36,14 +36,14 @@ def test_export_and_download_in_browser(trained_server, browser_page, tmp_path: 
     page.goto(url)
     page.get_by_role("link", name="Export").click()
     expect(page.get_by_role("heading", name="Export", exact=True)).to_be_visible()
-    _settle(page)
+    settle(page)
     expect(page.get_by_test_id("stException")).to_have_count(0)
 
     page.get_by_role("button", name="Export", exact=True).click()
     expect(page.get_by_text("Done: 30,000 rows for 3,000 users")).to_be_visible(timeout=120_000)
-    _settle(page)
+    settle(page)
     expect(page.get_by_test_id("stAlertContentError")).to_have_count(0)
-    shot = _shot(page, tmp_path / "export-page.png")
+    png = shot(page, tmp_path / "export-page.png")
 
     with page.expect_download() as info:
         page.locator(".st-key-export_download_file button").click()
@@ -60,4 +60,4 @@ def test_export_and_download_in_browser(trained_server, browser_page, tmp_path: 
     with page.expect_download() as info:
         page.locator(".st-key-export_download_zip button").click()
     assert info.value.suggested_filename == f"{folder.name}.zip"
-    assert shot.stat().st_size > 20_000
+    assert png.stat().st_size > 20_000

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from recsys import Workspace
+from tests.browser_support import MIN_PNG_BYTES, settle, shot
 
-from .test_browser import MIN_PNG_BYTES, _settle, _shot, browser_page, server  # noqa: F401
 from .test_maps_data import planted_shop
 
 os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(__file__).resolve().parent.parent / ".cache" / "numba"))
@@ -26,7 +26,7 @@ def _choose(page, label: str, option: str) -> None:
     page.get_by_role("option", name=option, exact=True).click()
 
 
-def test_map_box_selection_in_browser(server: tuple[str, Path], browser_page, tmp_path: Path) -> None:  # noqa: F811
+def test_map_box_selection_in_browser(server: tuple[str, Path], browser_page, tmp_path: Path) -> None:
     from playwright.sync_api import expect
 
     url, workspace = server
@@ -44,10 +44,10 @@ def test_map_box_selection_in_browser(server: tuple[str, Path], browser_page, tm
     _choose(page, "cluster_on", "embedding")
     page.get_by_role("button", name="Draw map").click()
     expect(page.get_by_text("Map ready (", exact=False)).to_be_visible()
-    _settle(page, charts=1)
+    settle(page, charts=1)
     expect(page.get_by_test_id("stException")).to_have_count(0)
     expect(page.get_by_text("TF-IDF + SVD fallback", exact=False)).to_be_visible()
-    shots = [_shot(page, tmp_path / "01-map.png")]
+    shots = [shot(page, tmp_path / "01-map.png")]
 
     # Box selection: the chart opens in box-select mode; drag over most of the plot area
     area = page.locator("[data-testid=stPlotlyChart] .nsewdrag").first
@@ -65,8 +65,8 @@ def test_map_box_selection_in_browser(server: tuple[str, Path], browser_page, tm
     expect(tables).to_have_count(2)  # the selected items, then the cluster table
     expect(tables.first).to_contain_text("cluster_label")
     expect(tables.first).to_contain_text("popularity")
-    _settle(page, charts=1)
-    shots.append(_shot(page, tmp_path / "02-selection.png"))
+    settle(page, charts=1)
+    shots.append(shot(page, tmp_path / "02-selection.png"))
 
     # Save it as a named item set
     page.get_by_role("textbox", name="Item set name").fill("tail-picks")
@@ -74,5 +74,5 @@ def test_map_box_selection_in_browser(server: tuple[str, Path], browser_page, tm
     expect(page.get_by_text("Saved item set 'tail-picks'", exact=False)).to_be_visible()
     saved = json.loads((workspace / "item_sets" / ds.name / "tail-picks.json").read_text())
     assert len(saved["items"]) > 10 and set(saved["items"]) <= set(ds.item_ids)
-    for shot in shots:
-        assert shot.exists() and shot.stat().st_size > MIN_PNG_BYTES, shot
+    for png in shots:
+        assert png.exists() and png.stat().st_size > MIN_PNG_BYTES, png

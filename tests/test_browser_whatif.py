@@ -11,7 +11,7 @@ import pytest
 from recsys import Workspace
 from recsys.jobs import train_models
 from recsys.splits import SplitConfig
-from tests.test_browser import MIN_PNG_BYTES, _settle, _shot, browser_page, server  # noqa: F401
+from tests.browser_support import MIN_PNG_BYTES, settle, shot
 from tests.test_rerank import synthetic_dataset
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
@@ -22,7 +22,7 @@ def _metric_value(page, label: str) -> str:
         "stMetricValue").inner_text()
 
 
-def test_whatif_slider_moves_the_metrics(server, browser_page, tmp_path: Path) -> None:  # noqa: F811
+def test_whatif_slider_moves_the_metrics(server, browser_page, tmp_path: Path) -> None:
     from playwright.sync_api import expect
 
     url, workspace = server
@@ -39,19 +39,19 @@ def test_whatif_slider_moves_the_metrics(server, browser_page, tmp_path: Path) -
     expect(page.get_by_role("heading", name="What-if")).to_be_visible()
     aplt = page.get_by_test_id("stMetric").filter(has_text="Tail share (APLT)")
     expect(aplt).to_be_visible()
-    _settle(page, charts=1)
+    settle(page, charts=1)
     expect(page.get_by_test_id("stException")).to_have_count(0)
     expect(page.get_by_test_id("stAlertContentError")).to_have_count(0)
     before = _metric_value(page, "Tail share (APLT)")
     ndcg_before = _metric_value(page, "NDCG@K")
-    first = _shot(page, tmp_path / "whatif-0.3.png")
+    first = shot(page, tmp_path / "whatif-0.3.png")
 
     slider = page.locator(".st-key-whatif_strength input[type=range]")
     slider.focus()
     slider.press("End")  # strength 1.0
     expect(slider).to_have_attribute("aria-valuetext", "1.00")
     expect(aplt.get_by_test_id("stMetricValue")).not_to_have_text(before)
-    _settle(page, charts=1)
+    settle(page, charts=1)
     after = _metric_value(page, "Tail share (APLT)")
     assert float(after) > float(before), (before, after)
     assert _metric_value(page, "NDCG@K") != ndcg_before or float(after) > float(before)
@@ -61,6 +61,6 @@ def test_whatif_slider_moves_the_metrics(server, browser_page, tmp_path: Path) -
     expect(slider).to_have_attribute("aria-valuetext", "0.00")
     expect(aplt.get_by_test_id("stMetricDelta")).to_have_count(0)
     expect(page.get_by_test_id("stException")).to_have_count(0)
-    second = _shot(page, tmp_path / "whatif-0.png")
-    for shot in (first, second):
-        assert shot.stat().st_size > MIN_PNG_BYTES, shot
+    second = shot(page, tmp_path / "whatif-0.png")
+    for png in (first, second):
+        assert png.stat().st_size > MIN_PNG_BYTES, png

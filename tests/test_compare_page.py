@@ -10,7 +10,6 @@ from streamlit.testing.v1 import AppTest
 
 from recsys import Workspace
 from recsys.compare import user_segments
-from tests.test_export_page import trained_workspace, workspace_copy  # noqa: F401  (fixtures)
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 pytestmark = pytest.mark.usefixtures("navigation_apptest")
@@ -27,7 +26,7 @@ def _frames(at: AppTest, column: str) -> list:
     return [d.value for d in at.dataframe if column in d.value.columns]
 
 
-def test_user_by_id_two_models_and_variant(workspace_copy: Path):  # noqa: F811
+def test_user_by_id_two_models_and_variant(workspace_copy: Path):
     at = _compare_page()
     at.multiselect(key="compare_models").set_value(["pop", "itemknn"])
     at.selectbox(key="compare_method").set_value("tail_bonus").run()
@@ -48,14 +47,14 @@ def test_user_by_id_two_models_and_variant(workspace_copy: Path):  # noqa: F811
     assert history["last_time"].is_monotonic_decreasing  # newest first
 
 
-def test_unknown_user_id_is_explained(workspace_copy: Path):  # noqa: F811
+def test_unknown_user_id_is_explained(workspace_copy: Path):
     at = _compare_page()
     at.text_input(key="compare_user_id").set_value("no-such-user").run()
     assert not at.exception
     assert any("No user 'no-such-user'" in e.value for e in at.error)
 
 
-def test_user_from_segment(workspace_copy: Path):  # noqa: F811
+def test_user_from_segment(workspace_copy: Path):
     at = _compare_page()
     at.radio(key="compare_find").set_value("by segment").run()
     at.selectbox(key="compare_segment").set_value("cold_start").run()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -11,33 +10,11 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from recsys import SplitConfig, Workspace
+from recsys import Workspace
 from recsys.export import read_export
-from recsys.jobs import TrainingJob
-from recsys.loaders import demo_dataset
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 pytestmark = pytest.mark.usefixtures("navigation_apptest")
-
-
-@pytest.fixture(scope="module")
-def trained_workspace(tmp_path_factory) -> Path:
-    """The demo shop with ``pop`` and ``itemknn`` kept, as the Train page leaves them."""
-    root = tmp_path_factory.mktemp("trained") / "workspace"
-    ws = Workspace(root)
-    ds = demo_dataset()
-    ws.save_dataset(ds, source="generated demo shop", activate=True)
-    job = TrainingJob(ds, {"pop": {}, "itemknn": {}}, SplitConfig(method="random", seed=0),
-                      workspace=ws, device="cpu")
-    job.run()
-    assert job.status == "done", job.message
-    return root
-
-
-@pytest.fixture
-def workspace_copy(trained_workspace: Path, workspace_dir: Path) -> Path:
-    shutil.copytree(trained_workspace, workspace_dir)
-    return workspace_dir
 
 
 def _export_page() -> AppTest:
