@@ -154,9 +154,11 @@ def show_export(folder: Path, key: str) -> None:
     ext = path.suffix.lstrip(".")
     b = st.columns(2)
     b[0].download_button(f"Download {entry['name']}", path.read_bytes(), file_name=entry["name"],
-                         mime=MIME.get(ext, "application/octet-stream"), key=f"{key}_file", type="primary")
+                         mime=MIME.get(ext, "application/octet-stream"), key=f"{key}_file", type="primary",
+                         on_click="ignore")  # a download needs no rerun of the page
     b[1].download_button("Download all (zip with manifest.json)", zip_folder(folder),
-                         file_name=f"{folder.name}.zip", mime="application/zip", key=f"{key}_zip")
+                         file_name=f"{folder.name}.zip", mime="application/zip", key=f"{key}_zip",
+                         on_click="ignore")
     preview = {"csv": lambda p: pd.read_csv(p, nrows=20, dtype=str),
                "parquet": lambda p: pd.read_parquet(p).head(20),
                "jsonl": lambda p: pd.read_json(p, lines=True, nrows=20, dtype=False)}[ext]

@@ -47,6 +47,8 @@ def test_export_and_download_in_browser(trained_server, browser_page, tmp_path: 
 
     with page.expect_download() as info:
         page.locator(".st-key-export_download_file button").click()
+    settle(page)
+    expect(page.locator(".st-key-export_download_file button")).to_have_count(1)  # no rerun
     expect(page.locator(".st-key-export_download_file button")).to_have_text("Download lists-all.csv")
     download = info.value
     assert download.suggested_filename == "lists-all.csv"
