@@ -133,6 +133,17 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
+def start_logging() -> bool:
+    """Benchmark output on stdout (the library's own logs only from warnings); False, with the
+    reason printed, when the shared data folder is absent."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+    logging.getLogger("recsys").setLevel(logging.WARNING)
+    if not SHARED.exists():
+        log.info("SKIP: %s not found (the shared data folder is absent)", SHARED)
+        return False
+    return True
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", default="ml-100k,online-retail")
@@ -142,10 +153,7 @@ def main() -> int:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
-    logging.getLogger("recsys").setLevel(logging.WARNING)
-    if not SHARED.exists():
-        log.info("SKIP: %s not found (the shared data folder is absent)", SHARED)
+    if not start_logging():
         return 0
     from recsys.device import describe_device
     from recsys.models import available_models

@@ -27,7 +27,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from bench_models import SHARED, load  # noqa: E402
+from bench_models import load, start_logging  # noqa: E402
 
 log = logging.getLogger("bench_rerank")
 
@@ -140,10 +140,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="coarser strength grid (CI)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
-    logging.getLogger("recsys").setLevel(logging.WARNING)
-    if not SHARED.exists():
-        log.info("SKIP: %s not found (the shared data folder is absent)", SHARED)
+    if not start_logging():
         return 0
     report = {name: run(name, args) for name in args.datasets.split(",")}
     if args.json:

@@ -10,16 +10,13 @@ from streamlit.testing.v1 import AppTest
 
 from recsys import Workspace
 from recsys.compare import user_segments
+from tests.app_support import open_page
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 pytestmark = pytest.mark.usefixtures("navigation_apptest")
 
 
 def _compare_page() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=180).run()
-    at.switch_page("pages/compare.py").run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_page("compare", timeout=180)
 
 
 def _frames(at: AppTest, column: str) -> list:

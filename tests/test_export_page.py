@@ -12,16 +12,13 @@ from streamlit.testing.v1 import AppTest
 
 from recsys import Workspace
 from recsys.export import read_export
+from tests.app_support import open_page
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 pytestmark = pytest.mark.usefixtures("navigation_apptest")
 
 
 def _export_page() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=180).run()
-    at.switch_page("pages/export.py").run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_page("export", timeout=180)
 
 
 def test_export_reranked_csv(workspace_copy: Path):

@@ -10,6 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from recsys import Workspace, build_dataset
+from tests.app_support import open_page
 
 from .test_maps_data import planted_shop
 
@@ -22,10 +23,7 @@ pytestmark = pytest.mark.usefixtures("navigation_apptest")
 def _map_page(workspace_dir, dataset) -> AppTest:
     ws = Workspace(workspace_dir)
     ws.save_dataset(dataset, source="test shop")
-    at = AppTest.from_file(APP, default_timeout=120).run()
-    at.switch_page("pages/map.py").run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_page("map", timeout=120)
 
 
 def test_draw_map_search_and_keep(workspace_dir):
@@ -60,8 +58,7 @@ def test_draw_map_search_and_keep(workspace_dir):
         at.radio(key="map_colour").set_value(colour).run()
         assert not at.exception, colour
 
-    fresh = AppTest.from_file(APP, default_timeout=120).run()  # a new session reads the kept map
-    fresh.switch_page("pages/map.py").run()
+    fresh = open_page("map", timeout=120)  # a new session reads the kept map
     assert not fresh.exception
     assert any("tail_share" in d.value.columns for d in fresh.dataframe)
 

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from recsys import Workspace
+from tests.app_support import open_page
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 pytestmark = pytest.mark.usefixtures("navigation_apptest")
 
 
 def _train_page(workspace_dir) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120).run()
-    at.switch_page("pages/train.py").run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_page("train", timeout=120)
 
 
 def results_table(at: AppTest):

@@ -3,17 +3,15 @@ changes the metrics, the curve and the preview; calibration without categories i
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from recsys import Workspace
 from recsys.jobs import train_models
 from recsys.splits import SplitConfig
+from tests.app_support import open_page
 from tests.test_rerank import synthetic_dataset
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 pytestmark = pytest.mark.usefixtures("navigation_apptest")
 
 
@@ -28,10 +26,7 @@ def _workspace_with(workspace_dir, *, categories: bool = True, train: bool = Tru
 
 
 def _whatif(workspace_dir) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120).run()
-    at.switch_page("pages/whatif.py").run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_page("whatif", timeout=120)
 
 
 def _metric(at: AppTest, label: str) -> str:
