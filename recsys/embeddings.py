@@ -23,7 +23,7 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -166,14 +166,35 @@ def _sentence_model(device: str) -> Any:
     return model
 
 
-def _sentence_vectors(texts: list[str], device: str, batch_size: int) -> np.ndarray:
-    """Unit vectors of ``texts``; each distinct text is encoded once (variants share titles)."""
+#: Texts per progress step while encoding (a few seconds each on a CPU).
+_PROGRESS_CHUNK = 512
+#: ``progress(fraction in [0, 1], message)``.
+Progress = Callable[[float, str], None]
+
+
+def _sentence_vectors(texts: list[str], device: str, batch_size: int | None,
+                      progress: Progress | None = None) -> np.ndarray:
+    """Unit vectors of ``texts``; each distinct text is encoded once (variants share titles).
+
+    Texts are encoded shortest first in chunks, so ``progress(fraction, message)`` can report
+    how far a long encoding is (minutes for large catalogs on a CPU). ``batch_size`` defaults
+    to 32 on a CPU (larger batches are slower there) and 256 on a GPU.
+    """
     with _LOAD_LOCK:
         model = _sentence_model(device)
+    batch = batch_size or (32 if device == "cpu" else 256)
     unique, inverse = np.unique(np.asarray(texts, dtype=object), return_inverse=True)
-    vectors = model.encode(unique.tolist(), batch_size=batch_size, normalize_embeddings=True,
-                           convert_to_numpy=True, show_progress_bar=False)
-    return l2_normalise(vectors)[inverse.ravel()]
+    order = np.argsort([len(t) for t in unique], kind="stable")
+    out = np.zeros((len(unique), model.get_sentence_embedding_dimension() or 384), np.float32)
+    for start in range(0, len(order), _PROGRESS_CHUNK):
+        part = order[start:start + _PROGRESS_CHUNK]
+        out[part] = model.encode([unique[i] for i in part], batch_size=batch,
+                                 normalize_embeddings=True, convert_to_numpy=True,
+                                 show_progress_bar=False)
+        if progress is not None:
+            done = min(start + _PROGRESS_CHUNK, len(order))
+            progress(done / len(order), f"sentence model: {done:,} of {len(order):,} texts")
+    return l2_normalise(out)[inverse.ravel()]
 
 
 def tfidf_svd_vectors(texts: Sequence[str], *, dim: int = 128, seed: int = 0) -> np.ndarray:
@@ -261,18 +282,20 @@ def text_embeddings(
     texts: Sequence[str],
     *,
     device: str | None = None,
-    batch_size: int = 256,
+    batch_size: int | None = None,
     method: str = "auto",
     cache_dir: str | os.PathLike[str] | None = None,
     dim: int = 128,
     seed: int = 0,
+    progress: Progress | None = None,
 ) -> TextEmbedding:
     """Embed ``texts`` as L2-normalised ``float32`` rows.
 
     ``method``: ``auto`` (sentence model when installed, TF-IDF + SVD otherwise),
     ``sentence-model`` (raises ``RuntimeError`` when the model cannot be used) or ``tfidf``.
     ``dim`` and ``seed`` apply to the SVD (at most 128 dimensions by default). ``device`` is
-    resolved by :func:`recsys.device.resolve_device` (GPU when present).
+    resolved by :func:`recsys.device.resolve_device` (GPU when present); ``progress(fraction,
+    message)`` hears how far the sentence model is.
     """
     if method not in TEXT_METHODS and method != "tfidf-svd":
         raise ValueError(f"Unknown text embedding method '{method}'; use one of "
@@ -307,7 +330,7 @@ def text_embeddings(
 
             dev = resolve_device(device)
             try:
-                vectors = _sentence_vectors(texts, dev, batch_size) if texts else \
+                vectors = _sentence_vectors(texts, dev, batch_size, progress) if texts else \
                     np.zeros((0, 384), dtype=np.float32)
             except Exception as exc:  # load or inference failure → fall back, and say why
                 if method == "sentence-model":

@@ -136,3 +136,24 @@ def test_placeholder_categories_and_brands_are_left_out():
                             "category": ["Other", "Kitchen"], "brand": ["Unknown", "Other"]})
     ds = build_dataset(pd.DataFrame({"user_id": ["u", "u"], "item_id": ["a", "b"]}), catalog)
     assert item_texts(ds) == ["Oak Board", "Tin Cup. Kitchen"]
+
+
+@pytest.mark.skipif(not sentence_model_available(), reason="sentence model not installed")
+def test_sentence_model_reports_progress_and_keeps_text_order(monkeypatch):
+    """Encoding in chunks (shortest texts first) reports progress up to 1 and gives every text
+    its own vector back in the original order."""
+    import recsys.embeddings as emb
+
+    texts = ["a red wool scarf for winter", "oak", "stainless steel garlic press", "blue mug",
+             "oak", "a very long description of a cast iron skillet that keeps heat for hours"]
+    whole = text_embeddings(texts, method="sentence-model", device="cpu").vectors
+    monkeypatch.setattr(emb, "_PROGRESS_CHUNK", 2)
+    emb._MEMO.clear()
+    seen: list[tuple[float, str]] = []
+    chunked = text_embeddings(texts, method="sentence-model", device="cpu",
+                              progress=lambda f, m: seen.append((f, m))).vectors
+    np.testing.assert_allclose(chunked, whole, atol=1e-5)
+    np.testing.assert_array_equal(chunked[1], chunked[4])  # the same text, the same vector
+    fractions = [f for f, _ in seen]
+    assert len(fractions) == 3 and fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert seen[-1][1] == "sentence model: 5 of 5 texts"

@@ -154,8 +154,9 @@ def clear_memo() -> None:
 
 def item_vectors(dataset: Dataset, config: MapConfig | None = None, *, model: Any = None,
                  cache_dir: str | os.PathLike[str] | None = None,
-                 device: str | None = None) -> ItemVectors:
-    """The item vectors a map of ``config`` is drawn from (memoised)."""
+                 device: str | None = None, progress: Progress | None = None) -> ItemVectors:
+    """The item vectors a map of ``config`` is drawn from (memoised); ``progress`` hears how
+    far the sentence model is."""
     config = config or MapConfig()
     mkey = model_key(model) if config.source != "text" else "none"
     key = "vectors|" + _key(dataset.fingerprint, config.vector_settings(), mkey)
@@ -165,12 +166,13 @@ def item_vectors(dataset: Dataset, config: MapConfig | None = None, *, model: An
     text_cache = Path(cache_dir) / "embeddings" if cache_dir is not None else None
     if config.source == "text":
         vec = text_vectors(dataset, method=config.text_method, cache_dir=text_cache,
-                           device=device, seed=config.seed)
+                           device=device, seed=config.seed, progress=progress)
     elif config.source == "cf":
         vec = cf_vectors(dataset, model, dims=config.cf_dims, seed=config.seed)
     else:
         vec = hybrid_vectors(text_vectors(dataset, method=config.text_method,
-                                          cache_dir=text_cache, device=device, seed=config.seed),
+                                          cache_dir=text_cache, device=device, seed=config.seed,
+                                          progress=progress),
                              cf_vectors(dataset, model, dims=config.cf_dims, seed=config.seed),
                              config.hybrid_weight)
     vec.vectors.setflags(write=False)
@@ -242,7 +244,8 @@ def build_map(dataset: Dataset, config: MapConfig | None = None, *, model: Any =
         from .warmup import compile_in_background
 
         warming = compile_in_background()  # numba loads while the items are embedded
-    vec = item_vectors(dataset, config, model=model, cache_dir=cache_dir, device=device)
+    vec = item_vectors(dataset, config, model=model, cache_dir=cache_dir, device=device,
+                       progress=lambda f, m: progress(0.28 * f, m))
     timings["vectors_s"] = time.perf_counter() - t0
     if warming is not None:
         warming.join()  # never two UMAP runs at once: a fixed seed must give a fixed map

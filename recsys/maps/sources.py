@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -66,10 +67,11 @@ def _svd(matrix: Any, dims: int, seed: int) -> np.ndarray:
 
 
 def text_vectors(dataset: Dataset, *, method: str = "auto", cache_dir: Any = None,
-                 device: str | None = None, seed: int = 0) -> ItemVectors:
+                 device: str | None = None, seed: int = 0,
+                 progress: Callable[[float, str], None] | None = None) -> ItemVectors:
     """Catalog text → vectors; says plainly when the TF-IDF + SVD fallback was used."""
     emb = text_embeddings(item_texts(dataset), method=method, cache_dir=cache_dir, device=device,
-                          seed=seed)
+                          seed=seed, progress=progress)
     fallback = emb.method != "sentence-model"
     notes: tuple[str, ...] = ()
     if fallback:
