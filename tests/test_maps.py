@@ -37,12 +37,11 @@ from recsys.maps import (
 )
 from recsys.maps.sources import ItemVectors, interaction_vectors, model_item_vectors
 
+from .test_loaders import RETAIL, needs_retail
 from .test_maps_data import CLUSTER_WORDS, TAIL_CLUSTERS, planted_shop
 
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / ".cache" / "numba"))
-SHARED = Path(os.environ.get("TAILSTUDIO_SHARED_DATA", ROOT.parent / "shared" / "data"))
-RETAIL = SHARED / "online-retail" / "online_retail.csv.gz"
 TEXT = {"text_method": "tfidf"}
 
 
@@ -293,7 +292,7 @@ def test_umap_with_approximate_neighbours_keeps_planted_clusters(shop):
 
 
 @pytest.mark.shared_data
-@pytest.mark.skipif(not RETAIL.exists(), reason=f"Online Retail not found at {RETAIL}")
+@needs_retail
 def test_online_retail_text_map():
     from recsys.loaders import load_files
 

@@ -12,6 +12,7 @@ import pytest
 from recsys.cli import main
 from recsys.maps import MAP_COLUMNS
 
+from .test_loaders import RETAIL, needs_retail
 from .test_maps_data import write_shop_files
 
 os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(__file__).resolve().parent.parent / ".cache" / "numba"))
@@ -99,16 +100,14 @@ def test_lazy_pynndescent_import_still_finds_neighbours():
     assert idx.shape == (300, 5) and (idx[:, 0] == np.arange(300)).all()
 
 
+@needs_retail
 def test_same_seed_same_map_in_separate_processes(tmp_path):
     """Two processes, same data and seed ⇒ byte-identical maps. Online Retail's text graph has
     many pieces, where umap-learn's spectral start used to differ from process to process."""
     import subprocess
     import sys
 
-    retail = Path(os.environ.get("TAILSTUDIO_SHARED_DATA", Path(__file__).resolve().parents[2] /
-                                 "shared" / "data")) / "online-retail" / "online_retail.csv.gz"
-    if not retail.is_file():
-        pytest.skip(f"{retail} not found (the shared data folder is absent)")
+    retail = RETAIL
     root = Path(__file__).resolve().parent.parent
     outs = []
     for run in range(2):

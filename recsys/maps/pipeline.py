@@ -55,9 +55,9 @@ class MapConfig(BaseModel):
     Large catalogs: above ``exact_neighbours_up_to`` items UMAP's neighbour graph is found by an
     approximate inverted-file search (≥ 95 % of the exact neighbours at 100,000 items, ~4 s
     instead of ~90 s on 2 cores). UMAP starts from PCA rather than its spectral embedding, which
-    is not reproducible across processes on graphs in several pieces. The layout itself stays single-threaded:
-    umap-learn's multi-threaded layout is faster on more cores but not reproducible, and the
-    same data and seed must give the same map; ``n_epochs`` is the knob that trades detail for
+    is not reproducible across processes on graphs in several pieces. The layout itself stays
+    single-threaded: umap-learn's multi-threaded layout is faster on more cores but not
+    reproducible, and the same data and seed must give the same map; ``n_epochs`` trades detail for
     time (~0.3 s per epoch at 100,000 items). With ``min_samples`` 0, HDBSCAN's density is the
     smallest cluster size capped at 50, which keeps 100,000-item maps fast and changes nothing
     below 10,000 items.
@@ -248,7 +248,7 @@ def build_map(dataset: Dataset, config: MapConfig | None = None, *, model: Any =
                        progress=lambda f, m: progress(0.28 * f, m))
     timings["vectors_s"] = time.perf_counter() - t0
     if warming is not None:
-        warming.join()  # never two UMAP runs at once: a fixed seed must give a fixed map
+        warming.join()  # kernels ready; the layout then has the cores to itself
 
     t1 = time.perf_counter()
     x = vec.vectors

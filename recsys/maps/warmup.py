@@ -72,8 +72,8 @@ def compile_in_background() -> threading.Thread:
     """Start loading (compiling on a cold cache) UMAP's kernels in a thread, once per process.
 
     The map calls it before embedding the items: the sentence model spends most of its time in
-    torch code that releases the interpreter lock, so numba's work mostly overlaps it. Numba's
-    own locks make a map that reaches UMAP first simply wait for the thread's compilation.
+    torch code that releases the interpreter lock, so numba's work mostly overlaps it. The map
+    joins the thread before its own UMAP run, so two layouts never run at once.
     """
     global _BACKGROUND
     with _BACKGROUND_LOCK:
