@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
@@ -158,6 +160,17 @@ def render_profile() -> None:
 
 
 # ----------------------------------------------------------------------------- load data
+log = logging.getLogger("tailstudio.catalog")
+
+
+def unreadable(name: str, exc: Exception) -> str:
+    """A readable message for a failure the reader did not foresee (logged with its trace)."""
+    log.exception("reading %s failed", name)
+    reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+    return (f"'{name}' could not be read ({reason}). Check its delimiter, encoding and quoting "
+            "in the reading options.")
+
+
 def read_preview(upload, opts: ReadOptions, slot: str):
     """Read an uploaded file once per (file, options) for the preview and mapping form.
 
@@ -271,8 +284,8 @@ def render_load() -> None:
     try:
         raw = read_preview(inter_file, opts, "interactions")
         cat_raw = read_preview(cat_file, ReadOptions(), "catalog") if cat_file is not None else None
-    except IngestError as exc:
-        st.error(str(exc))
+    except Exception as exc:  # IngestError says what is wrong; anything else still must not crash
+        st.error(str(exc) if isinstance(exc, IngestError) else unreadable(inter_file.name, exc))
         st.caption("The active dataset was kept.")
         return
     detected = detect_format(inter_file.name, raw) if fmt == "auto" else fmt
@@ -309,8 +322,9 @@ def render_load() -> None:
                                     catalog_mapping=cat_mapping, value_kind=kind,
                                     read_options=opts, interactions_name=inter_file.name,
                                     catalog_name=cat_file.name if cat_file else None)
-        except IngestError as exc:
-            st.error(str(exc))
+        except Exception as exc:
+            st.error(str(exc) if isinstance(exc, IngestError) else unreadable(inter_file.name, exc))
+            st.caption("The active dataset was kept.")
             return
         st.session_state[ui.PENDING] = {"result": result, "config": config, "name": name,
                                         "file": inter_file.file_id}

@@ -397,10 +397,13 @@ def _read_text(
         raise IngestError(f"'{name}' has no columns to read.") from exc
     except pd.errors.ParserError as exc:
         first_error = str(exc).strip().splitlines()[-1]
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", pd.errors.ParserWarning)
-            frame = pd.read_csv(io.BytesIO(data), on_bad_lines="warn", engine="c", **kwargs)
-        bad = {int(n) for w in caught for n in _SKIPPED_LINE.findall(str(w.message))}
+        try:
+            frame, bad, quote_notes = _read_skipping_bad_lines(data, kwargs)
+        except pd.errors.ParserError as again:
+            raise IngestError(f"'{name}' could not be read as CSV: "
+                              f"{str(again).strip().splitlines()[-1]}. Check the delimiter and "
+                              "quoting in the reading options.") from again
+        notes.extend(quote_notes)
         lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
         skipped = len(bad) or max(0, lines - len(frame) - int(has_header))
         notes.append(f"Skipped {skipped:,} malformed line(s); first: {first_error}.")
@@ -460,6 +463,33 @@ def _lines_inside_quotes(frame: pd.DataFrame, data: bytes, has_header: bool) -> 
 
 
 _SKIPPED_LINE = re.compile(r"Skipping line (\d+)")
+
+
+def _read_skipping_bad_lines(data: bytes, kwargs: dict) -> tuple[pd.DataFrame, set[int], list[str]]:
+    """The C parser, skipping lines with the wrong number of fields; returns the frame, the
+    skipped line numbers and notes.
+
+    An opening quote that is never closed makes the parser fail at the end of the file ("EOF
+    inside string"); the file is then read again with quotes as ordinary characters, and a note
+    says so, rather than refusing the whole file.
+    """
+    notes: list[str] = []
+    for quoting in (csv.QUOTE_MINIMAL, csv.QUOTE_NONE):
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", pd.errors.ParserWarning)
+                frame = pd.read_csv(io.BytesIO(data), on_bad_lines="warn", engine="c",
+                                    quoting=quoting, **kwargs)
+        except pd.errors.ParserError as exc:
+            if quoting == csv.QUOTE_NONE or "EOF inside string" not in str(exc):
+                raise
+            where = str(exc).strip().splitlines()[-1].split("starting at ")[-1]
+            notes.append(f"An opening quote is never closed ({where}), so quotes were read as "
+                         "ordinary characters.")
+            continue
+        bad = {int(n) for w in caught for n in _SKIPPED_LINE.findall(str(w.message))}
+        return frame, bad, notes
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _label_with_file_lines(frame: pd.DataFrame, data: bytes, has_header: bool,

@@ -459,3 +459,21 @@ def test_unclosed_quote_is_reported(tmp_path: Path) -> None:
     assert "inside quotes in column 'title'" in notes and "data row 2" in notes
     clean = load_files(_write(tmp_path, "fine.csv", 'user_id,item_id,title\nu1,A,"two\nlines"\nu2,B,x\n'))
     assert "inside quotes" in " ".join(clean.report.reading)  # worded as a check, not an error
+
+
+def test_ragged_lines_and_an_unclosed_quote_together(tmp_path: Path) -> None:
+    """A Latin-1 file with a line of too many fields *and* a quote never closed: the C parser's
+    second pass used to fail at the end of the file; now the rows are read, quotes as text."""
+    text = ("CustomerID;StockCode;Description;Quantity;InvoiceDate\n"
+            "1;A1;Caf\xe9 mug;2;2024-01-02 10:00\n"
+            "2;A2;Tea pot;-3;2024-01-02 11:00\n"
+            "3;A3;Oak board;1;2024-01-03 10:00;extra\n"
+            '4;A4;"Broken quote;1;2024-01-04 10:00\n'
+            "5;A5;Lamp;1;2024-01-05 10:00\n")
+    path = tmp_path / "ragged.csv"
+    path.write_bytes(text.encode("latin-1"))
+    result = load_files(path)
+    notes = " ".join(result.report.reading)
+    assert "Skipped 1 malformed line(s)" in notes
+    assert "opening quote is never closed" in notes
+    assert set(result.interactions["item_id"]) == {"A1", "A4", "A5"}  # A2 negative, A3 ragged
