@@ -6,8 +6,13 @@ written here in plain NumPy, ``implicit``'s ALS and BPR, cosine item-kNN and pop
 Prints one table per data set with each model's NDCG@10 as a ratio of the best peer's, the
 long-tail metrics of the same lists and training seconds.
 
+Ratings below the threshold (ml-100k) are kept as context by default, as in the product: every
+list, peers' included, leaves out the films a user already rated below 4. ``--below-threshold
+drop`` discards those ratings instead, the setting of DESIGN.md's reference table.
+
     python benchmarks/bench_models.py [--datasets ml-100k,online-retail] [--models auto,ease,bpr]
-                                      [--quick] [--device auto] [--json results.json]
+                                      [--quick] [--device auto] [--below-threshold seen|drop]
+                                      [--json results.json]
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -31,8 +37,9 @@ QUICK = {"bpr": {"epochs": 5}, "neumf": {"epochs": 3}, "deepfm": {"epochs": 2},
          "multvae": {"epochs": 20}, "auto": {"time_budget_s": 60}}
 
 
-def load(name: str):
-    """The protocol's dataset and split for ``name``."""
+def load(name: str, below_threshold: str = "seen"):
+    """The protocol's dataset and split for ``name`` (``below_threshold``: what becomes of
+    ml-100k's ratings under 4, see :class:`recsys.dataset.DatasetConfig`)."""
     from recsys.dataset import DatasetConfig, build_dataset
     from recsys.loaders import load_files
     from recsys.splits import SplitConfig, split_dataset
@@ -40,7 +47,8 @@ def load(name: str):
     if name == "ml-100k":
         r = load_files(SHARED / "ml-100k" / "u.data.gz")
         ds = build_dataset(r.interactions, r.catalog, users=r.users, name=name,
-                           config=DatasetConfig(rating_threshold=4, kcore=5))
+                           config=DatasetConfig(rating_threshold=4, kcore=5,
+                                                below_threshold=below_threshold))
         return split_dataset(ds, SplitConfig(method="random", test_frac=0.2, seed=0)), "random"
     r = load_files(SHARED / "online-retail" / "online_retail.csv.gz")
     ds = build_dataset(r.interactions, r.catalog, users=r.users, name=name,
@@ -62,6 +70,7 @@ def peers(split, users: np.ndarray) -> list[dict]:
     from recsys.models.base import topk_from_scores
 
     x = (split.train.matrix > 0).astype(np.float32).tocsr()
+    known = sp.csr_matrix(split.train.known)[users]
     rows = []
 
     t0 = time.perf_counter()
@@ -73,11 +82,11 @@ def peers(split, users: np.ndarray) -> list[dict]:
     scores = np.asarray(x[users] @ b.astype(np.float32))
     train_s = time.perf_counter() - t0
     rows.append({"model": "peer: EASE λ=200 (numpy)", "train_s": train_s,
-                 **measure(topk_from_scores(scores, 10, x[users])[0], split, users)})
+                 **measure(topk_from_scores(scores, 10, known)[0], split, users)})
 
     pop = np.asarray(x.sum(axis=0)).ravel()
     rows.append({"model": "peer: popularity", "train_s": 0.0, **measure(
-        topk_from_scores(np.broadcast_to(pop, (len(users), len(pop))), 10, x[users])[0],
+        topk_from_scores(np.broadcast_to(pop, (len(users), len(pop))), 10, known)[0],
         split, users)})
     try:
         from implicit.als import AlternatingLeastSquares
@@ -98,9 +107,22 @@ def peers(split, users: np.ndarray) -> list[dict]:
         t0 = time.perf_counter()
         model.fit(x, show_progress=False)
         train_s = time.perf_counter() - t0
-        ids, _ = model.recommend(users, x[users], N=10, filter_already_liked_items=True)
-        rows.append({"model": label, "train_s": train_s, **measure(np.asarray(ids), split, users)})
+        # Ask for enough items that 10 remain once everything the user already has is dropped.
+        extra = int(np.diff(known.indptr).max(initial=0))
+        ids, _ = model.recommend(users, x[users], N=min(10 + extra, x.shape[1]),
+                                 filter_already_liked_items=True)
+        rows.append({"model": label, "train_s": train_s,
+                     **measure(_drop_known(np.asarray(ids), known, 10), split, users)})
     return rows
+
+
+def _drop_known(ids: np.ndarray, known: sp.csr_matrix, k: int) -> np.ndarray:
+    """The first ``k`` ids of each row that are not in that row of ``known`` (-1 pads)."""
+    out = np.full((len(ids), k), -1, dtype=np.int64)
+    for row, (start, end) in enumerate(zip(known.indptr[:-1], known.indptr[1:], strict=True)):
+        keep = ids[row][~np.isin(ids[row], known.indices[start:end])][:k]
+        out[row, :len(keep)] = keep
+    return out
 
 
 def ours(split, users: np.ndarray, names: list[str], quick: bool, device: str,
@@ -151,6 +173,8 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="fewer epochs (CI)")
     parser.add_argument("--no-peers", action="store_true")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--below-threshold", choices=("seen", "drop"), default="seen",
+                        help="ml-100k ratings under 4: kept as seen context, or dropped")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     if not start_logging():
@@ -162,7 +186,7 @@ def main() -> int:
     log.info("device: %s", describe_device(args.device))
     report = {}
     for dataset in args.datasets.split(","):
-        split, validation = load(dataset)
+        split, validation = load(dataset, args.below_threshold)
         users = np.flatnonzero(np.diff(split.test.indptr) > 0)
         log.info("\n%s: %d users x %d items, %d train / %d test pairs, split %s", dataset,
                  split.train.n_users, split.train.n_items, split.train.n_pairs, split.test.nnz,

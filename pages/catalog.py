@@ -48,6 +48,10 @@ def render_profile() -> None:
     s = ds.summary()
     st.caption(f"**{ds.name}** · {ds.meta.get('source', '')} · head = items covering "
                f"{ds.config.head_share:.0%} of interactions")
+    if ds.n_context_pairs:
+        st.caption(f"{ds.n_context_pairs:,} user–item pairs below the rating threshold "
+                   f"(≥ {ds.config.rating_threshold:g}) are kept as seen: they are not positives, "
+                   "and no list recommends them back to the user.")
     c = st.columns(6)
     c[0].metric("Users", f"{s['users']:,}")
     c[1].metric("Items", f"{s['items']:,}")
@@ -247,9 +251,15 @@ def dataset_options(default_name: str) -> tuple[str, DatasetConfig | None]:
                               help="Keep users and items with at least k interactions.")
     head = c[3].slider("Head share", 0.5, 0.95, 0.8, 0.05, key="ds_head",
                        help="Short head = most popular items covering this share.")
+    seen = c[1].checkbox("Below it: seen, never recommended", value=True, key="ds_below_seen",
+                         disabled=threshold is None,
+                         help="Interactions under the threshold (a 2-star rating, a return) are "
+                         "not positives, but the user has seen the item: keep them so no list "
+                         "recommends it back. Unticked, they are discarded.")
     try:
         config = DatasetConfig(head_share=head, mid_share=max(0.95, head),
-                               rating_threshold=threshold, kcore=int(kcore))
+                               rating_threshold=threshold, kcore=int(kcore),
+                               below_threshold="seen" if seen else "drop")
     except ValueError as exc:
         st.error(f"Invalid options: {exc}")
         config = None

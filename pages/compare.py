@@ -121,6 +121,10 @@ with cols[0]:
     shown = history.assign(tail=np.where(history["is_tail"], TAIL_MARK, ""))
     keep = [x for x in ("title", "category", "tail", "last_time", "interactions") if x in shown]
     st.dataframe(shown[keep].head(50), hide_index=True, key="compare_history")
+    below = 0 if ds.context_matrix is None else int(ds.context_matrix[user].nnz)
+    if below:
+        st.caption(f"Also seen below the rating threshold: {below:,} items, never recommended "
+                   "back.")
 for col, (name, frame) in zip(cols[1:], frames.items(), strict=True):
     with col:
         pos = ds.item_index.get_indexer(frame["item_id"])

@@ -63,11 +63,20 @@ def _add_input_args(p: argparse.ArgumentParser, format_flag: str = "--format") -
                    help="how to read the value column")
 
 
-def _add_dataset_args(p: argparse.ArgumentParser) -> None:
+def add_filter_args(p: argparse.ArgumentParser) -> None:
+    """How interactions become a dataset (:class:`~recsys.dataset.DatasetConfig`); every
+    command that builds one takes these, read back by :func:`_load_dataset`."""
     p.add_argument("--rating-threshold", type=float, help="keep values ≥ this (e.g. 4)")
+    p.add_argument("--below-threshold", choices=["seen", "drop"], default="seen",
+                   help="interactions under the threshold: kept as seen (never recommended "
+                   "back; default) or dropped")
     p.add_argument("--kcore", type=int, default=0, help="k-core filter (0 = off)")
     p.add_argument("--head-share", type=float, default=0.8,
                    help="share of interactions the short head covers (default 0.8)")
+
+
+def _add_dataset_args(p: argparse.ArgumentParser) -> None:
+    add_filter_args(p)
     p.add_argument("--k", type=int, default=10, help="list length K (default 10)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
 
@@ -134,7 +143,8 @@ def _load_dataset(args: argparse.Namespace):
     if not result.ok:
         raise CliError(result.report.errors[0].message, code=1)
     config = DatasetConfig(head_share=args.head_share, mid_share=max(0.95, args.head_share),
-                           rating_threshold=args.rating_threshold, kcore=args.kcore)
+                           rating_threshold=args.rating_threshold, kcore=args.kcore,
+                           below_threshold=args.below_threshold)
     ds = build_dataset(result.interactions, result.catalog, users=result.users, config=config,
                        name=Path(args.interactions).stem)
     if ds.n_pairs == 0:
@@ -205,7 +215,7 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     else:
         from .rerank import candidates_from_model, rerank
 
-        cands = candidates_from_model(model, ds, users, c=max(100, args.k), exclude=ds.matrix)
+        cands = candidates_from_model(model, ds, users, c=max(100, args.k), exclude=ds.known)
         result = rerank(cands, ds, rerank_config, k=args.k)
         items, scores = result.items, result.score
     rank = np.tile(np.arange(1, items.shape[1] + 1), len(users))

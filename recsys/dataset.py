@@ -8,6 +8,12 @@ Popularity is the number of distinct users who interacted with an item. The **he
 most popular items that together cover ``head_share`` of the user-item interactions (80 % by
 default), **mid** the next items up to ``mid_share`` (95 %), **tail** the rest including cold
 items. ``is_tail`` (used by the long-tail metrics) is every item outside the head.
+
+With a rating threshold, the interactions below it are not positives, but the user has still
+seen those items (rated a film 2 stars, returned a product). By default they are kept apart as
+**context** (:attr:`Dataset.context`, :attr:`Dataset.context_matrix`): never recommended back
+to that user (:attr:`Dataset.known`) and available to models as a weak signal, never counted as
+hits, popularity or training positives.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -44,6 +50,10 @@ class DatasetConfig(BaseModel):
                              "segment ends (the tail covers the rest).")
     rating_threshold: float | None = Field(None, description="Keep interactions whose value is "
                                            "at least this (e.g. ratings ≥ 4).")
+    below_threshold: Literal["seen", "drop"] = Field(
+        "seen", description="Interactions below the rating threshold: 'seen' keeps them as "
+        "context (the user has seen the item: it is never recommended back to them, and models "
+        "may use it as a weak signal); 'drop' discards them.")
     kcore: int = Field(0, ge=0, le=100, description="Keep only users and items with at least "
                        "this many interactions (applied repeatedly); 0 = off.")
     keep_cold_items: bool = Field(True, description="Keep catalog items that have no "
@@ -112,6 +122,8 @@ class Dataset:
     fingerprint: str
     users: pd.DataFrame | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    context: pd.DataFrame | None = None
+    context_matrix: sp.csr_matrix | None = None
 
     @property
     def n_users(self) -> int:
@@ -134,6 +146,20 @@ class Dataset:
     @property
     def has_timestamps(self) -> bool:
         return "timestamp" in self.interactions.columns
+
+    @property
+    def n_context_pairs(self) -> int:
+        """Distinct (user, item) pairs seen below the rating threshold (context, not positives)."""
+        return 0 if self.context_matrix is None else int(self.context_matrix.nnz)
+
+    @cached_property
+    def known(self) -> sp.csr_matrix:
+        """Everything each user has already interacted with: the positives of :attr:`matrix`
+        plus the context pairs. Recommendations exclude these."""
+        if not self.n_context_pairs:
+            return self.matrix
+        known = ((self.matrix + self.context_matrix) > 0).astype(np.float32)
+        return sp.csr_matrix(known)
 
     @cached_property
     def is_tail(self) -> np.ndarray:
@@ -180,6 +206,7 @@ class Dataset:
             "items": self.n_items,
             "interactions": self.n_interactions,
             "pairs": self.n_pairs,
+            "context_pairs": self.n_context_pairs,
             "density": self.n_pairs / max(1, self.n_users * self.n_items),
             "cold_items": int((self.popularity == 0).sum()),
             "segments": counts,
@@ -194,16 +221,22 @@ def _readonly(arr: np.ndarray) -> np.ndarray:
 
 
 def _fingerprint(interactions: pd.DataFrame, catalog: pd.DataFrame,
-                 users: pd.DataFrame | None, config: DatasetConfig) -> str:
-    """Content hash of the frames and config: equal data ⇒ equal fingerprint."""
+                 users: pd.DataFrame | None, config: DatasetConfig,
+                 context: pd.DataFrame | None = None) -> str:
+    """Content hash of the frames and config: equal data ⇒ equal fingerprint.
+
+    Without context pairs the context setting changes nothing, so it is left out of the hash
+    (datasets saved before the setting existed keep their fingerprints)."""
     digest = hashlib.sha256(f"v{FINGERPRINT_VERSION}".encode())
-    for frame in (interactions, catalog, users):
+    frames = (interactions, catalog, users) + ((context,) if context is not None else ())
+    for frame in frames:
         if frame is None:
             digest.update(b"none")
             continue
         digest.update(json.dumps([str(c) for c in frame.columns]).encode())
         digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
-    digest.update(config.model_dump_json().encode())
+    exclude = None if context is not None else {"below_threshold"}
+    digest.update(config.model_dump_json(exclude=exclude).encode())
     return digest.hexdigest()[:16]
 
 
@@ -217,17 +250,24 @@ def build_dataset(
     item_ids: np.ndarray | None = None,
     user_ids: np.ndarray | None = None,
     meta: dict[str, Any] | None = None,
+    context: pd.DataFrame | None = None,
 ) -> Dataset:
     """Build a :class:`Dataset` from clean canonical frames.
 
     Applies the rating threshold and k-core filter of ``config``. Vocabularies are the sorted
     ids unless ``user_ids`` / ``item_ids`` are given (splits pass the full dataset's so that
-    train and test share positions; interactions outside them are dropped).
+    train and test share positions; interactions outside them are dropped). Rows below the
+    threshold become context (``config.below_threshold == "seen"``), as do the rows of
+    ``context`` (splits and reloads pass a dataset's own context back in).
     """
     config = config or DatasetConfig()
     inter = interactions
+    context_parts = [] if context is None else [context]
     if config.rating_threshold is not None and "value" in inter.columns:
-        inter = inter.loc[inter["value"] >= config.rating_threshold]
+        positive = (inter["value"] >= config.rating_threshold).to_numpy()
+        if config.below_threshold == "seen":
+            context_parts.append(inter.loc[~positive & inter["value"].notna().to_numpy()])
+        inter = inter.loc[positive]
     if config.kcore > 1 and len(inter):
         u_codes = pd.factorize(inter["user_id"])[0]
         i_codes = pd.factorize(inter["item_id"])[0]
@@ -264,16 +304,43 @@ def build_dataset(
     catalog["title"] = catalog["title"].fillna(catalog["item_id"]).astype(str)
     if users is not None:
         users = users.loc[users["user_id"].isin(user_index)].reset_index(drop=True)
-    fingerprint = _fingerprint(inter, catalog, users, config)
-    log.info("dataset %s: %d users, %d items, %d interactions (%s)", name, len(user_ids),
-             len(item_ids), len(inter), fingerprint)
+    ctx, ctx_matrix = _context_pairs(context_parts, user_index, item_index, matrix)
+    fingerprint = _fingerprint(inter, catalog, users, config, ctx)
+    log.info("dataset %s: %d users, %d items, %d interactions, %d context pairs (%s)", name,
+             len(user_ids), len(item_ids), len(inter), 0 if ctx_matrix is None else
+             ctx_matrix.nnz, fingerprint)
     return Dataset(
         name=name, interactions=inter, catalog=catalog,
         user_ids=_readonly(np.asarray(user_ids, dtype=object)),
         item_ids=_readonly(np.asarray(item_ids, dtype=object)),
         matrix=matrix, popularity=_readonly(popularity), segment=_readonly(segment),
         config=config, fingerprint=fingerprint, users=users, meta=dict(meta or {}),
+        context=ctx, context_matrix=ctx_matrix,
     )
+
+
+def _context_pairs(parts: list[pd.DataFrame], user_index: pd.Index, item_index: pd.Index,
+                   matrix: sp.csr_matrix) -> tuple[pd.DataFrame | None, sp.csr_matrix | None]:
+    """Context rows inside the vocabularies and not already positives, and their binary
+    user × item matrix; ``(None, None)`` when there are none."""
+    parts = [p for p in parts if p is not None and len(p)]
+    if not parts:
+        return None, None
+    frame = pd.concat(parts, ignore_index=True)
+    rows = user_index.get_indexer(frame["user_id"])
+    cols = item_index.get_indexer(frame["item_id"])
+    inside = (rows >= 0) & (cols >= 0)
+    if inside.any():
+        positive = np.asarray(matrix[rows[inside], cols[inside]]).ravel() > 0
+        inside[np.flatnonzero(inside)[positive]] = False
+    if not inside.any():
+        return None, None
+    frame = frame.loc[inside].reset_index(drop=True)
+    ctx = sp.csr_matrix((np.ones(int(inside.sum()), dtype=np.float32),
+                         (rows[inside], cols[inside])), shape=matrix.shape)
+    ctx.sum_duplicates()
+    ctx.data[:] = 1.0
+    return frame, ctx
 
 
 def _catalog_frame(inter: pd.DataFrame, catalog: pd.DataFrame | None) -> pd.DataFrame:

@@ -185,7 +185,9 @@ def _sentence_vectors(texts: list[str], device: str, batch_size: int | None,
     batch = batch_size or (32 if device == "cpu" else 256)
     unique, inverse = np.unique(np.asarray(texts, dtype=object), return_inverse=True)
     order = np.argsort([len(t) for t in unique], kind="stable")
-    out = np.zeros((len(unique), model.get_sentence_embedding_dimension() or 384), np.float32)
+    dimension = getattr(model, "get_embedding_dimension", None) or \
+        model.get_sentence_embedding_dimension  # renamed in sentence-transformers 5
+    out = np.zeros((len(unique), dimension() or 384), np.float32)
     for start in range(0, len(order), _PROGRESS_CHUNK):
         part = order[start:start + _PROGRESS_CHUNK]
         out[part] = model.encode([unique[i] for i in part], batch_size=batch,

@@ -39,7 +39,8 @@ class Evaluation:
 
 def evaluate(model: Recommender, train: Dataset, test: sp.csr_matrix, *, k: int = 10,
              users: np.ndarray | None = None, block: int = 2048) -> Evaluation:
-    """Rank all items for each test user (training items excluded) and measure the lists."""
+    """Rank all items for each test user (everything the user already has excluded: training
+    positives and context pairs) and measure the lists."""
     test = sp.csr_matrix(test)
     if users is None:
         users = np.flatnonzero(np.diff(test.indptr) > 0)
@@ -51,7 +52,8 @@ def evaluate(model: Recommender, train: Dataset, test: sp.csr_matrix, *, k: int 
     seconds = time.perf_counter() - t0
     per_user.insert(0, "user_id", train.user_ids[users])
     return Evaluation(model.name, k, summary, per_user, topk, users, seconds,
-                      {"k": k, "head_share": train.config.head_share})
+                      {"k": k, "head_share": train.config.head_share,
+                       "excluded_context_pairs": train.n_context_pairs})
 
 
 def evaluate_split(model: Recommender, split: Split, *, k: int = 10) -> Evaluation:

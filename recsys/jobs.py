@@ -126,7 +126,7 @@ class TrainingJob:
                 # pairs stay unseen), then exclude every training item of the split as usual.
                 model.fit(inner.train, device=self.device, callback=callback,
                           validation=inner.test)
-                model.seen_ = split.train.matrix.astype("float32")
+                model.use_history(split.train)
             else:
                 model.fit(split.train, device=self.device, callback=callback)
             run.train_s = time.perf_counter() - t0

@@ -4,6 +4,10 @@ Four protocols: per-user random holdout, per-user temporal (each user's latest p
 time cut-off, and leave-last-out. The train part is a full :class:`~recsys.dataset.Dataset`
 sharing the original id positions, so its matrix lines up with the test matrix; a validation
 split is carved by splitting ``split.train`` again.
+
+Context pairs (seen below the rating threshold) are never held out; the train part keeps those
+a model could know at prediction time: all of them for a random split, and for the time-based
+splits only those older than the user's first held-out pair (the cut-off, for a global one).
 """
 
 from __future__ import annotations
@@ -95,6 +99,24 @@ def _test_mask(pairs: pd.DataFrame, cfg: SplitConfig, rng: np.random.Generator) 
     return _per_user_test(users, keys, n_test)
 
 
+def _train_context(dataset: Dataset, test_pairs: pd.DataFrame, cfg: SplitConfig
+                   ) -> pd.DataFrame | None:
+    """The context rows known before the held-out pairs (all of them for a random split)."""
+    ctx = dataset.context
+    if ctx is None or not len(ctx) or cfg.method == "random" or not len(test_pairs):
+        return ctx
+    if "timestamp" not in ctx.columns:
+        return None  # no time: nothing proves the context is older than the held-out pairs
+    ts = ctx["timestamp"].to_numpy().astype("datetime64[ns]")
+    if cfg.method == "time":
+        return ctx.loc[ts < test_pairs["timestamp"].min().to_datetime64()].reset_index(drop=True)
+    first = test_pairs.groupby("user")["timestamp"].min()
+    users = dataset.user_index.get_indexer(ctx["user_id"])
+    limit = first.reindex(users).to_numpy().astype("datetime64[ns]")
+    keep = np.isnat(limit) | (ts < limit)
+    return ctx.loc[keep].reset_index(drop=True)
+
+
 def split_dataset(dataset: Dataset, config: SplitConfig | None = None) -> Split:
     """Split ``dataset`` into a train :class:`Dataset` and a test matrix, reproducibly."""
     cfg = config or SplitConfig()
@@ -108,12 +130,13 @@ def split_dataset(dataset: Dataset, config: SplitConfig | None = None) -> Split:
                + dataset.item_index.get_indexer(inter["item_id"]))
     train_rows = ~np.isin(row_key, pair_key[test])
     train_cfg = dataset.config.model_copy(update={"rating_threshold": None, "kcore": 0})
+    test_pairs = pairs.loc[test].reset_index(drop=True)
     train = build_dataset(
         inter.loc[train_rows], dataset.catalog, config=train_cfg, name=f"{dataset.name}/train",
         users=dataset.users, user_ids=dataset.user_ids, item_ids=dataset.item_ids,
         meta={"split": cfg.model_dump(mode="json"), "parent": dataset.fingerprint},
+        context=_train_context(dataset, test_pairs, cfg),
     )
-    test_pairs = pairs.loc[test].reset_index(drop=True)
     test_matrix = sp.csr_matrix(
         (np.ones(len(test_pairs), dtype=np.float32),
          (test_pairs["user"].to_numpy(), test_pairs["item"].to_numpy())),

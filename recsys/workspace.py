@@ -6,6 +6,7 @@ Layout::
     <root>/datasets/<name>/interactions.parquet
     <root>/datasets/<name>/catalog.parquet
     <root>/datasets/<name>/users.parquet   (when user attributes exist)
+    <root>/datasets/<name>/context.parquet (interactions seen below the rating threshold)
     <root>/datasets/<name>/meta.json       config, fingerprint, summary, validation report
     <root>/models/<dataset>/<run>/         model.json + weights.npz + results.json
     <root>/item_sets/<dataset>/<name>.json named item sets (map selections, promotions)
@@ -112,6 +113,8 @@ class Workspace:
             dataset.catalog.to_parquet(tmp / "catalog.parquet", index=False)
             if dataset.users is not None:
                 dataset.users.to_parquet(tmp / "users.parquet", index=False)
+            if dataset.context is not None:
+                dataset.context.to_parquet(tmp / "context.parquet", index=False)
             meta = {
                 "name": name,
                 "source": source,
@@ -135,6 +138,7 @@ class Workspace:
             raise WorkspaceError(f"No dataset named '{name}' in {self.root}.")
         meta = json.loads((folder / "meta.json").read_text())
         users_path = folder / "users.parquet"
+        context_path = folder / "context.parquet"
         dataset = build_dataset(
             pd.read_parquet(folder / "interactions.parquet"),
             pd.read_parquet(folder / "catalog.parquet"),
@@ -142,6 +146,7 @@ class Workspace:
             name=meta["name"],
             users=pd.read_parquet(users_path) if users_path.exists() else None,
             meta=meta.get("meta") or {},
+            context=pd.read_parquet(context_path) if context_path.exists() else None,
         )
         if dataset.fingerprint != meta["fingerprint"]:
             log.warning("dataset %s: fingerprint changed on reload (%s → %s)", name,

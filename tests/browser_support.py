@@ -102,3 +102,25 @@ def settle(page, charts: int = 0) -> None:
 def shot(page, path: Path) -> Path:
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def choose(page, label: str, option: str, attempts: int = 3) -> None:
+    """Pick ``option`` in the selectbox labelled ``label``, reopening the list if it did not open.
+
+    A click that lands while the page is still laying out (an expander opening, a chart drawing)
+    can leave the list closed; a second click then opens it.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    box = page.get_by_role("combobox", name=label, exact=True)
+    box.scroll_into_view_if_needed()
+    for _ in range(attempts):
+        box.click()
+        item = page.get_by_role("option", name=option, exact=True)
+        try:
+            item.wait_for(state="visible", timeout=10_000)
+            item.click()
+            return
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
+    raise AssertionError(f"option {option!r} of {label!r} never showed after {attempts} clicks")

@@ -13,17 +13,12 @@ from pathlib import Path
 import pytest
 
 from recsys import Workspace
-from tests.browser_support import MIN_PNG_BYTES, settle, shot
+from tests.browser_support import MIN_PNG_BYTES, choose, settle, shot
 
 from .test_maps_data import planted_shop
 
 os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(__file__).resolve().parent.parent / ".cache" / "numba"))
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
-
-
-def _choose(page, label: str, option: str) -> None:
-    page.get_by_role("combobox", name=label, exact=True).click()
-    page.get_by_role("option", name=option, exact=True).click()
 
 
 def test_map_box_selection_in_browser(server: tuple[str, Path], browser_page, tmp_path: Path) -> None:
@@ -38,10 +33,11 @@ def test_map_box_selection_in_browser(server: tuple[str, Path], browser_page, tm
     page.goto(f"{url}/map")
     expect(page.get_by_role("heading", name="Map")).to_be_visible()
     expect(page.get_by_text("No map yet for this dataset.")).to_be_visible()
-    _choose(page, "method", "pca")
+    choose(page, "method", "pca")
     page.get_by_text("Advanced: embedding, neighbours", exact=False).click()  # the rest of the settings
-    _choose(page, "text_method", "tfidf")
-    _choose(page, "cluster_on", "embedding")
+    expect(page.get_by_role("combobox", name="text_method", exact=True)).to_be_visible()
+    choose(page, "text_method", "tfidf")
+    choose(page, "cluster_on", "embedding")
     page.get_by_role("button", name="Draw map").click()
     expect(page.get_by_text("Map ready (", exact=False)).to_be_visible()
     settle(page, charts=1)

@@ -80,6 +80,27 @@ def test_recommend_contract(tmp_path):
     assert overlap.empty  # only unseen items
 
 
+@needs_ml
+def test_recommend_never_offers_back_items_rated_below_the_threshold(tmp_path):
+    """With ratings ≥ 4 as positives, a film rated 1–3 is still seen: kept as context by
+    default (never listed), listed again only when those ratings are dropped."""
+    import pandas as pd
+
+    rated = pd.read_csv(ML100K, sep="\t", header=None, names=["user_id", "item_id", "r", "t"],
+                        dtype={"user_id": str, "item_id": str})
+    low = rated.loc[rated["r"] < 4, ["user_id", "item_id"]]
+    overlaps = {}
+    for mode in ("seen", "drop"):
+        out = tmp_path / f"recs-{mode}.csv"
+        proc = run_cli("recommend", "--interactions", str(ML100K), "--model", "ease",
+                       "--rating-threshold", "4", "--below-threshold", mode, "--out", str(out))
+        assert proc.returncode == 0, proc.stderr
+        recs = pd.read_csv(out, dtype={"user_id": str, "item_id": str})
+        overlaps[mode] = len(recs.merge(low, on=["user_id", "item_id"]))
+    assert overlaps["seen"] == 0
+    assert overlaps["drop"] > 100  # many lists would otherwise offer films already rated low
+
+
 def test_recommend_and_evaluate_on_a_small_file(tmp_path):
     import numpy as np
     import pandas as pd

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from recsys import Workspace
+from recsys import Workspace, build_dataset
 from recsys.compare import user_segments
 from tests.app_support import open_page
 
@@ -66,3 +66,32 @@ def test_user_from_segment(workspace_copy: Path):
     assert user == int(cold[0])
     assert np.diff(train.matrix.indptr)[user] == np.diff(train.matrix.indptr).min()
     assert any(m.value == str(ds.user_ids[user]) for m in at.metric)
+
+
+def test_items_seen_below_the_threshold_are_reported(workspace_dir: Path):
+    """A ratings dataset: the history notes the films rated below the threshold, none of which
+    any list offers back."""
+    from recsys import SplitConfig
+    from recsys.jobs import TrainingJob
+    from tests.test_context import THRESHOLD, _rated
+
+    ds = build_dataset(_rated(), config=THRESHOLD, name="ratings")
+    ws = Workspace(workspace_dir)
+    ws.save_dataset(ds, activate=True)
+    job = TrainingJob(ds, {"pop": {}}, SplitConfig(method="random", seed=0), workspace=ws,
+                      device="cpu")
+    job.run()
+    assert job.status == "done", job.message
+    at = _compare_page()
+    at.multiselect(key="compare_models").set_value(["pop"])
+    at.text_input(key="compare_user_id").set_value("u3").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    below = int(ds.context_matrix[ds.user_index.get_loc("u3")].nnz)
+    assert below > 0
+    assert any(f"Also seen below the rating threshold: {below:,} items" in c.value
+               for c in at.caption)
+    lists = [d.value for d in at.dataframe if "#" in d.value.columns]
+    assert lists and all(len(x) == 10 for x in lists)
+    row = ds.context_matrix[ds.user_index.get_loc("u3")]
+    rated_low = set(ds.catalog["title"].to_numpy()[row.indices])
+    assert not any(rated_low & set(x["title"]) for x in lists)

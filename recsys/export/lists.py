@@ -2,7 +2,7 @@
 
 :func:`export_lists` is the one entry point used by the dashboard and ``python -m recsys
 export``. For each block of users it takes the model's best ``C`` unseen items (every item the
-user has interacted with is excluded: ``dataset.matrix``), applies the re-ranking steps, turns
+user has interacted with is excluded: ``dataset.known``), applies the re-ranking steps, turns
 the lists into rows ``user_id, rank, item_id, title, score, base_score, is_tail, boosted,
 cluster`` and appends them to the file, reporting ``progress(users_done, users_total)``.
 A ``manifest.json`` beside the file records what produced it.
@@ -158,7 +158,7 @@ def split_metrics(model: Any, split: Any, rerank: Sequence[Any] | Any | None = N
 
     steps = _steps(rerank)
     users = split.test_users
-    cands = scope_candidates(model, split.train, users, max(candidates, k), split.train.matrix)
+    cands = scope_candidates(model, split.train, users, max(candidates, k), split.train.known)
     lists = _reranker(split.train, steps, k, clusters, item_set)(cands)
     n_train_users = int((np.diff(split.train.matrix.indptr) > 0).sum())
     summary, _ = summarise(np.asarray(lists.items), split.test[users], split.train.popularity,
@@ -200,7 +200,7 @@ def export_lists(
     selection: ScopeSelection = resolve_scope(config.scope, dataset, clusters=clusters,
                                               item_set=item_set)
     c = max(config.candidates, config.k)
-    exclude = sp.csr_matrix(dataset.matrix)
+    exclude = sp.csr_matrix(dataset.known)
     path = folder / f"{safe_name('lists-' + config.scope.label())}.{EXTENSIONS[config.format]}"
     users = selection.users
     total, rows, with_rows, t0 = len(users), 0, 0, time.perf_counter()
@@ -228,14 +228,16 @@ def export_lists(
         "dataset": {"name": dataset.name, "fingerprint": dataset.fingerprint,
                     "users": dataset.n_users, "items": dataset.n_items,
                     "interactions": dataset.n_interactions,
-                    "head_share": dataset.config.head_share},
+                    "context_pairs": dataset.n_context_pairs,
+                    "config": dataset.config.model_dump(mode="json")},
         "model": {"name": getattr(model, "name", type(model).__name__),
                   "config": model.config.model_dump(mode="json") if hasattr(model, "config") else {},
                   "fingerprint": getattr(model, "fingerprint_", None), **(model_info or {})},
         "rerank": [s.model_dump(mode="json") for s in steps],
         "k": config.k,
         "candidates": c,
-        "excluded": "every item the user has interacted with (all interactions)",
+        "excluded": "every item the user has interacted with (all interactions, including "
+                    "those below the rating threshold kept as seen)",
         "scope": {**config.scope.model_dump(mode="json"), "description": selection.description},
         "metrics": metrics,
         "rows": rows,

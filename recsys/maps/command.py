@@ -36,10 +36,9 @@ def add_map_arguments(p: argparse.ArgumentParser) -> None:
                    "\"min_cluster_size\": 20, \"text_method\": \"tfidf\"}'")
     p.add_argument("--all-columns", action="store_true", help="also write title, category, "
                    "price, popularity and per-cluster figures")
-    p.add_argument("--rating-threshold", type=float, help="keep values ≥ this (e.g. 4)")
-    p.add_argument("--kcore", type=int, default=0, help="k-core filter (0 = off)")
-    p.add_argument("--head-share", type=float, default=0.8,
-                   help="share of interactions the short head covers (default 0.8)")
+    from ..cli import add_filter_args  # the CLI imports this module: no top-level import
+
+    add_filter_args(p)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
                    help="device for the sentence model and neighbour search")
     p.add_argument("--cache-dir", help="folder to cache embeddings and maps in (default: none)")

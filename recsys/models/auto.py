@@ -1,7 +1,7 @@
 """``auto``: what a merchandiser who does not tune gets.
 
 It carves a validation split out of the training data, tries a small, time-bounded set of
-strong candidates (EASE over a λ grid, with item side information and recency-weighted
+strong candidates (EASE over a λ grid, with context pairs, item side information and recency-weighted
 histories when the data has them, item-kNN, a Mult-VAE) and blends of the best EASE with each
 other family (models of different kinds make different mistakes, so a blend usually beats
 both), keeps the one with the best validation NDCG@K and refits it on all the training data.
@@ -52,7 +52,7 @@ class Blend(Recommender):
         blend = cls(BlendConfig(first=first_spec, second=second_spec, weight=weight,
                                 seed=first.config.seed))
         blend.parts_ = [first, second]
-        blend.device_, blend.seen_ = first.device_, first.seen_
+        blend.device_, blend.seen_, blend.known_ = first.device_, first.seen_, first.exclusion
         blend.n_users_, blend.n_items_ = first.n_users_, first.n_items_
         blend.fingerprint_, blend.history_ = first.fingerprint_, []
         return blend
@@ -125,6 +125,8 @@ class AutoRecommender(Recommender):
 
         stages: list[list[tuple[str, dict[str, Any]]]] = [
             [("ease", {"l2": l2}) for l2 in (200, 100, 400, 800)]]
+        if dataset.n_context_pairs:
+            stages.append([("ease", {"context_weight": w}) for w in (0.3, 0.6)])
         if item_attributes(dataset) is not None:
             stages.append([("ease", {"side_weight": w}) for w in (5.0, 20.0)])
         if dataset.has_timestamps:
@@ -226,4 +228,4 @@ class AutoRecommender(Recommender):
         self.inner_.device_ = self.device_
         self.inner_._load_state({k.split(".", 1)[1]: v for k, v in state.items()
                                  if k.startswith("inner.")})
-        self.seen_ = self.inner_.seen_
+        self.seen_, self.known_ = self.inner_.seen_, self.inner_.exclusion

@@ -143,7 +143,7 @@ class Recommender(ABC):
         from ..device import resolve_device
 
         self.device_ = resolve_device(device)
-        self.seen_ = sp.csr_matrix(dataset.matrix, dtype=np.float32)
+        self.use_history(dataset)
         self.n_users_, self.n_items_ = dataset.matrix.shape
         self.fingerprint_ = dataset.fingerprint
         self.history_: list[dict[str, float]] = []
@@ -152,6 +152,19 @@ class Recommender(ABC):
         except FitStopped:  # models that cannot stop midway keep what they have
             log.info("%s: training stopped by the callback", self.name)
         return self
+
+    def use_history(self, dataset: Dataset) -> None:
+        """Take ``dataset``'s users' histories: :attr:`seen_` (the positives, which scoring
+        reads) and :attr:`known_` (positives plus context pairs, which lists exclude)."""
+        self.seen_ = sp.csr_matrix(dataset.matrix, dtype=np.float32)
+        self.known_ = (sp.csr_matrix(dataset.known, dtype=np.float32)
+                       if dataset.n_context_pairs else self.seen_)  # saved once, not twice
+
+    @property
+    def exclusion(self) -> sp.csr_matrix:
+        """Users × items a list must not contain: everything the user already interacted with."""
+        known = getattr(self, "known_", None)
+        return self.seen_ if known is None else known
 
     @abstractmethod
     def _fit(self, dataset: Dataset, *, callback: Callback | None,
@@ -169,7 +182,7 @@ class Recommender(ABC):
         items_out, scores_out = [], []
         for start in range(0, len(users), block):
             part = users[start:start + block]
-            seen = self.seen_[part] if exclude_seen else None
+            seen = self.exclusion[part] if exclude_seen else None
             items, vals = topk_from_scores(self.score(part), n, seen)
             items_out.append(items)
             scores_out.append(vals)
@@ -180,11 +193,16 @@ class Recommender(ABC):
     # -- persistence -----------------------------------------------------------------------
     def _state(self) -> dict[str, np.ndarray]:
         """Learned arrays to save (models override and call ``super()``)."""
-        return pack_csr("seen", self.seen_)
+        state = pack_csr("seen", self.seen_)
+        if self.exclusion is not self.seen_:
+            state.update(pack_csr("known", self.exclusion))
+        return state
 
     def _load_state(self, state: dict[str, np.ndarray]) -> None:
         """Restore learned arrays (models override and call ``super()``)."""
-        self.seen_ = unpack_csr(state, "seen", (self.n_users_, self.n_items_))
+        shape = (self.n_users_, self.n_items_)
+        self.seen_ = unpack_csr(state, "seen", shape)
+        self.known_ = unpack_csr(state, "known", shape) if "known_data" in state else self.seen_
 
     def save(self, folder: str | Path) -> Path:
         """Write ``model.json`` + ``weights.npz`` into ``folder`` (created)."""

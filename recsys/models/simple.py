@@ -95,6 +95,10 @@ class EASEConfig(ModelConfig):
                                "information (category, genres, brand) added to the item "
                                "co-occurrences, as if every attribute were a user who had all "
                                "items sharing it (collective EASE); 0 = off.")
+    context_weight: float = Field(0.0, ge=0.0, le=1.0, description="Weight of the items a user "
+                                  "saw below the rating threshold (context pairs) in their "
+                                  "history: a weak 'watched it' signal next to the positives; "
+                                  "0 = off.")
 
 
 @register
@@ -102,7 +106,8 @@ class EASE(Recommender):
     """Embarrassingly Shallow Autoencoder: B = I − P·diag(1/diag(P)), P = (XᵀX + λI)⁻¹.
 
     Optionally the user's history is weighted by recency at scoring time (the item-item
-    weights still come from the binary matrix).
+    weights still come from the binary matrix), and context pairs (items seen below the rating
+    threshold) join the history with ``context_weight``, in the co-occurrences and at scoring.
     """
 
     name = "ease"
@@ -111,11 +116,13 @@ class EASE(Recommender):
 
     def _fit(self, dataset: Dataset, *, callback: Callback | None,
              validation: sp.csr_matrix | None) -> None:
-        binary = (self.seen_ > 0).astype(np.float32)
+        context = _weighted_context(dataset, self.config.context_weight)
+        binary = (self.seen_ > 0).astype(np.float32) + context
         side = item_attributes(dataset) if self.config.side_weight > 0 else None
         self.weights_ = ease_weights(binary, self.config.l2, self.device_, side=side,
                                      side_weight=self.config.side_weight)
-        self.history_matrix_ = recency_weighted(dataset, self.config.history_half_life_days)
+        history = recency_weighted(dataset, self.config.history_half_life_days) + context
+        self.history_matrix_ = sp.csr_matrix(history, dtype=np.float32)
 
     def score(self, users: np.ndarray) -> np.ndarray:
         return np.asarray(self.history_matrix_[users] @ self.weights_, dtype=np.float32)
@@ -127,6 +134,13 @@ class EASE(Recommender):
         super()._load_state(state)
         self.weights_ = state["weights"]
         self.history_matrix_ = unpack_csr(state, "h", self.seen_.shape)
+
+
+def _weighted_context(dataset: Dataset, weight: float) -> sp.csr_matrix:
+    """The dataset's context pairs at ``weight`` (an all-zero matrix when off or absent)."""
+    if weight <= 0 or not dataset.n_context_pairs:
+        return sp.csr_matrix(dataset.matrix.shape, dtype=np.float32)
+    return (sp.csr_matrix(dataset.context_matrix, dtype=np.float32) * weight).tocsr()
 
 
 def recency_weighted(dataset: Dataset, half_life_days: float | None) -> sp.csr_matrix:

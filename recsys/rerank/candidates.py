@@ -81,8 +81,9 @@ def candidates_from_model(model, dataset: Dataset, users: np.ndarray | None = No
                           exclude: sp.csr_matrix | None = None, block: int = 2048) -> Candidates:
     """Each user's ``c`` best items by ``model.score``, excluding ``exclude`` (users × items).
 
-    ``exclude`` defaults to the model's training matrix (``model.seen_``); exports pass the
-    full ``dataset.matrix`` so nothing a user already has is recommended. Scored in blocks of
+    ``exclude`` defaults to what the model knows each user has (``model.exclusion``: training
+    positives plus context pairs); exports pass the full ``dataset.known`` so nothing a user
+    already has is recommended. Scored in blocks of
     users (``torch.topk`` for torch models, ``argpartition`` otherwise).
     """
     from ..models.base import topk_from_scores
@@ -91,7 +92,7 @@ def candidates_from_model(model, dataset: Dataset, users: np.ndarray | None = No
         users, dtype=np.int64)
     if c < 1:
         raise ValueError("the candidate pool size c must be at least 1")
-    exclude = model.seen_ if exclude is None else sp.csr_matrix(exclude)
+    exclude = model.exclusion if exclude is None else sp.csr_matrix(exclude)
     if exclude.shape[1] != dataset.n_items:
         raise ValueError(f"exclude has {exclude.shape[1]} items, the dataset {dataset.n_items}")
     items_out, scores_out = [], []

@@ -66,7 +66,7 @@ def boost_bury(lists: WorkingLists, cfg: RerankConfig, dataset: Dataset) -> Work
 def pin(lists: WorkingLists, cfg: RerankConfig, dataset: Dataset, users: np.ndarray
         ) -> WorkingLists:
     """Put each pinned item at its 1-based position in every list, unless the user already
-    has it (their row of ``dataset.matrix``) or it is blocked. Pinned items the model did not
+    has it (their row of ``dataset.known``) or it is blocked. Pinned items the model did not
     propose are added (base score NaN, base rank 0, score just below the row's lowest)."""
     if not cfg.pins:
         return lists
@@ -76,7 +76,7 @@ def pin(lists: WorkingLists, cfg: RerankConfig, dataset: Dataset, users: np.ndar
     wanted = [(p, pos) for p, pos in wanted if p not in blocked]
     if not wanted:
         return lists
-    seen = sp.csr_matrix(dataset.matrix)[np.asarray(users, dtype=np.int64)]
+    seen = sp.csr_matrix(dataset.known)[np.asarray(users, dtype=np.int64)]
     return _pin_positions(lists, wanted, seen)
 
 
