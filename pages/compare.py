@@ -25,11 +25,18 @@ from recsys.rerank import METHODS, RerankConfig, candidates_from_model, rerank
 from recsys.workspace import WorkspaceError
 
 log = logging.getLogger(__name__)
-TAIL_MARK = "★ tail"
+TAIL_MARK = "★"
+PANELS_PER_ROW = 3
+#: Narrow marks so a list's title, tail, hit and reason fit in a third of the page.
+LIST_COLUMNS = {"#": st.column_config.NumberColumn(width=36),
+                "title": st.column_config.TextColumn(width="medium"),
+                "tail": st.column_config.TextColumn(width=40),
+                "hit": st.column_config.TextColumn(width=36),
+                "why": st.column_config.TextColumn(width=110)}
 
 ds = ui.page_start("Compare")
 st.caption(f"Dataset **{ds.name}** · one user's history beside each model's top-N; tail items are "
-           "marked ★, items the user interacted with in the held-out part are hits.")
+           "marked ★, items the user interacted with in the held-out part are hits (✓).")
 
 runs = ui.model_picker(ds, key="compare_models", label="Models", multi=True)
 if runs is None:
@@ -108,32 +115,50 @@ except Exception as exc:  # never a traceback in the browser
 
 held_out = set(split.test[user].indices.tolist())
 history = user_history(ds, user, clusters=clusters)
+history_pos = ds.item_index.get_indexer(history["item_id"])
+history["held_out"] = np.isin(history_pos, list(held_out))
+training = history.loc[~history["held_out"]]
 uid = ds.user_ids[user]
 m = st.columns(4)
 m[0].metric("User", str(uid))
-m[1].metric("Items in history", f"{len(history):,}")
-m[2].metric("Tail share of history", f"{history['is_tail'].mean():.0%}" if len(history) else "–")
-m[3].metric("Held-out items", f"{len(held_out):,}")
+m[1].metric("Training items", f"{len(training):,}", help="What the models learned from.")
+m[2].metric("Tail share of training items", f"{training['is_tail'].mean():.0%}" if len(training) else "–")
+m[3].metric("Held-out items", f"{len(held_out):,}", help="Interactions the models never saw: an "
+            "item of a list that is one of them is a hit (✓).")
 
-cols = st.columns(1 + len(frames))
-with cols[0]:
+
+def show_history() -> None:
     st.markdown("**History** (newest first)")
-    shown = history.assign(tail=np.where(history["is_tail"], TAIL_MARK, ""))
-    keep = [x for x in ("title", "category", "tail", "last_time", "interactions") if x in shown]
+    shown = history.assign(tail=np.where(history["is_tail"], TAIL_MARK, ""),
+                           part=np.where(history["held_out"], "held out", "train"))
+    keep = [x for x in ("title", "category", "tail", "part", "last_time", "interactions") if x in shown]
     st.dataframe(shown[keep].head(50), hide_index=True, key="compare_history")
     below = 0 if ds.context_matrix is None else int(ds.context_matrix[user].nnz)
     if below:
         st.caption(f"Also seen below the rating threshold: {below:,} items, never recommended "
                    "back.")
-for col, (name, frame) in zip(cols[1:], frames.items(), strict=True):
-    with col:
-        pos = ds.item_index.get_indexer(frame["item_id"])
-        st.markdown(f"**{name}** · {int(frame['is_tail'].sum())} tail · "
-                    f"{sum(p in held_out for p in pos)} hits")
-        compact = pd.DataFrame({"#": frame["rank"], "title": frame["title"],
-                                "tail": np.where(frame["is_tail"], TAIL_MARK, ""),
-                                "why": np.where(frame["boosted"], "↑ " + frame["reason"], frame["reason"])})
-        st.dataframe(compact, hide_index=True, key=f"compare_list_{name}")
+
+
+def show_list(name: str, frame: pd.DataFrame) -> None:
+    hit = np.isin(ds.item_index.get_indexer(frame["item_id"]), list(held_out))
+    st.markdown(f"**{name}** · {int(frame['is_tail'].sum())} tail · {int(hit.sum())} hits")
+    compact = pd.DataFrame({"#": frame["rank"], "title": frame["title"],
+                            "tail": np.where(frame["is_tail"], TAIL_MARK, ""),
+                            "hit": np.where(hit, "✓", ""),
+                            "why": np.where(frame["boosted"], "↑ " + frame["reason"], frame["reason"])})
+    st.dataframe(compact, hide_index=True, key=f"compare_list_{name}", column_config=LIST_COLUMNS)
+
+
+# History first, then the lists, at most three panels a row so titles stay readable
+panels = [("history", None), *frames.items()]
+for start in range(0, len(panels), PANELS_PER_ROW):
+    row = panels[start:start + PANELS_PER_ROW]
+    for col, (name, frame) in zip(st.columns(PANELS_PER_ROW), row, strict=False):
+        with col:
+            if frame is None:
+                show_history()
+            else:
+                show_list(name, frame)
 
 st.subheader("Overlap between lists")
 table = overlap_table({name: list(f["item_id"]) for name, f in frames.items()})

@@ -42,6 +42,14 @@ def test_user_by_id_two_models_and_variant(workspace_copy: Path):
     assert len(breakdown) == 4 and {"base_score", "score", "reason", "moved"} <= set(breakdown[0].columns)
     history = _frames(at, "last_time")[0]
     assert history["last_time"].is_monotonic_decreasing  # newest first
+    metrics = {m.label: m.value for m in at.metric}
+    counts = history["part"].value_counts()
+    assert int(metrics["Training items"]) == counts.get("train", 0)
+    assert int(metrics["Held-out items"]) == counts.get("held out", 0) > 0
+    # A list item is marked a hit exactly when the user interacted with it in the held-out part
+    held_out = set(history.loc[history["part"] == "held out", "title"])
+    for frame in lists:
+        assert ((frame["hit"] == "✓") == frame["title"].isin(held_out)).all()
 
 
 def test_unknown_user_id_is_explained(workspace_copy: Path):
