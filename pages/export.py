@@ -33,6 +33,7 @@ LAST = "export_last_folder"
 SCOPES = {"all": "All users", "segment": "A user segment", "cluster": "A cluster of the map",
           "item_set": "A saved item set"}
 MIME = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet", "jsonl": "application/jsonl"}
+PREVIEW_ROWS = 20
 
 ds = ui.page_start("Export")
 st.caption(f"Dataset **{ds.name}** · {ds.n_users:,} users × {ds.n_items:,} items · lists hold only "
@@ -146,6 +147,20 @@ if go:
             shutil.rmtree(folder, ignore_errors=True)
 
 
+def head_of_file(path: Path, rows: int) -> pd.DataFrame:
+    """The first ``rows`` rows of an export file, read without loading the whole file (CSV cells
+    as written, so neutralised cells show their guard)."""
+    ext = path.suffix.lstrip(".")
+    if ext == "parquet":
+        import pyarrow.parquet as pq
+
+        batch = next(pq.ParquetFile(path).iter_batches(batch_size=rows), None)
+        return batch.to_pandas() if batch is not None else pd.DataFrame()
+    if ext == "jsonl":
+        return pd.read_json(path, lines=True, nrows=rows, dtype=False)
+    return pd.read_csv(path, nrows=rows, dtype=str, keep_default_na=False)
+
+
 def show_export(folder: Path, key: str) -> None:
     """Download buttons (the list file, and everything as a zip) and the manifest."""
     manifest = read_manifest(folder)
@@ -159,10 +174,8 @@ def show_export(folder: Path, key: str) -> None:
     b[1].download_button("Download all (zip with manifest.json)", zip_folder(folder),
                          file_name=f"{folder.name}.zip", mime="application/zip", key=f"{key}_zip",
                          on_click="ignore")
-    preview = {"csv": lambda p: pd.read_csv(p, nrows=20, dtype=str),
-               "parquet": lambda p: pd.read_parquet(p).head(20),
-               "jsonl": lambda p: pd.read_json(p, lines=True, nrows=20, dtype=False)}[ext]
-    st.dataframe(preview(path), hide_index=True, key=f"{key}_preview")
+    st.dataframe(head_of_file(path, PREVIEW_ROWS), hide_index=True, key=f"{key}_preview")
+    st.caption(f"The first {PREVIEW_ROWS} rows of {entry['name']}, as written.")
     with st.expander("manifest.json", expanded=False):
         st.json(manifest)
 

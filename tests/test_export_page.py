@@ -61,6 +61,9 @@ def test_export_json_model_lists_without_retraining(workspace_copy: Path):
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["model"]["trained_on"].startswith("training part")
     assert manifest["rerank"] == []
+    previews = [d.value for d in at.dataframe if "rank" in d.value.columns]
+    assert previews and all(len(p) == 20 for p in previews)  # this export and the past one
+    assert previews[0]["item_id"].tolist() == frame["item_id"].head(20).tolist()
 
 
 def test_cluster_scope_without_map_is_explained(workspace_copy: Path):
@@ -95,3 +98,5 @@ def test_cluster_lists_from_the_item_map(workspace_copy: Path):
     folder = next((workspace_copy / "exports" / "demo-shop").iterdir())
     lists = read_export(folder / "lists-cluster-2-lists.parquet")
     assert (lists["cluster"] == 2).all() and lists["user_id"].nunique() == 3000
+    preview = next(d.value for d in at.dataframe if "rank" in d.value.columns)
+    assert len(preview) == 20 and preview["item_id"].tolist() == lists["item_id"].head(20).tolist()
