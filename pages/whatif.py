@@ -18,6 +18,7 @@ from recsys.rerank import (
     Candidates,
     RerankConfig,
     RerankContext,
+    best_within,
     candidates_from_model,
     changed_rows,
     exposure_table,
@@ -159,6 +160,37 @@ def _exposure_chart(table: pd.DataFrame, by: str, title: str) -> go.Figure:
     return fig
 
 
+def _use_setting(method: str, strength: float) -> None:
+    """Button callback: move the method picker and the slider to a setting of the table."""
+    st.session_state["whatif_method"] = method
+    st.session_state["whatif_strength"] = float(strength)
+
+
+def _best_settings(curve: pd.DataFrame, budget: int) -> None:
+    """Each method's most tail-heavy swept setting within the NDCG budget, best first, and a
+    button that applies the best one."""
+    best = best_within(curve, budget / 100).sort_values("aplt", ascending=False, kind="stable")
+    base = float(curve.loc[curve["strength"] == 0, "ndcg"].iloc[0])
+    table = pd.DataFrame({
+        "method": best["method"].map(LABELS).fillna(best["method"]), "strength": best["strength"],
+        "tail share (APLT)": best["aplt"], "NDCG@K": best["ndcg"],
+        "NDCG loss": 1 - best["ndcg"] / base if base > 0 else 0.0, "coverage": best["coverage"]})
+    st.markdown(f"**Most tail exposure within a {budget} % NDCG loss**")
+    st.dataframe(table, hide_index=True, key="whatif_best", column_config={
+        "strength": st.column_config.NumberColumn(format="%.2f"),
+        "tail share (APLT)": st.column_config.NumberColumn(format="%.3f"),
+        "NDCG@K": st.column_config.NumberColumn(format="%.4f"),
+        "NDCG loss": st.column_config.NumberColumn(format="percent"),
+        "coverage": st.column_config.NumberColumn(format="%.3f")})
+    top = best.iloc[0]
+    st.button(f"Use the best: {LABELS.get(top['method'], top['method'])} at "
+              f"{top['strength']:.2f}", key="whatif_use_best", on_click=_use_setting,
+              args=(str(top["method"]), float(top["strength"])),
+              help="Sets the method and the strength above to this row.")
+    st.caption(f"Among the swept strengths ({', '.join(f'{x:g}' for x in SWEEP)}); methods other "
+               "than the one picked above use their default options.")
+
+
 @st.fragment
 def tuning() -> None:
     """Method, strength and everything they drive: reruns alone when a slider moves."""
@@ -188,6 +220,10 @@ def tuning() -> None:
     _metric_row(current, baseline)
 
     st.subheader("Trade-off")
+    budget = st.columns([1, 2])[0].slider("Accuracy budget: NDCG@K loss at most (%)", 1, 20, 5, 1, key="whatif_budget",
+                       help="How much of the unboosted NDCG you are willing to give up for tail "
+                       "exposure; the curve marks it and the table below picks each method's "
+                       "best setting within it.")
     options = {method: opts} if opts else {}
     methods = tuple(m for m in METHODS if m != "calibrated" or has_categories
                     or method == "calibrated")
@@ -198,17 +234,18 @@ def tuning() -> None:
         st.error(f"The trade-off curve could not be computed: {exc}")
         curve = None
     if curve is not None and not curve.empty:
-        curve = curve.assign(method=curve["method"].map(LABELS))
-        fig = px.line(curve, x="aplt", y="ndcg", color="method", markers=True,
+        fig = px.line(curve.assign(method=curve["method"].map(LABELS)), x="aplt", y="ndcg",
+                      color="method", markers=True,
                       hover_data=["strength", "coverage", "gini"],
                       labels={"aplt": "tail share of lists (APLT@K)", "ndcg": "NDCG@K"},
                       title="Accuracy vs tail exposure, strengths 0 → 1")
         fig.add_trace(go.Scatter(x=[current["aplt"]], y=[current["ndcg"]], mode="markers",
                                  name="current setting",
                                  marker=dict(symbol="star", size=18, color="#dc2626")))
-        fig.add_hline(y=0.95 * baseline["ndcg"], line_dash="dot", line_color="#64748b",
-                      annotation_text="5 % NDCG loss")
+        fig.add_hline(y=(1 - budget / 100) * baseline["ndcg"], line_dash="dot",
+                      line_color="#64748b", annotation_text=f"{budget} % NDCG loss")
         st.plotly_chart(fig, key="whatif_curve")
+        _best_settings(curve, budget)
 
     st.subheader("Exposure")
     left, right = st.columns(2)

@@ -78,3 +78,23 @@ def test_calibration_without_categories_is_explained(workspace_dir):
     assert any("no category column" in w.value for w in at.warning)
     assert at.radio(key="whatif_calibrate").disabled
     assert any("exposure by category is not available" in i.value for i in at.info)
+
+
+def test_best_setting_within_the_budget_is_offered_and_applied(workspace_dir):
+    _workspace_with(workspace_dir)
+    at = _whatif(workspace_dir)
+    at.selectbox(key="whatif_method").set_value("tail_bonus")
+    at.slider(key="whatif_strength").set_value(0.0).run()
+    assert not at.exception and not at.error
+    best = next(d.value for d in at.dataframe if "NDCG loss" in d.value.columns)
+    assert len(best) >= 4 and best["tail share (APLT)"].is_monotonic_decreasing
+    assert (best["NDCG loss"] <= 0.05 + 1e-9).all()  # the default budget
+    at.slider(key="whatif_budget").set_value(20).run()
+    looser = next(d.value for d in at.dataframe if "NDCG loss" in d.value.columns)
+    assert (looser["NDCG loss"] <= 0.20 + 1e-9).all()
+    assert looser["tail share (APLT)"].max() >= best["tail share (APLT)"].max()
+    top = looser.iloc[0]
+    at.button(key="whatif_use_best").click().run()
+    assert not at.exception and not at.error
+    assert at.slider(key="whatif_strength").value == pytest.approx(top["strength"])
+    assert float(_metric(at, "Tail share (APLT)")) == pytest.approx(top["tail share (APLT)"], abs=1e-3)
