@@ -99,6 +99,20 @@ def settle(page, charts: int = 0) -> None:
     page.get_by_test_id("stStatusWidget").wait_for(state="hidden")
 
 
+def open_page(page, url: str, name: str, *, width: int = 1400, height: int = 2000,
+              charts: int = 0) -> None:
+    """Open the dashboard at ``url``, follow the sidebar link ``name``, wait for its heading and
+    the end of the script run (and ``charts`` drawn charts), and check no exception is shown."""
+    from playwright.sync_api import expect
+
+    page.set_viewport_size({"width": width, "height": height})
+    page.goto(url)
+    page.get_by_role("link", name=name).click()
+    expect(page.get_by_role("heading", name=name, exact=True)).to_be_visible()
+    settle(page, charts=charts)
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+
+
 def shot(page, path: Path) -> Path:
     page.screenshot(path=str(path), full_page=True)
     return path

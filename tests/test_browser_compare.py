@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser_support import MIN_PNG_BYTES, choose, settle, shot
+from tests.browser_support import MIN_PNG_BYTES, choose, open_page, settle, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -25,12 +25,7 @@ def test_compare_lists_in_browser(compare_server, browser_page, tmp_path: Path) 
 
     url, _ = compare_server
     page = browser_page
-    page.set_viewport_size({"width": 1600, "height": 2200})
-    page.goto(url)
-    page.get_by_role("link", name="Compare").click()
-    expect(page.get_by_role("heading", name="Compare", exact=True)).to_be_visible()
-    settle(page)
-    expect(page.get_by_test_id("stException")).to_have_count(0)
+    open_page(page, url, "Compare", width=1600, height=2200)
 
     # Both kept models are picked by default; a tail lover is found by segment
     page.get_by_text("by segment", exact=True).click()

@@ -10,7 +10,7 @@ from recsys import SplitConfig, Workspace
 from recsys.export import read_export
 from recsys.jobs import TrainingJob
 from recsys.loaders import demo_dataset
-from tests.browser_support import settle, shot
+from tests.browser_support import open_page, settle, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -32,12 +32,7 @@ def test_export_and_download_in_browser(trained_server, browser_page, tmp_path: 
 
     url, workspace = trained_server
     page = browser_page
-    page.set_viewport_size({"width": 1400, "height": 2000})
-    page.goto(url)
-    page.get_by_role("link", name="Export").click()
-    expect(page.get_by_role("heading", name="Export", exact=True)).to_be_visible()
-    settle(page)
-    expect(page.get_by_test_id("stException")).to_have_count(0)
+    open_page(page, url, "Export")
 
     page.get_by_role("button", name="Export", exact=True).click()
     expect(page.get_by_text("Done: 30,000 rows for 3,000 users")).to_be_visible(timeout=120_000)
