@@ -62,5 +62,15 @@ def test_whatif_slider_moves_the_metrics(server, browser_page, tmp_path: Path) -
     expect(aplt.get_by_test_id("stMetricDelta")).to_have_count(0)
     expect(page.get_by_test_id("stException")).to_have_count(0)
     second = shot(page, tmp_path / "whatif-0.png")
+
+    # The best setting within the accuracy budget is applied by its button
+    use = page.get_by_role("button", name="Use the best:", exact=False)
+    label = use.inner_text()  # "Use the best: <method> at <strength>"
+    strength = label.rsplit(" at ", 1)[1]
+    use.click()
+    expect(slider).to_have_attribute("aria-valuetext", strength)
+    expect(aplt.get_by_test_id("stMetricDelta")).to_have_count(1)
+    settle(page, charts=1)
+    expect(page.get_by_test_id("stException")).to_have_count(0)
     for png in (first, second):
         assert png.stat().st_size > MIN_PNG_BYTES, png
