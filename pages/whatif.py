@@ -220,10 +220,10 @@ def tuning() -> None:
     _metric_row(current, baseline)
 
     st.subheader("Trade-off")
-    budget = st.columns([1, 2])[0].slider("Accuracy budget: NDCG@K loss at most (%)", 1, 20, 5, 1, key="whatif_budget",
-                       help="How much of the unboosted NDCG you are willing to give up for tail "
-                       "exposure; the curve marks it and the table below picks each method's "
-                       "best setting within it.")
+    budget = st.columns([1, 2])[0].slider(
+        "Accuracy budget: NDCG@K loss at most (%)", 1, 20, 5, 1, key="whatif_budget",
+        help="How much of the unboosted NDCG you are willing to give up for tail exposure; the "
+        "curve marks it and the table below picks each method's best setting within it.")
     options = {method: opts} if opts else {}
     methods = tuple(m for m in METHODS if m != "calibrated" or has_categories
                     or method == "calibrated")
