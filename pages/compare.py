@@ -27,7 +27,7 @@ from recsys.workspace import WorkspaceError
 log = logging.getLogger(__name__)
 TAIL_MARK = "★"
 PANELS_PER_ROW = 3
-#: Narrow marks so a list's title, tail, hit and reason fit in a third of the page.
+#: Narrow marks ahead of the title, so they stay visible in a third of a narrow page.
 LIST_COLUMNS = {"#": st.column_config.NumberColumn(width=36),
                 "title": st.column_config.TextColumn(width="medium"),
                 "tail": st.column_config.TextColumn(width=40),
@@ -142,9 +142,8 @@ def show_history() -> None:
 def show_list(name: str, frame: pd.DataFrame) -> None:
     hit = np.isin(ds.item_index.get_indexer(frame["item_id"]), list(held_out))
     st.markdown(f"**{name}** · {int(frame['is_tail'].sum())} tail · {int(hit.sum())} hits")
-    compact = pd.DataFrame({"#": frame["rank"], "title": frame["title"],
-                            "tail": np.where(frame["is_tail"], TAIL_MARK, ""),
-                            "hit": np.where(hit, "✓", ""),
+    compact = pd.DataFrame({"#": frame["rank"], "tail": np.where(frame["is_tail"], TAIL_MARK, ""),
+                            "hit": np.where(hit, "✓", ""), "title": frame["title"],
                             "why": np.where(frame["boosted"], "↑ " + frame["reason"], frame["reason"])})
     st.dataframe(compact, hide_index=True, key=f"compare_list_{name}", column_config=LIST_COLUMNS)
 
