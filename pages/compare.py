@@ -131,8 +131,10 @@ def show_history() -> None:
     st.markdown("**History** (newest first)")
     shown = history.assign(tail=np.where(history["is_tail"], TAIL_MARK, ""),
                            part=np.where(history["held_out"], "held out", "train"))
-    keep = [x for x in ("title", "category", "tail", "part", "last_time", "interactions") if x in shown]
-    st.dataframe(shown[keep].head(50), hide_index=True, key="compare_history")
+    keep = [x for x in ("tail", "part", "title", "category", "last_time", "interactions") if x in shown]
+    st.dataframe(shown[keep].head(50), hide_index=True, key="compare_history", column_config={
+        "tail": LIST_COLUMNS["tail"], "part": st.column_config.TextColumn(width=64),
+        "title": LIST_COLUMNS["title"]})
     below = 0 if ds.context_matrix is None else int(ds.context_matrix[user].nnz)
     if below:
         st.caption(f"Also seen below the rating threshold: {below:,} items, never recommended "
