@@ -8,6 +8,8 @@
 Methods (:data:`METHODS`): additive tail bonus, popularity penalty, xQuAD for popularity,
 calibration to the user's category mix and a promotion quota, plus merchandiser rules (pins,
 boost / bury sets, blocked items). Strength 0 leaves the model's lists exactly as they were.
+A hit model fitted on a validation split (:mod:`recsys.rerank.hits`) lets a global promotion
+spend its slots where the fewest expected hits are lost (``swap_cost="expected"``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from .candidates import Candidates, Reranked, candidates_from_model
 from .config import METHODS, TARGETS, RerankConfig
 from .context import RerankContext, category_matrix, item_categories, item_clusters_from_map
 from .engine import as_configs, rerank
+from .hits import HitModel, fit_hit_model, fit_hit_model_on_split
 from .lists import REASONS
 from .measure import STRENGTHS, best_within, exposure, exposure_table, frontier, measure
 from .preview import changed_rows, preview_frame
@@ -23,4 +26,5 @@ from .preview import changed_rows, preview_frame
 __all__ = ["Candidates", "Reranked", "RerankConfig", "RerankContext", "METHODS", "TARGETS",
            "REASONS", "candidates_from_model", "rerank", "as_configs", "category_matrix",
            "item_categories", "item_clusters_from_map", "measure", "exposure", "exposure_table",
-           "frontier", "best_within", "STRENGTHS", "preview_frame", "changed_rows"]
+           "frontier", "best_within", "STRENGTHS", "preview_frame", "changed_rows", "HitModel",
+           "fit_hit_model", "fit_hit_model_on_split"]

@@ -55,10 +55,12 @@ class RerankConfig(BaseModel):
     allocation: Literal["per_user", "global"] = Field(
         "per_user", description="per_user: every list gets the same quota; global: the same "
         "total number of promoted slots goes to the lists where it costs the least score.")
-    swap_cost: Literal["gap", "ratio"] = Field(
+    swap_cost: Literal["gap", "ratio", "expected"] = Field(
         "gap", description="Global allocation: a swap costs the gap between the normalised "
-        "scores of the item pushed out and the target brought in (gap), or the log of their "
-        "score ratio (ratio: scale-free across users, for models with positive scores).")
+        "scores of the item pushed out and the target brought in (gap), the log of their "
+        "score ratio (ratio: scale-free across users, for models with positive scores), or "
+        "the NDCG it is expected to lose (expected: needs a hit model fitted on a validation "
+        "split, see recsys.rerank.hits).")
     # xQuAD
     xquad_variant: Literal["binary", "smooth"] = Field(
         "smooth", description="Binary: a class counts as covered once any item of it is listed; "

@@ -11,6 +11,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..dataset import Dataset
+from .hits import HitModel
 
 __all__ = ["RerankContext", "item_categories", "category_matrix", "item_clusters_from_map"]
 
@@ -70,6 +71,7 @@ class RerankContext:
     dataset: Dataset
     item_clusters: np.ndarray | None = None
     item_set: set[int] | None = None
+    hit_model: HitModel | None = None
     _cache: dict = field(default_factory=dict)
 
     @property
@@ -105,6 +107,15 @@ class RerankContext:
         mix = np.asarray((hist @ item_groups).todense(), dtype=np.float32)
         total = mix.sum(axis=1, keepdims=True)
         return np.divide(mix, total, out=np.zeros_like(mix), where=total > 0)
+
+    def hit_probability(self, base_score: np.ndarray, base_rank: np.ndarray, items: np.ndarray,
+                        users: np.ndarray) -> np.ndarray:
+        """(U, C) chance that each candidate is a hit, from the context's hit model."""
+        if self.hit_model is None:
+            raise ValueError("the 'expected' swap cost needs a hit model fitted on a validation "
+                             "split (recsys.rerank.fit_hit_model_on_split); use the 'gap' or "
+                             "'ratio' swap cost instead")
+        return self.hit_model.predict_lists(base_score, base_rank, items, users, self.dataset)
 
     def target_mask(self, target: str, value: str | None) -> np.ndarray:
         """Boolean per item: does it match a promotion target?"""

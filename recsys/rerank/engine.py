@@ -15,6 +15,7 @@ from ..dataset import Dataset
 from .candidates import Candidates, Reranked
 from .config import RerankConfig
 from .context import RerankContext
+from .hits import HitModel
 from .lists import CODE, REASONS, WorkingLists
 from .methods import apply_method
 from .rules import block, boost_bury, pin
@@ -40,17 +41,20 @@ def as_configs(config: RerankConfig | Sequence[RerankConfig] | dict | None) -> l
 def rerank(cands: Candidates, dataset: Dataset,
            config: RerankConfig | Sequence[RerankConfig] | None, k: int = 10, *,
            item_clusters: np.ndarray | None = None, item_set: set[int] | None = None,
-           context: RerankContext | None = None) -> Reranked:
+           hit_model: HitModel | None = None, context: RerankContext | None = None
+           ) -> Reranked:
     """Re-rank every user's candidates and return the top-``k`` with scores and reasons.
 
     ``dataset`` provides tail flags, popularity, categories and users' histories (pass the
     training part when measuring on a split). ``item_clusters`` (cluster per item position)
-    and ``item_set`` (item positions) feed promotions of a cluster or a saved set; a prepared
-    ``context`` can be passed instead to reuse its caches across calls.
+    and ``item_set`` (item positions) feed promotions of a cluster or a saved set, ``hit_model``
+    the ``expected`` swap cost; a prepared ``context`` can be passed instead to reuse its
+    caches across calls.
     """
     if k < 1:
         raise ValueError("k must be at least 1")
-    ctx = context or RerankContext(dataset, item_clusters=item_clusters, item_set=item_set)
+    ctx = context or RerankContext(dataset, item_clusters=item_clusters, item_set=item_set,
+                                   hit_model=hit_model)
     users = np.asarray(cands.users, dtype=np.int64)
     lists = WorkingLists.start(cands)
     for cfg in as_configs(config):

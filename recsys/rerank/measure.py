@@ -20,6 +20,7 @@ from .candidates import Candidates, Reranked
 from .config import METHODS, RerankConfig
 from .context import RerankContext, item_categories
 from .engine import as_configs, rerank
+from .hits import HitModel
 
 __all__ = ["measure", "exposure", "exposure_table", "frontier", "best_within", "STRENGTHS"]
 
@@ -99,7 +100,7 @@ def frontier(cands: Candidates, train: Dataset, test: sp.csr_matrix, *,
              methods: Iterable[str] = METHODS, strengths: Sequence[float] = STRENGTHS,
              k: int = 10, options: dict[str, dict] | None = None,
              item_clusters: np.ndarray | None = None, item_set: set[int] | None = None,
-             skip_unavailable: bool = True) -> pd.DataFrame:
+             hit_model: HitModel | None = None, skip_unavailable: bool = True) -> pd.DataFrame:
     """Sweep each method over ``strengths`` and measure every point.
 
     ``options`` holds extra config fields per method (e.g. ``{"xquad": {"xquad_variant":
@@ -107,7 +108,8 @@ def frontier(cands: Candidates, train: Dataset, test: sp.csr_matrix, *,
     cluster promotion without a map) are skipped with a log line when ``skip_unavailable``.
     Returns one row per (method, strength) with every protocol metric.
     """
-    ctx = RerankContext(train, item_clusters=item_clusters, item_set=item_set)
+    ctx = RerankContext(train, item_clusters=item_clusters, item_set=item_set,
+                        hit_model=hit_model)
     options = options or {}
     base = measure(cands.top(k), train, test, cands.users)
     rows = []

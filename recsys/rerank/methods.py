@@ -12,6 +12,7 @@ import scipy.sparse as sp
 
 from .config import RerankConfig
 from .context import RerankContext
+from .hits import expected_gain_values
 from .lists import WorkingLists
 
 __all__ = ["apply_method", "tail_bonus", "pop_penalty", "xquad", "calibrated", "promotion",
@@ -161,8 +162,8 @@ def _sparse_rows(groups: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
     return idx, weight
 
 
-def promotion(lists: WorkingLists, cfg: RerankConfig, ctx: RerankContext, k: int
-              ) -> WorkingLists:
+def promotion(lists: WorkingLists, cfg: RerankConfig, ctx: RerankContext, k: int,
+              users: np.ndarray | None = None) -> WorkingLists:
     """Guarantee ``round(strength · quota_share · K)`` slots to target items.
 
     Lists already holding enough targets are unchanged; otherwise the best target candidates
@@ -191,9 +192,9 @@ def promotion(lists: WorkingLists, cfg: RerankConfig, ctx: RerankContext, k: int
         full = int(np.floor(cfg.quota_share * k + 0.5))
         wanted = np.clip(cfg.strength * cfg.quota_share * k - n_have, 0, available)
         budget = int(np.floor(wanted.sum() + 0.5))  # per-user needs, without rounding each
-        m = _allocate_globally(lists, extra, extra_rank, other, other_rank,
-                               np.minimum(np.clip(full - n_have, 0, None), available), budget,
-                               cfg.swap_cost)
+        values = swap_values(lists, cfg.swap_cost, ctx=ctx, users=users, k=k)
+        m = _allocate_globally(values, extra, extra_rank, other, other_rank,
+                               np.minimum(np.clip(full - n_have, 0, None), available), budget)
     inserted = extra & (extra_rank <= m[:, None])
     displaced = other & (other_rank <= m[:, None])
     group = np.where(inserted, 1, np.where(displaced, 2, np.where(top, 0, 3)))
@@ -201,18 +202,27 @@ def promotion(lists: WorkingLists, cfg: RerankConfig, ctx: RerankContext, k: int
     return lists.with_order(order, "promotion quota", inserted)
 
 
-def swap_values(lists: WorkingLists, swap_cost: str = "gap") -> np.ndarray:
+def swap_values(lists: WorkingLists, swap_cost: str = "gap", *,
+                ctx: RerankContext | None = None, users: np.ndarray | None = None,
+                k: int = 10) -> np.ndarray:
     """Per-candidate values whose difference is the cost of swapping two items of one list.
 
     ``gap``: the per-user min-max normalised score. ``ratio``: the log of the score relative to
     the user's best, so a swap costs the log of the score ratio, the same for a user whose
     scores are all ten times larger; scores are clipped at 10⁻⁴ of the best (a list without
     any positive score falls back to the log of its normalised score plus 0.01).
+    ``expected``: the expected NDCG@``k`` worth of the slot from the context's hit model
+    (:func:`~recsys.rerank.hits.expected_gain_values`), comparable across users and models.
     """
     if swap_cost == "gap":
         return lists.norm_score()
+    if swap_cost == "expected":
+        if ctx is None or users is None:
+            raise ValueError("the 'expected' swap cost needs the re-ranking context and users")
+        p = ctx.hit_probability(lists.base_score, lists.base_rank, lists.items, users)
+        return np.where(lists.valid, expected_gain_values(p, k), -np.inf)
     if swap_cost != "ratio":
-        raise ValueError(f"unknown swap cost '{swap_cost}' (gap or ratio)")
+        raise ValueError(f"unknown swap cost '{swap_cost}' (gap, ratio or expected)")
     valid = lists.valid
     s = np.where(valid, lists.score, np.nan).astype(np.float64)
     top = np.max(np.where(valid, s, -np.inf), axis=1, keepdims=True)
@@ -223,12 +233,12 @@ def swap_values(lists: WorkingLists, swap_cost: str = "gap") -> np.ndarray:
     return np.where(valid, np.where(positive, ratio, fallback), -np.inf)
 
 
-def _allocate_globally(lists: WorkingLists, extra, extra_rank, other, other_rank,
-                       cap: np.ndarray, budget: int, swap_cost: str = "gap") -> np.ndarray:
+def _allocate_globally(s: np.ndarray, extra, extra_rank, other, other_rank,
+                       cap: np.ndarray, budget: int) -> np.ndarray:
     """Promoted slots per user: the ``budget`` cheapest swaps overall, a swap's cost being the
-    value (:func:`swap_values`) of the item pushed out minus that of the target brought in."""
-    n = lists.items.shape[0]
-    s = swap_values(lists, swap_cost)
+    value ``s`` (:func:`swap_values`) of the item pushed out minus that of the target brought
+    in."""
+    n = s.shape[0]
     depth = int(cap.max()) if len(cap) else 0
     if depth == 0:
         return np.zeros(n, dtype=np.int64)
@@ -265,5 +275,5 @@ def apply_method(lists: WorkingLists, cfg: RerankConfig, ctx: RerankContext, k: 
     if cfg.method == "calibrated":
         return calibrated(lists, cfg, ctx, k, users)
     if cfg.method == "promotion":
-        return promotion(lists, cfg, ctx, k)
+        return promotion(lists, cfg, ctx, k, users)
     raise ValueError(f"unknown re-rank method '{cfg.method}'")
