@@ -210,6 +210,34 @@ def evaluation_split(ds: Dataset, run: str) -> Split:
     return _split(ds.fingerprint, json.dumps(protocol, sort_keys=True, default=str), ds)
 
 
+@st.cache_resource(max_entries=4, show_spinner="Learning each candidate's hit chance on an inner "
+                   "split of the training part (the model is refitted there once)…")
+def _hit_model(fingerprint: str, run: str, saved_at: str, method: str, seed: int, _model: Any,
+               _train: Dataset) -> Any:
+    from recsys.rerank import fit_hit_model_on_split
+
+    return fit_hit_model_on_split(_model, _train, method=method, seed=seed)
+
+
+def hit_model(ds: Dataset, run: str, model: Any, split: Split) -> Any:
+    """The hit model of a kept model for the ``expected`` swap cost, fitted once per server on
+    an inner split of its training part (same split method), never on its held-out pairs."""
+    info = next((m for m in trained_models(ds) if m["run"] == run), None)
+    if info is None:
+        raise WorkspaceError(f"No trained model '{run}' for the current '{ds.name}'.")
+    protocol = info.get("results", {}).get("protocol", {}).get("split", {})
+    try:
+        return _hit_model(ds.fingerprint, run, str(info.get("saved_at")),
+                          str(protocol.get("method", "random")), int(protocol.get("seed", 0)),
+                          model, split.train)
+    except ValueError:
+        raise
+    except Exception as exc:  # a refit that fails must not put a traceback on the page
+        log.exception("hit model for %s/%s failed", ds.name, run)
+        raise ValueError(f"the hit model could not be fitted ({exc}); use another cost of a "
+                         "slot") from exc
+
+
 def model_picker(ds: Dataset, key: str, *, label: str = "Model", multi: bool = False,
                  default: int | list[str] | None = None) -> Any:
     """A select box (or multiselect) of the models kept for ``ds``; ``None`` and a hint when none.

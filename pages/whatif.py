@@ -35,6 +35,7 @@ LABELS = {"tail_bonus": "Tail bonus (additive)", "pop_penalty": "Popularity pena
           "xquad": "xQuAD (popularity)", "calibrated": "Calibrated (Steck)",
           "promotion": "Promotion quota"}
 SWEEP = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0)
+SWAP_COSTS = {"gap": "score gap", "ratio": "score ratio", "expected": "expected NDCG loss"}
 POOL = 100
 SHOWN = {"ndcg": ("NDCG@K", "normal", "{:.4f}"), "recall": ("Recall@K", "normal", "{:.4f}"),
          "aplt": ("Tail share (APLT)", "normal", "{:.3f}"), "arp": ("Avg popularity (ARP)",
@@ -57,10 +58,11 @@ def _candidates(fingerprint: str, run: str, saved_at: str, c: int, _model, _spli
 
 @st.cache_data(max_entries=8, show_spinner="Sweeping strengths for the trade-off curve…")
 def _frontier(fingerprint: str, run: str, saved_at: str, k: int, methods: tuple[str, ...],
-              options_json: str, _cands, _split, _clusters, _item_set) -> pd.DataFrame:
+              options_json: str, _cands, _split, _clusters, _item_set, _hit_model
+              ) -> pd.DataFrame:
     return frontier(_cands, _split.train, _split.test, methods=methods, strengths=SWEEP, k=k,
                     options=json.loads(options_json), item_clusters=_clusters,
-                    item_set=_item_set)
+                    item_set=_item_set, hit_model=_hit_model)
 
 
 try:
@@ -123,6 +125,14 @@ def _options(method: str) -> dict:
             "Allocation", ["per_user", "global"], horizontal=True, key="whatif_alloc",
             format_func={"per_user": "same quota in every list",
                          "global": "same total, where it costs least"}.get)
+        if opts["allocation"] == "global":
+            opts["swap_cost"] = st.radio(
+                "Cost of a slot", ["gap", "ratio", "expected"], horizontal=True,
+                key="whatif_swap_cost", format_func=SWAP_COSTS.get,
+                help="How the cheapest lists are found. Expected NDCG loss learns each "
+                "candidate's chance of being a hit on an inner split of the training part "
+                "(the model is refitted there once) and usually buys the most tail exposure "
+                "for the accuracy given up.")
     elif method == "xquad":
         opts["xquad_variant"] = cols[0].radio("Variant", ["smooth", "binary"], horizontal=True,
                                               key="whatif_variant")
@@ -206,7 +216,9 @@ def tuning() -> None:
             pos = train.item_index.get_indexer(ids)
             item_set = set(pos[pos >= 0].tolist())
         cfg = RerankConfig(method=method, strength=strength, **opts)
-        ctx = RerankContext(train, item_clusters=clusters, item_set=item_set)
+        hits = ui.hit_model(ds, run, model, split) if cfg.swap_cost == "expected" and (
+            method == "promotion") else None
+        ctx = RerankContext(train, item_clusters=clusters, item_set=item_set, hit_model=hits)
         t0 = time.perf_counter()
         result = rerank(cands, train, cfg, k, context=ctx)
         current = measure(result, train, split.test, cands.users)
@@ -229,7 +241,8 @@ def tuning() -> None:
                     or method == "calibrated")
     try:
         curve = _frontier(ds.fingerprint, run, saved_at, k, methods, json.dumps(options, sort_keys=True),
-                          cands, split, clusters, frozenset(item_set) if item_set else None)
+                          cands, split, clusters, frozenset(item_set) if item_set else None,
+                          hits)
     except ValueError as exc:
         st.error(f"The trade-off curve could not be computed: {exc}")
         curve = None

@@ -98,3 +98,23 @@ def test_best_setting_within_the_budget_is_offered_and_applied(workspace_dir):
     assert not at.exception and not at.error
     assert at.slider(key="whatif_strength").value == pytest.approx(top["strength"])
     assert float(_metric(at, "Tail share (APLT)")) == pytest.approx(top["tail share (APLT)"], abs=1e-3)
+
+
+def test_expected_cost_of_a_slot_fits_a_hit_model_and_keeps_the_budget(workspace_dir):
+    _workspace_with(workspace_dir)
+    at = _whatif(workspace_dir)
+    at.selectbox(key="whatif_method").set_value("promotion")
+    at.slider(key="whatif_strength").set_value(0.6).run()
+    at.radio(key="whatif_alloc").set_value("global").run()
+    assert not at.exception and not at.error
+    assert at.radio(key="whatif_swap_cost").options == ["score gap", "score ratio",
+                                                        "expected NDCG loss"]
+    gap = float(_metric(at, "Tail share (APLT)"))
+    at.radio(key="whatif_swap_cost").set_value("expected").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    # the same number of promoted slots, spent on other lists
+    assert float(_metric(at, "Tail share (APLT)")) == pytest.approx(gap, abs=0.02)
+    assert any("promotion quota" in str(v) for v in at.dataframe[-1].value["reason"])
+    # the trade-off sweep ran with the hit model: the promotion is in the best-settings table
+    best = next(d.value for d in at.dataframe if "NDCG loss" in d.value.columns)
+    assert "Promotion quota" in set(best["method"])
