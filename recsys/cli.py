@@ -23,6 +23,7 @@ from .export.command import add_export_arguments, run_export_command
 from .ingest import IngestError
 from .loaders import FORMATS, load_files
 from .maps.command import add_map_arguments, add_warmup_arguments, run_map_command, run_warmup_command
+from .rerank.config import RERANK_OPTIONS_HELP
 
 __all__ = ["main", "build_parser"]
 
@@ -101,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "tail_bonus, pop_penalty, xquad, calibrated or promotion (needs --strength)")
     rec.add_argument("--strength", type=float, help="re-rank strength in [0, 1]: 0 = the "
                      "model's lists, 1 = the method's strongest setting")
+    rec.add_argument("--rerank-options", metavar="JSON", help=RERANK_OPTIONS_HELP)
     rec.add_argument("--out", required=True, help="output CSV (or .parquet)")
 
     eva = sub.add_parser("evaluate", help="split, train and measure models")
@@ -152,33 +154,27 @@ def _load_dataset(args: argparse.Namespace):
     return ds
 
 
-def _json_arg(text: str | None, what: str) -> dict:
+def _json_arg(text: str | None, what: str, flag: str = "--config") -> dict:
     if not text:
         return {}
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise CliError(f"--config is not valid JSON ({exc.msg} at column {exc.colno})") from exc
+        raise CliError(f"{flag} is not valid JSON ({exc.msg} at column {exc.colno})") from exc
     if not isinstance(value, dict):
-        raise CliError(f"--config must be a JSON object of {what}")
+        raise CliError(f"{flag} must be a JSON object of {what}")
     return value
 
 
-def _rerank_arg(method: str | None, strength: float | None):
-    """``--rerank METHOD --strength X`` as a config (``None`` without ``--rerank``)."""
-    from .rerank import METHODS, RerankConfig
+def _rerank_arg(method: str | None, strength: float | None, options: str | None = None):
+    """``--rerank METHOD --strength X [--rerank-options JSON]`` as a config (``None`` without
+    ``--rerank``)."""
+    from .rerank.config import rerank_config_from_args
 
-    if method is None:
-        if strength is not None:
-            raise CliError("--strength needs --rerank METHOD")
-        return None
-    if method not in METHODS:
-        raise CliError(f"unknown re-rank method '{method}'; choose one of {', '.join(METHODS)}")
-    if strength is None:
-        raise CliError("--rerank needs --strength X, a number between 0 and 1")
-    if not 0.0 <= strength <= 1.0:
-        raise CliError(f"--strength must be between 0 and 1 (got {strength:g})")
-    return RerankConfig(method=method, strength=strength)
+    try:
+        return rerank_config_from_args(method, strength, options)
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -205,7 +201,7 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     from .models import create_model
 
     model = create_model(args.model, _json_arg(args.config, "model settings"))
-    rerank_config = _rerank_arg(args.rerank, args.strength)
+    rerank_config = _rerank_arg(args.rerank, args.strength, args.rerank_options)
     ds = _load_dataset(args)
     t0 = time.perf_counter()
     model.fit(ds, device=args.device)
@@ -214,9 +210,11 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
         items, scores = model.recommend(users, n=args.k, exclude_seen=True)
     else:
         from .rerank import candidates_from_model, rerank
+        from .rerank.hits import hit_model_for
 
         cands = candidates_from_model(model, ds, users, c=max(100, args.k), exclude=ds.known)
-        result = rerank(cands, ds, rerank_config, k=args.k)
+        result = rerank(cands, ds, rerank_config, k=args.k,
+                        hit_model=hit_model_for(rerank_config, model, ds))
         items, scores = result.items, result.score
     rank = np.tile(np.arange(1, items.shape[1] + 1), len(users))
     flat = items.ravel()

@@ -63,6 +63,26 @@ def test_export_csv_with_rerank(shop_files, tmp_path: Path):
     assert len(manifest["dataset"]["fingerprint"]) == 16
 
 
+def test_export_global_promotion_by_expected_loss_records_its_hit_model(shop_files,
+                                                                       tmp_path: Path):
+    inter, cat = shop_files
+    out = tmp_path / "out"
+    proc = run_cli("export", "--interactions", str(inter), "--catalog", str(cat), "--model",
+                   "itemknn", "--rerank", "promotion", "--strength", "0.6", "--rerank-options",
+                   '{"allocation": "global", "swap_cost": "expected"}', "--k", "5",
+                   "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    step = manifest["rerank"][0]
+    assert (step["method"], step["allocation"], step["swap_cost"]) == (
+        "promotion", "global", "expected")
+    hits = manifest["hit_model"]
+    assert hits["features"][0] == "log_score_ratio" and len(hits["coef"]) == len(hits["features"])
+    assert hits["n_pairs"] > 0
+    frame = read_export(out / "lists-all.csv")
+    assert frame["boosted"].any() and frame["is_tail"].any()
+
+
 @pytest.mark.parametrize("fmt,name", [("parquet", "lists-all.parquet"), ("json", "lists-all.jsonl")])
 def test_export_other_formats_and_segment(shop_files, tmp_path: Path, fmt: str, name: str):
     inter, _ = shop_files
@@ -85,6 +105,8 @@ def test_export_other_formats_and_segment(shop_files, tmp_path: Path, fmt: str, 
     (["--model", "pop", "--rerank", "tail_bonus"], 2, "--rerank needs --strength"),
     (["--model", "pop", "--rerank", "tail_bonus", "--strength", "1.5"], 2, "strength"),
     (["--model", "pop", "--config", "{bad"], 2, "--config is not valid JSON"),
+    (["--model", "pop", "--rerank", "promotion", "--strength", "0.5", "--rerank-options",
+      '{"quota_share": 3}'], 2, "--rerank-options: quota_share"),
     (["--model", "pop", "--rerank", "magic"], 2, "invalid choice"),
     (["--model", "pop", "--format", "xlsx"], 2, "invalid choice"),
 ])

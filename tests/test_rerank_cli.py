@@ -54,6 +54,17 @@ def test_rerank_keeps_the_output_contract_and_adds_tail(files):
     (["--rerank", "tail_bonus"], "--rerank needs --strength"),
     (["--strength", "0.5"], "--strength needs --rerank"),
     (["--rerank", "magic", "--strength", "0.5"], "unknown re-rank method 'magic'"),
+    (["--rerank-options", "{}"], "--rerank-options needs --rerank"),
+    (["--rerank", "promotion", "--strength", "0.5", "--rerank-options", "{bad"],
+     "--rerank-options is not valid JSON"),
+    (["--rerank", "promotion", "--strength", "0.5", "--rerank-options", "[1]"],
+     "must be a JSON object"),
+    (["--rerank", "promotion", "--strength", "0.5", "--rerank-options", '{"strength": 1}'],
+     "must not set 'strength'"),
+    (["--rerank", "promotion", "--strength", "0.5", "--rerank-options", '{"alocation": "x"}'],
+     "--rerank-options: alocation: Extra inputs are not permitted"),
+    (["--rerank", "promotion", "--strength", "0.5", "--rerank-options",
+      '{"swap_cost": "cheap"}'], "--rerank-options: swap_cost:"),
 ])
 def test_bad_rerank_arguments_exit_2_with_one_line(files, capsys, extra, message):
     folder, _ = files
@@ -61,3 +72,21 @@ def test_bad_rerank_arguments_exit_2_with_one_line(files, capsys, extra, message
     err = capsys.readouterr().err.strip()
     assert code == 2
     assert message in err and "\n" not in err and "Traceback" not in err
+
+
+def test_rerank_options_reach_the_re_ranker(files):
+    """A global promotion by expected loss (hit model fitted on an inner split) promotes the
+    same number of tail slots as the per-user quota but spreads them unevenly."""
+    folder, ds = files
+    code, per_user = _recommend(folder, "--rerank", "promotion", "--strength", "0.8",
+                                out_name="per_user.csv")
+    assert code == 0
+    code, spent = _recommend(folder, "--rerank", "promotion", "--strength", "0.8",
+                             "--rerank-options", '{"allocation": "global", "swap_cost": "expected"}',
+                             out_name="expected.csv")
+    assert code == 0
+    assert list(spent.columns) == ["user_id", "item_id", "rank", "score", "is_tail"]
+    assert spent["user_id"].nunique() == ds.n_users
+    assert abs(int(spent["is_tail"].sum()) - int(per_user["is_tail"].sum())) <= ds.n_users * 0.05
+    assert spent.groupby("user_id")["is_tail"].sum().nunique() > \
+        per_user.groupby("user_id")["is_tail"].sum().nunique()

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..compare import USER_SEGMENTS
+from ..rerank.config import RERANK_OPTIONS_HELP
 from .scopes import ExportScope
 from .writers import FORMATS
 
@@ -33,6 +34,7 @@ def add_export_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rerank", choices=RERANK_METHODS, help="re-rank method for tail exposure")
     p.add_argument("--strength", type=float, help="re-rank strength in [0, 1] (0 = the model's "
                    "own lists; required with --rerank)")
+    p.add_argument("--rerank-options", metavar="JSON", help=RERANK_OPTIONS_HELP)
     p.add_argument("--candidates", type=int, default=100, help="candidate pool per user the "
                    "re-ranker chooses from (default 100)")
     p.add_argument("--segment", choices=USER_SEGMENTS, help="export only this user segment "
@@ -50,16 +52,12 @@ def run_export_command(args: argparse.Namespace, load_dataset: Callable[[argpars
     Raises ``ValueError`` (bad options, exit code 2 in the CLI) before any training starts.
     """
     from ..models import create_model
-    from ..rerank import RerankConfig
+    from ..rerank.config import rerank_config_from_args
+    from ..rerank.hits import hit_model_for
     from .lists import ExportConfig, export_lists
 
-    if args.strength is not None and not args.rerank:
-        raise ValueError("--strength needs --rerank METHOD")
-    if args.rerank and args.strength is None:
-        raise ValueError("--rerank needs --strength X, a number between 0 and 1")
-    steps = []
-    if args.rerank:
-        steps.append(RerankConfig(method=args.rerank, strength=args.strength))
+    step = rerank_config_from_args(args.rerank, args.strength, args.rerank_options)
+    steps = [step] if step is not None else []
     scope = ExportScope(kind="segment", value=args.segment) if args.segment else ExportScope()
     config = ExportConfig(k=args.k, format=args.out_format,
                           candidates=max(args.candidates, args.k), scope=scope)
@@ -74,7 +72,7 @@ def run_export_command(args: argparse.Namespace, load_dataset: Callable[[argpars
     result = export_lists(model, ds, out, config, rerank=steps,
                           model_info={"run": None, "trained_on": "all interactions",
                                       "train_s": round(train_s, 3)},
-                          metrics=None)
+                          metrics=None, hit_model=hit_model_for(steps, model, ds))
     print(f"{result.rows:,} rows for {result.users:,} users -> {result.files[0]} "
           f"(+ {result.files[1].name}) in {time.perf_counter() - t0:.1f}s")
     return 0

@@ -138,20 +138,21 @@ def _item_positions(dataset: Dataset, item_ids: Sequence[str] | None) -> set[int
 
 
 def _reranker(dataset: Dataset, steps: Sequence[Any], k: int, clusters: np.ndarray | None,
-              item_set: Sequence[str] | None) -> Callable[[Any], Any]:
+              item_set: Sequence[str] | None, hit_model: Any = None) -> Callable[[Any], Any]:
     """``cands → Reranked`` for these steps, sharing one re-ranking context over all chunks."""
     if not steps:
         return lambda cands: plain_lists(cands, k)
     from ..rerank import RerankContext, rerank
 
     context = RerankContext(dataset, item_clusters=clusters,
-                            item_set=_item_positions(dataset, item_set))
+                            item_set=_item_positions(dataset, item_set), hit_model=hit_model)
     return lambda cands: rerank(cands, dataset, list(steps), k=k, context=context)
 
 
 def split_metrics(model: Any, split: Any, rerank: Sequence[Any] | Any | None = None, *, k: int = 10,
                   candidates: int = 100, clusters: np.ndarray | None = None,
-                  item_set: Sequence[str] | None = None) -> dict[str, float]:
+                  item_set: Sequence[str] | None = None, hit_model: Any = None
+                  ) -> dict[str, float]:
     """Every protocol metric of the (re-ranked) lists of a model trained on ``split.train``,
     measured on the held-out pairs: what the manifest reports for a kept model."""
     from ..metrics import summarise
@@ -159,7 +160,7 @@ def split_metrics(model: Any, split: Any, rerank: Sequence[Any] | Any | None = N
     steps = _steps(rerank)
     users = split.test_users
     cands = scope_candidates(model, split.train, users, max(candidates, k), split.train.known)
-    lists = _reranker(split.train, steps, k, clusters, item_set)(cands)
+    lists = _reranker(split.train, steps, k, clusters, item_set, hit_model)(cands)
     n_train_users = int((np.diff(split.train.matrix.indptr) > 0).sum())
     summary, _ = summarise(np.asarray(lists.items), split.test[users], split.train.popularity,
                            split.train.is_tail, n_train_users)
@@ -183,6 +184,7 @@ def export_lists(
     model_info: dict[str, Any] | None = None,
     metrics: dict[str, Any] | None = None,
     progress: Progress | None = None,
+    hit_model: Any = None,
 ) -> ExportResult:
     """Write the lists of ``model`` for the users of ``config.scope`` into ``folder``.
 
@@ -190,7 +192,9 @@ def export_lists(
     order; ``None`` / method ``none`` without rules = the model's own ranking). ``clusters``
     (per item position, ``-1`` = none) fills the ``cluster`` column and serves cluster scopes
     and promotions; ``item_set`` (item ids) serves item-set scopes and promotions.
-    ``model_info`` (run, trained_on, …) and ``metrics`` go into the manifest as given.
+    ``model_info`` (run, trained_on, …) and ``metrics`` go into the manifest as given;
+    ``hit_model`` (:class:`~recsys.rerank.HitModel`) serves the ``expected`` swap cost and its
+    coefficients go into the manifest.
     Returns the files (the list file, then ``manifest.json``) and counts.
     """
     config = config or ExportConfig()
@@ -205,7 +209,7 @@ def export_lists(
     users = selection.users
     total, rows, with_rows, t0 = len(users), 0, 0, time.perf_counter()
     sample = pd.DataFrame(columns=list(EXPORT_COLUMNS))
-    reranker = _reranker(dataset, steps, config.k, clusters, item_set)
+    reranker = _reranker(dataset, steps, config.k, clusters, item_set, hit_model)
     with open_writer(path, config.format) as writer:
         for start in range(0, total, config.chunk_users):
             part = users[start:start + config.chunk_users]
@@ -234,6 +238,7 @@ def export_lists(
                   "config": model.config.model_dump(mode="json") if hasattr(model, "config") else {},
                   "fingerprint": getattr(model, "fingerprint_", None), **(model_info or {})},
         "rerank": [s.model_dump(mode="json") for s in steps],
+        "hit_model": hit_model.to_dict() if hit_model is not None else None,
         "k": config.k,
         "candidates": c,
         "excluded": "every item the user has interacted with (all interactions, including "

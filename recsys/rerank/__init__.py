@@ -18,7 +18,7 @@ from .candidates import Candidates, Reranked, candidates_from_model
 from .config import METHODS, TARGETS, RerankConfig
 from .context import RerankContext, category_matrix, item_categories, item_clusters_from_map
 from .engine import as_configs, rerank
-from .hits import HitModel, fit_hit_model, fit_hit_model_on_split
+from .hits import HitModel, fit_hit_model, fit_hit_model_on_split, needs_hit_model
 from .lists import REASONS
 from .measure import STRENGTHS, best_within, exposure, exposure_table, frontier, measure
 from .preview import changed_rows, preview_frame
@@ -27,4 +27,4 @@ __all__ = ["Candidates", "Reranked", "RerankConfig", "RerankContext", "METHODS",
            "REASONS", "candidates_from_model", "rerank", "as_configs", "category_matrix",
            "item_categories", "item_clusters_from_map", "measure", "exposure", "exposure_table",
            "frontier", "best_within", "STRENGTHS", "preview_frame", "changed_rows", "HitModel",
-           "fit_hit_model", "fit_hit_model_on_split"]
+           "fit_hit_model", "fit_hit_model_on_split", "needs_hit_model"]

@@ -7,11 +7,20 @@ them, 1 is the method's strongest sensible setting, and tail exposure grows with
 
 from __future__ import annotations
 
+import json
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-__all__ = ["RerankConfig", "METHODS", "TARGETS", "MAX_POSITION"]
+__all__ = ["RerankConfig", "METHODS", "TARGETS", "MAX_POSITION", "rerank_config_from_args",
+           "RERANK_OPTIONS_HELP"]
 
 #: Re-ranking methods by name (plus ``"none"``: rules only, or the model's own lists).
 METHODS: tuple[str, ...] = ("tail_bonus", "pop_penalty", "xquad", "calibrated", "promotion")
@@ -114,3 +123,44 @@ class RerankConfig(BaseModel):
         if self.method == "none":
             return "rules" if self.has_rules else "model"
         return f"{self.method} @ {self.strength:.2f}"
+
+
+#: Help of the command line's ``--rerank-options``.
+RERANK_OPTIONS_HELP = ("more re-rank settings as JSON, e.g. '{\"allocation\": \"global\", "
+                       "\"swap_cost\": \"expected\"}' (fields of recsys.rerank.RerankConfig)")
+
+
+def rerank_config_from_args(method: str | None, strength: float | None,
+                            options: str | None = None) -> RerankConfig | None:
+    """The command line's ``--rerank METHOD --strength X [--rerank-options JSON]`` as a config
+    (``None`` without ``--rerank``); ``ValueError`` with a one-line reason when they are off."""
+    if method is None:
+        if strength is not None:
+            raise ValueError("--strength needs --rerank METHOD")
+        if options:
+            raise ValueError("--rerank-options needs --rerank METHOD")
+        return None
+    if method not in METHODS:
+        raise ValueError(f"unknown re-rank method '{method}'; choose one of {', '.join(METHODS)}")
+    if strength is None:
+        raise ValueError("--rerank needs --strength X, a number between 0 and 1")
+    if not 0.0 <= strength <= 1.0:
+        raise ValueError(f"--strength must be between 0 and 1 (got {strength:g})")
+    extra: object = {}
+    if options:
+        try:
+            extra = json.loads(options)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"--rerank-options is not valid JSON ({exc.msg} at column "
+                             f"{exc.colno})") from None
+    if not isinstance(extra, dict):
+        raise ValueError("--rerank-options must be a JSON object of re-rank settings")
+    for key in ("method", "strength"):
+        if key in extra:
+            raise ValueError(f"--rerank-options must not set '{key}' (use --rerank / --strength)")
+    try:
+        return RerankConfig(method=method, strength=strength, **extra)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}"
+                             for e in exc.errors())
+        raise ValueError(f"--rerank-options: {problems}") from None

@@ -26,7 +26,8 @@ import scipy.sparse as sp
 from ..dataset import Dataset
 
 __all__ = ["HitModel", "FEATURES", "candidate_features", "hit_labels", "fit_hit_model",
-           "fit_hit_model_on_split", "expected_gain_values", "refit_spec"]
+           "fit_hit_model_on_split", "expected_gain_values", "refit_spec", "needs_hit_model",
+           "inner_split_method", "hit_model_for"]
 
 log = logging.getLogger(__name__)
 
@@ -205,3 +206,35 @@ def expected_gain_values(p: np.ndarray, k: int) -> np.ndarray:
     expected = np.clip(np.asarray(p, dtype=np.float64).sum(axis=1), 1.0, float(k))
     idcg = np.interp(expected, np.arange(k + 1), ideal)
     return (np.asarray(p, dtype=np.float64) / idcg[:, None]).astype(np.float64)
+
+
+def needs_hit_model(configs) -> bool:
+    """Does any of these re-rank configs (one, a list, or ``None``) spend slots by expected
+    loss, and so need a hit model?"""
+    from .engine import as_configs
+
+    return any(c.method == "promotion" and c.allocation == "global" and c.swap_cost == "expected"
+               for c in as_configs(configs))
+
+
+def inner_split_method(dataset: Dataset) -> str:
+    """The inner split a hit model learns from when no protocol says otherwise: the future
+    (temporal) when the data has timestamps, a random holdout otherwise."""
+    return "temporal" if dataset.has_timestamps else "random"
+
+
+def hit_model_for(configs, model, dataset: Dataset) -> HitModel | None:
+    """The hit model these re-rank configs need (``expected`` swap cost) for lists of
+    ``model`` trained on all of ``dataset``: fitted on an inner split of ``dataset``
+    (:func:`inner_split_method`) with the model's setting refitted there; ``None`` when no
+    config needs one."""
+    import time
+
+    if not needs_hit_model(configs):
+        return None
+    t0 = time.perf_counter()
+    method = inner_split_method(dataset)
+    hits = fit_hit_model_on_split(model, dataset, method=method,
+                                  device=getattr(model, "device_", None) or "cpu")
+    log.info("hit model fitted on an inner %s split in %.1fs", method, time.perf_counter() - t0)
+    return hits
