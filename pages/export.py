@@ -26,7 +26,8 @@ from recsys.export import (
     zip_folder,
 )
 from recsys.models import create_model
-from recsys.rerank import METHODS, RerankConfig
+from recsys.rerank import METHODS, RerankConfig, needs_hit_model
+from recsys.rerank.hits import hit_model_for
 from recsys.workspace import WorkspaceError
 
 LAST = "export_last_folder"
@@ -52,8 +53,18 @@ def held_out_metrics(fingerprint: str, run: str, saved_at: str, steps_json: str,
                      map_key: str, set_key: str) -> dict:
     model = ui.load_trained(ds, run)
     steps = [RerankConfig(**s) for s in json.loads(steps_json)]
-    return split_metrics(model, ui.evaluation_split(ds, run), steps, k=k, clusters=clusters,
-                         item_set=item_set)
+    split = ui.evaluation_split(ds, run)
+    hits = ui.hit_model(ds, run, model, split) if needs_hit_model(steps) else None
+    return split_metrics(model, split, steps, k=k, clusters=clusters, item_set=item_set,
+                         hit_model=hits)
+
+
+@st.cache_resource(max_entries=2, show_spinner="Learning each candidate's hit chance on an inner "
+                   "split of all interactions (the model is refitted there once)…")
+def retrained_hit_model(fingerprint: str, run: str, saved_at: str, _model, _ds):
+    """The hit model of the retrained model (``expected`` cost of a slot), cached per run."""
+    return hit_model_for(RerankConfig(method="promotion", allocation="global",
+                                      swap_cost="expected"), _model, _ds)
 
 
 run = ui.model_picker(ds, key="export_model")
@@ -73,6 +84,21 @@ strength = c[1].slider("Strength", 0.0, 1.0, 0.5, 0.05, key="export_strength",
 k = c[2].number_input("K (items per user)", 1, 200, 10, key="export_k")
 fmt = c[3].selectbox("Format", ["csv", "parquet", "json"], key="export_format",
                      help="JSON is written as JSON Lines (one object per row).")
+
+options: dict = {}
+if method == "promotion":
+    o = st.columns(2)
+    options["allocation"] = o[0].radio(
+        "Allocation", ["per_user", "global"], horizontal=True, key="export_alloc",
+        format_func={"per_user": "same quota in every list",
+                     "global": "same total, where it costs least"}.get)
+    if options["allocation"] == "global":
+        options["swap_cost"] = o[1].radio(
+            "Cost of a slot", ["gap", "ratio", "expected"], horizontal=True,
+            key="export_swap_cost", format_func={"gap": "score gap", "ratio": "score ratio",
+                                                 "expected": "expected NDCG loss"}.get,
+            help="Expected NDCG loss learns each candidate's hit chance on an inner split "
+            "(the model is refitted there once) and is recorded in the manifest.")
 
 s = st.columns([1, 1, 1])
 kind = s[0].selectbox("Scope", list(SCOPES), format_func=SCOPES.get, key="export_scope")
@@ -110,7 +136,8 @@ go = st.button("Export", type="primary", key="export_run", disabled=kind != "all
 if go:
     folder: Path | None = None
     try:
-        steps = [] if method == "none" else [RerankConfig(method=method, strength=float(strength))]
+        steps = [] if method == "none" else [RerankConfig(method=method, strength=float(strength),
+                                                          **options)]
         scope = ExportScope(kind=kind, value=value, restrict=restrict)
         config = ExportConfig(k=int(k), format=fmt, candidates=max(100, int(k)), scope=scope)
         kept = ui.load_trained(ds, run)
@@ -123,13 +150,17 @@ if go:
                                              int(k), map_key, json.dumps(item_set)),
                    "note": "measured on the evaluation split with the kept model (trained on its "
                            "training part); the exported lists exclude every interaction"}
+        hits = None
+        if needs_hit_model(steps):
+            hits = (retrained_hit_model(ds.fingerprint, run, str(info.get("saved_at")), model, ds)
+                    if retrain else ui.hit_model(ds, run, kept, ui.evaluation_split(ds, run)))
         folder = new_export_dir(ws.root, ds.name, run, method)
         bar = st.progress(0.0, text="Exporting…")
         result = export_lists(
             model, ds, folder, config, rerank=steps, clusters=clusters, item_set=item_set,
             model_info={"run": run, "trained_on": "all interactions" if retrain else
                         "training part of the evaluation split", "saved_at": info.get("saved_at")},
-            metrics=metrics,
+            metrics=metrics, hit_model=hits,
             progress=lambda done, total: bar.progress(done / max(total, 1),
                                                       text=f"{done:,} of {total:,} users"))
         bar.progress(1.0, text=f"Done: {result.rows:,} rows for {result.users:,} users in "

@@ -100,3 +100,26 @@ def test_cluster_lists_from_the_item_map(workspace_copy: Path):
     assert (lists["cluster"] == 2).all() and lists["user_id"].nunique() == 3000
     preview = next(d.value for d in at.dataframe if "rank" in d.value.columns)
     assert len(preview) == 20 and preview["item_id"].tolist() == lists["item_id"].head(20).tolist()
+
+
+def test_export_global_promotion_by_expected_loss(workspace_copy: Path):
+    """The promotion's allocation and cost of a slot reach the export: the hit model is fitted
+    (kept model, no retraining), used for the lists and recorded in the manifest."""
+    at = _export_page()
+    at.selectbox(key="export_model").set_value("itemknn")
+    at.selectbox(key="export_method").set_value("promotion").run()
+    at.slider(key="export_strength").set_value(0.6)
+    at.radio(key="export_alloc").set_value("global").run()
+    at.radio(key="export_swap_cost").set_value("expected")
+    at.checkbox(key="export_retrain").uncheck()
+    at.button(key="export_run").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    folder = next((workspace_copy / "exports" / "demo-shop").iterdir())
+    manifest = json.loads((folder / "manifest.json").read_text())
+    step = manifest["rerank"][0]
+    assert (step["allocation"], step["swap_cost"]) == ("global", "expected")
+    assert manifest["hit_model"]["n_pairs"] > 0
+    assert manifest["metrics"]["lists"]["aplt"] > manifest["metrics"]["model"]["aplt"]
+    frame = read_export(folder / "lists-all.csv")
+    per_user = frame.groupby("user_id")["is_tail"].sum()
+    assert frame["boosted"].any() and per_user.nunique() > 1  # spread where it costs least
