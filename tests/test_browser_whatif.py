@@ -11,7 +11,7 @@ import pytest
 from recsys import Workspace
 from recsys.jobs import train_models
 from recsys.splits import SplitConfig
-from tests.browser_support import MIN_PNG_BYTES, settle, shot
+from tests.browser_support import MIN_PNG_BYTES, choose, settle, shot
 from tests.test_rerank import synthetic_dataset
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
@@ -61,6 +61,7 @@ def test_whatif_slider_moves_the_metrics(server, browser_page, tmp_path: Path) -
     expect(slider).to_have_attribute("aria-valuetext", "0.00")
     expect(aplt.get_by_test_id("stMetricDelta")).to_have_count(0)
     expect(page.get_by_test_id("stException")).to_have_count(0)
+    unboosted = _metric_value(page, "Tail share (APLT)")
     second = shot(page, tmp_path / "whatif-0.png")
 
     # The best setting within the accuracy budget is applied by its button
@@ -72,5 +73,17 @@ def test_whatif_slider_moves_the_metrics(server, browser_page, tmp_path: Path) -
     expect(aplt.get_by_test_id("stMetricDelta")).to_have_count(1)
     settle(page, charts=1)
     expect(page.get_by_test_id("stException")).to_have_count(0)
-    for png in (first, second):
+
+    # A global promotion by expected NDCG loss: the hit model is fitted, the lists follow
+    choose(page, "Method", "Promotion quota")
+    page.get_by_text("same total, where it costs least").click()
+    page.get_by_text("expected NDCG loss").click()
+    expect(page.get_by_text("promotion @", exact=False).first).to_be_visible()
+    settle(page, charts=1)
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    expect(page.get_by_test_id("stAlertContentError")).to_have_count(0)
+    expect(page.get_by_text("promotion quota").first).to_be_visible()  # reasons in the preview
+    assert float(_metric_value(page, "Tail share (APLT)")) > float(unboosted)
+    third = shot(page, tmp_path / "whatif-expected.png")
+    for png in (first, second, third):
         assert png.stat().st_size > MIN_PNG_BYTES, png
