@@ -67,3 +67,26 @@ def workspace_copy(trained_workspace: Path, workspace_dir: Path) -> Path:
     """A private copy of :func:`trained_workspace` as this test's workspace."""
     shutil.copytree(trained_workspace, workspace_dir)
     return workspace_dir
+
+
+@pytest.fixture(scope="session")
+def ml100k_ease():
+    """ml-100k on the protocol's split (ratings ≥ 4, 5-core, random 80/20, seed 0) with EASE
+    trained on its train part and each test user's top-100 candidates: (split, model, cands).
+    Skips when the shared data folder is absent."""
+    from tests.test_loaders import ML100K
+
+    if not ML100K.exists():
+        pytest.skip(f"ml-100k not found at {ML100K} (shared data folder absent)")
+    from recsys.dataset import DatasetConfig, build_dataset
+    from recsys.loaders import load_files
+    from recsys.models import create_model
+    from recsys.rerank import candidates_from_model
+    from recsys.splits import SplitConfig, split_dataset
+
+    r = load_files(ML100K)
+    ds = build_dataset(r.interactions, r.catalog, name="ml-100k",
+                       config=DatasetConfig(rating_threshold=4, kcore=5))
+    split = split_dataset(ds, SplitConfig(method="random", test_frac=0.2, seed=0))
+    model = create_model("ease").fit(split.train, device="cpu")
+    return split, model, candidates_from_model(model, split.train, split.test_users, c=100)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import itertools
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,7 +16,6 @@ from recsys.rerank import (
     HitModel,
     RerankConfig,
     RerankContext,
-    candidates_from_model,
     fit_hit_model,
     fit_hit_model_on_split,
     frontier,
@@ -26,8 +24,6 @@ from recsys.rerank import (
 )
 from recsys.rerank.hits import FEATURES, candidate_features, expected_gain_values, hit_labels
 from tests.test_rerank import make_cands, synthetic_dataset, tail_share
-
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-100k"
 
 
 @pytest.fixture(scope="module")
@@ -125,20 +121,8 @@ def test_expected_swap_cost_needs_a_hit_model_and_spends_the_same_budget(ds):
 
 
 @pytest.fixture(scope="module")
-def ml100k():
-    if not (DATA / "u.data.gz").exists():
-        pytest.skip(f"ml-100k not found at {DATA} (shared data folder absent)")
-    from recsys.dataset import DatasetConfig, build_dataset
-    from recsys.loaders import load_files
-    from recsys.models import create_model
-    from recsys.splits import SplitConfig, split_dataset
-
-    r = load_files(DATA / "u.data.gz")
-    data = build_dataset(r.interactions, r.catalog, name="ml-100k",
-                         config=DatasetConfig(rating_threshold=4, kcore=5))
-    split = split_dataset(data, SplitConfig(method="random", test_frac=0.2, seed=0))
-    model = create_model("ease").fit(split.train, device="cpu")
-    cands = candidates_from_model(model, split.train, split.test_users, c=100)
+def ml100k(ml100k_ease):
+    split, model, cands = ml100k_ease
     return split, cands, fit_hit_model_on_split(model, split.train, method="random")
 
 

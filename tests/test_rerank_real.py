@@ -4,31 +4,16 @@ for every tail-oriented method, and strength 0 reproduces the model's lists."""
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from recsys.rerank import RerankConfig, candidates_from_model, measure, rerank
-
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-100k"
+from recsys.rerank import RerankConfig, measure, rerank
 
 
 @pytest.fixture(scope="module")
-def setup():
-    if not (DATA / "u.data.gz").exists():
-        pytest.skip(f"ml-100k not found at {DATA} (shared data folder absent)")
-    from recsys.dataset import DatasetConfig, build_dataset
-    from recsys.loaders import load_files
-    from recsys.models import create_model
-    from recsys.splits import SplitConfig, split_dataset
-
-    r = load_files(DATA / "u.data.gz")
-    ds = build_dataset(r.interactions, r.catalog, name="ml-100k",
-                       config=DatasetConfig(rating_threshold=4, kcore=5))
-    split = split_dataset(ds, SplitConfig(method="random", test_frac=0.2, seed=0))
-    model = create_model("ease").fit(split.train, device="cpu")
-    return split, model, candidates_from_model(model, split.train, split.test_users, c=100)
+def setup(ml100k_ease):
+    return ml100k_ease
 
 
 @pytest.mark.parametrize("method, options", [
