@@ -83,7 +83,7 @@ def test_fitted_model_predicts_by_rank_and_round_trips(ds):
                                                    cands.users, ds), p, rtol=1e-6)
     with pytest.raises(ValueError, match="other features"):
         HitModel.from_dict({**model.to_dict(), "features": ["rank"]})
-    with pytest.raises(ValueError, match="held-out pairs"):
+    with pytest.raises(ValueError, match="held-out items"):
         fit_hit_model(cands, ds, sp.csr_matrix((ds.n_users, ds.n_items)))
 
 

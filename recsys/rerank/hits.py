@@ -156,8 +156,8 @@ def fit_hit_model(cands, train: Dataset, held_out: sp.csr_matrix, *, c: float = 
     x = candidate_features(cands.scores, ranks, items, cands.users, train)[valid]
     y = hit_labels(items, cands.users, held_out)[valid]
     if len(y) == 0 or y.all() or not y.any():
-        raise ValueError("the hit model needs held-out pairs both among and outside the "
-                         "candidates (is the validation split empty?)")
+        raise ValueError("the hit model needs candidates that are held-out items and candidates "
+                         "that are not (is the validation split empty or too small?)")
     mean = x.mean(axis=0).astype(np.float64)
     scale = x.std(axis=0).astype(np.float64)
     scale = np.where(scale > 1e-9, scale, 1.0)
@@ -191,7 +191,8 @@ def fit_hit_model_on_split(model, train: Dataset, *, method: str = "random",
 
     inner = split_dataset(train, SplitConfig(method=method, test_frac=valid_frac, seed=seed))
     name, config = refit_spec(model)
-    config = {**config, "seed": int(config.get("seed", seed))}
+    model_seed = getattr(getattr(model, "config", None), "seed", seed)
+    config = {**config, "seed": int(config.get("seed", model_seed))}
     twin = create_model(name, config).fit(inner.train, device=device)
     cands = candidates_from_model(twin, inner.train, inner.test_users, c=c)
     return fit_hit_model(cands, inner.train, inner.test)
