@@ -179,6 +179,18 @@ def trained_models(ds: Dataset) -> list[dict[str, Any]]:
     return sorted(kept, key=lambda m: m.get("saved_at") or "", reverse=True)
 
 
+def run_info(ds: Dataset, run: str) -> dict[str, Any]:
+    """The workspace's record of the kept model ``run`` (see :func:`trained_models`)."""
+    info = next((m for m in trained_models(ds) if m["run"] == run), None)
+    if info is None:
+        raise WorkspaceError(f"No trained model '{run}' for the current '{ds.name}'.")
+    return info
+
+
+def _split_protocol(info: dict[str, Any]) -> dict[str, Any]:
+    return info.get("results", {}).get("protocol", {}).get("split", {})
+
+
 @st.cache_resource(max_entries=6, show_spinner="Loading model…")
 def _trained(root: str, dataset: str, run: str, saved_at: str) -> Any:
     return Workspace(root).load_model(dataset, run)
@@ -190,9 +202,7 @@ def load_trained(ds: Dataset, run: str) -> Any:
     Models from the Train page were fitted on the training part of its split (see
     :func:`evaluation_split`); ``model.seen_`` holds that training matrix.
     """
-    info = next((m for m in trained_models(ds) if m["run"] == run), None)
-    if info is None:
-        raise WorkspaceError(f"No trained model '{run}' for the current '{ds.name}'.")
+    info = run_info(ds, run)
     return _trained(str(workspace().root), ds.name, run, str(info.get("saved_at")))
 
 
@@ -203,10 +213,7 @@ def _split(fingerprint: str, protocol_json: str, _ds: Dataset) -> Split:
 
 def evaluation_split(ds: Dataset, run: str) -> Split:
     """The seeded split a kept model was trained and evaluated on (train part + held-out test)."""
-    info = next((m for m in trained_models(ds) if m["run"] == run), None)
-    if info is None:
-        raise WorkspaceError(f"No trained model '{run}' for the current '{ds.name}'.")
-    protocol = info.get("results", {}).get("protocol", {}).get("split", {})
+    protocol = _split_protocol(run_info(ds, run))
     return _split(ds.fingerprint, json.dumps(protocol, sort_keys=True, default=str), ds)
 
 
@@ -222,10 +229,8 @@ def _hit_model(fingerprint: str, run: str, saved_at: str, method: str, seed: int
 def hit_model(ds: Dataset, run: str, model: Any, split: Split) -> Any:
     """The hit model of a kept model for the ``expected`` swap cost, fitted once per server on
     an inner split of its training part (same split method), never on its held-out pairs."""
-    info = next((m for m in trained_models(ds) if m["run"] == run), None)
-    if info is None:
-        raise WorkspaceError(f"No trained model '{run}' for the current '{ds.name}'.")
-    protocol = info.get("results", {}).get("protocol", {}).get("split", {})
+    info = run_info(ds, run)
+    protocol = _split_protocol(info)
     try:
         return _hit_model(ds.fingerprint, run, str(info.get("saved_at")),
                           str(protocol.get("method", "random")), int(protocol.get("seed", 0)),
@@ -236,6 +241,27 @@ def hit_model(ds: Dataset, run: str, model: Any, split: Split) -> Any:
         log.exception("hit model for %s/%s failed", ds.name, run)
         raise ValueError(f"the hit model could not be fitted ({exc}); use another cost of a "
                          "slot") from exc
+
+
+#: Labels of a promotion's allocations and of the costs of a slot (What-if and Export pages).
+ALLOCATIONS = {"per_user": "same quota in every list", "global": "same total, where it costs least"}
+SWAP_COSTS = {"gap": "score gap", "ratio": "score ratio", "expected": "expected NDCG loss"}
+
+
+def promotion_allocation(prefix: str, left: Any = st, right: Any = st) -> dict[str, str]:
+    """Radios for a promotion's allocation (in ``left``) and, when global, its cost of a slot
+    (in ``right``); returns the :class:`~recsys.rerank.RerankConfig` fields chosen."""
+    options = {"allocation": left.radio("Allocation", list(ALLOCATIONS), horizontal=True,
+                                        key=f"{prefix}_alloc", format_func=ALLOCATIONS.get)}
+    if options["allocation"] == "global":
+        options["swap_cost"] = right.radio(
+            "Cost of a slot", list(SWAP_COSTS), horizontal=True, key=f"{prefix}_swap_cost",
+            format_func=SWAP_COSTS.get,
+            help="How the cheapest lists are found. Expected NDCG loss learns each candidate's "
+            "chance of being a hit on an inner split of the training data (the model is "
+            "refitted there once) and usually buys the most tail exposure for the accuracy "
+            "given up.")
+    return options
 
 
 def model_picker(ds: Dataset, key: str, *, label: str = "Model", multi: bool = False,

@@ -26,8 +26,8 @@ from recsys.export import (
     zip_folder,
 )
 from recsys.models import create_model
-from recsys.rerank import METHODS, RerankConfig, needs_hit_model
-from recsys.rerank.hits import hit_model_for
+from recsys.rerank import METHODS, RerankConfig, fit_hit_model_on_split, needs_hit_model
+from recsys.rerank.hits import inner_split_method
 from recsys.workspace import WorkspaceError
 
 LAST = "export_last_folder"
@@ -63,8 +63,7 @@ def held_out_metrics(fingerprint: str, run: str, saved_at: str, steps_json: str,
                    "split of all interactions (the model is refitted there once)…")
 def retrained_hit_model(fingerprint: str, run: str, saved_at: str, _model, _ds):
     """The hit model of the retrained model (``expected`` cost of a slot), cached per run."""
-    return hit_model_for(RerankConfig(method="promotion", allocation="global",
-                                      swap_cost="expected"), _model, _ds)
+    return fit_hit_model_on_split(_model, _ds, method=inner_split_method(_ds))
 
 
 run = ui.model_picker(ds, key="export_model")
@@ -88,17 +87,7 @@ fmt = c[3].selectbox("Format", ["csv", "parquet", "json"], key="export_format",
 options: dict = {}
 if method == "promotion":
     o = st.columns(2)
-    options["allocation"] = o[0].radio(
-        "Allocation", ["per_user", "global"], horizontal=True, key="export_alloc",
-        format_func={"per_user": "same quota in every list",
-                     "global": "same total, where it costs least"}.get)
-    if options["allocation"] == "global":
-        options["swap_cost"] = o[1].radio(
-            "Cost of a slot", ["gap", "ratio", "expected"], horizontal=True,
-            key="export_swap_cost", format_func={"gap": "score gap", "ratio": "score ratio",
-                                                 "expected": "expected NDCG loss"}.get,
-            help="Expected NDCG loss learns each candidate's hit chance on an inner split "
-            "(the model is refitted there once) and is recorded in the manifest.")
+    options = ui.promotion_allocation("export", o[0], o[1])
 
 s = st.columns([1, 1, 1])
 kind = s[0].selectbox("Scope", list(SCOPES), format_func=SCOPES.get, key="export_scope")

@@ -26,6 +26,7 @@ from recsys.rerank import (
     item_categories,
     item_clusters_from_map,
     measure,
+    needs_hit_model,
     preview_frame,
     rerank,
 )
@@ -35,7 +36,6 @@ LABELS = {"tail_bonus": "Tail bonus (additive)", "pop_penalty": "Popularity pena
           "xquad": "xQuAD (popularity)", "calibrated": "Calibrated (Steck)",
           "promotion": "Promotion quota"}
 SWEEP = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0)
-SWAP_COSTS = {"gap": "score gap", "ratio": "score ratio", "expected": "expected NDCG loss"}
 POOL = 100
 SHOWN = {"ndcg": ("NDCG@K", "normal", "{:.4f}"), "recall": ("Recall@K", "normal", "{:.4f}"),
          "aplt": ("Tail share (APLT)", "normal", "{:.3f}"), "arp": ("Avg popularity (ARP)",
@@ -121,18 +121,7 @@ def _options(method: str) -> dict:
             opts["target_value"] = cols[1].selectbox("Item set", item_sets, key="whatif_set")
         opts["quota_share"] = cols[2].slider("Quota at full strength", 0.1, 1.0, 0.5, 0.1,
                                              key="whatif_share", help="Share of the K slots.")
-        opts["allocation"] = st.radio(
-            "Allocation", ["per_user", "global"], horizontal=True, key="whatif_alloc",
-            format_func={"per_user": "same quota in every list",
-                         "global": "same total, where it costs least"}.get)
-        if opts["allocation"] == "global":
-            opts["swap_cost"] = st.radio(
-                "Cost of a slot", ["gap", "ratio", "expected"], horizontal=True,
-                key="whatif_swap_cost", format_func=SWAP_COSTS.get,
-                help="How the cheapest lists are found. Expected NDCG loss learns each "
-                "candidate's chance of being a hit on an inner split of the training part "
-                "(the model is refitted there once) and usually buys the most tail exposure "
-                "for the accuracy given up.")
+        opts.update(ui.promotion_allocation("whatif"))
     elif method == "xquad":
         opts["xquad_variant"] = cols[0].radio("Variant", ["smooth", "binary"], horizontal=True,
                                               key="whatif_variant")
@@ -216,8 +205,7 @@ def tuning() -> None:
             pos = train.item_index.get_indexer(ids)
             item_set = set(pos[pos >= 0].tolist())
         cfg = RerankConfig(method=method, strength=strength, **opts)
-        hits = ui.hit_model(ds, run, model, split) if cfg.swap_cost == "expected" and (
-            method == "promotion") else None
+        hits = ui.hit_model(ds, run, model, split) if needs_hit_model(cfg) else None
         ctx = RerankContext(train, item_clusters=clusters, item_set=item_set, hit_model=hits)
         t0 = time.perf_counter()
         result = rerank(cands, train, cfg, k, context=ctx)

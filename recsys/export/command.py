@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..compare import USER_SEGMENTS
-from ..rerank.config import RERANK_OPTIONS_HELP
+from ..rerank.config import METHODS, RERANK_OPTIONS_HELP
 from .scopes import ExportScope
 from .writers import FORMATS
 
@@ -22,8 +22,6 @@ __all__ = ["add_export_arguments", "run_export_command"]
 
 log = logging.getLogger(__name__)
 
-#: Re-rank method names accepted on the command line (``recsys.rerank.METHODS``).
-RERANK_METHODS: tuple[str, ...] = ("tail_bonus", "pop_penalty", "xquad", "calibrated", "promotion")
 
 
 def add_export_arguments(p: argparse.ArgumentParser) -> None:
@@ -31,7 +29,7 @@ def add_export_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, help="model name (pop, itemknn, ease, bpr, neumf, "
                    "deepfm, multvae, hybrid, auto)")
     p.add_argument("--config", help="model config as JSON, e.g. '{\"l2\": 300}'")
-    p.add_argument("--rerank", choices=RERANK_METHODS, help="re-rank method for tail exposure")
+    p.add_argument("--rerank", choices=METHODS, help="re-rank method for tail exposure")
     p.add_argument("--strength", type=float, help="re-rank strength in [0, 1] (0 = the model's "
                    "own lists; required with --rerank)")
     p.add_argument("--rerank-options", metavar="JSON", help=RERANK_OPTIONS_HELP)

@@ -206,7 +206,7 @@ def expected_gain_values(p: np.ndarray, k: int) -> np.ndarray:
     ideal = np.concatenate([[0.0], np.cumsum(discounts)])
     expected = np.clip(np.asarray(p, dtype=np.float64).sum(axis=1), 1.0, float(k))
     idcg = np.interp(expected, np.arange(k + 1), ideal)
-    return (np.asarray(p, dtype=np.float64) / idcg[:, None]).astype(np.float64)
+    return np.asarray(p, dtype=np.float64) / idcg[:, None]
 
 
 def needs_hit_model(configs) -> bool:
