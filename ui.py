@@ -16,9 +16,9 @@ import streamlit as st
 from pydantic import BaseModel
 
 from recsys import Dataset, Workspace
+from recsys.data.formats import DEMO_NAME, demo_dataset
+from recsys.data.splits import Split, SplitConfig, split_dataset
 from recsys.device import describe_device
-from recsys.loaders import DEMO_NAME, demo_dataset
-from recsys.splits import Split, SplitConfig, split_dataset
 from recsys.workspace import WorkspaceError, default_workspace_path
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from recsys import build_dataset, load_files  # noqa: E402
-from recsys.compare import user_segments  # noqa: E402
+from recsys.data.segments import user_segments  # noqa: E402
 from recsys.export import ExportConfig, export_lists  # noqa: E402
 from recsys.models import create_model  # noqa: E402
 from recsys.rerank import RerankConfig  # noqa: E402

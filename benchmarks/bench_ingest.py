@@ -40,9 +40,9 @@ def main() -> int:
         return 0
     import pandas as pd
 
-    from recsys.dataset import build_dataset
-    from recsys.ingest import read_table
-    from recsys.loaders import load_online_retail
+    from recsys.data.dataset import build_dataset
+    from recsys.data.formats import load_online_retail
+    from recsys.data.reading import read_table
 
     base_mb = peak_mb()
     t0 = time.perf_counter()

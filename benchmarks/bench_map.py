@@ -39,7 +39,7 @@ def _child(text_method: str, out: Path) -> None:
     """One process: load the data, then a cold and a warm map; timings to ``out`` as JSON."""
     t0 = time.perf_counter()
     from recsys import build_dataset
-    from recsys.loaders import load_files
+    from recsys.data.formats import load_files
 
     result = load_files(RETAIL)
     ds = build_dataset(result.interactions, result.catalog, name="online-retail")

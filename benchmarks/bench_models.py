@@ -39,10 +39,10 @@ QUICK = {"bpr": {"epochs": 5}, "neumf": {"epochs": 3}, "deepfm": {"epochs": 2},
 
 def load(name: str, below_threshold: str = "seen"):
     """The protocol's dataset and split for ``name`` (``below_threshold``: what becomes of
-    ml-100k's ratings under 4, see :class:`recsys.dataset.DatasetConfig`)."""
-    from recsys.dataset import DatasetConfig, build_dataset
-    from recsys.loaders import load_files
-    from recsys.splits import SplitConfig, split_dataset
+    ml-100k's ratings under 4, see :class:`recsys.data.dataset.DatasetConfig`)."""
+    from recsys.data.dataset import DatasetConfig, build_dataset
+    from recsys.data.formats import load_files
+    from recsys.data.splits import SplitConfig, split_dataset
 
     if name == "ml-100k":
         r = load_files(SHARED / "ml-100k" / "u.data.gz")
@@ -57,7 +57,7 @@ def load(name: str, below_threshold: str = "seen"):
 
 
 def measure(topk: np.ndarray, split, users: np.ndarray) -> dict[str, float]:
-    from recsys.metrics import summarise
+    from recsys.evaluation import summarise
 
     n_train_users = int((np.diff(split.train.matrix.indptr) > 0).sum())
     summary, _ = summarise(topk, split.test[users], split.train.popularity, split.train.is_tail,

@@ -11,9 +11,8 @@ import streamlit as st
 
 import ui
 from recsys import DatasetConfig, build_dataset
-from recsys.ingest import IngestError, default_max_upload_mb, read_table
-from recsys.loaders import FORMATS, ReadOptions, demo_dataset, detect_format, load_files
-from recsys.profile import (
+from recsys.data.formats import FORMATS, ReadOptions, demo_dataset, detect_format, load_files
+from recsys.data.profile import (
     gini,
     item_table,
     lorenz_curve,
@@ -22,7 +21,8 @@ from recsys.profile import (
     segment_table,
     tail_share_by,
 )
-from recsys.schema import CATALOG_ROLES, INTERACTION_ROLES, guess_mapping
+from recsys.data.reading import IngestError, default_max_upload_mb, read_table
+from recsys.data.schema import CATALOG_ROLES, INTERACTION_ROLES, guess_mapping
 from recsys.workspace import safe_name
 
 UPLOAD_TYPES = ["csv", "tsv", "txt", "gz", "parquet", "pq", "xlsx", "data", "dat", "item"]

@@ -10,18 +10,18 @@ import streamlit as st
 from pydantic import ValidationError
 
 import ui
-from recsys.compare import (
+from recsys.data.segments import (
     SEGMENT_LABELS,
     USER_SEGMENTS,
     find_user,
-    overlap_table,
-    score_breakdown,
     user_activity,
     user_history,
     user_segments,
 )
+from recsys.evaluation import overlap_table
 from recsys.export import item_clusters, plain_lists
 from recsys.rerank import METHODS, RerankConfig, candidates_from_model, rerank
+from recsys.rerank.preview import score_breakdown
 from recsys.workspace import WorkspaceError
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ import streamlit as st
 from pydantic import ValidationError
 
 import ui
-from recsys.compare import SEGMENT_LABELS, USER_SEGMENTS
+from recsys.data.segments import SEGMENT_LABELS, USER_SEGMENTS
 from recsys.export import (
     ExportConfig,
     ExportScope,

@@ -8,9 +8,9 @@ import streamlit as st
 from pydantic import ValidationError
 
 import ui
+from recsys.data.splits import SPLIT_METHODS, SplitConfig
 from recsys.jobs import TrainingJob
 from recsys.models import available_models, get_model_class
-from recsys.splits import SPLIT_METHODS, SplitConfig
 
 ds = ui.page_start("Train")
 st.caption(f"Dataset **{ds.name}** · {ds.n_users:,} users × {ds.n_items:,} items · training on "

@@ -4,12 +4,12 @@ Heavy modules (torch, umap, sentence models) are imported lazily by the function
 them, so ``import recsys`` stays fast.
 """
 
-from .dataset import Dataset, DatasetConfig, build_dataset
-from .ingest import IngestError, read_table
-from .loaders import load_files
-from .splits import Split, SplitConfig, split_dataset
-from .validate import ValidationReport, ValidationResult, validate
-from .workspace import Workspace
+from recsys.data.dataset import Dataset, DatasetConfig, build_dataset
+from recsys.data.formats import load_files
+from recsys.data.reading import IngestError, read_table
+from recsys.data.splits import Split, SplitConfig, split_dataset
+from recsys.data.validation import ValidationReport, ValidationResult, validate
+from recsys.workspace import Workspace
 
 __version__ = "0.1.0"
 

@@ -10,7 +10,7 @@ import logging
 import os
 import sys
 
-from .cli import main
+from recsys.cli import main
 
 code = main()
 logging.shutdown()

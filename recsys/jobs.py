@@ -15,11 +15,11 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .dataset import Dataset
-from .evaluate import evaluate_split
-from .models import create_model
-from .splits import SplitConfig, split_dataset
-from .workspace import Workspace
+from recsys.data.dataset import Dataset
+from recsys.data.splits import SplitConfig, split_dataset
+from recsys.evaluation import evaluate_split
+from recsys.models import create_model
+from recsys.workspace import Workspace
 
 __all__ = ["TrainingJob", "ModelRun", "train_models"]
 

@@ -32,7 +32,7 @@ from typing import Any
 
 import pandas as pd
 
-from .dataset import Dataset, DatasetConfig, build_dataset
+from recsys.data.dataset import Dataset, DatasetConfig, build_dataset
 
 __all__ = ["Workspace", "default_workspace_path", "safe_name", "WorkspaceError"]
 
@@ -205,7 +205,7 @@ class Workspace:
 
     def load_model(self, dataset: str, run: str, device: str | None = None) -> Any:
         """Rebuild a kept model exactly (weights loaded without pickle)."""
-        from .models import load_model
+        from recsys.models import load_model
 
         folder = self._models_dir(dataset) / safe_name(run)
         if not (folder / "model.json").exists():

@@ -48,8 +48,8 @@ def trained_workspace(tmp_path_factory) -> Path:
     """The demo shop with ``pop`` and ``itemknn`` kept, as the Train page leaves them (trained
     once per test run; tests work on a copy, :func:`workspace_copy`)."""
     from recsys import SplitConfig, Workspace
+    from recsys.data.formats import demo_dataset
     from recsys.jobs import TrainingJob
-    from recsys.loaders import demo_dataset
 
     root = tmp_path_factory.mktemp("trained") / "workspace"
     ws = Workspace(root)
@@ -78,11 +78,11 @@ def ml100k_ease():
 
     if not ML100K.exists():
         pytest.skip(f"ml-100k not found at {ML100K} (shared data folder absent)")
-    from recsys.dataset import DatasetConfig, build_dataset
-    from recsys.loaders import load_files
+    from recsys.data.dataset import DatasetConfig, build_dataset
+    from recsys.data.formats import load_files
+    from recsys.data.splits import SplitConfig, split_dataset
     from recsys.models import create_model
     from recsys.rerank import candidates_from_model
-    from recsys.splits import SplitConfig, split_dataset
 
     r = load_files(ML100K)
     ds = build_dataset(r.interactions, r.catalog, name="ml-100k",

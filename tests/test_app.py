@@ -17,7 +17,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from recsys import Workspace, build_dataset
-from recsys.loaders import DEMO_NAME, demo_dataset
+from recsys.data.formats import DEMO_NAME, demo_dataset
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from recsys.dataset import build_dataset
-from recsys.demo import generate_demo_shop
-from recsys.evaluate import evaluate_split
+from recsys.data.dataset import build_dataset
+from recsys.data.demo import generate_demo_shop
+from recsys.data.splits import SplitConfig, split_dataset
+from recsys.evaluation import evaluate_split
 from recsys.models import create_model, load_model
-from recsys.splits import SplitConfig, split_dataset
 
 
 @pytest.fixture(scope="module")

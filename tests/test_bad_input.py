@@ -15,8 +15,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from recsys.ingest import IngestError, IngestLimits, default_max_upload_mb, read_table
-from recsys.loaders import ReadOptions, load_files
+from recsys.data.formats import ReadOptions, load_files
+from recsys.data.reading import IngestError, IngestLimits, default_max_upload_mb, read_table
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from recsys import SplitConfig, Workspace
+from recsys.data.formats import demo_dataset
 from recsys.export import read_export
 from recsys.jobs import TrainingJob
-from recsys.loaders import demo_dataset
 from tests.browser_support import open_page, settle, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]

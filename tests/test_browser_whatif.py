@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from recsys import Workspace
+from recsys.data.splits import SplitConfig
 from recsys.jobs import train_models
-from recsys.splits import SplitConfig
 from tests.browser_support import MIN_PNG_BYTES, choose, settle, shot
 from tests.test_rerank import synthetic_dataset
 

@@ -8,18 +8,9 @@ import pytest
 import scipy.sparse as sp
 
 from recsys import build_dataset
-from recsys.compare import (
-    SegmentConfig,
-    find_user,
-    jaccard,
-    overlap_table,
-    rank_biased_overlap,
-    score_breakdown,
-    tail_counts,
-    user_activity,
-    user_history,
-    user_segments,
-)
+from recsys.data.segments import SegmentConfig, find_user, user_activity, user_history, user_segments
+from recsys.evaluation import jaccard, overlap_table, rank_biased_overlap, tail_counts
+from recsys.rerank.preview import score_breakdown
 
 
 def test_jaccard_hand_computed():

@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from recsys import Workspace, build_dataset
-from recsys.compare import user_segments
+from recsys.data.segments import user_segments
 from tests.app_support import open_page
 
 pytestmark = pytest.mark.usefixtures("navigation_apptest")
@@ -67,7 +67,7 @@ def test_user_from_segment(workspace_copy: Path):
     user = at.selectbox(key="compare_segment_user").value
     ws = Workspace(workspace_copy)
     ds = ws.load_dataset("demo-shop")
-    from recsys.splits import SplitConfig, split_dataset
+    from recsys.data.splits import SplitConfig, split_dataset
 
     train = split_dataset(ds, SplitConfig(method="random", seed=0)).train
     cold = user_segments(train.matrix, train.is_tail)["cold_start"]

@@ -10,19 +10,19 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from recsys.dataset import build_dataset
-from recsys.demo import generate_demo_shop
-from recsys.evaluate import evaluate
-from recsys.features import (
+from recsys.data.dataset import build_dataset
+from recsys.data.demo import generate_demo_shop
+from recsys.data.formats import demo_dataset
+from recsys.data.splits import SplitConfig, split_dataset
+from recsys.evaluation import evaluate
+from recsys.features.side import (
     categorical_codes,
     item_categorical_features,
     item_features,
     quantile_buckets,
     user_categorical_features,
 )
-from recsys.loaders import demo_dataset
 from recsys.models import FitStopped, create_model
-from recsys.splits import SplitConfig, split_dataset
 
 N_COLD = 100
 
@@ -163,7 +163,7 @@ def test_deepfm_validation_early_stop_and_cancel(small):
     assert 3 <= len(seen) < 50, "stops early on val_ndcg"
     assert {"loss", "examples_per_s", "val_ndcg", "val_recall", "val_aplt"} <= set(seen[0][1])
     best = max(m["val_ndcg"] for _, m in seen)
-    from recsys.evaluate import validation_metrics
+    from recsys.evaluation import validation_metrics
 
     restored = validation_metrics(model, small.train, small.test)["val_ndcg"]
     assert restored == pytest.approx(best, abs=1e-9), "best weights restored"

@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys.dataset import DatasetConfig, build_dataset
-from recsys.evaluate import evaluate_split
+from recsys.data.dataset import DatasetConfig, build_dataset
+from recsys.data.splits import SplitConfig, split_dataset
+from recsys.evaluation import evaluate_split
 from recsys.models import create_model
 from recsys.rerank import candidates_from_model
-from recsys.splits import SplitConfig, split_dataset
 from recsys.workspace import Workspace
 from tests.test_loaders import ML100K, needs_ml
 
@@ -123,7 +123,7 @@ def test_saved_model_keeps_its_exclusions(tmp_path):
 def test_context_makes_movielens_lists_more_accurate():
     """Real data: knowing which films a user rated below 4 (never recommending them back, and
     reading them as a weak taste signal) raises NDCG@10 on held-out ratings ≥ 4."""
-    from recsys.loaders import load_files
+    from recsys.data.formats import load_files
 
     loaded = load_files(ML100K)
     scores = {}

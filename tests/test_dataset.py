@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys.dataset import DatasetConfig, build_dataset, kcore_filter, segment_items
+from recsys.data.dataset import DatasetConfig, build_dataset, kcore_filter, segment_items
 
 
 def _frame(rows):

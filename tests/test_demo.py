@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from recsys import demo
-from recsys.demo import DemoShop, generate_demo_shop
+from recsys.data import demo
+from recsys.data.demo import DemoShop, generate_demo_shop
 
 K = 10
 

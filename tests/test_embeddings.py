@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys import embeddings
-from recsys.dataset import build_dataset
-from recsys.embeddings import item_texts, sentence_model_available, text_embeddings
+from recsys.data.dataset import build_dataset
+from recsys.features import text as embeddings
+from recsys.features.text import item_texts, sentence_model_available, text_embeddings
 
 TEXTS = [
     "Oak serving board for slow breakfasts",
@@ -142,7 +142,7 @@ def test_placeholder_categories_and_brands_are_left_out():
 def test_sentence_model_reports_progress_and_keeps_text_order(monkeypatch):
     """Encoding in chunks (shortest texts first) reports progress up to 1 and gives every text
     its own vector back in the original order."""
-    import recsys.embeddings as emb
+    import recsys.features.text as emb
 
     texts = ["a red wool scarf for winter", "oak", "stainless steel garlic press", "blue mug",
              "oak", "a very long description of a cast iron skillet that keeps heat for hours"]

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from recsys import build_dataset
-from recsys.compare import user_segments
+from recsys.data.segments import user_segments
 from recsys.export import (
     EXPORT_COLUMNS,
     ExportConfig,

@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from recsys.ingest import DELIMITERS, IngestError, RawTable, read_table, sniff_delimiter
-from recsys.loaders import load_files
+from recsys.data.formats import load_files
+from recsys.data.reading import DELIMITERS, IngestError, RawTable, read_table, sniff_delimiter
 
 # --------------------------------------------------------------------------- helpers
 

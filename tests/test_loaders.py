@@ -11,8 +11,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from recsys.dataset import DatasetConfig, build_dataset
-from recsys.loaders import detect_format, load_files, load_online_retail
+from recsys.data.dataset import DatasetConfig, build_dataset
+from recsys.data.formats import detect_format, load_files, load_online_retail
 
 SHARED = Path(os.environ.get("TAILSTUDIO_SHARED_DATA",
                              Path(__file__).resolve().parents[2] / "shared" / "data"))

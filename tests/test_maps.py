@@ -294,7 +294,7 @@ def test_umap_with_approximate_neighbours_keeps_planted_clusters(shop):
 @pytest.mark.shared_data
 @needs_retail
 def test_online_retail_text_map():
-    from recsys.loaders import load_files
+    from recsys.data.formats import load_files
 
     result = load_files(RETAIL)
     ds = build_dataset(result.interactions, result.catalog, name="retail")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from recsys.metrics import accuracy_per_user, beyond_accuracy_per_user, catalog_metrics, hits_matrix, summarise
+from recsys.evaluation import accuracy_per_user, beyond_accuracy_per_user, catalog_metrics, hits_matrix, summarise
 
 
 def _rel(rows, n_items=6):

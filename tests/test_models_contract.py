@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from recsys.dataset import build_dataset
-from recsys.demo import generate_demo_shop
+from recsys.data.dataset import build_dataset
+from recsys.data.demo import generate_demo_shop
+from recsys.data.splits import SplitConfig, split_dataset
 from recsys.models import available_models, create_model, load_model
-from recsys.splits import SplitConfig, split_dataset
 
 # Small but real settings so the whole contract runs in seconds per model.
 FAST = {

@@ -4,8 +4,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys.dataset import build_dataset
-from recsys.profile import gini, item_table, lorenz_curve, profile_summary, segment_stats, segment_table, tail_share_by
+from recsys.data.dataset import build_dataset
+from recsys.data.profile import (
+    gini,
+    item_table,
+    lorenz_curve,
+    profile_summary,
+    segment_stats,
+    segment_table,
+    tail_share_by,
+)
 
 
 def test_gini_hand_computed():

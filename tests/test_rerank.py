@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from recsys.dataset import DatasetConfig, build_dataset
+from recsys.data.dataset import DatasetConfig, build_dataset
 from recsys.rerank import (
     METHODS,
     Candidates,
@@ -299,8 +299,8 @@ def test_configs_are_strict():
 
 
 def test_candidates_from_a_model_measure_frontier_and_preview(ds):
+    from recsys.data.splits import SplitConfig, split_dataset
     from recsys.models import create_model
-    from recsys.splits import SplitConfig, split_dataset
 
     split = split_dataset(ds, SplitConfig(method="random", seed=0))
     model = create_model("ease").fit(split.train, device="cpu")

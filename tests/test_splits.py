@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys.dataset import build_dataset
-from recsys.splits import SplitConfig, split_dataset
+from recsys.data.dataset import build_dataset
+from recsys.data.splits import SplitConfig, split_dataset
 
 
 @pytest.fixture(scope="module")

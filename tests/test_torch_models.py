@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from recsys.dataset import build_dataset
-from recsys.demo import generate_demo_shop
-from recsys.evaluate import evaluate_split, validation_metrics
-from recsys.loaders import demo_dataset
+from recsys.data.dataset import build_dataset
+from recsys.data.demo import generate_demo_shop
+from recsys.data.formats import demo_dataset
+from recsys.data.splits import SplitConfig, split_dataset
+from recsys.evaluation import evaluate_split, validation_metrics
 from recsys.models import FitStopped, create_model
 from recsys.models.training import PairSampler, make_generator
-from recsys.splits import SplitConfig, split_dataset
 
 TORCH_MODELS = ("bpr", "neumf", "multvae")
 EPOCH_KEYS = {"epoch", "loss", "examples_per_s", "seconds", "val_ndcg", "val_recall", "val_aplt"}

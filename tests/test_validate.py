@@ -9,9 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from recsys.loaders import load_files
-from recsys.schema import CATALOG_ROLES, ColumnMapping, guess_mapping, guess_value_kind, normalise_name
-from recsys.validate import normalise_ids, parse_timestamps, validate
+from recsys.data.formats import load_files
+from recsys.data.schema import CATALOG_ROLES, ColumnMapping, guess_mapping, guess_value_kind, normalise_name
+from recsys.data.validation import normalise_ids, parse_timestamps, validate
 
 # --------------------------------------------------------------------------- helpers
 

@@ -7,8 +7,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from recsys import Workspace
+from recsys.data.splits import SplitConfig
 from recsys.jobs import train_models
-from recsys.splits import SplitConfig
 from tests.app_support import open_page
 from tests.test_rerank import synthetic_dataset
 

@@ -5,7 +5,7 @@ import json
 import pandas as pd
 import pytest
 
-from recsys.dataset import DatasetConfig, build_dataset
+from recsys.data.dataset import DatasetConfig, build_dataset
 from recsys.workspace import Workspace, WorkspaceError, safe_name
 
 

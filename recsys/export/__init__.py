@@ -6,7 +6,7 @@ for the scope semantics (:mod:`.scopes`), the file formats and CSV escaping (:mo
 and the manifest and export folders (:mod:`.manifest`).
 """
 
-from .lists import (
+from recsys.export.lists import (
     ExportConfig,
     ExportResult,
     Progress,
@@ -16,7 +16,7 @@ from .lists import (
     scope_candidates,
     split_metrics,
 )
-from .manifest import (
+from recsys.export.manifest import (
     MANIFEST_NAME,
     export_root,
     list_exports,
@@ -26,8 +26,8 @@ from .manifest import (
     write_manifest,
     zip_folder,
 )
-from .scopes import SCOPE_KINDS, ExportScope, ScopeSelection, item_clusters, resolve_scope
-from .writers import (
+from recsys.export.scopes import SCOPE_KINDS, ExportScope, ScopeSelection, item_clusters, resolve_scope
+from recsys.export.writers import (
     EXPORT_COLUMNS,
     EXTENSIONS,
     FORMATS,

@@ -23,11 +23,11 @@ import pandas as pd
 import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ..dataset import Dataset
-from ..workspace import safe_name
-from .manifest import MANIFEST_VERSION, file_entry, software_versions, write_manifest
-from .scopes import ExportScope, ScopeSelection, resolve_scope
-from .writers import EXPORT_COLUMNS, EXTENSIONS, open_writer
+from recsys.data.dataset import Dataset
+from recsys.export.manifest import MANIFEST_VERSION, file_entry, software_versions, write_manifest
+from recsys.export.scopes import ExportScope, ScopeSelection, resolve_scope
+from recsys.export.writers import EXPORT_COLUMNS, EXTENSIONS, open_writer
+from recsys.workspace import safe_name
 
 __all__ = ["ExportConfig", "ExportResult", "export_frame", "export_lists", "scope_candidates",
            "plain_lists", "split_metrics", "Progress"]
@@ -75,7 +75,7 @@ class ExportResult:
 
 def plain_lists(cands: Any, k: int) -> Any:
     """The model's own top-``k`` as a :class:`~recsys.rerank.Reranked` (nothing re-ranked)."""
-    from ..rerank import Reranked
+    from recsys.rerank import Reranked
 
     items = cands.items[:, :k]
     valid = items >= 0
@@ -90,8 +90,8 @@ def scope_candidates(model: Any, dataset: Dataset, users: np.ndarray, c: int,
                      exclude: sp.csr_matrix, allowed_items: np.ndarray | None = None) -> Any:
     """Top-``c`` candidates per user, excluding ``exclude`` and, when given, every item outside
     ``allowed_items`` (a boolean mask over items)."""
-    from ..models.base import topk_from_scores
-    from ..rerank import Candidates, candidates_from_model
+    from recsys.models.base import topk_from_scores
+    from recsys.rerank import Candidates, candidates_from_model
 
     if allowed_items is None:
         return candidates_from_model(model, dataset, users=users, c=c, exclude=exclude)
@@ -142,7 +142,7 @@ def _reranker(dataset: Dataset, steps: Sequence[Any], k: int, clusters: np.ndarr
     """``cands → Reranked`` for these steps, sharing one re-ranking context over all chunks."""
     if not steps:
         return lambda cands: plain_lists(cands, k)
-    from ..rerank import RerankContext, rerank
+    from recsys.rerank import RerankContext, rerank
 
     context = RerankContext(dataset, item_clusters=clusters,
                             item_set=_item_positions(dataset, item_set), hit_model=hit_model)
@@ -155,7 +155,7 @@ def split_metrics(model: Any, split: Any, rerank: Sequence[Any] | Any | None = N
                   ) -> dict[str, float]:
     """Every protocol metric of the (re-ranked) lists of a model trained on ``split.train``,
     measured on the held-out pairs: what the manifest reports for a kept model."""
-    from ..metrics import summarise
+    from recsys.evaluation import summarise
 
     steps = _steps(rerank)
     users = split.test_users

@@ -23,7 +23,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from ..workspace import safe_name
+from recsys.workspace import safe_name
 
 __all__ = ["MANIFEST_NAME", "MANIFEST_VERSION", "software_versions", "file_entry", "write_manifest",
            "read_manifest", "export_root", "new_export_dir", "list_exports", "zip_folder"]
@@ -39,7 +39,7 @@ def software_versions() -> dict[str, str | None]:
 
     Read from package metadata, so torch is not imported just to name its version.
     """
-    from .. import __version__
+    from recsys import __version__
 
     out: dict[str, str | None] = {"recsys": __version__, "python": platform.python_version()}
     for package in ("numpy", "pandas", "scipy", "pyarrow", "torch"):

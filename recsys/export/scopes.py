@@ -4,7 +4,7 @@ Scopes (:class:`ExportScope`):
 
 * ``all`` — every user of the dataset, lists over the whole catalog.
 * ``segment`` — the users of one user segment (``heavy``, ``light``, ``cold_start``,
-  ``tail_lovers``; see :mod:`recsys.compare`), judged on all of their interactions; lists over
+  ``tail_lovers``; see :mod:`recsys.data.segments`), judged on all of their interactions; lists over
   the whole catalog.
 * ``cluster`` / ``item_set`` — items of one cluster of the latest item map, or of a saved item
   set. ``restrict="users"`` (default): the users whose history touches at least one of those
@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ..compare import USER_SEGMENTS, SegmentConfig, user_segments
-from ..dataset import Dataset
-from ..workspace import safe_name
+from recsys.data.dataset import Dataset
+from recsys.data.segments import USER_SEGMENTS, SegmentConfig, user_segments
+from recsys.workspace import safe_name
 
 __all__ = ["ExportScope", "ScopeSelection", "resolve_scope", "item_clusters", "SCOPE_KINDS"]
 
@@ -79,7 +79,7 @@ class ScopeSelection:
 def item_clusters(dataset: Dataset, item_map: pd.DataFrame | None) -> np.ndarray:
     """Cluster of each dataset item (by position) from an item map frame; ``-1`` where the map
     has no cluster for it (HDBSCAN noise uses -1 too), and everywhere when there is no map."""
-    from ..rerank import item_clusters_from_map
+    from recsys.rerank import item_clusters_from_map
 
     clusters = item_clusters_from_map(dataset, item_map)
     return clusters if clusters is not None else np.full(dataset.n_items, -1, dtype=np.int64)

@@ -14,15 +14,15 @@ umap-learn, hdbscan and openTSNE are imported on first use with a persistent num
 (``NUMBA_CACHE_DIR``, by default ``<workspace>/.cache/numba``).
 """
 
-from ._numba import import_umap, numba_cache_dir, prepare_numba
-from .cluster import AUTO_MIN_SAMPLES_CAP, NOISE, auto_min_cluster_size, cluster_points, relabel_by_size
-from .neighbours import EXACT_NEIGHBOURS_UP_TO, approximate_knn_graph, neighbour_graph
-from .pipeline import MAP_COLUMNS, MIN_ITEMS, MapConfig, build_map, clear_memo, cluster_table, item_vectors
-from .project import METRICS, PROJECTION_METHODS, knn_graph, pca, project
-from .sources import ItemVectors, MapDataError, cf_vectors, hybrid_vectors, text_vectors
-from .stats import NOISE_LABEL, class_tfidf_terms, cluster_stats, flag_tail_clusters
-from .view import DISPLAY_LIMIT, display_sample, nearest_items, popularity_bucket, price_bucket, search_items
-from .warmup import warm_up
+from recsys.maps._numba import import_umap, numba_cache_dir, prepare_numba
+from recsys.maps.cluster import AUTO_MIN_SAMPLES_CAP, NOISE, auto_min_cluster_size, cluster_points, relabel_by_size
+from recsys.maps.neighbours import EXACT_NEIGHBOURS_UP_TO, approximate_knn_graph, neighbour_graph
+from recsys.maps.pipeline import MAP_COLUMNS, MIN_ITEMS, MapConfig, build_map, clear_memo, cluster_table, item_vectors
+from recsys.maps.project import METRICS, PROJECTION_METHODS, knn_graph, pca, project
+from recsys.maps.sources import ItemVectors, MapDataError, cf_vectors, hybrid_vectors, text_vectors
+from recsys.maps.stats import NOISE_LABEL, class_tfidf_terms, cluster_stats, flag_tail_clusters
+from recsys.maps.view import DISPLAY_LIMIT, display_sample, nearest_items, popularity_bucket, price_bucket, search_items
+from recsys.maps.warmup import warm_up
 
 __all__ = [
     "AUTO_MIN_SAMPLES_CAP", "EXACT_NEIGHBOURS_UP_TO", "approximate_knn_graph",

@@ -57,7 +57,7 @@ def numba_cache_dir(root: str | os.PathLike[str] | None = None) -> Path:
     if os.environ.get("NUMBA_CACHE_DIR"):
         return Path(os.environ["NUMBA_CACHE_DIR"])
     if root is None:
-        from ..workspace import default_workspace_path
+        from recsys.workspace import default_workspace_path
 
         root = default_workspace_path()
     return Path(root) / ".cache" / "numba"

@@ -11,8 +11,8 @@ import warnings
 
 import numpy as np
 
-from ._numba import prepare_numba
-from .project import _unit, pca
+from recsys.maps._numba import prepare_numba
+from recsys.maps.project import _unit, pca
 
 __all__ = ["NOISE", "AUTO_MIN_SAMPLES_CAP", "auto_min_cluster_size", "cluster_points",
            "relabel_by_size"]

@@ -117,7 +117,7 @@ def knn_graph(x: np.ndarray, k: int, metric: str = "cosine", *, device: str | No
 def _torch_device(device: str | None) -> str | None:
     """torch's device for large neighbour searches, or ``None`` to stay in NumPy."""
     try:
-        from ..device import resolve_device
+        from recsys.device import resolve_device
 
         return resolve_device(device)
     except (ImportError, ValueError):

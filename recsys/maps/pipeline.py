@@ -29,13 +29,13 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from .cluster import cluster_points
-from .project import Progress, pca, project
-from .sources import ItemVectors, MapDataError, cf_vectors, hybrid_vectors, model_key, text_vectors
-from .stats import cluster_stats, flag_tail_clusters
+from recsys.maps.cluster import cluster_points
+from recsys.maps.project import Progress, pca, project
+from recsys.maps.sources import ItemVectors, MapDataError, cf_vectors, hybrid_vectors, model_key, text_vectors
+from recsys.maps.stats import cluster_stats, flag_tail_clusters
 
 if TYPE_CHECKING:
-    from ..dataset import Dataset
+    from recsys.data.dataset import Dataset
 
 __all__ = ["MapConfig", "build_map", "item_vectors", "cluster_table", "map_cache_key",
            "MAP_COLUMNS", "MIN_ITEMS", "CACHE_VERSION", "clear_memo"]
@@ -241,7 +241,7 @@ def build_map(dataset: Dataset, config: MapConfig | None = None, *, model: Any =
     progress(0.0, f"embedding {dataset.n_items:,} items ({config.source})")
     warming = None
     if config.method == "umap":
-        from .warmup import compile_in_background
+        from recsys.maps.warmup import compile_in_background
 
         warming = compile_in_background()  # numba loads while the items are embedded
     vec = item_vectors(dataset, config, model=model, cache_dir=cache_dir, device=device,

@@ -17,8 +17,8 @@ from typing import Literal
 
 import numpy as np
 
-from ._numba import import_umap, prepare_numba
-from .neighbours import EXACT_NEIGHBOURS_UP_TO, METRICS, _unit, knn_graph, neighbour_graph
+from recsys.maps._numba import import_umap, prepare_numba
+from recsys.maps.neighbours import EXACT_NEIGHBOURS_UP_TO, METRICS, _unit, knn_graph, neighbour_graph
 
 __all__ = ["Progress", "pca", "knn_graph", "umap_layout", "tsne_layout", "project",
            "PROJECTION_METHODS", "METRICS"]

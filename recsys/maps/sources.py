@@ -1,7 +1,7 @@
 """Item vectors for the map: text, collaborative or a weighted mix of both.
 
 * **text**: catalog text (title, description, category, brand) through
-  :func:`recsys.embeddings.text_embeddings` (the offline sentence model, or TF-IDF + SVD when it
+  :func:`recsys.features.text.text_embeddings` (the offline sentence model, or TF-IDF + SVD when it
   cannot be used; :attr:`ItemVectors.note` then says so).
 * **cf**: item vectors of a trained model (``item_factors_`` of BPR-MF / NeuMF / Mult-VAE, the
   rows of EASE's item-item weights or item-kNN's similarities, reduced by a seeded SVD); without a
@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import scipy.sparse as sp
 
-from ..embeddings import item_texts, l2_normalise, text_embeddings
+from recsys.features.text import item_texts, l2_normalise, text_embeddings
 
 if TYPE_CHECKING:
-    from ..dataset import Dataset
+    from recsys.data.dataset import Dataset
 
 __all__ = ["ItemVectors", "text_vectors", "cf_vectors", "model_item_vectors", "hybrid_vectors",
            "interaction_vectors", "model_key", "MapDataError"]

@@ -59,8 +59,8 @@ _BACKGROUND_LOCK = threading.Lock()
 
 def _load_umap_kernels() -> None:
     try:
-        from ._numba import import_umap
-        from .project import umap_layout
+        from recsys.maps._numba import import_umap
+        from recsys.maps.project import umap_layout
 
         import_umap()
         umap_layout(_blobs(200), n_epochs=10, seed=0)
@@ -92,7 +92,7 @@ def warm_up(cache_dir: str | os.PathLike[str] | None = None, *, force: bool = Fa
     shows the cache is already warm for these library versions (``force`` warms it anyway).
     Must run before numba is imported for ``cache_dir`` to take effect in this process.
     """
-    from ._numba import numba_cache_dir, prepare_numba
+    from recsys.maps._numba import numba_cache_dir, prepare_numba
 
     if cache_dir is not None:
         os.environ["NUMBA_CACHE_DIR"] = str(Path(cache_dir).expanduser().resolve())
@@ -106,14 +106,14 @@ def warm_up(cache_dir: str | os.PathLike[str] | None = None, *, force: bool = Fa
         except (OSError, ValueError):
             pass
     prepare_numba()
-    from .cluster import cluster_points
-    from .project import project, umap_layout
+    from recsys.maps.cluster import cluster_points
+    from recsys.maps.project import project, umap_layout
 
     steps: dict[str, float] = {}
     t0 = time.perf_counter()
     x = _blobs()
     t = time.perf_counter()
-    from ._numba import import_umap
+    from recsys.maps._numba import import_umap
 
     import_umap()
     steps["import_s"] = time.perf_counter() - t

@@ -19,9 +19,10 @@ import numpy as np
 import scipy.sparse as sp
 from pydantic import Field
 
-from ..dataset import Dataset
-from ..splits import SplitConfig, split_dataset
-from .base import Callback, FitStopped, ModelConfig, Recommender, create_model, register
+from recsys.data.dataset import Dataset
+from recsys.data.splits import SplitConfig, split_dataset
+from recsys.models.base import Callback, FitStopped, ModelConfig, Recommender
+from recsys.models.registry import create_model, register
 
 __all__ = ["AutoConfig", "AutoRecommender", "Blend", "BlendConfig"]
 
@@ -121,7 +122,7 @@ class AutoRecommender(Recommender):
 
     def _stages(self, dataset: Dataset) -> list[list[tuple[str, dict[str, Any]]]]:
         """Candidate stages; each EASE stage starts from the best EASE config found so far."""
-        from .simple import item_attributes
+        from recsys.models.simple import item_attributes
 
         stages: list[list[tuple[str, dict[str, Any]]]] = [
             [("ease", {"l2": l2}) for l2 in (200, 100, 400, 800)]]
@@ -138,7 +139,7 @@ class AutoRecommender(Recommender):
 
     def _fit(self, dataset: Dataset, *, callback: Callback | None,
              validation: sp.csr_matrix | None) -> None:
-        from ..evaluate import evaluate
+        from recsys.evaluation import evaluate
 
         method = self.config.validation
         if method == "auto":

@@ -1,4 +1,4 @@
-"""The one contract every recommender follows, and the registry of them.
+"""The one contract every recommender follows (the registry of them: :mod:`.registry`).
 
 scikit-learn-like: ``__init__(config)`` stores a typed config; ``fit(dataset, *, device,
 callback, validation)`` learns and returns ``self``; learned state ends in ``_``;
@@ -23,18 +23,15 @@ import numpy as np
 import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..dataset import Dataset
+from recsys.data.dataset import Dataset
 
-__all__ = ["ModelConfig", "Recommender", "Callback", "REGISTRY", "register", "get_model_class",
-           "create_model", "load_model", "topk_from_scores", "FitStopped", "pack_csr", "unpack_csr"]
+__all__ = ["ModelConfig", "Recommender", "Callback", "topk_from_scores", "FitStopped", "pack_csr",
+           "unpack_csr", "read_meta"]
 
 log = logging.getLogger(__name__)
 
 #: ``callback(epoch, metrics)``; returning ``False`` asks the model to stop (cancel).
 Callback = Callable[[int, dict[str, float]], bool | None]
-
-REGISTRY: dict[str, type[Recommender]] = {}
-
 
 class FitStopped(Exception):
     """Raised inside a training loop when the callback asks to stop; caught by ``fit``."""
@@ -46,29 +43,6 @@ class ModelConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     seed: int = Field(0, ge=0, description="Random seed: same data + seed = same model.")
-
-
-def register(cls: type[Recommender]) -> type[Recommender]:
-    """Class decorator adding a model to :data:`REGISTRY` under ``cls.name``."""
-    REGISTRY[cls.name] = cls
-    return cls
-
-
-def get_model_class(name: str) -> type[Recommender]:
-    from . import _ensure_registered
-
-    _ensure_registered()
-    try:
-        return REGISTRY[name]
-    except KeyError:
-        raise ValueError(f"Unknown model '{name}'; choose one of {', '.join(sorted(REGISTRY))}.") \
-            from None
-
-
-def create_model(name: str, config: dict[str, Any] | None = None) -> Recommender:
-    """Instantiate a registered model from a plain config dict (validated, typos refused)."""
-    cls = get_model_class(name)
-    return cls(cls.config_cls(**(config or {})))
 
 
 def topk_from_scores(scores: Any, k: int, seen: sp.csr_matrix | None = None
@@ -140,7 +114,7 @@ class Recommender(ABC):
         ``validation`` (held-out pairs in the same positions) drives early stopping for
         iterative models; ``callback(epoch, metrics)`` receives progress and may cancel.
         """
-        from ..device import resolve_device
+        from recsys.device import resolve_device
 
         self.device_ = resolve_device(device)
         self.use_history(dataset)
@@ -218,12 +192,14 @@ class Recommender(ABC):
     @classmethod
     def load(cls, folder: str | Path, device: str | None = None) -> Recommender:
         """Rebuild a saved model exactly (no pickle)."""
-        from ..device import resolve_device
+        from recsys.device import resolve_device
 
+        if cls is Recommender:
+            raise TypeError("Recommender.load needs a model class; use recsys.models.load_model "
+                            "to load a model of any class")
         folder = Path(folder)
-        meta = json.loads((folder / "model.json").read_text())
-        model_cls = get_model_class(meta["name"]) if cls is Recommender else cls
-        model = model_cls(model_cls.config_cls(**meta["config"]))
+        meta = read_meta(folder)
+        model = cls(cls.config_cls(**meta["config"]))
         model.device_ = resolve_device(device)
         model.n_users_, model.n_items_ = meta["n_users"], meta["n_items"]
         model.fingerprint_ = meta["fingerprint"]
@@ -233,6 +209,6 @@ class Recommender(ABC):
         return model
 
 
-def load_model(folder: str | Path, device: str | None = None) -> Recommender:
-    """Load any saved model, whatever its class."""
-    return Recommender.load(folder, device=device)
+def read_meta(folder: str | Path) -> dict[str, Any]:
+    """The ``model.json`` of a saved model (name, config, fingerprint, sizes, history)."""
+    return json.loads((Path(folder) / "model.json").read_text())

@@ -2,7 +2,7 @@
 
 Fields: user id, the user's categorical attributes (country, gender, age bucket… when the dataset
 has a users table), item id, the item's category / subcategory / brand / price bucket, and the
-item's text embedding (frozen, from :mod:`recsys.embeddings`) as a dense field projected to the
+item's text embedding (frozen, from :mod:`recsys.features.text`) as a dense field projected to the
 factor size. One embedding per field value is shared by
 
 * the FM part: a first-order weight per field value plus all pairwise dot products, and
@@ -31,9 +31,10 @@ import numpy as np
 import scipy.sparse as sp
 from pydantic import Field
 
-from ..dataset import Dataset
-from .base import Callback, Recommender, register
-from .training import TorchStateMixin, TrainConfig, make_generator, train
+from recsys.data.dataset import Dataset
+from recsys.models.base import Callback, Recommender
+from recsys.models.registry import register
+from recsys.models.training import TorchStateMixin, TrainConfig, make_generator, train
 
 __all__ = ["DeepFMConfig", "DeepFM"]
 
@@ -151,7 +152,7 @@ class DeepFM(TorchStateMixin, Recommender):
 
     # -- features ---------------------------------------------------------------------------
     def _features(self, dataset: Dataset) -> None:
-        from ..features import item_categorical_features, user_categorical_features
+        from recsys.features.side import item_categorical_features, user_categorical_features
 
         cfg = self.config
         n_users, n_items = dataset.n_users, dataset.n_items
@@ -177,7 +178,7 @@ class DeepFM(TorchStateMixin, Recommender):
         self.text_ = np.zeros((n_items, 0), dtype=np.float32)
         self.text_note_ = "no text"
         if cfg.use_text:
-            from ..embeddings import item_texts, text_embeddings
+            from recsys.features.text import item_texts, text_embeddings
 
             emb = text_embeddings(item_texts(dataset), device=self.device_,
                                   method=cfg.text_method, seed=cfg.seed)

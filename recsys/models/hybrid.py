@@ -1,7 +1,7 @@
 """Content + collaborative hybrid for cold and sparse items.
 
 Every item has a *content vector*: its text embedding (sentence model, or TF-IDF + SVD, see
-:mod:`recsys.embeddings`), optionally joined with one-hot category / subcategory / brand / price
+:mod:`recsys.features.text`), optionally joined with one-hot category / subcategory / brand / price
 bucket fields, L2-normalised. A user's score for item ``j`` blends
 
 * a **collaborative** part: EASE (Steck, 2019) item-item weights, ``Σ_{i∈u} B_ij``, and
@@ -28,8 +28,9 @@ import numpy as np
 import scipy.sparse as sp
 from pydantic import Field
 
-from ..dataset import Dataset
-from .base import Callback, FitStopped, ModelConfig, Recommender, register
+from recsys.data.dataset import Dataset
+from recsys.models.base import Callback, FitStopped, ModelConfig, Recommender
+from recsys.models.registry import register
 
 __all__ = ["HybridConfig", "Hybrid", "content_vectors", "ease_item_weights", "content_blend"]
 
@@ -90,7 +91,7 @@ def ease_item_weights(x: sp.csr_matrix, l2: float, device: str = "cpu") -> np.nd
     :func:`recsys.models.simple.ease_weights`.
     """
     if device.startswith("cuda"):
-        from .simple import ease_weights
+        from recsys.models.simple import ease_weights
 
         return ease_weights(x, l2, device)
     from scipy.linalg import lapack
@@ -132,8 +133,8 @@ class Hybrid(Recommender):
 
     def _fit(self, dataset: Dataset, *, callback: Callback | None,
              validation: sp.csr_matrix | None) -> None:
-        from ..embeddings import item_texts, text_embeddings
-        from ..features import item_categorical_features
+        from recsys.features.side import item_categorical_features
+        from recsys.features.text import item_texts, text_embeddings
 
         cfg = self.config
         t0 = time.perf_counter()
@@ -167,7 +168,7 @@ class Hybrid(Recommender):
         seconds = time.perf_counter() - t0
         metrics = {"seconds": seconds, "gamma": float(gamma)}
         if validation is not None:
-            from ..evaluate import validation_metrics
+            from recsys.evaluation import validation_metrics
 
             metrics.update(validation_metrics(self, dataset, validation))
         self.history_.append({"epoch": 1, **metrics})

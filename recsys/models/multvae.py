@@ -18,9 +18,10 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
-from ..dataset import Dataset
-from .base import Callback, Recommender, register
-from .training import RowSource, TorchStateMixin, TrainConfig, make_generator, train
+from recsys.data.dataset import Dataset
+from recsys.models.base import Callback, Recommender
+from recsys.models.registry import register
+from recsys.models.training import RowSource, TorchStateMixin, TrainConfig, make_generator, train
 
 __all__ = ["MultVAE", "MultVAEConfig", "MultVAENet"]
 

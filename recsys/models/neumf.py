@@ -22,9 +22,10 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field, field_validator
 
-from ..dataset import Dataset
-from .base import Callback, Recommender, register
-from .training import PairSampler, TorchStateMixin, TrainConfig, make_generator, train
+from recsys.data.dataset import Dataset
+from recsys.models.base import Callback, Recommender
+from recsys.models.registry import register
+from recsys.models.training import PairSampler, TorchStateMixin, TrainConfig, make_generator, train
 
 __all__ = ["NeuMF", "NeuMFConfig", "NeuMFNet"]
 

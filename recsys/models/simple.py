@@ -11,8 +11,9 @@ import pandas as pd
 import scipy.sparse as sp
 from pydantic import Field
 
-from ..dataset import Dataset
-from .base import Callback, ModelConfig, Recommender, pack_csr, register, unpack_csr
+from recsys.data.dataset import Dataset
+from recsys.models.base import Callback, ModelConfig, Recommender, pack_csr, unpack_csr
+from recsys.models.registry import register
 
 __all__ = ["Popularity", "ItemKNN", "EASE", "PopConfig", "ItemKNNConfig", "EASEConfig", "ease_weights",
            "recency_weighted", "item_attributes"]

@@ -24,8 +24,8 @@ import scipy.sparse as sp
 import torch
 from pydantic import Field
 
-from ..dataset import Dataset
-from .base import Callback, FitStopped, ModelConfig, Recommender
+from recsys.data.dataset import Dataset
+from recsys.models.base import Callback, FitStopped, ModelConfig, Recommender
 
 __all__ = ["TorchStateMixin", "TrainConfig", "train", "make_generator", "PairSampler", "RowSource", "module_state",
            "load_module_state"]
@@ -84,7 +84,7 @@ def train(model: Recommender, net: torch.nn.Module, loss_fn: LossFn, batches: Ba
                    "seconds": seconds}
         net.eval()
         if validation is not None and (epoch % config.eval_every == 0 or epoch == config.epochs):
-            from ..evaluate import validation_metrics
+            from recsys.evaluation import validation_metrics
 
             metrics.update(validation_metrics(model, dataset, validation))
             if metrics["val_ndcg"] > best:

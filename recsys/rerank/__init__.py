@@ -14,14 +14,14 @@ spend its slots where the fewest expected hits are lost (``swap_cost="expected"`
 
 from __future__ import annotations
 
-from .candidates import Candidates, Reranked, candidates_from_model
-from .config import METHODS, TARGETS, RerankConfig
-from .context import RerankContext, category_matrix, item_categories, item_clusters_from_map
-from .engine import as_configs, rerank
-from .hits import HitModel, fit_hit_model, fit_hit_model_on_split, needs_hit_model
-from .lists import REASONS
-from .measure import STRENGTHS, best_within, exposure, exposure_table, frontier, measure
-from .preview import changed_rows, preview_frame
+from recsys.rerank.candidates import Candidates, Reranked, candidates_from_model
+from recsys.rerank.config import METHODS, TARGETS, RerankConfig
+from recsys.rerank.context import RerankContext, category_matrix, item_categories, item_clusters_from_map
+from recsys.rerank.engine import as_configs, rerank
+from recsys.rerank.hits import HitModel, fit_hit_model, fit_hit_model_on_split, needs_hit_model
+from recsys.rerank.lists import REASONS
+from recsys.rerank.measure import STRENGTHS, best_within, exposure, exposure_table, frontier, measure
+from recsys.rerank.preview import changed_rows, preview_frame
 
 __all__ = ["Candidates", "Reranked", "RerankConfig", "RerankContext", "METHODS", "TARGETS",
            "REASONS", "candidates_from_model", "rerank", "as_configs", "category_matrix",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from ..dataset import Dataset
+from recsys.data.dataset import Dataset
 
 __all__ = ["Candidates", "Reranked", "candidates_from_model"]
 
@@ -86,7 +86,7 @@ def candidates_from_model(model, dataset: Dataset, users: np.ndarray | None = No
     already has is recommended. Scored in blocks of
     users (``torch.topk`` for torch models, ``argpartition`` otherwise).
     """
-    from ..models.base import topk_from_scores
+    from recsys.models.base import topk_from_scores
 
     users = np.arange(dataset.n_users, dtype=np.int64) if users is None else np.asarray(
         users, dtype=np.int64)

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ..dataset import Dataset
-from .hits import HitModel
+from recsys.data.dataset import Dataset
+from recsys.rerank.hits import HitModel
 
 __all__ = ["RerankContext", "item_categories", "category_matrix", "item_clusters_from_map"]
 

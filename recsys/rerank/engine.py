@@ -11,14 +11,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..dataset import Dataset
-from .candidates import Candidates, Reranked
-from .config import RerankConfig
-from .context import RerankContext
-from .hits import HitModel
-from .lists import CODE, REASONS, WorkingLists
-from .methods import apply_method
-from .rules import block, boost_bury, pin
+from recsys.data.dataset import Dataset
+from recsys.rerank.candidates import Candidates, Reranked
+from recsys.rerank.config import RerankConfig
+from recsys.rerank.context import RerankContext
+from recsys.rerank.hits import HitModel
+from recsys.rerank.lists import CODE, REASONS, WorkingLists
+from recsys.rerank.methods import apply_method
+from recsys.rerank.rules import block, boost_bury, pin
 
 __all__ = ["rerank", "as_configs"]
 

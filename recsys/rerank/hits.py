@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from ..dataset import Dataset
+from recsys.data.dataset import Dataset
 
 __all__ = ["HitModel", "FEATURES", "candidate_features", "hit_labels", "fit_hit_model",
            "fit_hit_model_on_split", "expected_gain_values", "refit_spec", "needs_hit_model",
@@ -185,9 +185,9 @@ def fit_hit_model_on_split(model, train: Dataset, *, method: str = "random",
     """Fit the hit model for ``model`` without touching ``train``'s own held-out pairs: carve
     an inner split out of ``train`` (``method``, ``valid_frac``, ``seed``), refit the same
     setting (:func:`refit_spec`) on the inner training part and learn from its top-``c``."""
-    from ..models import create_model
-    from ..splits import SplitConfig, split_dataset
-    from .candidates import candidates_from_model
+    from recsys.data.splits import SplitConfig, split_dataset
+    from recsys.models import create_model
+    from recsys.rerank.candidates import candidates_from_model
 
     inner = split_dataset(train, SplitConfig(method=method, test_frac=valid_frac, seed=seed))
     name, config = refit_spec(model)
@@ -212,7 +212,7 @@ def expected_gain_values(p: np.ndarray, k: int) -> np.ndarray:
 def needs_hit_model(configs) -> bool:
     """Does any of these re-rank configs (one, a list, or ``None``) spend slots by expected
     loss, and so need a hit model?"""
-    from .engine import as_configs
+    from recsys.rerank.engine import as_configs
 
     return any(c.method == "promotion" and c.allocation == "global" and c.swap_cost == "expected"
                for c in as_configs(configs))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .candidates import Candidates
+from recsys.rerank.candidates import Candidates
 
 __all__ = ["WorkingLists", "REASONS", "normalised", "ranks_of"]
 

@@ -1,6 +1,6 @@
 """Measure re-ranked lists on a split and sweep strengths into a trade-off frontier.
 
-Every figure comes from :mod:`recsys.metrics` on the same lists (accuracy on the held-out
+Every figure comes from :mod:`recsys.evaluation` on the same lists (accuracy on the held-out
 items, APLT, ARP, coverage, Gini, novelty), plus the share of list slots per category and per
 map cluster, so a boost is judged against the unboosted lists of the same candidates.
 """
@@ -14,13 +14,13 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ..dataset import Dataset
-from ..metrics import summarise
-from .candidates import Candidates, Reranked
-from .config import METHODS, RerankConfig
-from .context import RerankContext, item_categories
-from .engine import as_configs, rerank
-from .hits import HitModel
+from recsys.data.dataset import Dataset
+from recsys.evaluation import summarise
+from recsys.rerank.candidates import Candidates, Reranked
+from recsys.rerank.config import METHODS, RerankConfig
+from recsys.rerank.context import RerankContext, item_categories
+from recsys.rerank.engine import as_configs, rerank
+from recsys.rerank.hits import HitModel
 
 __all__ = ["measure", "exposure", "exposure_table", "frontier", "best_within", "STRENGTHS"]
 

@@ -10,10 +10,10 @@ from collections.abc import Callable
 import numpy as np
 import scipy.sparse as sp
 
-from .config import RerankConfig
-from .context import RerankContext
-from .hits import expected_gain_values
-from .lists import WorkingLists
+from recsys.rerank.config import RerankConfig
+from recsys.rerank.context import RerankContext
+from recsys.rerank.hits import expected_gain_values
+from recsys.rerank.lists import WorkingLists
 
 __all__ = ["apply_method", "tail_bonus", "pop_penalty", "xquad", "calibrated", "promotion",
            "swap_values"]

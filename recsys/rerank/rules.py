@@ -12,9 +12,9 @@ import logging
 import numpy as np
 import scipy.sparse as sp
 
-from ..dataset import Dataset
-from .config import RerankConfig
-from .lists import CODE, WorkingLists, ranks_of
+from recsys.data.dataset import Dataset
+from recsys.rerank.config import RerankConfig
+from recsys.rerank.lists import CODE, WorkingLists, ranks_of
 
 __all__ = ["item_positions", "block", "boost_bury", "pin"]
 

@@ -12,20 +12,20 @@ import argparse
 import json
 import logging
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-__all__ = ["add_map_arguments", "run_map_command", "write_map", "add_warmup_arguments",
-           "run_warmup_command"]
+from recsys.cli.args import CliError, add_device_arg, add_filter_args, add_input_args, load_dataset
+
+__all__ = ["add_arguments", "run", "write_map", "add_warmup_arguments", "run_warmup"]
 
 log = logging.getLogger(__name__)
 
 
-def add_map_arguments(p: argparse.ArgumentParser) -> None:
-    """The map-specific options (input options are added by the CLI)."""
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_input_args(p)
     p.add_argument("--source", default="text", choices=["text", "cf", "hybrid"],
                    help="item vectors: catalog text (default), collaborative (SVD of the "
                    "interactions) or both")
@@ -36,17 +36,14 @@ def add_map_arguments(p: argparse.ArgumentParser) -> None:
                    "\"min_cluster_size\": 20, \"text_method\": \"tfidf\"}'")
     p.add_argument("--all-columns", action="store_true", help="also write title, category, "
                    "price, popularity and per-cluster figures")
-    from ..cli import add_filter_args  # the CLI imports this module: no top-level import
-
     add_filter_args(p)
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
-                   help="device for the sentence model and neighbour search")
+    add_device_arg(p, help="device for the sentence model and neighbour search")
     p.add_argument("--cache-dir", help="folder to cache embeddings and maps in (default: none)")
     p.add_argument("--out", required=True, help="output file: .csv or .parquet")
 
 
 def _config(args: argparse.Namespace) -> Any:
-    from .pipeline import MapConfig
+    from recsys.maps.pipeline import MapConfig
 
     extra: dict[str, Any] = {}
     if args.config:
@@ -70,7 +67,7 @@ def _config(args: argparse.Namespace) -> Any:
 
 def write_map(frame: Any, path: str | Path, *, all_columns: bool = False) -> Path:
     """Write a map frame as Parquet (``.parquet``/``.pq``) or CSV (anything else)."""
-    from .pipeline import MAP_COLUMNS
+    from recsys.maps.pipeline import MAP_COLUMNS
 
     path = Path(path)
     out = frame if all_columns else frame.loc[:, list(MAP_COLUMNS)]
@@ -82,12 +79,10 @@ def write_map(frame: Any, path: str | Path, *, all_columns: bool = False) -> Pat
     return path
 
 
-def run_map_command(args: argparse.Namespace,
-                    load_dataset: Callable[[argparse.Namespace], Any]) -> int:
+def run(args: argparse.Namespace) -> int:
     """Validate options, load the files, build the map, write it; returns the exit code (0)."""
-    from ..cli import CliError
-    from .pipeline import build_map
-    from .sources import MapDataError
+    from recsys.maps.pipeline import build_map
+    from recsys.maps.sources import MapDataError
 
     if args.out.lower().endswith((".xlsx", ".json")):
         raise ValueError("--out must be a .csv or .parquet file")
@@ -121,9 +116,9 @@ def add_warmup_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
-def run_warmup_command(args: argparse.Namespace) -> int:
+def run_warmup(args: argparse.Namespace) -> int:
     """Compile the map's numba kernels into the cache; prints one line (or JSON)."""
-    from .warmup import warm_up
+    from recsys.maps.warmup import warm_up
 
     report = warm_up(args.cache_dir, force=args.force)
     if args.json:

@@ -1,6 +1,6 @@
 """Long-tail profile of a dataset: how concentrated is attention, and on what.
 
-Pure functions over a :class:`~recsys.dataset.Dataset` (or plain arrays) returning small frames
+Pure functions over a :class:`~recsys.data.dataset.Dataset` (or plain arrays) returning small frames
 for tables and charts: Lorenz curve and Gini of item popularity, the head/mid/tail table, tail
 share per category, and price and recency of tail items.
 """
@@ -10,20 +10,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .dataset import SEGMENTS, Dataset
+from recsys.data.dataset import SEGMENTS, Dataset
+from recsys.evaluation import gini
 
-__all__ = ["gini", "lorenz_curve", "segment_table", "tail_share_by", "segment_stats",
+__all__ = ["lorenz_curve", "segment_table", "tail_share_by", "segment_stats",
            "item_table", "profile_summary"]
-
-
-def gini(values: np.ndarray) -> float:
-    """Gini coefficient of non-negative values: 0 = perfectly equal, →1 = all on one."""
-    x = np.sort(np.asarray(values, dtype=np.float64))
-    n, total = len(x), x.sum()
-    if n == 0 or total <= 0:
-        return 0.0
-    ranks = np.arange(1, n + 1)
-    return float((2 * (ranks * x).sum()) / (n * total) - (n + 1) / n)
 
 
 def lorenz_curve(values: np.ndarray, max_points: int = 400) -> pd.DataFrame:

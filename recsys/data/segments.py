@@ -1,37 +1,30 @@
-"""Per-user comparison: user segments, a user's history, list overlap and score breakdowns.
+"""Users: segments (heavy, light, cold-start, tail lovers), lookup by id and a user's history.
 
-Everything here is a pure function over a :class:`~recsys.dataset.Dataset` (or plain arrays):
+Everything here is a pure function over a :class:`~recsys.data.dataset.Dataset` (or plain arrays):
 
 * **user segments** (vectorised over all users): *heavy* = the users with the most
   interactions, *light* = users below the median who are not cold-start, *cold-start* = the
   users with the fewest interactions, *tail lovers* = the highest share of tail items in their
   history (among users with a minimum history, so one-purchase users do not dominate);
 * a user's **history** frame (titles, category, tail flag, last time, newest first);
-* **overlap** between two ranked lists: Jaccard of the sets and rank-biased overlap
-  (Webber, Moffat & Zobel 2010, "A similarity measure for indefinite rankings", the
-  extrapolated RBO_ext of their eq. 32 / 30 for lists of unequal length), plus a table over
-  every pair of lists;
-* a **score breakdown** of one user's re-ranked list (base score and rank, final score,
-  whether it was boosted and why).
+
+List overlap lives in :mod:`recsys.evaluation`, score breakdowns in :mod:`recsys.rerank.preview`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
-from itertools import combinations
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field
 
-from .dataset import Dataset
+from recsys.data.dataset import Dataset
 
 __all__ = ["SegmentConfig", "USER_SEGMENTS", "SEGMENT_LABELS", "user_segments", "user_activity",
-           "user_history", "jaccard", "rank_biased_overlap", "overlap_table", "tail_counts",
-           "score_breakdown", "find_user"]
+           "user_history", "find_user"]
 
 log = logging.getLogger(__name__)
 
@@ -151,111 +144,3 @@ def user_history(dataset: Dataset, user: int, *, clusters: np.ndarray | None = N
         out = out.sort_values(["interactions", "item_id"], ascending=[False, True], kind="stable")
     out = out.reset_index(drop=True)
     return out.head(limit) if limit is not None else out
-
-
-def _clean(items: Sequence[Any] | np.ndarray) -> list[Any]:
-    """A ranked list without padding (-1 / None) and without repeats (first place kept)."""
-    seen: set[Any] = set()
-    out = []
-    for item in np.asarray(items, dtype=object).tolist():
-        if item is None or (isinstance(item, int | np.integer) and item < 0) or item in seen:
-            continue
-        seen.add(item)
-        out.append(item)
-    return out
-
-
-def jaccard(a: Sequence[Any] | np.ndarray, b: Sequence[Any] | np.ndarray) -> float:
-    """|A ∩ B| / |A ∪ B| of the two lists' items (1.0 when both are empty)."""
-    sa, sb = set(_clean(a)), set(_clean(b))
-    union = sa | sb
-    return len(sa & sb) / len(union) if union else 1.0
-
-
-def rank_biased_overlap(a: Sequence[Any] | np.ndarray, b: Sequence[Any] | np.ndarray,
-                        p: float = 0.9) -> float:
-    """Extrapolated rank-biased overlap RBO_ext of two ranked lists (Webber et al. 2010).
-
-    ``p`` is the persistence: the weight of the first d ranks is 1 - p^d (p = 0.9 puts about
-    86 % of the weight on the top 10). Identical lists give 1, disjoint lists 0. Lists of
-    different lengths use eq. 30 (the shorter list's overlap is assumed to continue at its
-    rate). Padding (-1) and repeated items are dropped first.
-    """
-    if not 0.0 < p < 1.0:
-        raise ValueError("p must be between 0 and 1 (exclusive)")
-    a, b = _clean(a), _clean(b)
-    if len(a) > len(b):
-        a, b = b, a
-    s, ll = len(a), len(b)
-    if ll == 0:
-        return 1.0
-    if s == 0:
-        return 0.0
-    # X_d: size of the overlap of the two prefixes of depth d (d = 1 … l).
-    seen_a: set[Any] = set()
-    seen_b: set[Any] = set()
-    overlap = np.zeros(ll, dtype=np.float64)
-    x = 0
-    for d in range(ll):
-        if d < s:
-            item_a = a[d]
-            x += item_a in seen_b
-            seen_a.add(item_a)
-        item_b = b[d]
-        x += item_b in seen_a
-        seen_b.add(item_b)
-        overlap[d] = x
-    depth = np.arange(1, ll + 1, dtype=np.float64)
-    weights = p ** depth
-    x_s, x_l = overlap[s - 1], overlap[-1]
-    total = np.sum(overlap / depth * weights)
-    beyond = depth > s
-    total += np.sum(x_s * (depth[beyond] - s) / (s * depth[beyond]) * weights[beyond])
-    return float((1 - p) / p * total + ((x_l - x_s) / ll + x_s / s) * p ** ll)
-
-
-def overlap_table(lists: Mapping[str, Sequence[Any] | np.ndarray], p: float = 0.9) -> pd.DataFrame:
-    """Jaccard, RBO and the number of shared items for every pair of named lists."""
-    rows = []
-    for (na, la), (nb, lb) in combinations(lists.items(), 2):
-        shared = len(set(_clean(la)) & set(_clean(lb)))
-        rows.append({"list A": na, "list B": nb, "shared": shared, "jaccard": jaccard(la, lb),
-                     "rbo": rank_biased_overlap(la, lb, p=p)})
-    return pd.DataFrame(rows, columns=["list A", "list B", "shared", "jaccard", "rbo"])
-
-
-def tail_counts(items: np.ndarray, is_tail: np.ndarray) -> np.ndarray:
-    """Number of tail items per row of a (users × K) position array (-1 padding ignored)."""
-    items = np.atleast_2d(np.asarray(items, dtype=np.int64))
-    valid = items >= 0
-    flags = np.asarray(is_tail, dtype=bool)[np.where(valid, items, 0)] & valid
-    return flags.sum(axis=1)
-
-
-def score_breakdown(dataset: Dataset, items: np.ndarray, score: np.ndarray, *,
-                    base_score: np.ndarray | None = None, base_rank: np.ndarray | None = None,
-                    boosted: np.ndarray | None = None, reason: np.ndarray | None = None) -> pd.DataFrame:
-    """Why each item of one user's list is there: ``rank, item_id, title, is_tail, base_rank,
-    moved`` (places gained against the model's own ranking), ``base_score, score, boosted,
-    reason``. ``items`` are positions (-1 padding dropped); the other arrays align with it."""
-    items = np.asarray(items, dtype=np.int64)
-    keep = items >= 0
-    pos = items[keep]
-    k = len(pos)
-    rank = np.arange(1, len(items) + 1)[keep]
-
-    def col(values: np.ndarray | None, default: Any) -> np.ndarray:
-        return np.asarray(values)[keep] if values is not None else np.full(k, default)
-
-    b_rank = col(base_rank, 0).astype(np.int64) if base_rank is not None else rank.copy()
-    frame = pd.DataFrame({
-        "rank": rank, "item_id": dataset.item_ids[pos],
-        "title": dataset.catalog["title"].to_numpy()[pos], "is_tail": dataset.is_tail[pos],
-        "base_rank": b_rank, "moved": b_rank - rank,
-        "base_score": col(base_score, np.nan).astype(np.float64) if base_score is not None
-        else col(score, np.nan).astype(np.float64),
-        "score": col(score, np.nan).astype(np.float64),
-        "boosted": col(boosted, False).astype(bool),
-        "reason": col(reason, "").astype(str),
-    })
-    return frame

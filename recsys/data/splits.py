@@ -1,7 +1,7 @@
 """Seeded train/test splits on distinct (user, item) pairs.
 
 Four protocols: per-user random holdout, per-user temporal (each user's latest pairs), a global
-time cut-off, and leave-last-out. The train part is a full :class:`~recsys.dataset.Dataset`
+time cut-off, and leave-last-out. The train part is a full :class:`~recsys.data.dataset.Dataset`
 sharing the original id positions, so its matrix lines up with the test matrix; a validation
 split is carved by splitting ``split.train`` again.
 
@@ -21,7 +21,7 @@ import pandas as pd
 import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field
 
-from .dataset import Dataset, build_dataset
+from recsys.data.dataset import Dataset, build_dataset
 
 __all__ = ["SplitConfig", "Split", "split_dataset", "SPLIT_METHODS"]
 

@@ -1,8 +1,8 @@
 """From files to validated frames: the generic path and the public formats.
 
 :func:`load_files` is the single entry point used by the CLI and the dashboard. It reads the
-files (:mod:`recsys.ingest`), recognises well-known public formats and otherwise maps columns
-by name, then validates (:mod:`recsys.validate`). Public formats:
+files (:mod:`recsys.data.reading`), recognises well-known public formats and otherwise maps columns
+by name, then validates (:mod:`recsys.data.validation`). Public formats:
 
 * **MovieLens** 100K (``u.data`` / ``u.item`` / ``u.user``), 1M (``ratings.dat`` /
   ``movies.dat`` / ``users.dat``) and latest (``ratings.csv`` / ``movies.csv``).
@@ -24,10 +24,10 @@ from typing import Literal
 
 import pandas as pd
 
-from .dataset import Dataset, build_dataset
-from .ingest import IngestError, IngestLimits, RawTable, Source, read_table
-from .schema import CATALOG_ROLES, ColumnMapping, guess_mapping, normalise_name
-from .validate import ValidationResult, normalise_ids, validate
+from recsys.data.dataset import Dataset, build_dataset
+from recsys.data.reading import IngestError, IngestLimits, RawTable, Source, read_table
+from recsys.data.schema import CATALOG_ROLES, ColumnMapping, guess_mapping, normalise_name
+from recsys.data.validation import ValidationResult, normalise_ids, validate
 
 __all__ = ["FORMATS", "ReadOptions", "detect_format", "load_files", "load_movielens",
            "load_online_retail", "MOVIELENS_GENRES", "demo_dataset", "DEMO_NAME"]
@@ -107,7 +107,7 @@ def load_files(
     """Read, recognise and validate an interaction file (and optional catalog).
 
     ``mapping`` / ``catalog_mapping`` override guessed columns (role → column name).
-    Raises :class:`~recsys.ingest.IngestError` only when a file cannot be read at all;
+    Raises :class:`~recsys.data.reading.IngestError` only when a file cannot be read at all;
     problems with rows are in the returned report.
     """
     if isinstance(interactions, RawTable):  # already read (the dashboard previews it first)
@@ -347,8 +347,8 @@ DEMO_NAME = "demo-shop"
 
 
 def demo_dataset(seed: int = 0, name: str = DEMO_NAME) -> Dataset:
-    """The embedded demo shop as a ready :class:`~recsys.dataset.Dataset` (deterministic)."""
-    from .demo import generate_demo_shop
+    """The embedded demo shop as a ready :class:`~recsys.data.dataset.Dataset` (deterministic)."""
+    from recsys.data.demo import generate_demo_shop
 
     shop = generate_demo_shop(seed=seed)
     return build_dataset(shop.interactions, shop.catalog, users=shop.users, name=name,

@@ -20,7 +20,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .schema import CATALOG_ROLES, ColumnMapping, guess_mapping
+from recsys.data.schema import CATALOG_ROLES, ColumnMapping, guess_mapping
 
 __all__ = [
     "Issue",

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 if TYPE_CHECKING:
-    from .dataset import Dataset
+    from recsys.data.dataset import Dataset
 
 __all__ = ["TextEmbedding", "TextMethod", "TEXT_METHODS", "SENTENCE_MODEL_NAME", "item_texts",
            "text_embeddings", "sentence_model_available", "tfidf_svd_vectors", "l2_normalise",
@@ -328,7 +328,7 @@ def text_embeddings(
                                  0.0, True)
         t0 = time.perf_counter()
         if attempt == "sentence-model":
-            from .device import resolve_device
+            from recsys.device import resolve_device
 
             dev = resolve_device(device)
             try:

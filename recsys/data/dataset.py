@@ -1,6 +1,6 @@
 """The one ``Dataset`` type every later step takes.
 
-A :class:`Dataset` is built once from clean canonical frames (see :mod:`recsys.validate`) and
+A :class:`Dataset` is built once from clean canonical frames (see :mod:`recsys.data.validation`) and
 never changes: id vocabularies, a sparse user×item matrix, item popularity, head/mid/tail
 labels and a content fingerprint used as cache key and written into manifests.
 

@@ -4,7 +4,7 @@ Handles CSV/TSV/TXT (delimiter and encoding sniffed: UTF-8, UTF-8 with BOM, UTF-
 Windows-1252 / latin-1), gzip-compressed text, Parquet and XLSX (sheet chosen by name or the
 first one holding data). Everything that can go wrong with the *file itself* raises
 :class:`IngestError` whose message is written for the person who uploaded it; problems with
-individual rows are left to :mod:`recsys.validate`.
+individual rows are left to :mod:`recsys.data.validation`.
 
 Text columns are read as strings so that ids such as ``00123`` keep their leading zeros.
 """

@@ -1,7 +1,7 @@
 """``python -m recsys export``: train on every interaction, write tail-boost lists + manifest.
 
-The parser and the body live here so :mod:`recsys.cli` only wires them in; dataset loading,
-``--config`` parsing and error reporting are the CLI's own.
+Every user's lists exclude every item they have interacted with; ``--rerank`` re-ranks each
+user's top ``--candidates`` first. Columns and manifest: :mod:`recsys.export`.
 """
 
 from __future__ import annotations
@@ -9,30 +9,24 @@ from __future__ import annotations
 import argparse
 import logging
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from ..compare import USER_SEGMENTS
-from ..rerank.config import METHODS, RERANK_OPTIONS_HELP
-from .scopes import ExportScope
-from .writers import FORMATS
+from recsys.cli.args import add_dataset_args, add_input_args, add_model_args, json_arg, load_dataset
+from recsys.cli.recommend import add_rerank_args
+from recsys.data.segments import USER_SEGMENTS
+from recsys.export.scopes import ExportScope
+from recsys.export.writers import FORMATS
 
-__all__ = ["add_export_arguments", "run_export_command"]
+__all__ = ["add_arguments", "run"]
 
 log = logging.getLogger(__name__)
 
 
-
-def add_export_arguments(p: argparse.ArgumentParser) -> None:
-    """The export-specific options (input and dataset options are added by the CLI)."""
-    p.add_argument("--model", required=True, help="model name (pop, itemknn, ease, bpr, neumf, "
-                   "deepfm, multvae, hybrid, auto)")
-    p.add_argument("--config", help="model config as JSON, e.g. '{\"l2\": 300}'")
-    p.add_argument("--rerank", choices=METHODS, help="re-rank method for tail exposure")
-    p.add_argument("--strength", type=float, help="re-rank strength in [0, 1] (0 = the model's "
-                   "own lists; required with --rerank)")
-    p.add_argument("--rerank-options", metavar="JSON", help=RERANK_OPTIONS_HELP)
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_input_args(p, format_flag="--input-format")
+    add_dataset_args(p)
+    add_model_args(p)
+    add_rerank_args(p, parser_checks_method=True)
     p.add_argument("--candidates", type=int, default=100, help="candidate pool per user the "
                    "re-ranker chooses from (default 100)")
     p.add_argument("--segment", choices=USER_SEGMENTS, help="export only this user segment "
@@ -43,17 +37,17 @@ def add_export_arguments(p: argparse.ArgumentParser) -> None:
                    "manifest.json)")
 
 
-def run_export_command(args: argparse.Namespace, load_dataset: Callable[[argparse.Namespace], Any],
-                       model_config: dict[str, Any]) -> int:
+def run(args: argparse.Namespace) -> int:
     """Validate the options, load and train, export; returns the exit code (0).
 
     Raises ``ValueError`` (bad options, exit code 2 in the CLI) before any training starts.
     """
-    from ..models import create_model
-    from ..rerank.config import rerank_config_from_args
-    from ..rerank.hits import hit_model_for
-    from .lists import ExportConfig, export_lists
+    from recsys.export.lists import ExportConfig, export_lists
+    from recsys.models import create_model
+    from recsys.rerank.config import rerank_config_from_args
+    from recsys.rerank.hits import hit_model_for
 
+    model_config = json_arg(args.config, "model settings")
     step = rerank_config_from_args(args.rerank, args.strength, args.rerank_options)
     steps = [step] if step is not None else []
     scope = ExportScope(kind="segment", value=args.segment) if args.segment else ExportScope()

@@ -3,7 +3,7 @@
 Categorical columns become integer codes per field, with code ``0`` reserved for *unknown*
 (missing values, rare levels, users without a profile row); prices become quantile buckets
 (plus the unknown bucket); numeric user attributes (e.g. age) become quantile buckets too.
-Text comes from :mod:`recsys.embeddings`. Everything here is a pure function of the dataset:
+Text comes from :mod:`recsys.features.text`. Everything here is a pure function of the dataset:
 arrays in, new arrays out, rows aligned with item / user positions.
 """
 
@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
-    from .dataset import Dataset
-    from .embeddings import TextEmbedding
+    from recsys.data.dataset import Dataset
+    from recsys.features.text import TextEmbedding
 
 __all__ = ["CategoricalFeatures", "ItemFeatures", "categorical_codes", "quantile_buckets",
            "item_categorical_features", "user_categorical_features", "item_features",
@@ -193,7 +193,7 @@ def item_features(dataset: Dataset, *, text: bool = True, text_method: str = "au
     categorical = item_categorical_features(dataset, price_buckets=price_buckets)
     emb = None
     if text:
-        from .embeddings import item_texts, text_embeddings
+        from recsys.features.text import item_texts, text_embeddings
 
         emb = text_embeddings(item_texts(dataset), device=device, method=text_method,
                               cache_dir=cache_dir)
