@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Set up (first run only) and run lint, the whole test suite (browser test included) and the
-# benchmarks (data layer; models vs peers on ml-100k, quick). Needs Debian's chromium for
-# the browser test; installs it when run as
-# root, otherwise that test is skipped with a reason.
+# Set up (first run only) and run lint, the architecture contract, the whole test suite
+# (browser test included) and the benchmarks (data layer; models vs peers on ml-100k, quick).
+# Needs Debian's chromium for the browser test; installs it when run as root, otherwise that
+# test is skipped with a reason.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
@@ -11,6 +11,9 @@ fi
 bash scripts/setup.sh --bench
 export NUMBA_CACHE_DIR="${NUMBA_CACHE_DIR:-$PWD/.cache/numba}"
 .venv/bin/ruff check .
+# The architecture contract (layers, no Streamlit in the library) and no import cycle.
+.venv/bin/lint-imports
+.venv/bin/python scripts/import_cycles.py
 .venv/bin/python -m pytest -ra "$@"
 .venv/bin/python benchmarks/bench_ingest.py
 # Models against the peers on ml-100k, shortened epochs (the full run is by hand, see README).
