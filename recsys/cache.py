@@ -102,7 +102,8 @@ class ReadThroughCache(Generic[T]):
     ``namespace`` and ``version`` go into every key (:meth:`key`); at most ``max_entries``
     values stay in memory (least recently used first out). Files are named
     ``{file_prefix}-{key}{suffix}`` in ``folder`` (or the folder given per call). ``dump(value,
-    path)`` and ``load(path)`` write and read one file; they are given per call or here.
+    path)`` and ``load(path)`` write and read one file; they are given per call or here. A
+    ``None`` value is never cached (it reads as a miss).
     """
 
     def __init__(self, namespace: str, version: int | str, max_entries: int,

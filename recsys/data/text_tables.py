@@ -39,51 +39,16 @@ def read_text(
     encoding: str | None,
     header: bool | None,
 ) -> RawTable:
-    repaired = None
-    if encoding is None and data[:3] != b"\xef\xbb\xbf" and data[:2] not in (b"\xff\xfe", b"\xfe\xff"):
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError:
-            repaired = mostly_utf8(data)
-    if repaired is not None:
-        data, encoding = repaired[0], "utf-8"
-    encoding, sample = decode_sample(data, name, encoding)
-    if not sample.strip():
-        raise IngestError(f"'{name}' contains only blank lines.")
+    """A text table: sniff how to read it, parse every column as text, note what was odd."""
+    data, encoding, sample, notes = _decode(data, name, encoding)
     delimiter = delimiter or sniff_delimiter(sample)
     first = next(csv.reader([sample.splitlines()[0]], delimiter=delimiter), [])
     has_header = looks_like_header(first) if header is None else header
-    notes: list[str] = []
-    if encoding not in ("utf-8", "utf-8-sig"):
-        notes.append(f"The file is not UTF-8; it was read as {encoding}.")
-    if repaired is not None:
-        notes.append(f"{repaired[1]:,} byte(s) were not valid UTF-8 and were replaced by �.")
     kwargs: dict = dict(
         sep=delimiter, dtype=str, encoding=encoding, header=0 if has_header else None,
         keep_default_na=False, na_values=_NA_VALUES,
     )
-    try:
-        frame = _read_csv_bytes(data, kwargs)
-    except pd.errors.EmptyDataError as exc:
-        raise IngestError(f"'{name}' has no columns to read.") from exc
-    except pd.errors.ParserError as exc:
-        first_error = str(exc).strip().splitlines()[-1]
-        try:
-            frame, bad, quote_notes = _read_skipping_bad_lines(data, kwargs)
-        except pd.errors.ParserError as again:
-            raise IngestError(f"'{name}' could not be read as CSV: "
-                              f"{str(again).strip().splitlines()[-1]}. Check the delimiter and "
-                              "quoting in the reading options.") from again
-        notes.extend(quote_notes)
-        lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
-        skipped = len(bad) or max(0, lines - len(frame) - int(has_header))
-        notes.append(f"Skipped {skipped:,} malformed line(s); first: {first_error}.")
-        frame = _label_with_file_lines(frame, data, has_header, bad)
-    except UnicodeDecodeError as exc:
-        raise IngestError(
-            f"'{name}' is not valid {encoding} text ({exc.reason} at byte {exc.start}). "
-            "Choose its encoding in the reading options."
-        ) from exc
+    frame = _parse(data, name, kwargs, has_header, notes)
     if not has_header:
         frame.columns = [f"column_{i + 1}" for i in range(frame.shape[1])]
         notes.append("The first line looks like data, so columns were named column_1, column_2, …")
@@ -103,6 +68,53 @@ def read_text(
         frame, name, "csv", encoding=encoding, delimiter=delimiter, compressed=compressed,
         has_header=has_header, notes=tuple(notes), size_bytes=size,
     )
+
+
+def _decode(data: bytes, name: str, encoding: str | None) -> tuple[bytes, str, str, list[str]]:
+    """``(data, encoding, sample, notes)``: stray non-UTF-8 bytes repaired, encoding chosen."""
+    repaired = None
+    if encoding is None and data[:3] != b"\xef\xbb\xbf" and data[:2] not in (b"\xff\xfe", b"\xfe\xff"):
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            repaired = mostly_utf8(data)
+    if repaired is not None:
+        data, encoding = repaired[0], "utf-8"
+    encoding, sample = decode_sample(data, name, encoding)
+    if not sample.strip():
+        raise IngestError(f"'{name}' contains only blank lines.")
+    notes: list[str] = []
+    if encoding not in ("utf-8", "utf-8-sig"):
+        notes.append(f"The file is not UTF-8; it was read as {encoding}.")
+    if repaired is not None:
+        notes.append(f"{repaired[1]:,} byte(s) were not valid UTF-8 and were replaced by �.")
+    return data, encoding, sample, notes
+
+
+def _parse(data: bytes, name: str, kwargs: dict, has_header: bool, notes: list[str]) -> pd.DataFrame:
+    """The parsed frame; malformed lines are skipped (with a note appended to ``notes``)."""
+    try:
+        return _read_csv_bytes(data, kwargs)
+    except pd.errors.EmptyDataError as exc:
+        raise IngestError(f"'{name}' has no columns to read.") from exc
+    except pd.errors.ParserError as exc:
+        first_error = str(exc).strip().splitlines()[-1]
+        try:
+            frame, bad, quote_notes = _read_skipping_bad_lines(data, kwargs)
+        except pd.errors.ParserError as again:
+            raise IngestError(f"'{name}' could not be read as CSV: "
+                              f"{str(again).strip().splitlines()[-1]}. Check the delimiter and "
+                              "quoting in the reading options.") from again
+        notes.extend(quote_notes)
+        lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+        skipped = len(bad) or max(0, lines - len(frame) - int(has_header))
+        notes.append(f"Skipped {skipped:,} malformed line(s); first: {first_error}.")
+        return _label_with_file_lines(frame, data, has_header, bad)
+    except UnicodeDecodeError as exc:
+        raise IngestError(
+            f"'{name}' is not valid {kwargs['encoding']} text ({exc.reason} at byte {exc.start}). "
+            "Choose its encoding in the reading options."
+        ) from exc
 
 
 _NA_VALUES = ["", "NA", "N/A", "NaN", "nan", "NULL", "null", "None"]

