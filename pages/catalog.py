@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import ui
-from recsys import DatasetConfig, build_dataset
+from recsys import Dataset, DatasetConfig, build_dataset
 from recsys.data.formats import FORMATS, ReadOptions, demo_dataset, detect_format, load_files
 from recsys.data.profile import (
     gini,
@@ -41,10 +41,29 @@ profile_tab, load_tab, datasets_tab = st.tabs(["Profile", "Load data", "Saved da
 
 # ----------------------------------------------------------------------------- profile
 def render_profile() -> None:
+    """The active dataset's profile: headline figures, popularity, segments and the items."""
     if ds is None:
         st.info("No dataset yet: load the demo shop or upload files in **Load data**.")
         return
     summary = profile_summary(ds)
+    profile_headline(ds, summary)
+    left, right = st.columns(2)
+    with left:
+        popularity_curve(ds, summary)
+    with right:
+        segment_tables(ds)
+    groups = [c for c in ("category", "brand", "subcategory") if c in ds.catalog.columns]
+    items = item_table(ds)
+    left, right = st.columns(2)
+    with left:
+        tail_share_chart(ds, groups)
+    with right:
+        price_or_recency_chart(items)
+    item_browser(items)
+
+
+def profile_headline(ds: Dataset, summary: dict) -> None:
+    """Name, source and the six headline metrics."""
     s = ds.summary()
     st.caption(f"**{ds.name}** · {ds.meta.get('source', '')} · head = items covering "
                f"{ds.config.head_share:.0%} of interactions")
@@ -62,85 +81,94 @@ def render_profile() -> None:
                 help=f"Share of items that take {ds.config.head_share:.0%} of interactions.")
     c[5].metric("Cold items", f"{summary['cold_items']:,}", help="Items with no interaction.")
 
-    left, right = st.columns(2)
-    with left:
-        lc = lorenz_curve(ds.popularity)
-        fig = go.Figure()
-        fig.add_scatter(x=lc["items_share"], y=lc["interactions_share"], mode="lines",
-                        name="Lorenz curve", line=dict(color="#0f766e", width=3))
-        fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="equal popularity",
-                        line=dict(color="#9ca3af", dash="dash"))
-        head_x = 1 - summary["head_items_share"]
-        fig.add_vline(x=head_x, line_dash="dot", line_color="#f59e0b",
-                      annotation_text="head starts", annotation_position="top left")
-        fig.update_layout(title=f"Popularity curve (Gini {gini(ds.popularity):.3f})",
-                          xaxis_title="share of items (least popular first)",
-                          yaxis_title="share of interactions", height=380,
-                          xaxis_tickformat=".0%", yaxis_tickformat=".0%",
-                          legend=dict(orientation="h", y=-0.25))
-        st.plotly_chart(fig, key="lorenz")
-    with right:
-        seg = segment_table(ds)
-        st.markdown("**Head / mid / tail**")
-        # Shares first: in a half-width column the last columns scroll out of view.
-        st.dataframe(seg, hide_index=True, column_order=[
-            "segment", "items_share", "interactions_share", "items", "interactions",
-            "mean_popularity", "cold_items"], column_config={
-            "items_share": st.column_config.ProgressColumn("items share", format="percent",
-                                                           min_value=0.0, max_value=1.0),
-            "interactions_share": st.column_config.ProgressColumn(
-                "interactions share", format="percent", min_value=0.0, max_value=1.0),
-            "mean_popularity": st.column_config.NumberColumn("mean popularity", format="%.1f"),
-            "cold_items": st.column_config.NumberColumn("cold items"),
-        })
-        st.caption("Popularity = distinct users per item. Mid and tail together form the long "
-                   "tail used by the tail metrics.")
-        stats = segment_stats(ds)
-        st.markdown("**Price and recency by segment**")
-        st.dataframe(stats, hide_index=True, column_config={
-            "median_price": st.column_config.NumberColumn("median price", format="%.2f"),
-            "median_days_since_last": st.column_config.NumberColumn(
-                "median days since last", format="%.0f",
-                help="Days between an item's last interaction and the end of the data."),
-            "new_last_90d_share": st.column_config.NumberColumn(
-                "new in last 90 days", format="percent",
-                help="Share of items first seen in the last 90 days of the data."),
-        })
 
-    groups = [c for c in ("category", "brand", "subcategory") if c in ds.catalog.columns]
-    items = item_table(ds)
-    left, right = st.columns(2)
-    with left:
-        if groups:
-            by = st.selectbox("Tail share by", groups, key="tail_by")
-            share = tail_share_by(ds, by)
-            fig = px.bar(share.head(25), x="tail_share", y="group", orientation="h",
-                         hover_data=["items", "tail_items", "interactions_share"],
-                         labels={"tail_share": "share of items in the long tail", "group": by,
-                                 "interactions_share": "share of interactions"},
-                         color="interactions_share", color_continuous_scale="Teal")
-            fig.update_layout(height=460, yaxis=dict(autorange="reversed"),
-                              xaxis_tickformat=".0%", title=f"Tail share per {by}")
-            st.plotly_chart(fig, key="tail_share")
-        else:
-            st.info("The catalog has no category or brand column, so tail share per category "
-                    "cannot be shown.")
-    with right:
-        if "price" in items.columns and items["price"].notna().any():
-            fig = px.box(items.dropna(subset=["price"]), x="segment", y="price",
-                         color="segment", color_discrete_map=SEGMENT_COLORS, log_y=True,
-                         category_orders={"segment": ["head", "mid", "tail"]},
-                         title="Price by segment")
-            fig.update_layout(height=460, showlegend=False)
-            # Plotly's default log ticks repeat bare digits (2, 5, 2, 10…); label 1-2-5 steps instead.
-            fig.update_yaxes(title="price (log scale)",
-                             tickvals=[m * 10**e for e in range(-2, 6) for m in (1, 2, 5)])
-            st.plotly_chart(fig, key="price_box")
-        elif items["last_seen"].notna().any():
-            fig = px.histogram(items, x="last_seen", color="segment",
-                               color_discrete_map=SEGMENT_COLORS, title="Last interaction")
-            st.plotly_chart(fig, key="recency_hist")
+def popularity_curve(ds: Dataset, summary: dict) -> None:
+    """The Lorenz curve of item popularity, with where the head starts."""
+    lc = lorenz_curve(ds.popularity)
+    fig = go.Figure()
+    fig.add_scatter(x=lc["items_share"], y=lc["interactions_share"], mode="lines",
+                    name="Lorenz curve", line=dict(color="#0f766e", width=3))
+    fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="equal popularity",
+                    line=dict(color="#9ca3af", dash="dash"))
+    head_x = 1 - summary["head_items_share"]
+    fig.add_vline(x=head_x, line_dash="dot", line_color="#f59e0b",
+                  annotation_text="head starts", annotation_position="top left")
+    fig.update_layout(title=f"Popularity curve (Gini {gini(ds.popularity):.3f})",
+                      xaxis_title="share of items (least popular first)",
+                      yaxis_title="share of interactions", height=380,
+                      xaxis_tickformat=".0%", yaxis_tickformat=".0%",
+                      legend=dict(orientation="h", y=-0.25))
+    st.plotly_chart(fig, key="lorenz")
 
+
+def segment_tables(ds: Dataset) -> None:
+    """Head / mid / tail shares, then price and recency per segment."""
+    seg = segment_table(ds)
+    st.markdown("**Head / mid / tail**")
+    # Shares first: in a half-width column the last columns scroll out of view.
+    st.dataframe(seg, hide_index=True, column_order=[
+        "segment", "items_share", "interactions_share", "items", "interactions",
+        "mean_popularity", "cold_items"], column_config={
+        "items_share": st.column_config.ProgressColumn("items share", format="percent",
+                                                       min_value=0.0, max_value=1.0),
+        "interactions_share": st.column_config.ProgressColumn(
+            "interactions share", format="percent", min_value=0.0, max_value=1.0),
+        "mean_popularity": st.column_config.NumberColumn("mean popularity", format="%.1f"),
+        "cold_items": st.column_config.NumberColumn("cold items"),
+    })
+    st.caption("Popularity = distinct users per item. Mid and tail together form the long "
+               "tail used by the tail metrics.")
+    stats = segment_stats(ds)
+    st.markdown("**Price and recency by segment**")
+    st.dataframe(stats, hide_index=True, column_config={
+        "median_price": st.column_config.NumberColumn("median price", format="%.2f"),
+        "median_days_since_last": st.column_config.NumberColumn(
+            "median days since last", format="%.0f",
+            help="Days between an item's last interaction and the end of the data."),
+        "new_last_90d_share": st.column_config.NumberColumn(
+            "new in last 90 days", format="percent",
+            help="Share of items first seen in the last 90 days of the data."),
+    })
+
+
+def tail_share_chart(ds: Dataset, groups: list[str]) -> None:
+    """Share of long-tail items per category (or brand, subcategory)."""
+    if groups:
+        by = st.selectbox("Tail share by", groups, key="tail_by")
+        share = tail_share_by(ds, by)
+        fig = px.bar(share.head(25), x="tail_share", y="group", orientation="h",
+                     hover_data=["items", "tail_items", "interactions_share"],
+                     labels={"tail_share": "share of items in the long tail", "group": by,
+                             "interactions_share": "share of interactions"},
+                     color="interactions_share", color_continuous_scale="Teal")
+        fig.update_layout(height=460, yaxis=dict(autorange="reversed"),
+                          xaxis_tickformat=".0%", title=f"Tail share per {by}")
+        st.plotly_chart(fig, key="tail_share")
+    else:
+        st.info("The catalog has no category or brand column, so tail share per category "
+                "cannot be shown.")
+
+
+def price_or_recency_chart(items: pd.DataFrame) -> None:
+    """Price by segment when the catalog has prices, else when items were last seen."""
+    if "price" in items.columns and items["price"].notna().any():
+        fig = px.box(items.dropna(subset=["price"]), x="segment", y="price",
+                     color="segment", color_discrete_map=SEGMENT_COLORS, log_y=True,
+                     category_orders={"segment": ["head", "mid", "tail"]},
+                     title="Price by segment")
+        fig.update_layout(height=460, showlegend=False)
+        # Plotly's default log ticks repeat bare digits (2, 5, 2, 10…); label 1-2-5 steps instead.
+        fig.update_yaxes(title="price (log scale)",
+                         tickvals=[m * 10**e for e in range(-2, 6) for m in (1, 2, 5)])
+        st.plotly_chart(fig, key="price_box")
+    elif items["last_seen"].notna().any():
+        fig = px.histogram(items, x="last_seen", color="segment",
+                           color_discrete_map=SEGMENT_COLORS, title="Last interaction")
+        st.plotly_chart(fig, key="recency_hist")
+
+
+def item_browser(items: pd.DataFrame) -> None:
+    """The item table, filtered by a search, segments and categories."""
     st.markdown("**Items**")
     f1, f2, f3 = st.columns([2, 1, 1])
     query = f1.text_input("Search title or id", key="item_search", placeholder="e.g. lantern")

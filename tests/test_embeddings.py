@@ -20,9 +20,9 @@ TEXTS = [
 
 @pytest.fixture(autouse=True)
 def _fresh_memo():
-    embeddings._MEMO.clear()
+    embeddings.clear_memo()
     yield
-    embeddings._MEMO.clear()
+    embeddings.clear_memo()
 
 
 def _cos(v, a, b):
@@ -82,7 +82,7 @@ def test_tfidf_is_seeded_and_bounded():
     texts = [f"item {i} in {c} by brand {i % 7}" for i, c in
              enumerate(["garden tools", "kitchen pans", "toy trains", "yoga mats"] * 60)]
     a = text_embeddings(texts, method="tfidf", dim=16)
-    embeddings._MEMO.clear()
+    embeddings.clear_memo()
     b = text_embeddings(texts, method="tfidf", dim=16)
     assert a.dim == 16 and a.vectors.shape == (240, 16) and not a.note
     np.testing.assert_array_equal(a.vectors, b.vectors)
@@ -94,7 +94,7 @@ def test_cache_hit_returns_identical_arrays(tmp_path):
     assert not first.cached
     files = list(tmp_path.glob("text-*.npz"))
     assert len(files) == 1
-    embeddings._MEMO.clear()  # force a read from disk
+    embeddings.clear_memo()  # force a read from disk
     second = text_embeddings(TEXTS, method="tfidf", cache_dir=tmp_path)
     assert second.cached and second.method == first.method and second.note == first.note
     np.testing.assert_array_equal(second.vectors, first.vectors)
@@ -148,7 +148,7 @@ def test_sentence_model_reports_progress_and_keeps_text_order(monkeypatch):
              "oak", "a very long description of a cast iron skillet that keeps heat for hours"]
     whole = text_embeddings(texts, method="sentence-model", device="cpu").vectors
     monkeypatch.setattr(emb, "_PROGRESS_CHUNK", 2)
-    emb._MEMO.clear()
+    emb.clear_memo()
     seen: list[tuple[float, str]] = []
     chunked = text_embeddings(texts, method="sentence-model", device="cpu",
                               progress=lambda f, m: seen.append((f, m))).vectors

@@ -208,33 +208,43 @@ def _timestamps(rng: np.random.Generator, cat: np.ndarray) -> np.ndarray:
     return _START + secs.astype("timedelta64[s]")
 
 
-def generate_demo_shop(seed: int = 0, n_items: int = 5000, n_users: int = 3000) -> DemoShop:
-    """Generate a deterministic demo shop with a long tail and learnable personal tastes.
+@dataclass(frozen=True)
+class _Items:
+    """Item side: unit latent vectors, log base popularity and the embeddings they come from."""
 
-    ``n_items`` catalog items (about 4 % cold, i.e. without interactions) and ``n_users`` users with
-    a log-normal number of purchases (at least 3, median about 15) spread over 2025. With the
-    defaults this gives roughly 65k interactions in well under three seconds.
-    """
-    t0 = time.perf_counter()
-    if n_items < 50 or n_users < 10:
-        raise ValueError("the demo shop needs at least 50 items and 10 users")
-    rng = np.random.default_rng(seed)
-    n_cat = len(_CATEGORIES)
-    cold = np.zeros(n_items, dtype=bool)
-    cold[rng.choice(n_items, size=max(1, round(0.04 * n_items)), replace=False)] = True
-    catalog, meta = _catalog(rng, n_items, cold)
-    cat, sub = meta["cat"], meta["sub"]
+    emb: dict[str, np.ndarray]
+    vec: np.ndarray
+    log_pop: np.ndarray
 
-    # Item side: latent vectors from structure, Zipf-like base popularity on a random order.
+
+@dataclass(frozen=True)
+class _Users:
+    """User side: category preference, niche-ness, pull towards best sellers, basket sizes."""
+
+    pref: np.ndarray
+    vec: np.ndarray
+    niche: np.ndarray
+    alpha: np.ndarray
+    n_buy: np.ndarray
+
+
+def _item_side(rng: np.random.Generator, n_items: int, meta: dict[str, Any]) -> _Items:
+    """Latent vectors from structure, Zipf-like base popularity on a random order."""
     emb = {k: rng.normal(size=(n, _DIM)) for k, n in
-           (("cat", n_cat), ("sub", meta["n_sub"]), ("brand", len(_BRANDS)), ("style", len(_STYLES)))}
-    item_vec = (0.7 * emb["cat"][cat] + 0.9 * emb["sub"][sub] + 0.5 * emb["brand"][meta["brand"]]
-                + 0.9 * emb["style"][meta["style"]] + 0.5 * rng.normal(size=(n_items, _DIM)))
+           (("cat", len(_CATEGORIES)), ("sub", meta["n_sub"]), ("brand", len(_BRANDS)),
+            ("style", len(_STYLES)))}
+    item_vec = (0.7 * emb["cat"][meta["cat"]] + 0.9 * emb["sub"][meta["sub"]]
+                + 0.5 * emb["brand"][meta["brand"]] + 0.9 * emb["style"][meta["style"]]
+                + 0.5 * rng.normal(size=(n_items, _DIM)))
     item_vec /= np.linalg.norm(item_vec, axis=1, keepdims=True)
     rank = rng.permutation(n_items) + 1
-    log_pop = -_ZIPF * np.log(rank + 5.0)
+    return _Items(emb, item_vec, -_ZIPF * np.log(rank + 5.0))
 
-    # User side: category preference, favourite style and subcategory, niche-ness and activity.
+
+def _user_side(rng: np.random.Generator, n_users: int, emb: dict[str, np.ndarray],
+               n_warm: int) -> _Users:
+    """Category preference, favourite style and subcategory, niche-ness and activity."""
+    n_cat = len(_CATEGORIES)
     shares = np.array([c[1] for c in _CATEGORIES])
     pref = rng.dirichlet(2.5 * shares / shares.sum(), size=n_users) * 0.97 + 0.03 / n_cat
     fav_style = rng.integers(0, len(_STYLES), n_users)
@@ -247,36 +257,45 @@ def generate_demo_shop(seed: int = 0, n_items: int = 5000, n_users: int = 3000) 
     user_vec /= np.linalg.norm(user_vec, axis=1, keepdims=True)
     niche = rng.random(n_users) < 0.15
     alpha = np.where(niche, 0.35, 1.0) * np.exp(rng.normal(0.0, 0.15, n_users))
-    beta, gamma = _BETA, _GAMMA
-    warm = np.flatnonzero(~cold)
-    n_buy = np.clip(np.round(np.exp(rng.normal(np.log(15), 0.85, n_users))), 3, min(400, warm.size // 2))
-    n_buy = n_buy.astype(int)
+    n_buy = np.clip(np.round(np.exp(rng.normal(np.log(15), 0.85, n_users))), 3, min(400, n_warm // 2))
+    return _Users(pref, user_vec, niche, alpha, n_buy.astype(int))
 
+
+def _first_purchases(rng: np.random.Generator, items: _Items, users: _Users, cat: np.ndarray,
+                     warm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(user, item)`` index pairs: each user's basket drawn without replacement, then every
+    unsold non-cold item given to the user it suits best (niche relevance)."""
+    n_users, n_items = len(users.n_buy), len(items.vec)
     # Gumbel-top-k per user block: a draw without replacement from the softmax of the logits.
-    log_pref = np.log(pref)
+    log_pref = np.log(users.pref)
     users_out, items_out = [], []
     for start in range(0, n_users, 256):
         u = np.arange(start, min(start + 256, n_users))
-        logits = (alpha[u, None] * log_pop[warm] + beta * user_vec[u] @ item_vec[warm].T
-                  + gamma * log_pref[u][:, cat[warm]])
+        logits = (users.alpha[u, None] * items.log_pop[warm]
+                  + _BETA * users.vec[u] @ items.vec[warm].T + _GAMMA * log_pref[u][:, cat[warm]])
         logits += rng.gumbel(size=logits.shape)
-        k = int(n_buy[u].max())
+        k = int(users.n_buy[u].max())
         top = np.argpartition(-logits, k - 1, axis=1)[:, :k]
         top = np.take_along_axis(top, np.argsort(-np.take_along_axis(logits, top, 1), axis=1), 1)
-        keep = np.arange(k) < n_buy[u, None]
+        keep = np.arange(k) < users.n_buy[u, None]
         users_out.append(np.broadcast_to(u[:, None], top.shape)[keep])
         items_out.append(warm[top[keep]])
     uid, iid = np.concatenate(users_out), np.concatenate(items_out)
-
-    # Every non-cold item is bought at least once, by the user it suits best (niche relevance).
     unsold = warm[np.bincount(iid, minlength=n_items)[warm] == 0]
     if unsold.size:
-        fit = beta * user_vec @ item_vec[unsold].T + gamma * log_pref[:, cat[unsold]]
+        fit = _BETA * users.vec @ items.vec[unsold].T + _GAMMA * log_pref[:, cat[unsold]]
         buyer = np.argmax(fit + rng.gumbel(size=fit.shape), axis=0)
         uid, iid = np.concatenate([uid, buyer]), np.concatenate([iid, unsold])
+    return uid, iid
 
+
+def _with_repeats(rng: np.random.Generator, uid: np.ndarray, iid: np.ndarray,
+                  cat: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Timestamps, repeat purchases and quantities: ``(user, item, timestamp, value)``.
+
+    Consumables are sometimes bought again, weeks later (earlier if that would leave the year).
+    """
     ts = _timestamps(rng, cat[iid])
-    # Consumables are sometimes bought again, weeks later (earlier if that would leave the year).
     again = rng.random(iid.size) < np.where(np.isin(cat[iid], list(_CONSUMABLE)), 0.04, 0.005)
     n_again = int(again.sum())
     gap = (rng.integers(14, 90, n_again) * 86400 + rng.integers(0, 86400, n_again)).astype("timedelta64[s]")
@@ -285,25 +304,61 @@ def generate_demo_shop(seed: int = 0, n_items: int = 5000, n_users: int = 3000) 
     uid, iid = np.concatenate([uid, uid[again]]), np.concatenate([iid, iid[again]])
     ts = np.concatenate([ts, re_ts])
     value = rng.choice(5, size=iid.size, p=[0.82, 0.11, 0.04, 0.02, 0.01]) + 1.0
+    return uid, iid, ts, value
 
+
+def _interaction_frame(uid: np.ndarray, iid: np.ndarray, ts: np.ndarray, value: np.ndarray,
+                       user_ids: np.ndarray, item_ids: np.ndarray) -> pd.DataFrame:
+    """The interactions in time order (ties by user, then item), ids as strings."""
     order = np.lexsort((iid, uid, ts))
-    user_ids = np.array([f"U{i:05d}" for i in range(n_users)], dtype=object)
     interactions = pd.DataFrame({
         "user_id": user_ids[uid[order]],
-        "item_id": catalog["item_id"].to_numpy()[iid[order]],
+        "item_id": item_ids[iid[order]],
         "timestamp": pd.to_datetime(ts[order]).astype("datetime64[ns]"),
         "value": value[order]})
     for col in ("user_id", "item_id"):
         interactions[col] = interactions[col].astype(str)
+    return interactions
+
+
+def _user_frame(rng: np.random.Generator, users: _Users, user_ids: np.ndarray) -> pd.DataFrame:
+    """One row per user: a country and the segment the user was generated as."""
     countries = list(_COUNTRIES)
     weights = np.array(list(_COUNTRIES.values()))
-    country = rng.choice(len(countries), size=n_users, p=weights / weights.sum())
-    segment = np.select([niche, n_buy >= np.quantile(n_buy, 0.9), pref.max(axis=1) > 0.6],
+    country = rng.choice(len(countries), size=len(user_ids), p=weights / weights.sum())
+    n_buy = users.n_buy
+    segment = np.select([users.niche, n_buy >= np.quantile(n_buy, 0.9), users.pref.max(axis=1) > 0.6],
                         ["niche explorer", "loyal regular", "category loyalist"], "mainstream browser")
-    users = pd.DataFrame({"user_id": user_ids,
+    frame = pd.DataFrame({"user_id": user_ids,
                           "country": np.array(countries)[country], "segment_hint": segment})
-    for col in users.columns:
-        users[col] = users[col].astype(str)
+    for col in frame.columns:
+        frame[col] = frame[col].astype(str)
+    return frame
+
+
+def generate_demo_shop(seed: int = 0, n_items: int = 5000, n_users: int = 3000) -> DemoShop:
+    """Generate a deterministic demo shop with a long tail and learnable personal tastes.
+
+    ``n_items`` catalog items (about 4 % cold, i.e. without interactions) and ``n_users`` users with
+    a log-normal number of purchases (at least 3, median about 15) spread over 2025. With the
+    defaults this gives roughly 65k interactions in well under three seconds. The steps draw
+    from one generator in a fixed order, so a seed gives identical frames.
+    """
+    t0 = time.perf_counter()
+    if n_items < 50 or n_users < 10:
+        raise ValueError("the demo shop needs at least 50 items and 10 users")
+    rng = np.random.default_rng(seed)
+    cold = np.zeros(n_items, dtype=bool)
+    cold[rng.choice(n_items, size=max(1, round(0.04 * n_items)), replace=False)] = True
+    catalog, meta = _catalog(rng, n_items, cold)
+    items = _item_side(rng, n_items, meta)
+    warm = np.flatnonzero(~cold)
+    users = _user_side(rng, n_users, items.emb, warm.size)
+    uid, iid = _first_purchases(rng, items, users, meta["cat"], warm)
+    uid, iid, ts, value = _with_repeats(rng, uid, iid, meta["cat"])
+    user_ids = np.array([f"U{i:05d}" for i in range(n_users)], dtype=object)
+    interactions = _interaction_frame(uid, iid, ts, value, user_ids, catalog["item_id"].to_numpy())
+    users_frame = _user_frame(rng, users, user_ids)
     log.info("demo shop (seed %d): %d interactions, %d items (%d cold), %d users in %.2fs",
              seed, len(interactions), n_items, int(cold.sum()), n_users, time.perf_counter() - t0)
-    return DemoShop(interactions=interactions, catalog=catalog, users=users)
+    return DemoShop(interactions=interactions, catalog=catalog, users=users_frame)

@@ -20,7 +20,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -90,26 +90,38 @@ def detect_format(name: str, raw: RawTable | None = None) -> str:
     return "generic"
 
 
-def load_files(
-    interactions: Source | RawTable,
-    catalog: Source | None = None,
-    *,
-    file_format: Format = "auto",
-    mapping: Mapping[str, str | None] | None = None,
-    catalog_mapping: Mapping[str, str | None] | None = None,
-    value_kind: str | None = None,
-    read_options: ReadOptions | None = None,
-    catalog_read_options: ReadOptions | None = None,
-    interactions_name: str | None = None,
-    catalog_name: str | None = None,
-    limits: IngestLimits | None = None,
-) -> ValidationResult:
+@dataclass(frozen=True)
+class LoadOptions:
+    """How :func:`load_files` treats its files; the defaults sniff, recognise and guess.
+
+    ``mapping`` / ``catalog_mapping`` override guessed columns (role → column name),
+    ``value_kind`` the guessed meaning of the value column; the ``*_name`` fields name uploads
+    (whose file names the format detection reads) and ``limits`` caps their size.
+    """
+
+    file_format: Format = "auto"
+    mapping: Mapping[str, str | None] | None = None
+    catalog_mapping: Mapping[str, str | None] | None = None
+    value_kind: str | None = None
+    read_options: ReadOptions | None = None
+    catalog_read_options: ReadOptions | None = None
+    interactions_name: str | None = None
+    catalog_name: str | None = None
+    limits: IngestLimits | None = None
+
+
+def load_files(interactions: Source | RawTable, catalog: Source | None = None,
+               options: LoadOptions | None = None, **settings: Any) -> ValidationResult:
     """Read, recognise and validate an interaction file (and optional catalog).
 
-    ``mapping`` / ``catalog_mapping`` override guessed columns (role → column name).
+    Settings come from ``options``; keyword ``settings`` (any field of :class:`LoadOptions`,
+    e.g. ``file_format="generic"`` or ``mapping={...}``) override them.
     Raises :class:`~recsys.data.reading.IngestError` only when a file cannot be read at all;
     problems with rows are in the returned report.
     """
+    opts = replace(options or LoadOptions(), **settings)
+    file_format, mapping, value_kind = opts.file_format, opts.mapping, opts.value_kind
+    interactions_name, catalog_name, limits = opts.interactions_name, opts.catalog_name, opts.limits
     if isinstance(interactions, RawTable):  # already read (the dashboard previews it first)
         interactions_name = interactions_name or interactions.name
     name = _source_name(interactions, interactions_name)
@@ -117,7 +129,7 @@ def load_files(
         return load_movielens(interactions, catalog, interactions_name=name,
                               catalog_name=catalog_name, limits=limits)
     raw = (interactions if isinstance(interactions, RawTable)
-           else _read(interactions, read_options, name, limits))
+           else _read(interactions, opts.read_options, name, limits))
     fmt = detect_format(name, raw) if file_format == "auto" else file_format
     if fmt == "movielens":  # ratings.csv of MovieLens latest: header names say it all
         return load_movielens(interactions, catalog, interactions_name=name,
@@ -131,12 +143,12 @@ def load_files(
     reading = [f"{raw.name}: {raw.describe()}", *raw.notes]
     cat_frame, cat_map = None, None
     if catalog is not None:
-        cat_raw = _read(catalog, catalog_read_options, _source_name(catalog, catalog_name),
+        cat_raw = _read(catalog, opts.catalog_read_options, _source_name(catalog, catalog_name),
                         limits)
         reading += [f"{cat_raw.name}: {cat_raw.describe()}", *cat_raw.notes]
         cat_frame = cat_raw.frame
         cat_map = guess_mapping(cat_frame.columns, CATALOG_ROLES).with_overrides(
-            catalog_mapping or {})
+            opts.catalog_mapping or {})
     return validate(raw.frame, cat_frame, mapping=inter_map, catalog_mapping=cat_map,
                     source=raw.name, file_format="generic", reading=reading,
                     has_header=raw.has_header)

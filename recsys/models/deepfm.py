@@ -22,9 +22,7 @@ W_i·e_i``). Item parts are computed once after training and reused for every us
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Iterator
-from itertools import pairwise
 from typing import Any, Literal
 
 import numpy as np
@@ -70,76 +68,6 @@ def _torch():
     import torch
 
     return torch
-
-
-def _build_net(n_values: int, n_user_fields: int, n_item_fields: int, text_dim: int,
-               cfg: DeepFMConfig) -> Any:
-    """The DeepFM parameters as a torch module (created under the caller's seeded RNG)."""
-    torch = _torch()
-    nn = torch.nn
-
-    class DeepFMNet(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            k = cfg.factors
-            self.n_user_fields = n_user_fields
-            self.embed = nn.Embedding(n_values, k)
-            self.first = nn.Embedding(n_values, 1)
-            nn.init.normal_(self.embed.weight, std=0.01)
-            nn.init.zeros_(self.first.weight)
-            self.bias = nn.Parameter(torch.zeros(1))
-            self.text_proj = nn.Linear(text_dim, k, bias=False) if text_dim else None
-            self.text_first = nn.Linear(text_dim, 1, bias=False) if text_dim else None
-            if text_dim:
-                nn.init.normal_(self.text_proj.weight, std=1.0 / math.sqrt(text_dim))
-                nn.init.zeros_(self.text_first.weight)
-            n_fields = n_user_fields + n_item_fields + (1 if text_dim else 0)
-            widths = [max(4, cfg.mlp_width // 2 ** i) for i in range(cfg.mlp_layers)]
-            self.w_user = nn.Linear(n_user_fields * k, widths[0], bias=False)
-            self.w_item = nn.Linear((n_fields - n_user_fields) * k, widths[0])
-            layers: list[Any] = []
-            for a, b in pairwise(widths):
-                layers += [nn.ReLU(), nn.Dropout(cfg.dropout), nn.Linear(a, b)]
-            layers += [nn.ReLU(), nn.Dropout(cfg.dropout), nn.Linear(widths[-1], 1)]
-            self.mlp_rest = nn.Sequential(*layers)
-
-        def _side(self, idx: Any, text: Any | None) -> tuple[Any, Any]:
-            emb = self.embed(idx)  # (n, F, k)
-            first = self.first(idx).sum(dim=(1, 2))
-            if text is not None and self.text_proj is not None:
-                emb = torch.cat([emb, self.text_proj(text).unsqueeze(1)], dim=1)
-                first = first + self.text_first(text).squeeze(1)
-            return emb, first
-
-        def user_terms(self, idx: Any) -> dict[str, Any]:
-            emb, first = self._side(idx, None)
-            return self._terms(emb, first, self.w_user(emb.flatten(1)))
-
-        def item_terms(self, idx: Any, text: Any | None) -> dict[str, Any]:
-            emb, first = self._side(idx, text)
-            return self._terms(emb, first, self.w_item(emb.flatten(1)))
-
-        @staticmethod
-        def _terms(emb: Any, first: Any, hidden: Any) -> dict[str, Any]:
-            s = emb.sum(dim=1)
-            sq = (emb * emb).sum(dim=(1, 2))
-            # FM pairs inside this side: ½(‖Σv‖² − Σ‖v‖²)
-            inner = 0.5 * ((s * s).sum(1) - sq)
-            return {"first": first + inner, "sum": s, "hidden": hidden, "sq": sq}
-
-        def pair_scores(self, u: dict[str, Any], i: dict[str, Any]) -> Any:
-            """Scores of aligned pairs: ``u`` terms (n, …) with ``i`` terms (n, …)."""
-            cross = (u["sum"] * i["sum"]).sum(-1)
-            deep = self.mlp_rest(u["hidden"] + i["hidden"]).squeeze(-1)
-            return self.bias + u["first"] + i["first"] + cross + deep
-
-        def all_scores(self, u: dict[str, Any], i: dict[str, Any]) -> Any:
-            """Scores of every user × every item (users (U, …), items (I, …))."""
-            cross = u["sum"] @ i["sum"].T
-            deep = self.mlp_rest(u["hidden"][:, None, :] + i["hidden"][None, :, :]).squeeze(-1)
-            return self.bias + u["first"][:, None] + i["first"][None, :] + cross + deep
-
-    return DeepFMNet()
 
 
 @register
@@ -232,10 +160,8 @@ class DeepFM(TorchStateMixin, Recommender):
         ut = net.user_terms(self.user_index_t_[u])
         items = torch.cat([i, j.reshape(-1)])
         it = net.item_terms(self.item_index_t_[items], self._text_rows(items))
-        pos = net.pair_scores(ut, {k: v[:n] for k, v in it.items()})
-        neg_terms = {k: v[n:] for k, v in it.items()}
-        ut_neg = {k: v.repeat_interleave(n_neg, dim=0) for k, v in ut.items()}
-        neg = net.pair_scores(ut_neg, neg_terms).view(n, n_neg)
+        pos = net.pair_scores(ut, it.rows(slice(None, n)))
+        neg = net.pair_scores(ut.repeat_rows(n_neg), it.rows(slice(n, None))).view(n, n_neg)
         if cfg.loss == "bpr":
             loss = -torch.nn.functional.logsigmoid(pos.float()[:, None] - neg.float()).mean()
         else:
@@ -244,7 +170,7 @@ class DeepFM(TorchStateMixin, Recommender):
                     + bce(neg.float(), torch.zeros_like(neg, dtype=torch.float32),
                           reduction="sum")) / (n * (1 + n_neg))
         if cfg.l2 > 0:
-            reg = ut["sq"].float().sum() + it["sq"].float().sum()
+            reg = ut.sq.float().sum() + it.sq.float().sum()
             loss = loss + cfg.l2 * reg / n
         return loss
 
@@ -262,8 +188,14 @@ class DeepFM(TorchStateMixin, Recommender):
         self.text_t_ = (torch.as_tensor(self.text_, device=device) if self.text_.shape[1]
                         else None)
         self.item_terms_ = None
-        return _build_net(self.n_values_, self.user_index_.shape[1], self.item_index_.shape[1],
-                          self.text_.shape[1], self.config)
+        from recsys.models.deepfm_net import DeepFMNet, NetShape
+
+        cfg = self.config
+        return DeepFMNet(NetShape(n_values=self.n_values_, n_user_fields=self.user_index_.shape[1],
+                                  n_item_fields=self.item_index_.shape[1],
+                                  text_dim=self.text_.shape[1], factors=cfg.factors,
+                                  mlp_width=cfg.mlp_width, mlp_layers=cfg.mlp_layers,
+                                  dropout=cfg.dropout))
 
     def _refresh_items(self) -> None:
         """Item-side terms of every item, computed once and reused by :meth:`score`."""
@@ -282,7 +214,7 @@ class DeepFM(TorchStateMixin, Recommender):
             self._refresh_items()
         users_t = torch.as_tensor(np.asarray(users, dtype=np.int64),
                                   device=self.item_index_t_.device)
-        width = self.item_terms_["hidden"].shape[1]
+        width = self.item_terms_.hidden.shape[1]
         chunk = max(1, _SCORE_CHUNK_ELEMS // max(1, self.n_items_ * width))
         out = []
         with torch.no_grad():

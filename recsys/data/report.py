@@ -1,0 +1,141 @@
+"""What validation found: :class:`Issue`, :class:`ValidationReport` and :class:`ValidationResult`.
+
+A report lists every issue (error, warning or info) with the number of rows affected and a
+few offending rows as plain values, and renders itself as JSON (``--json``, the workspace,
+manifests) or as text for the terminal. The checks that fill it are in
+:mod:`recsys.data.validation`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["Issue", "Level", "ValidationReport", "ValidationResult"]
+
+Level = Literal["error", "warning", "info"]
+_SAMPLE_ROWS = 5
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One finding of the validation: what, how many rows, and a few examples."""
+
+    level: Level
+    code: str
+    message: str
+    count: int = 0
+    table: Literal["interactions", "catalog"] = "interactions"
+    sample: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass
+class ValidationReport:
+    """What happened to the files on their way to a dataset."""
+
+    source: str = ""
+    file_format: str = "auto"
+    reading: list[str] = field(default_factory=list)
+    rows_read: int = 0
+    rows_kept: int = 0
+    catalog_rows_read: int = 0
+    catalog_rows_kept: int = 0
+    n_users: int = 0
+    n_items: int = 0
+    n_cold_items: int = 0
+    mapping: dict[str, Any] = field(default_factory=dict)
+    catalog_mapping: dict[str, Any] = field(default_factory=dict)
+    issues: list[Issue] = field(default_factory=list)
+    #: File line number of the first data row (2 with a header row, 1 without).
+    first_line: int = 2
+
+    @property
+    def rows_dropped(self) -> int:
+        """Interaction rows removed by validation."""
+        return self.rows_read - self.rows_kept
+
+    @property
+    def errors(self) -> list[Issue]:
+        return [i for i in self.issues if i.level == "error"]
+
+    @property
+    def warnings(self) -> list[Issue]:
+        return [i for i in self.issues if i.level == "warning"]
+
+    @property
+    def ok(self) -> bool:
+        """True when the dataset may be used (no errors)."""
+        return not self.errors
+
+    def count(self, code: str) -> int:
+        """Rows affected by the issue ``code`` (0 when absent)."""
+        return sum(i.count for i in self.issues if i.code == code)
+
+    def add(self, level: Level, code: str, message: str, count: int = 0, *,
+            table: Literal["interactions", "catalog"] = "interactions",
+            sample: pd.DataFrame | None = None) -> None:
+        """Record an issue, with up to five offending rows as plain strings."""
+        rows: tuple[dict[str, Any], ...] = ()
+        if sample is not None and len(sample):
+            head = sample.head(_SAMPLE_ROWS)
+            rows = tuple(
+                {"row": int(idx) + self.first_line, **{str(k): _plain(v) for k, v in rec.items()}}
+                for idx, rec in zip(head.index, head.to_dict("records"), strict=True)
+            )
+        self.issues.append(Issue(level, code, message, int(count), table, rows))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (used by ``--json``, the workspace and manifests)."""
+        out = asdict(self)
+        out.update(ok=self.ok, rows_dropped=self.rows_dropped)
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, default=str)
+
+    def to_text(self) -> str:
+        """Human-readable report for the terminal."""
+        status = "OK" if self.ok else "NOT USABLE"
+        lines = [
+            f"Validation report for {self.source} [{self.file_format}] — {status}",
+            *[f"  read: {r}" for r in self.reading],
+            f"  interactions: {self.rows_read:,} read, {self.rows_kept:,} kept, "
+            f"{self.rows_dropped:,} dropped",
+        ]
+        if self.catalog_rows_read:
+            lines.append(
+                f"  catalog: {self.catalog_rows_read:,} read, {self.catalog_rows_kept:,} kept"
+            )
+        lines.append(
+            f"  users: {self.n_users:,}  items: {self.n_items:,}  cold items: {self.n_cold_items:,}"
+        )
+        for issue in self.issues:
+            count = f" ({issue.count:,} rows)" if issue.count else ""
+            lines.append(f"  [{issue.level.upper()}] {issue.table}: {issue.message}{count}")
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    """The report plus the clean frames (``None`` when an error prevents building them)."""
+
+    report: ValidationReport
+    interactions: pd.DataFrame | None = None
+    catalog: pd.DataFrame | None = None
+    users: pd.DataFrame | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.report.ok and self.interactions is not None
+
+
+def _plain(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value if isinstance(value, int | float | bool) else str(value)
