@@ -60,9 +60,10 @@ def _candidates(fingerprint: str, run: str, saved_at: str, c: int, _model, _spli
 def _frontier(fingerprint: str, run: str, saved_at: str, k: int, methods: tuple[str, ...],
               options_json: str, _cands, _split, _clusters, _item_set, _hit_model
               ) -> pd.DataFrame:
+    context = RerankContext(_split.train, item_clusters=_clusters, item_set=_item_set,
+                            hit_model=_hit_model)
     return frontier(_cands, _split.train, _split.test, methods=methods, strengths=SWEEP, k=k,
-                    options=json.loads(options_json), item_clusters=_clusters,
-                    item_set=_item_set, hit_model=_hit_model)
+                    options=json.loads(options_json), context=context)
 
 
 try:
