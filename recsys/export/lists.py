@@ -33,7 +33,7 @@ from recsys.rerank import (
     RerankContext,
     active_steps,
     candidates_from_model,
-    item_positions,
+    item_set_positions,
     make_lists,
     plain_lists,
 )
@@ -139,7 +139,7 @@ def _export_context(dataset: Dataset, context: RerankContext | None,
     ctx = context.on(dataset) if context is not None else RerankContext(dataset)
     if ctx.item_set is None and item_set is not None:
         ctx = RerankContext(dataset, item_clusters=ctx.item_clusters,
-                            item_set=item_positions(dataset, item_set), hit_model=ctx.hit_model)
+                            item_set=item_set_positions(dataset, item_set), hit_model=ctx.hit_model)
     return ctx
 
 

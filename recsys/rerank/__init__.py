@@ -33,7 +33,7 @@ from recsys.rerank.context import (
     category_matrix,
     item_categories,
     item_clusters_from_map,
-    item_positions,
+    item_set_positions,
 )
 from recsys.rerank.engine import as_configs, rerank
 from recsys.rerank.hits import HitModel, fit_hit_model
@@ -45,7 +45,7 @@ from recsys.rerank.refit import fit_hit_model_on_split, hit_model_for, inner_spl
 
 __all__ = ["Candidates", "Reranked", "RerankConfig", "RerankContext", "METHODS", "TARGETS",
            "REASONS", "candidates_from_model", "rerank", "as_configs", "category_matrix",
-           "item_categories", "item_clusters_from_map", "item_positions", "measure", "exposure",
+           "item_categories", "item_clusters_from_map", "item_set_positions", "measure", "exposure",
            "exposure_table", "frontier", "best_within", "STRENGTHS", "preview_frame",
            "changed_rows", "HitModel", "fit_hit_model", "fit_hit_model_on_split",
            "needs_hit_model", "hit_model_for", "inner_split_method", "make_lists",

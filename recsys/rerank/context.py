@@ -16,7 +16,7 @@ from recsys.data.dataset import Dataset
 from recsys.rerank.hits import HitModel
 
 __all__ = ["RerankContext", "item_categories", "category_matrix", "item_clusters_from_map",
-           "item_positions"]
+           "item_set_positions"]
 
 
 def item_categories(dataset: Dataset) -> np.ndarray | None:
@@ -50,7 +50,7 @@ def category_matrix(dataset: Dataset) -> tuple[sp.csr_matrix, list[str]] | None:
     return sp.csr_matrix(m), [str(c) for c in dummies.columns]
 
 
-def item_positions(dataset: Dataset, item_ids: Sequence[str] | None) -> set[int] | None:
+def item_set_positions(dataset: Dataset, item_ids: Sequence[str] | None) -> set[int] | None:
     """Positions of the known ids among ``item_ids`` (``None`` stays ``None``)."""
     if item_ids is None:
         return None
@@ -98,7 +98,7 @@ class RerankContext:
                   ) -> RerankContext:
         """A context whose item set is given by item ids (unknown ids are dropped)."""
         return cls(dataset, item_clusters=item_clusters,
-                   item_set=item_positions(dataset, item_ids), hit_model=hit_model)
+                   item_set=item_set_positions(dataset, item_ids), hit_model=hit_model)
 
     def on(self, dataset: Dataset) -> RerankContext:
         """This context for another dataset of the same items (e.g. a split's training part);
