@@ -63,8 +63,9 @@ COLUMNS = ["strength", "ndcg", "recall", "aplt", "arp", "coverage", "gini", "nov
 def sweep(cands, split, strengths, k: int, max_loss: float, bisect: int, hit_model=None
           ) -> pd.DataFrame:
     """Every variant's frontier on the same candidates, refined at the accuracy budget."""
-    from recsys.rerank import frontier
+    from recsys.rerank import RerankContext, frontier
 
+    context = RerankContext(split.train, hit_model=hit_model)
     parts = []
     fine = np.unique(np.round(np.concatenate([strengths, (strengths[1:] + strengths[:-1]) / 2]), 4))
     for label, (method, opts) in VARIANTS.items():
@@ -73,7 +74,7 @@ def sweep(cands, split, strengths, k: int, max_loss: float, bisect: int, hit_mod
         def points(values, method=method, opts=opts):
             return frontier(cands, split.train, split.test, methods=[method],
                             strengths=list(values), k=k, options={method: opts},
-                            hit_model=hit_model)
+                            context=context)
 
         part = points(grid)
         if not part.empty:

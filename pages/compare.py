@@ -19,8 +19,8 @@ from recsys.data.segments import (
     user_segments,
 )
 from recsys.evaluation import overlap_table
-from recsys.export import item_clusters, plain_lists
-from recsys.rerank import METHODS, RerankConfig, candidates_from_model, rerank
+from recsys.export import item_clusters
+from recsys.rerank import METHODS, RerankConfig, RerankContext, make_lists
 from recsys.rerank.preview import score_breakdown
 from recsys.workspace import WorkspaceError
 
@@ -92,11 +92,13 @@ def build_lists() -> dict[str, pd.DataFrame]:
     """Breakdown frame of every list (each model, and each model's boosted variant)."""
     out: dict[str, pd.DataFrame] = {}
     variant = None if method == "none" else RerankConfig(method=method, strength=float(strength))
+    context = RerankContext(train, item_clusters=clusters)
     for run, model in models.items():
-        cands = candidates_from_model(model, train, users=np.array([user]), c=max(100, n))
-        lists = {run: plain_lists(cands, n)}
+        lists = {run: make_lists(model, train, np.array([user]), n, candidates=max(100, n))}
         if variant is not None:
-            lists[f"{run} + {variant.label()}"] = rerank(cands, train, variant, k=n, item_clusters=clusters)
+            lists[f"{run} + {variant.label()}"] = make_lists(
+                model, train, np.array([user]), n, steps=variant, context=context,
+                candidates=max(100, n))
         for name, r in lists.items():
             out[name] = score_breakdown(ds, r.items[0], r.score[0], base_score=r.base_score[0],
                                         base_rank=r.base_rank[0], boosted=r.boosted[0], reason=r.reason[0])

@@ -26,8 +26,14 @@ from recsys.export import (
     zip_folder,
 )
 from recsys.models import create_model
-from recsys.rerank import METHODS, RerankConfig, fit_hit_model_on_split, needs_hit_model
-from recsys.rerank.hits import inner_split_method
+from recsys.rerank import (
+    METHODS,
+    RerankConfig,
+    RerankContext,
+    fit_hit_model_on_split,
+    inner_split_method,
+    needs_hit_model,
+)
 from recsys.workspace import WorkspaceError
 
 LAST = "export_last_folder"
@@ -55,8 +61,9 @@ def held_out_metrics(fingerprint: str, run: str, saved_at: str, steps_json: str,
     steps = [RerankConfig(**s) for s in json.loads(steps_json)]
     split = ui.evaluation_split(ds, run)
     hits = ui.hit_model(ds, run, model, split) if needs_hit_model(steps) else None
-    return split_metrics(model, split, steps, k=k, clusters=clusters, item_set=item_set,
-                         hit_model=hits)
+    context = RerankContext.for_items(split.train, item_clusters=clusters, item_ids=item_set,
+                                      hit_model=hits)
+    return split_metrics(model, split, steps, k=k, context=context)
 
 
 @st.cache_resource(max_entries=2, show_spinner="Learning each candidate's hit chance on an inner "
@@ -146,10 +153,11 @@ if go:
         folder = new_export_dir(ws.root, ds.name, run, method)
         bar = st.progress(0.0, text="Exporting…")
         result = export_lists(
-            model, ds, folder, config, rerank=steps, clusters=clusters, item_set=item_set,
+            model, ds, folder, config, rerank=steps,
+            context=RerankContext(ds, item_clusters=clusters, hit_model=hits), item_set=item_set,
             model_info={"run": run, "trained_on": "all interactions" if retrain else
                         "training part of the evaluation split", "saved_at": info.get("saved_at")},
-            metrics=metrics, hit_model=hits,
+            metrics=metrics,
             progress=lambda done, total: bar.progress(done / max(total, 1),
                                                       text=f"{done:,} of {total:,} users"))
         bar.progress(1.0, text=f"Done: {result.rows:,} rows for {result.users:,} users in "

@@ -25,10 +25,10 @@ from recsys.rerank import (
     frontier,
     item_categories,
     item_clusters_from_map,
+    lists_from_candidates,
     measure,
     needs_hit_model,
     preview_frame,
-    rerank,
 )
 from recsys.workspace import WorkspaceError
 
@@ -60,9 +60,10 @@ def _candidates(fingerprint: str, run: str, saved_at: str, c: int, _model, _spli
 def _frontier(fingerprint: str, run: str, saved_at: str, k: int, methods: tuple[str, ...],
               options_json: str, _cands, _split, _clusters, _item_set, _hit_model
               ) -> pd.DataFrame:
+    context = RerankContext(_split.train, item_clusters=_clusters, item_set=_item_set,
+                            hit_model=_hit_model)
     return frontier(_cands, _split.train, _split.test, methods=methods, strengths=SWEEP, k=k,
-                    options=json.loads(options_json), item_clusters=_clusters,
-                    item_set=_item_set, hit_model=_hit_model)
+                    options=json.loads(options_json), context=context)
 
 
 try:
@@ -208,7 +209,7 @@ def tuning() -> None:
         hits = ui.hit_model(ds, run, model, split) if needs_hit_model(cfg) else None
         ctx = RerankContext(train, item_clusters=clusters, item_set=item_set, hit_model=hits)
         t0 = time.perf_counter()
-        result = rerank(cands, train, cfg, k, context=ctx)
+        result = lists_from_candidates(cands, train, k, steps=cfg, context=ctx)
         current = measure(result, train, split.test, cands.users)
         elapsed = time.perf_counter() - t0
         baseline = measure(cands.top(k), train, split.test, cands.users)

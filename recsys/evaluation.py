@@ -39,7 +39,7 @@ if TYPE_CHECKING:  # types only: the data layer sits above this module
 
 
 __all__ = ["hits_matrix", "accuracy_per_user", "beyond_accuracy_per_user", "catalog_metrics",
-           "summarise", "METRIC_NAMES", "gini", "Ranker", "Evaluation", "evaluate",
+           "summarise", "measure_lists", "METRIC_NAMES", "gini", "Ranker", "Evaluation", "evaluate",
            "evaluate_split", "validation_metrics", "jaccard", "rank_biased_overlap",
            "overlap_table", "tail_counts"]
 
@@ -120,6 +120,26 @@ def summarise(topk: np.ndarray, relevant: sp.csr_matrix, popularity: np.ndarray,
     return {name: summary[name] for name in (*METRIC_NAMES, "users")}, frame
 
 
+def measure_lists(items: np.ndarray, train: Dataset, test: sp.csr_matrix, users: np.ndarray, *,
+                  per_user: bool = False
+                  ) -> dict[str, float] | tuple[dict[str, float], pd.DataFrame]:
+    """Every protocol metric of the lists ``items`` (rows = ``users``) against the held-out
+    ``test`` pairs, popularity and tail flags from ``train``: the one way lists are measured
+    on a split (model evaluation, re-ranked lists, an export's manifest).
+
+    Users without held-out items are left out, as in the protocol. With ``per_user`` the
+    per-user frame (one row per measured user) comes along.
+    """
+    topk = np.asarray(items)
+    users = np.asarray(users, dtype=np.int64)
+    test = sp.csr_matrix(test)
+    has_test = np.diff(test.indptr)[users] > 0
+    n_train_users = int((np.diff(train.matrix.indptr) > 0).sum())
+    summary, frame = summarise(topk[has_test], test[users[has_test]], train.popularity,
+                               train.is_tail, n_train_users)
+    return (summary, frame) if per_user else summary
+
+
 def gini(values: np.ndarray) -> float:
     """Gini coefficient of non-negative values: 0 = perfectly equal, →1 = all on one."""
     x = np.sort(np.asarray(values, dtype=np.float64))
@@ -155,15 +175,15 @@ class Evaluation:
 def evaluate(model: Ranker, train: Dataset, test: sp.csr_matrix, *, k: int = 10,
              users: np.ndarray | None = None, block: int = 2048) -> Evaluation:
     """Rank all items for each test user (everything the user already has excluded: training
-    positives and context pairs) and measure the lists."""
+    positives and context pairs) and measure the lists (:func:`measure_lists`; users without
+    held-out items are not evaluated)."""
     test = sp.csr_matrix(test)
-    if users is None:
-        users = np.flatnonzero(np.diff(test.indptr) > 0)
+    held = np.diff(test.indptr) > 0
+    users = np.flatnonzero(held) if users is None else np.asarray(users, dtype=np.int64)
+    users = users[held[users]]
     t0 = time.perf_counter()
     topk, _ = model.recommend(users, k, exclude_seen=True, block=block)
-    n_train_users = int((np.diff(train.matrix.indptr) > 0).sum())
-    summary, per_user = summarise(topk, test[users], train.popularity, train.is_tail,
-                                  n_train_users)
+    summary, per_user = measure_lists(topk, train, test, users, per_user=True)
     seconds = time.perf_counter() - t0
     per_user.insert(0, "user_id", train.user_ids[users])
     return Evaluation(model.name, k, summary, per_user, topk, users, seconds,

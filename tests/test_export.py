@@ -35,7 +35,7 @@ from recsys.export import (
     zip_folder,
 )
 from recsys.models import create_model
-from recsys.rerank import RerankConfig
+from recsys.rerank import RerankConfig, RerankContext
 
 TRICKY = ["=HYPERLINK(\"http://x\")", "+1", "-2+3", "@SUM(A1)", "\tTAB", "\rCR", "'quoted",
           "plain", "comma, inside", 'quote " inside', "line\nbreak", "ünïcødé ✓", "NA", "",
@@ -154,7 +154,8 @@ def test_manifest_contents(shop, tmp_path: Path):
     ds, model, item_map = shop
     clusters = item_clusters(ds, item_map)
     result = export_lists(model, ds, tmp_path, ExportConfig(k=4, format="json"),
-                          rerank=[RerankConfig(method="pop_penalty", strength=0.3)], clusters=clusters,
+                          rerank=[RerankConfig(method="pop_penalty", strength=0.3)],
+                          context=RerankContext(ds, item_clusters=clusters),
                           model_info={"run": "ease", "trained_on": "all interactions"},
                           metrics={"ndcg": 0.1})
     manifest = json.loads((tmp_path / "manifest.json").read_text())
@@ -203,7 +204,8 @@ def test_scopes(shop, tmp_path: Path):
     assert list(fans.users) == list(np.flatnonzero(touched)) and fans.allowed_items is None
 
     lists = export_lists(model, ds, tmp_path / "cl", ExportConfig(
-        k=3, scope=ExportScope(kind="cluster", value="2", restrict="lists")), clusters=clusters)
+        k=3, scope=ExportScope(kind="cluster", value="2", restrict="lists")),
+        context=RerankContext(ds, item_clusters=clusters))
     frame = read_export(lists.files[0])
     assert len(frame) and (frame["cluster"] == 2).all()
     assert lists.manifest["users"] == ds.n_users

@@ -108,12 +108,12 @@ def test_expected_swap_cost_needs_a_hit_model_and_spends_the_same_budget(ds):
                          shape=(ds.n_users, ds.n_items))
     model = fit_hit_model(cands, ds, held)
     tail = np.asarray(ds.is_tail)
-    out = rerank(cands, ds, cfg, k=10, hit_model=model)
+    out = rerank(cands, ds, cfg, k=10, context=RerankContext(ds, hit_model=model))
     gap = rerank(cands, ds, cfg.model_copy(update={"swap_cost": "gap"}), k=10)
     assert tail[out.items].sum() == tail[gap.items].sum()     # as many promoted slots
     assert (out.reason[out.boosted] == "promotion quota").all()
     shares = [tail_share(ds, rerank(cands, ds, cfg.model_copy(update={"strength": s}), k=10,
-                                    hit_model=model)) for s in (0.0, 0.25, 0.5, 0.75, 1.0)]
+                                    context=RerankContext(ds, hit_model=model))) for s in (0.0, 0.25, 0.5, 0.75, 1.0)]
     assert all(b >= a - 1e-9 for a, b in itertools.pairwise(shares)), shares
     np.testing.assert_array_equal(
         rerank(cands, ds, cfg.model_copy(update={"strength": 0.0}), k=10).items,
@@ -154,6 +154,6 @@ def test_expected_swap_cost_buys_tail_share_more_cheaply_than_the_score_ratio(ml
     assert abs(points["expected"]["aplt"] - points["ratio"]["aplt"]) < 0.005
     assert points["expected"]["ndcg"] >= points["ratio"]["ndcg"] - 1e-4
     curve = frontier(cands, split.train, split.test, methods=["promotion"],
-                     strengths=[0.0, 0.25, 0.5, 0.75, 1.0], hit_model=model,
+                     strengths=[0.0, 0.25, 0.5, 0.75, 1.0], context=ctx,
                      options={"promotion": {**options, "swap_cost": "expected"}})
     assert curve["aplt"].is_monotonic_increasing and curve["aplt"].iloc[-1] > 0.3

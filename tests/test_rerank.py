@@ -16,6 +16,7 @@ from recsys.rerank import (
     METHODS,
     Candidates,
     RerankConfig,
+    RerankContext,
     best_within,
     candidates_from_model,
     exposure,
@@ -136,13 +137,13 @@ def test_promotion_of_a_category_cluster_and_item_set(ds):
     clusters = np.arange(ds.n_items) % 4
     out = rerank(cands, ds, RerankConfig(method="promotion", strength=1.0, quota_share=0.3,
                                          target="cluster", target_value="2"), k=10,
-                 item_clusters=clusters)
+                 context=RerankContext(ds, item_clusters=clusters))
     available = (clusters[cands.items] == 2).sum(axis=1)
     assert ((clusters[out.items] == 2).sum(axis=1) >= np.minimum(3, available)).all()
     chosen = {int(i) for i in cands.items[0, 15:20]}
     out = rerank(cands, ds, RerankConfig(method="promotion", strength=1.0, quota_share=0.2,
                                          target="item_set", target_value="picks"), k=10,
-                 item_set=chosen)
+                 context=RerankContext(ds, item_set=chosen))
     assert sum(int(i) in chosen for i in out.items[0]) >= 2
     with pytest.raises(ValueError, match="item set"):
         rerank(cands, ds, RerankConfig(method="promotion", strength=1.0, target="item_set",

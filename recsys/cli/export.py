@@ -44,8 +44,8 @@ def run(args: argparse.Namespace) -> int:
     """
     from recsys.export.lists import ExportConfig, export_lists
     from recsys.models import create_model
+    from recsys.rerank import RerankContext, hit_model_for
     from recsys.rerank.config import rerank_config_from_args
-    from recsys.rerank.hits import hit_model_for
 
     model_config = json_arg(args.config, "model settings")
     step = rerank_config_from_args(args.rerank, args.strength, args.rerank_options)
@@ -61,10 +61,11 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     model.fit(ds, device=args.device)
     train_s = time.perf_counter() - t0
-    result = export_lists(model, ds, out, config, rerank=steps,
+    context = RerankContext(ds, hit_model=hit_model_for(steps, model, ds))
+    result = export_lists(model, ds, out, config, rerank=steps, context=context,
                           model_info={"run": None, "trained_on": "all interactions",
                                       "train_s": round(train_s, 3)},
-                          metrics=None, hit_model=hit_model_for(steps, model, ds))
+                          metrics=None)
     print(f"{result.rows:,} rows for {result.users:,} users -> {result.files[0]} "
           f"(+ {result.files[1].name}) in {time.perf_counter() - t0:.1f}s")
     return 0

@@ -42,8 +42,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from recsys.models import create_model
-    from recsys.rerank import candidates_from_model, rerank
-    from recsys.rerank.hits import hit_model_for
+    from recsys.rerank import RerankContext, hit_model_for, make_lists
 
     model = create_model(args.model, json_arg(args.config, "model settings"))
     rerank_config = rerank_arg(args.rerank, args.strength, args.rerank_options)
@@ -51,13 +50,13 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     model.fit(ds, device=args.device)
     users = np.arange(ds.n_users)
-    if rerank_config is None:
-        items, scores = model.recommend(users, n=args.k, exclude_seen=True)
+    if rerank_config is None:  # the model's own top-K of what it has not seen
+        lists = make_lists(model, ds, users, args.k, candidates=args.k)
     else:
-        cands = candidates_from_model(model, ds, users, c=max(100, args.k), exclude=ds.known)
-        result = rerank(cands, ds, rerank_config, k=args.k,
-                        hit_model=hit_model_for(rerank_config, model, ds))
-        items, scores = result.items, result.score
+        context = RerankContext(ds, hit_model=hit_model_for(rerank_config, model, ds))
+        lists = make_lists(model, ds, users, args.k, steps=rerank_config, context=context,
+                           candidates=max(100, args.k), exclude=ds.known)
+    items, scores = lists.items, lists.score
     rank = np.tile(np.arange(1, items.shape[1] + 1), len(users))
     flat = items.ravel()
     keep = flat >= 0

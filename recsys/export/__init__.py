@@ -18,6 +18,7 @@ from recsys.export.lists import (
 )
 from recsys.export.manifest import (
     MANIFEST_NAME,
+    build_manifest,
     export_root,
     list_exports,
     new_export_dir,
@@ -39,6 +40,7 @@ from recsys.export.writers import (
 
 __all__ = [
     "EXPORT_COLUMNS", "EXTENSIONS", "FORMATS", "MANIFEST_NAME", "SCOPE_KINDS", "ExportConfig",
+    "build_manifest",
     "ExportResult", "ExportScope", "Progress", "ScopeSelection", "export_frame", "export_lists",
     "export_root", "item_clusters", "list_exports", "neutralise_cells", "new_export_dir",
     "open_writer", "plain_lists", "read_export", "read_manifest", "resolve_scope",

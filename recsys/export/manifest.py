@@ -17,7 +17,7 @@ import json
 import logging
 import platform
 import zipfile
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -25,7 +25,8 @@ from typing import Any
 
 from recsys.workspace import safe_name
 
-__all__ = ["MANIFEST_NAME", "MANIFEST_VERSION", "software_versions", "file_entry", "write_manifest",
+__all__ = ["MANIFEST_NAME", "MANIFEST_VERSION", "FORMAT_NOTES", "build_manifest", "software_versions",
+           "file_entry", "write_manifest",
            "read_manifest", "export_root", "new_export_dir", "list_exports", "zip_folder"]
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,57 @@ def file_entry(path: Path) -> dict[str, Any]:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return {"name": path.name, "bytes": path.stat().st_size, "sha256": digest.hexdigest()}
+
+
+#: How each list file format is written, as the manifest states it.
+FORMAT_NOTES: dict[str, str] = {
+    "csv": "UTF-8 CSV with a header; text cells starting with = + - @ ' or a tab / carriage "
+           "return are prefixed with an apostrophe (') so spreadsheets do not run them.",
+    "parquet": "Apache Parquet (zstd), one row group per chunk of users.",
+    "json": "JSON Lines: one JSON object per row, UTF-8; missing numbers are null.",
+}
+#: What every export's lists leave out.
+EXCLUDED = ("every item the user has interacted with (all interactions, including those below "
+            "the rating threshold kept as seen)")
+
+
+def build_manifest(*, model: Any, dataset: Any, steps: Sequence[Any], hit_model: Any, k: int,
+                   candidates: int, scope: dict[str, Any], scope_description: str,
+                   metrics: dict[str, Any] | None, model_info: dict[str, Any] | None,
+                   counts: dict[str, int], columns: dict[str, str], file_format: str,
+                   files: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
+    """The manifest of an export: the dataset and model (with ``model_info``), the re-ranking
+    ``steps`` and ``hit_model``, list length and candidate pool, the ``scope`` (with its
+    description), ``metrics`` as given, the ``counts`` (rows, users, users with rows), columns,
+    format, files, seconds and software versions; created now (UTC)."""
+    return {
+        "manifest_version": MANIFEST_VERSION,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "dataset": {"name": dataset.name, "fingerprint": dataset.fingerprint,
+                    "users": dataset.n_users, "items": dataset.n_items,
+                    "interactions": dataset.n_interactions,
+                    "context_pairs": dataset.n_context_pairs,
+                    "config": dataset.config.model_dump(mode="json")},
+        "model": {"name": getattr(model, "name", type(model).__name__),
+                  "config": model.config.model_dump(mode="json") if hasattr(model, "config") else {},
+                  "fingerprint": getattr(model, "fingerprint_", None), **(model_info or {})},
+        "rerank": [s.model_dump(mode="json") for s in steps],
+        "hit_model": hit_model.to_dict() if hit_model is not None else None,
+        "k": k,
+        "candidates": candidates,
+        "excluded": EXCLUDED,
+        "scope": {**scope, "description": scope_description},
+        "metrics": metrics,
+        "rows": counts["rows"],
+        "users": counts["users"],
+        "users_with_rows": counts["users_with_rows"],
+        "columns": columns,
+        "format": file_format,
+        "format_notes": FORMAT_NOTES[file_format],
+        "files": files,
+        "seconds": round(seconds, 3),
+        "versions": software_versions(),
+    }
 
 
 def write_manifest(folder: Path, manifest: dict[str, Any]) -> Path:

@@ -3,7 +3,8 @@
 scikit-learn-like: ``__init__(config)`` stores a typed config; ``fit(dataset, *, device,
 callback, validation)`` learns and returns ``self``; learned state ends in ``_``;
 ``score(users)`` returns a dense block (users × items, higher is better) as a NumPy array or a
-torch tensor on the model's device; ``recommend(users, n)`` returns the top-``n`` unseen items.
+torch tensor on the model's device; ``recommend(users, n, exclude=..., allowed_items=...)``
+returns the top-``n`` items, by default leaving out what each user already has.
 
 Artifacts are a folder with ``model.json`` (name, config, dataset fingerprint, sizes) and
 ``weights.npz`` (plain arrays, loaded with ``allow_pickle=False``): enough to rebuild the model
@@ -17,7 +18,7 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Literal, Self
 
 import numpy as np
 import scipy.sparse as sp
@@ -25,13 +26,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from recsys.data.dataset import Dataset
 
-__all__ = ["ModelConfig", "Recommender", "Callback", "topk_from_scores", "FitStopped", "pack_csr",
+__all__ = ["ModelConfig", "Recommender", "Callback", "Exclude", "topk_from_scores", "FitStopped", "pack_csr",
            "unpack_csr", "read_meta"]
 
 log = logging.getLogger(__name__)
 
 #: ``callback(epoch, metrics)``; returning ``False`` asks the model to stop (cancel).
 Callback = Callable[[int, dict[str, float]], bool | None]
+#: What a list leaves out: ``"known"`` (the model's :attr:`Recommender.exclusion`), ``None``
+#: (nothing) or a sparse users × items matrix.
+Exclude = Literal["known"] | sp.spmatrix | sp.sparray | None
 
 class FitStopped(Exception):
     """Raised inside a training loop when the callback asks to stop; caught by ``fit``."""
@@ -149,20 +153,54 @@ class Recommender(ABC):
     def score(self, users: np.ndarray) -> Any:
         """Scores for ``users`` (positions) × all items; higher is better."""
 
-    def recommend(self, users: np.ndarray, n: int = 10, exclude_seen: bool = True,
-                  block: int = 2048) -> tuple[np.ndarray, np.ndarray]:
-        """Top-``n`` item positions and their scores for ``users``, in blocks of users."""
+    def recommend(self, users: np.ndarray, n: int = 10, *, exclude: Exclude = "known",
+                  allowed_items: np.ndarray | None = None, block: int = 2048,
+                  exclude_seen: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``n`` item positions and their scores for ``users``, scored in blocks of users.
+
+        This is the one top-k loop of the library: candidate pools for re-ranking
+        (:func:`recsys.rerank.candidates_from_model`) and export scopes are built on it.
+        ``exclude`` is ``"known"`` (what the model knows each user has: :attr:`exclusion`),
+        ``None`` (nothing excluded) or a sparse users × items matrix (e.g. ``dataset.known``);
+        ``exclude_seen`` is the older spelling (``True`` = ``"known"``, ``False`` = ``None``).
+        ``allowed_items`` (a boolean mask over items) keeps every other item out of the lists.
+        Rows with fewer than ``n`` eligible items are padded with ``-1`` and ``-inf`` scores.
+        """
+        if exclude_seen is not None:
+            exclude = "known" if exclude_seen else None
         users = np.asarray(users, dtype=np.int64)
+        matrix = self._exclusion_matrix(exclude)
+        mask = None if allowed_items is None else np.asarray(allowed_items, dtype=bool)
         items_out, scores_out = [], []
         for start in range(0, len(users), block):
             part = users[start:start + block]
-            seen = self.exclusion[part] if exclude_seen else None
-            items, vals = topk_from_scores(self.score(part), n, seen)
+            scores = self.score(part)
+            if mask is not None:  # masked on the CPU, the same way for every model
+                if not isinstance(scores, np.ndarray):
+                    scores = scores.float().cpu().numpy()
+                scores = np.array(scores, dtype=np.float32, copy=True)
+                scores[:, ~mask] = -np.inf
+            items, vals = topk_from_scores(scores, n, None if matrix is None else matrix[part])
             items_out.append(items)
-            scores_out.append(vals)
+            scores_out.append(np.where(items >= 0, vals, -np.inf).astype(np.float32))
         if not items_out:
             return np.zeros((0, n), dtype=np.int64), np.zeros((0, n), dtype=np.float32)
         return np.vstack(items_out), np.vstack(scores_out)
+
+    def _exclusion_matrix(self, exclude: Exclude) -> sp.csr_matrix | None:
+        """The users × items matrix ``exclude`` stands for (see :meth:`recommend`)."""
+        if exclude is None:
+            return None
+        if isinstance(exclude, str):
+            if exclude != "known":
+                raise ValueError(f"exclude must be 'known', None or a users × items matrix, "
+                                 f"not '{exclude}'")
+            return self.exclusion
+        matrix = sp.csr_matrix(exclude)
+        n_items = getattr(self, "n_items_", matrix.shape[1])
+        if matrix.shape[1] != n_items:
+            raise ValueError(f"exclude has {matrix.shape[1]} items, the model {n_items}")
+        return matrix
 
     # -- persistence -----------------------------------------------------------------------
     def _state(self) -> dict[str, np.ndarray]:

@@ -78,30 +78,30 @@ class Reranked:
 
 
 def candidates_from_model(model, dataset: Dataset, users: np.ndarray | None = None, c: int = 100,
-                          exclude: sp.csr_matrix | None = None, block: int = 2048) -> Candidates:
-    """Each user's ``c`` best items by ``model.score``, excluding ``exclude`` (users × items).
+                          exclude: sp.spmatrix | sp.sparray | None = None, block: int = 2048, *,
+                          allowed_items: np.ndarray | None = None) -> Candidates:
+    """Each user's ``c`` best items by ``model.score`` (all users when ``users`` is ``None``).
 
-    ``exclude`` defaults to what the model knows each user has (``model.exclusion``: training
-    positives plus context pairs); exports pass the full ``dataset.known`` so nothing a user
-    already has is recommended. Scored in blocks of
-    users (``torch.topk`` for torch models, ``argpartition`` otherwise).
+    A thin wrapper over :meth:`recsys.models.base.Recommender.recommend`, the one block top-k
+    loop: ``exclude`` (users × items) defaults to what the model knows each user has
+    (``model.exclusion``: training positives plus context pairs); exports pass the full
+    ``dataset.known`` so nothing a user already has is recommended. ``allowed_items`` (a
+    boolean item mask) keeps every other item out. Padding is ``-1`` with ``-inf`` scores.
     """
-    from recsys.models.base import topk_from_scores
-
     users = np.arange(dataset.n_users, dtype=np.int64) if users is None else np.asarray(
         users, dtype=np.int64)
     if c < 1:
         raise ValueError("the candidate pool size c must be at least 1")
-    exclude = model.exclusion if exclude is None else sp.csr_matrix(exclude)
-    if exclude.shape[1] != dataset.n_items:
-        raise ValueError(f"exclude has {exclude.shape[1]} items, the dataset {dataset.n_items}")
-    items_out, scores_out = [], []
-    for start in range(0, len(users), block):
-        part = users[start:start + block]
-        items, vals = topk_from_scores(model.score(part), c, exclude[part])
-        items_out.append(items)
-        scores_out.append(np.where(items >= 0, vals, -np.inf).astype(np.float32))
-    if not items_out:
+    if exclude is None:
+        matrix = model.exclusion
+    else:
+        matrix = sp.csr_matrix(exclude)
+        if matrix.shape[1] != dataset.n_items:
+            raise ValueError(f"exclude has {matrix.shape[1]} items, the dataset "
+                             f"{dataset.n_items}")
+    if not len(users):
         c = min(c, dataset.n_items)
         return Candidates(users, np.zeros((0, c), np.int64), np.zeros((0, c), np.float32))
-    return Candidates(users, np.vstack(items_out), np.vstack(scores_out))
+    items, scores = model.recommend(users, c, exclude=matrix, allowed_items=allowed_items,
+                                    block=block)
+    return Candidates(users, items, scores)

@@ -1,8 +1,10 @@
 """Per-item facts the re-rankers need, derived once from a dataset (and the optional map /
-item set): tail flags, normalised log-popularity, category membership and user mixes."""
+item set / hit model): tail flags, normalised log-popularity, category membership and user
+mixes, bundled in a :class:`RerankContext` that every re-ranking call takes."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -13,7 +15,8 @@ import scipy.sparse as sp
 from recsys.data.dataset import Dataset
 from recsys.rerank.hits import HitModel
 
-__all__ = ["RerankContext", "item_categories", "category_matrix", "item_clusters_from_map"]
+__all__ = ["RerankContext", "item_categories", "category_matrix", "item_clusters_from_map",
+           "item_set_positions"]
 
 
 def item_categories(dataset: Dataset) -> np.ndarray | None:
@@ -47,6 +50,14 @@ def category_matrix(dataset: Dataset) -> tuple[sp.csr_matrix, list[str]] | None:
     return sp.csr_matrix(m), [str(c) for c in dummies.columns]
 
 
+def item_set_positions(dataset: Dataset, item_ids: Sequence[str] | None) -> set[int] | None:
+    """Positions of the known ids among ``item_ids`` (``None`` stays ``None``)."""
+    if item_ids is None:
+        return None
+    pos = dataset.item_index.get_indexer(pd.Index([str(i) for i in item_ids]))
+    return {int(p) for p in pos if p >= 0}
+
+
 def item_clusters_from_map(dataset: Dataset, frame: pd.DataFrame | None) -> np.ndarray | None:
     """Cluster per item position from an item map frame (``item_id, cluster``); ``-1`` when an
     item is not on the map or has no readable cluster (HDBSCAN noise is -1 too). ``None`` when
@@ -66,13 +77,36 @@ def item_clusters_from_map(dataset: Dataset, frame: pd.DataFrame | None) -> np.n
 
 @dataclass(eq=False)
 class RerankContext:
-    """Dataset-level inputs of the re-rankers, computed lazily and shared by composed steps."""
+    """Everything a re-ranking step reads besides the candidates, computed lazily and shared
+    by composed steps and by every chunk of an export.
+
+    ``dataset`` gives tail flags, popularity, categories and users' histories (the training
+    part when measuring on a split); ``item_clusters`` (cluster per item position, from the
+    item map) and ``item_set`` (item positions) serve promotions of a cluster or a saved set;
+    ``hit_model`` serves the ``expected`` swap cost of a global promotion.
+    """
 
     dataset: Dataset
     item_clusters: np.ndarray | None = None
     item_set: set[int] | None = None
     hit_model: HitModel | None = None
     _cache: dict = field(default_factory=dict)
+
+    @classmethod
+    def for_items(cls, dataset: Dataset, *, item_clusters: np.ndarray | None = None,
+                  item_ids: Sequence[str] | None = None, hit_model: HitModel | None = None
+                  ) -> RerankContext:
+        """A context whose item set is given by item ids (unknown ids are dropped)."""
+        return cls(dataset, item_clusters=item_clusters,
+                   item_set=item_set_positions(dataset, item_ids), hit_model=hit_model)
+
+    def on(self, dataset: Dataset) -> RerankContext:
+        """This context for another dataset of the same items (e.g. a split's training part);
+        ``self`` when it already is."""
+        if dataset is self.dataset:
+            return self
+        return RerankContext(dataset, item_clusters=self.item_clusters, item_set=self.item_set,
+                             hit_model=self.hit_model)
 
     @property
     def is_tail(self) -> np.ndarray:

@@ -15,7 +15,6 @@ from recsys.data.dataset import Dataset
 from recsys.rerank.candidates import Candidates, Reranked
 from recsys.rerank.config import RerankConfig
 from recsys.rerank.context import RerankContext
-from recsys.rerank.hits import HitModel
 from recsys.rerank.lists import CODE, REASONS, WorkingLists
 from recsys.rerank.methods import apply_method
 from recsys.rerank.rules import block, boost_bury, pin
@@ -40,21 +39,18 @@ def as_configs(config: RerankConfig | Sequence[RerankConfig] | dict | None) -> l
 
 def rerank(cands: Candidates, dataset: Dataset,
            config: RerankConfig | Sequence[RerankConfig] | None, k: int = 10, *,
-           item_clusters: np.ndarray | None = None, item_set: set[int] | None = None,
-           hit_model: HitModel | None = None, context: RerankContext | None = None
-           ) -> Reranked:
+           context: RerankContext | None = None) -> Reranked:
     """Re-rank every user's candidates and return the top-``k`` with scores and reasons.
 
     ``dataset`` provides tail flags, popularity, categories and users' histories (pass the
-    training part when measuring on a split). ``item_clusters`` (cluster per item position)
-    and ``item_set`` (item positions) feed promotions of a cluster or a saved set, ``hit_model``
-    the ``expected`` swap cost; a prepared ``context`` can be passed instead to reuse its
-    caches across calls.
+    training part when measuring on a split). ``context`` carries the item map's clusters,
+    a saved item set and the hit model (:class:`~recsys.rerank.context.RerankContext`); pass
+    one prepared context to reuse its caches across calls (it defaults to one built on
+    ``dataset`` with none of them).
     """
     if k < 1:
         raise ValueError("k must be at least 1")
-    ctx = context or RerankContext(dataset, item_clusters=item_clusters, item_set=item_set,
-                                   hit_model=hit_model)
+    ctx = context or RerankContext(dataset)
     users = np.asarray(cands.users, dtype=np.int64)
     lists = WorkingLists.start(cands)
     for cfg in as_configs(config):

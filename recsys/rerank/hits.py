@@ -7,8 +7,9 @@ is a small logistic regression on features every model's candidates have (score 
 the user's best, standardised score, rank, item popularity, tail flag, user activity, the
 user's tail share and a few of their products), fitted on held-out pairs of a validation split
 so that its probabilities are comparable across users. It is never fitted on the pairs it is
-judged on: :func:`fit_hit_model_on_split` carves an inner split out of the training part and
-refits the model there.
+judged on: :func:`recsys.rerank.refit.fit_hit_model_on_split` carves an inner split out of the
+training part and refits the model there. This module is the maths only (features, labels,
+the logistic model); refitting models is :mod:`recsys.rerank.refit`.
 
 The fitted model is a handful of numbers (JSON-serialisable), applied to candidate lists in
 any order (features come from the base scores and base ranks the lists carry).
@@ -26,8 +27,7 @@ import scipy.sparse as sp
 from recsys.data.dataset import Dataset
 
 __all__ = ["HitModel", "FEATURES", "candidate_features", "hit_labels", "fit_hit_model",
-           "fit_hit_model_on_split", "expected_gain_values", "refit_spec", "needs_hit_model",
-           "inner_split_method", "hit_model_for"]
+           "expected_gain_values"]
 
 log = logging.getLogger(__name__)
 
@@ -169,35 +169,6 @@ def fit_hit_model(cands, train: Dataset, held_out: sp.csr_matrix, *, c: float = 
     return model
 
 
-def refit_spec(model) -> tuple[str, dict[str, Any]]:
-    """Name and config that rebuild ``model`` untrained (``auto`` gives the setting it chose,
-    so a refit does not search again)."""
-    chosen = getattr(model, "chosen_", None)
-    if chosen:
-        return str(chosen["name"]), dict(chosen.get("config", {}))
-    config = model.config.model_dump()
-    return str(model.name), config
-
-
-def fit_hit_model_on_split(model, train: Dataset, *, method: str = "random",
-                           valid_frac: float = 0.2, seed: int = 0, c: int = 100,
-                           device: str | None = "cpu") -> HitModel:
-    """Fit the hit model for ``model`` without touching ``train``'s own held-out pairs: carve
-    an inner split out of ``train`` (``method``, ``valid_frac``, ``seed``), refit the same
-    setting (:func:`refit_spec`) on the inner training part and learn from its top-``c``."""
-    from recsys.data.splits import SplitConfig, split_dataset
-    from recsys.models import create_model
-    from recsys.rerank.candidates import candidates_from_model
-
-    inner = split_dataset(train, SplitConfig(method=method, test_frac=valid_frac, seed=seed))
-    name, config = refit_spec(model)
-    model_seed = getattr(getattr(model, "config", None), "seed", seed)
-    config = {**config, "seed": int(config.get("seed", model_seed))}
-    twin = create_model(name, config).fit(inner.train, device=device)
-    cands = candidates_from_model(twin, inner.train, inner.test_users, c=c)
-    return fit_hit_model(cands, inner.train, inner.test)
-
-
 def expected_gain_values(p: np.ndarray, k: int) -> np.ndarray:
     """Per-candidate expected NDCG@``k`` worth of a bottom slot: its hit probability over the
     user's expected ideal DCG (from the expected number of hits among the candidates, at
@@ -207,35 +178,3 @@ def expected_gain_values(p: np.ndarray, k: int) -> np.ndarray:
     expected = np.clip(np.asarray(p, dtype=np.float64).sum(axis=1), 1.0, float(k))
     idcg = np.interp(expected, np.arange(k + 1), ideal)
     return np.asarray(p, dtype=np.float64) / idcg[:, None]
-
-
-def needs_hit_model(configs) -> bool:
-    """Does any of these re-rank configs (one, a list, or ``None``) spend slots by expected
-    loss, and so need a hit model?"""
-    from recsys.rerank.engine import as_configs
-
-    return any(c.method == "promotion" and c.allocation == "global" and c.swap_cost == "expected"
-               for c in as_configs(configs))
-
-
-def inner_split_method(dataset: Dataset) -> str:
-    """The inner split a hit model learns from when no protocol says otherwise: the future
-    (temporal) when the data has timestamps, a random holdout otherwise."""
-    return "temporal" if dataset.has_timestamps else "random"
-
-
-def hit_model_for(configs, model, dataset: Dataset) -> HitModel | None:
-    """The hit model these re-rank configs need (``expected`` swap cost) for lists of
-    ``model`` trained on all of ``dataset``: fitted on an inner split of ``dataset``
-    (:func:`inner_split_method`) with the model's setting refitted there; ``None`` when no
-    config needs one."""
-    import time
-
-    if not needs_hit_model(configs):
-        return None
-    t0 = time.perf_counter()
-    method = inner_split_method(dataset)
-    hits = fit_hit_model_on_split(model, dataset, method=method,
-                                  device=getattr(model, "device_", None) or "cpu")
-    log.info("hit model fitted on an inner %s split in %.1fs", method, time.perf_counter() - t0)
-    return hits

@@ -15,12 +15,11 @@ import pandas as pd
 import scipy.sparse as sp
 
 from recsys.data.dataset import Dataset
-from recsys.evaluation import summarise
+from recsys.evaluation import measure_lists
 from recsys.rerank.candidates import Candidates, Reranked
 from recsys.rerank.config import METHODS, RerankConfig
 from recsys.rerank.context import RerankContext, item_categories
 from recsys.rerank.engine import as_configs, rerank
-from recsys.rerank.hits import HitModel
 
 __all__ = ["measure", "exposure", "exposure_table", "frontier", "best_within", "STRENGTHS"]
 
@@ -36,18 +35,12 @@ def _topk(lists: Reranked | np.ndarray) -> np.ndarray:
 
 def measure(lists: Reranked | np.ndarray, train: Dataset, test: sp.csr_matrix,
             users: np.ndarray) -> dict[str, float]:
-    """Protocol metrics of ``lists`` (rows = ``users``) against held-out ``test`` pairs.
+    """Protocol metrics of ``lists`` (rows = ``users``) against held-out ``test`` pairs
+    (:func:`recsys.evaluation.measure_lists`).
 
     Users without held-out items are left out of the accuracy means, as in the protocol.
     """
-    topk = _topk(lists)
-    users = np.asarray(users, dtype=np.int64)
-    test = sp.csr_matrix(test)
-    has_test = np.diff(test.indptr)[users] > 0
-    n_train_users = int((np.diff(train.matrix.indptr) > 0).sum())
-    summary, _ = summarise(topk[has_test], test[users[has_test]], train.popularity,
-                           train.is_tail, n_train_users)
-    return summary
+    return measure_lists(_topk(lists), train, test, users)
 
 
 def _groups(train: Dataset, by: str, item_clusters: np.ndarray | None) -> np.ndarray | None:
@@ -99,17 +92,17 @@ def exposure_table(base: Reranked | np.ndarray, current: Reranked | np.ndarray, 
 def frontier(cands: Candidates, train: Dataset, test: sp.csr_matrix, *,
              methods: Iterable[str] = METHODS, strengths: Sequence[float] = STRENGTHS,
              k: int = 10, options: dict[str, dict] | None = None,
-             item_clusters: np.ndarray | None = None, item_set: set[int] | None = None,
-             hit_model: HitModel | None = None, skip_unavailable: bool = True) -> pd.DataFrame:
+             context: RerankContext | None = None, skip_unavailable: bool = True
+             ) -> pd.DataFrame:
     """Sweep each method over ``strengths`` and measure every point.
 
     ``options`` holds extra config fields per method (e.g. ``{"xquad": {"xquad_variant":
     "binary"}}``). Methods that cannot run on this data (calibration without categories, a
     cluster promotion without a map) are skipped with a log line when ``skip_unavailable``.
-    Returns one row per (method, strength) with every protocol metric.
+    ``context`` (clusters, item set, hit model) is shared by every point. Returns one row per
+    (method, strength) with every protocol metric.
     """
-    ctx = RerankContext(train, item_clusters=item_clusters, item_set=item_set,
-                        hit_model=hit_model)
+    ctx = context.on(train) if context is not None else RerankContext(train)
     options = options or {}
     base = measure(cands.top(k), train, test, cands.users)
     rows = []

@@ -1,6 +1,7 @@
 """The re-ranking methods, each a pure step ``WorkingLists → WorkingLists`` vectorised over
-users. Greedy methods (xQuAD, calibration) loop over the first K positions only, scoring every
-candidate of every user at once; the rest of each list keeps its order.
+users, all with one signature (:data:`MethodStep`) and dispatched by name through
+:data:`METHOD_STEPS`. Greedy methods (xQuAD, calibration) loop over the first K positions
+only, scoring every candidate of every user at once; the rest of each list keeps its order.
 """
 
 from __future__ import annotations
@@ -10,13 +11,13 @@ from collections.abc import Callable
 import numpy as np
 import scipy.sparse as sp
 
-from recsys.rerank.config import RerankConfig
+from recsys.rerank.config import METHODS, RerankConfig
 from recsys.rerank.context import RerankContext
 from recsys.rerank.hits import expected_gain_values
 from recsys.rerank.lists import WorkingLists
 
-__all__ = ["apply_method", "tail_bonus", "pop_penalty", "xquad", "calibrated", "promotion",
-           "swap_values"]
+__all__ = ["apply_method", "METHOD_STEPS", "MethodStep", "tail_bonus", "pop_penalty", "xquad",
+           "calibrated", "promotion", "swap_values"]
 
 #: Steck's (2018) smoothing of the list distribution, so the KL stays finite.
 CALIBRATION_ALPHA = 0.01
@@ -27,16 +28,16 @@ def _take(values: np.ndarray, items: np.ndarray, fill=0):
     return np.where(items >= 0, np.asarray(values)[np.maximum(items, 0)], fill)
 
 
-def tail_bonus(lists: WorkingLists, cfg: RerankConfig, ctx: RerankContext, k: int
-               ) -> WorkingLists:
+def tail_bonus(lists: WorkingLists, cfg: RerankConfig, ctx: RerankContext, k: int,
+               users: np.ndarray | None = None) -> WorkingLists:
     """Add ``strength`` to the normalised score of tail items (1 ⇒ every tail item first)."""
     tail = _take(ctx.is_tail, lists.items, False).astype(bool)
     bonus = np.float32(cfg.strength * (1.0 + 1e-3))  # strictly ahead at 1, despite ties
     return lists.sort_by(lists.norm_score() + bonus * tail, "tail bonus", tail)
 
 
-def pop_penalty(lists: WorkingLists, cfg: RerankConfig, ctx: RerankContext, k: int
-                ) -> WorkingLists:
+def pop_penalty(lists: WorkingLists, cfg: RerankConfig, ctx: RerankContext, k: int,
+                users: np.ndarray | None = None) -> WorkingLists:
     """Subtract ``strength`` × normalised log-popularity from the normalised score."""
     lp = _take(ctx.log_popularity, lists.items, 0.0)
     return lists.sort_by(lists.norm_score() - cfg.strength * lp, "popularity penalty",
@@ -261,19 +262,27 @@ def _allocate_globally(s: np.ndarray, extra, extra_rank, other, other_rank,
     return chosen.reshape(n, depth).sum(axis=1)
 
 
+#: One re-ranking step: ``(lists, config, context, k, users) → lists``.
+MethodStep = Callable[[WorkingLists, RerankConfig, RerankContext, int, np.ndarray], WorkingLists]
+
+#: Method name → its step; every name of :data:`~recsys.rerank.config.METHODS` has one.
+METHOD_STEPS: dict[str, MethodStep] = {
+    "tail_bonus": tail_bonus,
+    "pop_penalty": pop_penalty,
+    "xquad": xquad,
+    "calibrated": calibrated,
+    "promotion": promotion,
+}
+if set(METHOD_STEPS) != set(METHODS):  # a method added to the config needs its step here
+    raise RuntimeError(f"re-rank steps {sorted(METHOD_STEPS)} do not match METHODS {METHODS}")
+
+
 def apply_method(lists: WorkingLists, cfg: RerankConfig, ctx: RerankContext, k: int,
                  users: np.ndarray) -> WorkingLists:
     """Run ``cfg.method`` (nothing at strength 0 or for ``none``)."""
     if cfg.method == "none" or cfg.strength <= 0:
         return lists
-    if cfg.method == "tail_bonus":
-        return tail_bonus(lists, cfg, ctx, k)
-    if cfg.method == "pop_penalty":
-        return pop_penalty(lists, cfg, ctx, k)
-    if cfg.method == "xquad":
-        return xquad(lists, cfg, ctx, k, users)
-    if cfg.method == "calibrated":
-        return calibrated(lists, cfg, ctx, k, users)
-    if cfg.method == "promotion":
-        return promotion(lists, cfg, ctx, k, users)
-    raise ValueError(f"unknown re-rank method '{cfg.method}'")
+    step = METHOD_STEPS.get(cfg.method)
+    if step is None:
+        raise ValueError(f"unknown re-rank method '{cfg.method}'")
+    return step(lists, cfg, ctx, k, users)
