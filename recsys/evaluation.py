@@ -149,6 +149,7 @@ def gini(values: np.ndarray) -> float:
     ranks = np.arange(1, n + 1)
     return float((2 * (ranks * x).sum()) / (n * total) - (n + 1) / n)
 
+
 class Ranker(Protocol):
     """What :func:`evaluate` needs of a model (every :class:`~recsys.models.Recommender`)."""
 

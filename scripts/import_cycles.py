@@ -63,7 +63,7 @@ def strongly_connected(graph: grimp.ImportGraph, modules: set[str]) -> list[list
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    graph = grimp.build_graph("recsys")
+    graph = grimp.build_graph("recsys", cache_dir=None)
     modules = set(graph.modules)
     cycles = strongly_connected(graph, modules)
     for comp in cycles:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -23,6 +23,7 @@ import pandas as pd
 import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from recsys.cache import CountProgress
 from recsys.data.dataset import Dataset
 from recsys.evaluation import measure_lists
 from recsys.export.manifest import build_manifest, file_entry, write_manifest
@@ -45,8 +46,8 @@ __all__ = ["ExportConfig", "ExportResult", "export_frame", "export_lists", "scop
 
 log = logging.getLogger(__name__)
 
-#: ``progress(users_done, users_total)`` after every chunk.
-Progress = Callable[[int, int], None]
+#: ``progress(users_done, users_total)`` after every chunk (the library's one count shape).
+Progress = CountProgress
 
 
 class ExportConfig(BaseModel):
