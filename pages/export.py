@@ -25,14 +25,18 @@ from recsys.export import (
     split_metrics,
     zip_folder,
 )
+from recsys.export.scopes import SCOPE_KINDS, SCOPE_RESTRICTS, ScopeKind, ScopeRestrict
+from recsys.export.writers import EXPORT_FORMATS
 from recsys.models import create_model
 from recsys.rerank import METHODS, RerankConfig, fit_hit_model_on_split, needs_hit_model
 from recsys.rerank.hits import inner_split_method
 from recsys.workspace import WorkspaceError
 
 LAST = "export_last_folder"
-SCOPES = {"all": "All users", "segment": "A user segment", "cluster": "A cluster of the map",
+SCOPES: dict[ScopeKind, str] = {"all": "All users", "segment": "A user segment", "cluster": "A cluster of the map",
           "item_set": "A saved item set"}
+RESTRICTS: dict[ScopeRestrict, str] = {"users": "users who interacted with it (full lists)",
+                                       "lists": "every user, lists made of its items only"}
 MIME = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet", "jsonl": "application/jsonl"}
 PREVIEW_ROWS = 20
 
@@ -81,7 +85,7 @@ method = c[0].selectbox("Re-rank method", ["none", *METHODS], key="export_method
 strength = c[1].slider("Strength", 0.0, 1.0, 0.5, 0.05, key="export_strength",
                        disabled=method == "none", help="0 = the model's lists, 1 = the strongest setting.")
 k = c[2].number_input("K (items per user)", 1, 200, 10, key="export_k")
-fmt = c[3].selectbox("Format", ["csv", "parquet", "json"], key="export_format",
+fmt = c[3].selectbox("Format", EXPORT_FORMATS, key="export_format",
                      help="JSON is written as JSON Lines (one object per row).")
 
 options: dict = {}
@@ -90,7 +94,7 @@ if method == "promotion":
     options = ui.promotion_allocation("export", o[0], o[1])
 
 s = st.columns([1, 1, 1])
-kind = s[0].selectbox("Scope", list(SCOPES), format_func=SCOPES.get, key="export_scope")
+kind = s[0].selectbox("Scope", SCOPE_KINDS, format_func=SCOPES.get, key="export_scope")
 value: str | None = None
 restrict = "users"
 if kind == "segment":
@@ -113,9 +117,7 @@ elif kind == "item_set":
         value = s[1].selectbox("Item set", [x["name"] for x in sets], key="export_item_set")
         item_set = ws.load_item_set(ds.name, value)
 if kind in ("cluster", "item_set"):
-    restrict = s[2].radio("Export", ["users", "lists"], key="export_restrict", format_func={
-        "users": "users who interacted with it (full lists)",
-        "lists": "every user, lists made of its items only"}.get)
+    restrict = s[2].radio("Export", SCOPE_RESTRICTS, key="export_restrict", format_func=RESTRICTS.get)
 
 retrain = st.checkbox("Retrain on all interactions first", value=True, key="export_retrain",
                       help="Kept models were trained on the training part of their split; retraining "

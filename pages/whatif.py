@@ -202,8 +202,7 @@ def tuning() -> None:
     try:
         if opts.get("target") == "item_set" and opts.get("target_value"):
             ids = ui.workspace().load_item_set(ds.name, opts["target_value"])
-            pos = train.item_index.get_indexer(ids)
-            item_set = set(pos[pos >= 0].tolist())
+            item_set = set(train.item_positions(ids).tolist())
         cfg = RerankConfig(method=method, strength=strength, **opts)
         hits = ui.hit_model(ds, run, model, split) if needs_hit_model(cfg) else None
         ctx = RerankContext(train, item_clusters=clusters, item_set=item_set, hit_model=hits)

@@ -29,8 +29,8 @@ from recsys.export.manifest import (
 from recsys.export.scopes import SCOPE_KINDS, ExportScope, ScopeSelection, item_clusters, resolve_scope
 from recsys.export.writers import (
     EXPORT_COLUMNS,
+    EXPORT_FORMATS,
     EXTENSIONS,
-    FORMATS,
     neutralise_cells,
     open_writer,
     read_export,
@@ -38,7 +38,7 @@ from recsys.export.writers import (
 )
 
 __all__ = [
-    "EXPORT_COLUMNS", "EXTENSIONS", "FORMATS", "MANIFEST_NAME", "SCOPE_KINDS", "ExportConfig",
+    "EXPORT_COLUMNS", "EXPORT_FORMATS", "EXTENSIONS", "MANIFEST_NAME", "SCOPE_KINDS", "ExportConfig",
     "ExportResult", "ExportScope", "Progress", "ScopeSelection", "export_frame", "export_lists",
     "export_root", "item_clusters", "list_exports", "neutralise_cells", "new_export_dir",
     "open_writer", "plain_lists", "read_export", "read_manifest", "resolve_scope",
