@@ -73,7 +73,7 @@ def retrained_hit_model(fingerprint: str, run: str, saved_at: str, _model, _ds):
 run = ui.model_picker(ds, key="export_model")
 if run is None:
     st.stop()
-info = next(m for m in ui.trained_models(ds) if m["run"] == run)
+info = next(m for m in ui.trained_models(ds) if m.run == run)
 item_map = ws.load_item_map(ds.name)
 clusters = item_clusters(ds, item_map[0]) if item_map is not None else None
 item_set: list[str] | None = None
@@ -132,25 +132,24 @@ if go:
         scope = ExportScope(kind=kind, value=value, restrict=restrict)
         config = ExportConfig(k=int(k), format=fmt, candidates=max(100, int(k)), scope=scope)
         kept = ui.load_trained(ds, run)
-        model = (retrained(ds.fingerprint, run, str(info.get("saved_at")), kept.name,
+        model = (retrained(ds.fingerprint, run, str(info.saved_at), kept.name,
                            json.dumps(kept.config.model_dump(mode="json")), ds) if retrain else kept)
-        results = {key: v for key, v in info.get("results", {}).items() if not isinstance(v, dict)}
-        metrics = {"protocol": info.get("results", {}).get("protocol"), "model": results,
-                   "lists": held_out_metrics(ds.fingerprint, run, str(info.get("saved_at")),
+        metrics = {"protocol": info.results.to_json().get("protocol"), "model": info.results.scalars(),
+                   "lists": held_out_metrics(ds.fingerprint, run, str(info.saved_at),
                                              json.dumps([x.model_dump(mode="json") for x in steps]),
                                              int(k), map_key, json.dumps(item_set)),
                    "note": "measured on the evaluation split with the kept model (trained on its "
                            "training part); the exported lists exclude every interaction"}
         hits = None
         if needs_hit_model(steps):
-            hits = (retrained_hit_model(ds.fingerprint, run, str(info.get("saved_at")), model, ds)
+            hits = (retrained_hit_model(ds.fingerprint, run, str(info.saved_at), model, ds)
                     if retrain else ui.hit_model(ds, run, kept, ui.evaluation_split(ds, run)))
         folder = new_export_dir(ws.root, ds.name, run, method)
         bar = st.progress(0.0, text="Exporting…")
         result = export_lists(
             model, ds, folder, config, rerank=steps, clusters=clusters, item_set=item_set,
             model_info={"run": run, "trained_on": "all interactions" if retrain else
-                        "training part of the evaluation split", "saved_at": info.get("saved_at")},
+                        "training part of the evaluation split", "saved_at": info.saved_at},
             metrics=metrics, hit_model=hits,
             progress=lambda done, total: bar.progress(done / max(total, 1),
                                                       text=f"{done:,} of {total:,} users"))
