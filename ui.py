@@ -19,6 +19,7 @@ from recsys import Dataset, Workspace
 from recsys.data.formats import DEMO_NAME, demo_dataset
 from recsys.data.splits import Split, SplitConfig, split_dataset
 from recsys.device import describe_device
+from recsys.runs import KeptRun
 from recsys.workspace import WorkspaceError, default_workspace_path
 
 log = logging.getLogger(__name__)
@@ -168,27 +169,22 @@ def config_form(config_cls: type[BaseModel], key: str,
     return values
 
 
-def trained_models(ds: Dataset) -> list[dict[str, Any]]:
+def trained_models(ds: Dataset) -> list[KeptRun]:
     """Models kept for ``ds`` that were trained on its current content (newest first).
 
-    Each entry is the workspace's record: ``run``, ``model``, ``saved_at``, ``results`` (with the
-    evaluation ``protocol``). Models trained before the dataset was replaced are left out.
+    Each entry is the workspace's :class:`~recsys.runs.KeptRun` (run, model, saved_at, results
+    with the evaluation protocol). Models trained before the dataset was replaced are left out.
     """
-    kept = [m for m in workspace().list_models(ds.name)
-            if m.get("results", {}).get("dataset_fingerprint") == ds.fingerprint]
-    return sorted(kept, key=lambda m: m.get("saved_at") or "", reverse=True)
+    kept = [m for m in workspace().kept_runs(ds.name) if m.trained_on(ds.fingerprint)]
+    return sorted(kept, key=lambda m: m.saved_at or "", reverse=True)
 
 
-def run_info(ds: Dataset, run: str) -> dict[str, Any]:
+def run_info(ds: Dataset, run: str) -> KeptRun:
     """The workspace's record of the kept model ``run`` (see :func:`trained_models`)."""
-    info = next((m for m in trained_models(ds) if m["run"] == run), None)
+    info = next((m for m in trained_models(ds) if m.run == run), None)
     if info is None:
         raise WorkspaceError(f"No trained model '{run}' for the current '{ds.name}'.")
     return info
-
-
-def _split_protocol(info: dict[str, Any]) -> dict[str, Any]:
-    return info.get("results", {}).get("protocol", {}).get("split", {})
 
 
 @st.cache_resource(max_entries=6, show_spinner="Loading model…")
@@ -203,7 +199,7 @@ def load_trained(ds: Dataset, run: str) -> Any:
     :func:`evaluation_split`); ``model.seen_`` holds that training matrix.
     """
     info = run_info(ds, run)
-    return _trained(str(workspace().root), ds.name, run, str(info.get("saved_at")))
+    return _trained(str(workspace().root), ds.name, run, str(info.saved_at))
 
 
 @st.cache_resource(max_entries=4, show_spinner="Rebuilding the evaluation split…")
@@ -213,8 +209,8 @@ def _split(fingerprint: str, protocol_json: str, _ds: Dataset) -> Split:
 
 def evaluation_split(ds: Dataset, run: str) -> Split:
     """The seeded split a kept model was trained and evaluated on (train part + held-out test)."""
-    protocol = _split_protocol(run_info(ds, run))
-    return _split(ds.fingerprint, json.dumps(protocol, sort_keys=True, default=str), ds)
+    protocol = run_info(ds, run).results.protocol.split_config
+    return _split(ds.fingerprint, json.dumps(protocol.model_dump(mode="json"), sort_keys=True), ds)
 
 
 @st.cache_resource(max_entries=4, show_spinner="Learning each candidate's hit chance on an inner "
@@ -230,10 +226,9 @@ def hit_model(ds: Dataset, run: str, model: Any, split: Split) -> Any:
     """The hit model of a kept model for the ``expected`` swap cost, fitted once per server on
     an inner split of its training part (same split method), never on its held-out pairs."""
     info = run_info(ds, run)
-    protocol = _split_protocol(info)
+    protocol = info.results.protocol.split_config
     try:
-        return _hit_model(ds.fingerprint, run, str(info.get("saved_at")),
-                          str(protocol.get("method", "random")), int(protocol.get("seed", 0)),
+        return _hit_model(ds.fingerprint, run, str(info.saved_at), protocol.method, protocol.seed,
                           model, split.train)
     except ValueError:
         raise
@@ -274,9 +269,8 @@ def model_picker(ds: Dataset, key: str, *, label: str = "Model", multi: bool = F
     if not kept:
         st.info("No trained model for this dataset yet: train one on the Train page.")
         return None
-    runs = [m["run"] for m in kept]
-    names = {m["run"]: f"{m['run']} · NDCG {m['results'].get('ndcg', float('nan')):.3f}"
-             for m in kept}
+    runs = [m.run for m in kept]
+    names = {m.run: f"{m.run} · NDCG {m.results.metric('ndcg'):.3f}" for m in kept}
     if multi:
         chosen = default if isinstance(default, list) else runs[:2]
         return st.multiselect(label, runs, default=[r for r in chosen if r in runs], key=key,

@@ -11,7 +11,7 @@ import streamlit as st
 
 import ui
 from recsys import Dataset, DatasetConfig, build_dataset
-from recsys.data.formats import FORMATS, ReadOptions, demo_dataset, detect_format, load_files
+from recsys.data.formats import INPUT_FORMATS, ReadOptions, demo_dataset, detect_format, load_files
 from recsys.data.profile import (
     gini,
     item_table,
@@ -304,7 +304,7 @@ def render_load() -> None:
         st.rerun()
 
     st.markdown("#### Your files")
-    fmt = st.selectbox("Format", FORMATS, key="upload_format",
+    fmt = st.selectbox("Format", INPUT_FORMATS, key="upload_format",
                        help="auto recognises MovieLens and UCI Online Retail files.")
     left, right = st.columns(2)
     limit = default_max_upload_mb()

@@ -117,7 +117,7 @@ except Exception as exc:  # never a traceback in the browser
 
 held_out = set(split.test[user].indices.tolist())
 history = user_history(ds, user, clusters=clusters)
-history_pos = ds.item_index.get_indexer(history["item_id"])
+history_pos = ds.item_positions(history["item_id"], missing="negative")
 history["held_out"] = np.isin(history_pos, list(held_out))
 training = history.loc[~history["held_out"]]
 uid = ds.user_ids[user]
@@ -144,7 +144,7 @@ def show_history() -> None:
 
 
 def show_list(name: str, frame: pd.DataFrame) -> None:
-    hit = np.isin(ds.item_index.get_indexer(frame["item_id"]), list(held_out))
+    hit = np.isin(ds.item_positions(frame["item_id"], missing="negative"), list(held_out))
     st.markdown(f"**{name}** · {int(frame['is_tail'].sum())} tail · {int(hit.sum())} hits")
     compact = pd.DataFrame({"#": frame["rank"], "tail": np.where(frame["is_tail"], TAIL_MARK, ""),
                             "hit": np.where(hit, "✓", ""), "title": frame["title"],

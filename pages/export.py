@@ -25,6 +25,8 @@ from recsys.export import (
     split_metrics,
     zip_folder,
 )
+from recsys.export.scopes import SCOPE_KINDS, SCOPE_RESTRICTS, ScopeKind, ScopeRestrict
+from recsys.export.writers import EXPORT_FORMATS
 from recsys.models import create_model
 from recsys.rerank import (
     METHODS,
@@ -37,8 +39,10 @@ from recsys.rerank import (
 from recsys.workspace import WorkspaceError
 
 LAST = "export_last_folder"
-SCOPES = {"all": "All users", "segment": "A user segment", "cluster": "A cluster of the map",
+SCOPES: dict[ScopeKind, str] = {"all": "All users", "segment": "A user segment", "cluster": "A cluster of the map",
           "item_set": "A saved item set"}
+RESTRICTS: dict[ScopeRestrict, str] = {"users": "users who interacted with it (full lists)",
+                                       "lists": "every user, lists made of its items only"}
 MIME = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet", "jsonl": "application/jsonl"}
 PREVIEW_ROWS = 20
 
@@ -76,7 +80,7 @@ def retrained_hit_model(fingerprint: str, run: str, saved_at: str, _model, _ds):
 run = ui.model_picker(ds, key="export_model")
 if run is None:
     st.stop()
-info = next(m for m in ui.trained_models(ds) if m["run"] == run)
+info = next(m for m in ui.trained_models(ds) if m.run == run)
 item_map = ws.load_item_map(ds.name)
 clusters = item_clusters(ds, item_map[0]) if item_map is not None else None
 item_set: list[str] | None = None
@@ -88,7 +92,7 @@ method = c[0].selectbox("Re-rank method", ["none", *METHODS], key="export_method
 strength = c[1].slider("Strength", 0.0, 1.0, 0.5, 0.05, key="export_strength",
                        disabled=method == "none", help="0 = the model's lists, 1 = the strongest setting.")
 k = c[2].number_input("K (items per user)", 1, 200, 10, key="export_k")
-fmt = c[3].selectbox("Format", ["csv", "parquet", "json"], key="export_format",
+fmt = c[3].selectbox("Format", EXPORT_FORMATS, key="export_format",
                      help="JSON is written as JSON Lines (one object per row).")
 
 options: dict = {}
@@ -97,7 +101,7 @@ if method == "promotion":
     options = ui.promotion_allocation("export", o[0], o[1])
 
 s = st.columns([1, 1, 1])
-kind = s[0].selectbox("Scope", list(SCOPES), format_func=SCOPES.get, key="export_scope")
+kind = s[0].selectbox("Scope", SCOPE_KINDS, format_func=SCOPES.get, key="export_scope")
 value: str | None = None
 restrict = "users"
 if kind == "segment":
@@ -120,9 +124,7 @@ elif kind == "item_set":
         value = s[1].selectbox("Item set", [x["name"] for x in sets], key="export_item_set")
         item_set = ws.load_item_set(ds.name, value)
 if kind in ("cluster", "item_set"):
-    restrict = s[2].radio("Export", ["users", "lists"], key="export_restrict", format_func={
-        "users": "users who interacted with it (full lists)",
-        "lists": "every user, lists made of its items only"}.get)
+    restrict = s[2].radio("Export", SCOPE_RESTRICTS, key="export_restrict", format_func=RESTRICTS.get)
 
 retrain = st.checkbox("Retrain on all interactions first", value=True, key="export_retrain",
                       help="Kept models were trained on the training part of their split; retraining "
@@ -137,18 +139,17 @@ if go:
         scope = ExportScope(kind=kind, value=value, restrict=restrict)
         config = ExportConfig(k=int(k), format=fmt, candidates=max(100, int(k)), scope=scope)
         kept = ui.load_trained(ds, run)
-        model = (retrained(ds.fingerprint, run, str(info.get("saved_at")), kept.name,
+        model = (retrained(ds.fingerprint, run, str(info.saved_at), kept.name,
                            json.dumps(kept.config.model_dump(mode="json")), ds) if retrain else kept)
-        results = {key: v for key, v in info.get("results", {}).items() if not isinstance(v, dict)}
-        metrics = {"protocol": info.get("results", {}).get("protocol"), "model": results,
-                   "lists": held_out_metrics(ds.fingerprint, run, str(info.get("saved_at")),
+        metrics = {"protocol": info.results.to_json().get("protocol"), "model": info.results.scalars(),
+                   "lists": held_out_metrics(ds.fingerprint, run, str(info.saved_at),
                                              json.dumps([x.model_dump(mode="json") for x in steps]),
                                              int(k), map_key, json.dumps(item_set)),
                    "note": "measured on the evaluation split with the kept model (trained on its "
                            "training part); the exported lists exclude every interaction"}
         hits = None
         if needs_hit_model(steps):
-            hits = (retrained_hit_model(ds.fingerprint, run, str(info.get("saved_at")), model, ds)
+            hits = (retrained_hit_model(ds.fingerprint, run, str(info.saved_at), model, ds)
                     if retrain else ui.hit_model(ds, run, kept, ui.evaluation_split(ds, run)))
         folder = new_export_dir(ws.root, ds.name, run, method)
         bar = st.progress(0.0, text="Exporting…")
@@ -156,7 +157,7 @@ if go:
             model, ds, folder, config, rerank=steps,
             context=RerankContext(ds, item_clusters=clusters, hit_model=hits), item_set=item_set,
             model_info={"run": run, "trained_on": "all interactions" if retrain else
-                        "training part of the evaluation split", "saved_at": info.get("saved_at")},
+                        "training part of the evaluation split", "saved_at": info.saved_at},
             metrics=metrics,
             progress=lambda done, total: bar.progress(done / max(total, 1),
                                                       text=f"{done:,} of {total:,} users"))

@@ -61,7 +61,7 @@ def settings_form() -> tuple[dict, str | None, bool]:
     expander = st.expander("Map settings", expanded=current_map() is None)
     with expander, st.form("map_form"):
         values = ui.config_form(MapConfig, "map_cfg", fields=MAIN_SETTINGS)
-        runs = [NO_MODEL, *[m["run"] for m in kept]]
+        runs = [NO_MODEL, *[m.run for m in kept]]
         model = st.selectbox("Collaborative vectors from", runs, key="map_model",
                              help="A trained model's item vectors (cf / hybrid sources); without "
                              "one, an SVD of the interactions.")

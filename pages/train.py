@@ -90,10 +90,9 @@ def live_progress() -> None:
 live_progress()
 
 st.subheader("Results")
-kept = ui.workspace().list_models(ds.name)
-rows = [{"model": m["model"], **{k: v for k, v in m["results"].items() if not isinstance(v, dict)},
-         "current data": m["results"].get("dataset_fingerprint") == ds.fingerprint,
-         "saved": m["saved_at"]} for m in kept]
+kept = ui.workspace().kept_runs(ds.name)
+rows = [{"model": m.model, **m.results.scalars(), "current data": m.trained_on(ds.fingerprint),
+         "saved": m.saved_at} for m in kept]
 if not rows:
     st.info("No trained model yet for this dataset.")
 else:
@@ -110,9 +109,10 @@ else:
                      title="Accuracy vs tail exposure")
     fig.update_traces(textposition="top center", marker=dict(size=12, color="#0f766e"))
     st.plotly_chart(fig, key="results_chart")
-    protocol = kept[0]["results"].get("protocol", {})
-    split = protocol.get("split", {})
-    st.caption(f"Protocol: {split.get('method', '?')} split, test share {split.get('test_frac', '?')}, "
-               f"seed {split.get('seed', '?')}, K = {protocol.get('k', '?')}, head = items covering "
-               f"{protocol.get('head_share', 0.8):.0%} of training interactions; full ranking, training "
+    protocol = kept[0].results.protocol
+    split = protocol.split
+    st.caption(f"Protocol: {split.method if split else '?'} split, test share "
+               f"{split.test_frac if split else '?'}, seed {split.seed if split else '?'}, "
+               f"K = {protocol.k}, head = items covering "
+               f"{protocol.head_share:.0%} of training interactions; full ranking, training "
                "items excluded. Trained models are kept in the workspace and appear in the other pages.")

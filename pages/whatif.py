@@ -67,11 +67,11 @@ def _frontier(fingerprint: str, run: str, saved_at: str, k: int, methods: tuple[
 
 
 try:
-    info = next(m for m in ui.trained_models(ds) if m["run"] == run)
+    info = next(m for m in ui.trained_models(ds) if m.run == run)
     model = ui.load_trained(ds, run)
     split = ui.evaluation_split(ds, run)
-    saved_at = str(info.get("saved_at"))
-    k = int(info.get("results", {}).get("protocol", {}).get("k", 10))
+    saved_at = str(info.saved_at)
+    k = info.results.protocol.k
     cands = _candidates(ds.fingerprint, run, saved_at, POOL, model, split)
 except (WorkspaceError, ValueError, OSError, KeyError, StopIteration) as exc:
     st.error(f"The model '{run}' cannot be used here: {exc}")
@@ -90,9 +90,9 @@ if item_map is not None and "cluster_label" in item_map[0].columns:
                                                                    frame["cluster_label"], strict=False)}
 has_categories = item_categories(train) is not None or "genres" in train.catalog.columns
 item_sets = [s["name"] for s in ui.workspace().list_item_sets(ds.name)]
-split_cfg = info.get("results", {}).get("protocol", {}).get("split", {})
-st.caption(f"Measured on **{cands.n_users:,}** users with held-out items ({split_cfg.get('method', '?')}"
-           f" split, seed {split_cfg.get('seed', '?')}), K = {k}, top-{cands.c} candidates per user. "
+split_cfg = info.results.protocol.split
+st.caption(f"Measured on **{cands.n_users:,}** users with held-out items ({split_cfg.method if split_cfg else '?'}"
+           f" split, seed {split_cfg.seed if split_cfg else '?'}), K = {k}, top-{cands.c} candidates per user. "
            f"Tail = items outside the head covering {train.config.head_share:.0%} of training "
            "interactions.")
 
@@ -203,8 +203,7 @@ def tuning() -> None:
     try:
         if opts.get("target") == "item_set" and opts.get("target_value"):
             ids = ui.workspace().load_item_set(ds.name, opts["target_value"])
-            pos = train.item_index.get_indexer(ids)
-            item_set = set(pos[pos >= 0].tolist())
+            item_set = set(train.item_positions(ids).tolist())
         cfg = RerankConfig(method=method, strength=strength, **opts)
         hits = ui.hit_model(ds, run, model, split) if needs_hit_model(cfg) else None
         ctx = RerankContext(train, item_clusters=clusters, item_set=item_set, hit_model=hits)

@@ -9,12 +9,15 @@ from __future__ import annotations
 import logging
 import os
 from functools import lru_cache
+from typing import Literal, get_args
 
-__all__ = ["resolve_device", "describe_device", "DEVICE_CHOICES"]
+__all__ = ["resolve_device", "describe_device", "DeviceChoice", "DEVICE_CHOICES"]
 
 log = logging.getLogger(__name__)
 
-DEVICE_CHOICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
+#: What a user may ask for (``cuda:N`` is accepted too, see :func:`resolve_device`).
+DeviceChoice = Literal["auto", "cpu", "cuda", "mps"]
+DEVICE_CHOICES: tuple[DeviceChoice, ...] = get_args(DeviceChoice)
 
 
 def resolve_device(preference: str | None = None) -> str:

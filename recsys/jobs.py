@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from recsys.data.dataset import Dataset
-from recsys.data.splits import SplitConfig, split_dataset
+from recsys.data.splits import Split, SplitConfig, split_dataset
 from recsys.evaluation import evaluate_split
 from recsys.models import create_model
+from recsys.runs import ModelSpec, RunResults
 from recsys.workspace import Workspace
 
 __all__ = ["TrainingJob", "ModelRun", "train_models"]
@@ -36,15 +37,16 @@ class ModelRun:
     config: dict[str, Any]
     status: Status = "waiting"
     epochs: list[dict[str, float]] = field(default_factory=list)
-    results: dict[str, Any] = field(default_factory=dict)
+    results: RunResults | None = None
     error: str = ""
     train_s: float = 0.0
 
 
 class TrainingJob:
-    """Train ``models`` (name → config) on ``dataset`` with one split, in a thread."""
+    """Train ``models`` (name → config, or :class:`~recsys.runs.ModelSpec` s) on ``dataset``
+    with one split, in a thread."""
 
-    def __init__(self, dataset: Dataset, models: dict[str, dict[str, Any]],
+    def __init__(self, dataset: Dataset, models: dict[str, dict[str, Any]] | list[ModelSpec],
                  split: SplitConfig | None = None, *, k: int = 10, device: str | None = None,
                  workspace: Workspace | None = None, validation_frac: float = 0.1) -> None:
         self.dataset = dataset
@@ -53,7 +55,7 @@ class TrainingJob:
         self.device = device
         self.workspace = workspace
         self.validation_frac = validation_frac
-        self.runs = [ModelRun(name, dict(cfg)) for name, cfg in models.items()]
+        self.runs = [ModelRun(spec.name, dict(spec.config)) for spec in ModelSpec.many(models)]
         self.status: Status = "waiting"
         self.message = ""
         self.started_at = 0.0
@@ -110,7 +112,7 @@ class TrainingJob:
             log.exception("training job failed")
             self.status, self.message = "failed", f"{type(exc).__name__}: {exc}"
 
-    def _train_one(self, run: ModelRun, split, inner) -> None:
+    def _train_one(self, run: ModelRun, split: Split, inner: Split) -> None:
         run.status = "running"
         t0 = time.perf_counter()
 
@@ -121,7 +123,7 @@ class TrainingJob:
         try:
             model = create_model(run.name, run.config)
             run.config = model.config.model_dump(mode="json")
-            if "epochs" in type(model.config).model_fields:
+            if model.iterative:
                 # Iterative models stop early on pairs carved out of the training data (the test
                 # pairs stay unseen), then exclude every training item of the split as usual.
                 model.fit(inner.train, device=self.device, callback=callback,
@@ -131,9 +133,9 @@ class TrainingJob:
                 model.fit(split.train, device=self.device, callback=callback)
             run.train_s = time.perf_counter() - t0
             ev = evaluate_split(model, split, k=self.k)
-            run.results = {**ev.summary, "train_s": run.train_s, "eval_s": ev.seconds,
-                           "protocol": ev.protocol, "device": model.device_,
-                           "dataset_fingerprint": self.dataset.fingerprint}
+            run.results = RunResults(metrics=ev.summary, train_s=run.train_s, eval_s=ev.seconds,
+                                     protocol=ev.protocol, device=model.device_,
+                                     dataset_fingerprint=self.dataset.fingerprint)
             if self.workspace is not None:
                 self.workspace.save_model(self.dataset.name, model, results=run.results)
             run.status = "stopped" if self._cancel.is_set() else "done"
@@ -143,8 +145,8 @@ class TrainingJob:
             log.debug("%s", traceback.format_exc())
 
 
-def train_models(dataset: Dataset, models: dict[str, dict[str, Any]], **kwargs: Any
-                 ) -> TrainingJob:
+def train_models(dataset: Dataset, models: dict[str, dict[str, Any]] | list[ModelSpec],
+                 **kwargs: Any) -> TrainingJob:
     """Run a :class:`TrainingJob` in the calling thread and return it (CLI, tests)."""
     job = TrainingJob(dataset, models, **kwargs)
     job.run()

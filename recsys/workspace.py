@@ -31,8 +31,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from pydantic import ValidationError
 
 from recsys.data.dataset import Dataset, DatasetConfig, build_dataset
+from recsys.runs import KeptRun, RunResults
 
 __all__ = ["Workspace", "default_workspace_path", "safe_name", "WorkspaceError"]
 
@@ -175,12 +177,15 @@ class Workspace:
         return self.root / "models" / safe_name(dataset)
 
     def save_model(self, dataset: str, model: Any, *, run: str | None = None,
-                   results: dict[str, Any] | None = None) -> str:
+                   results: RunResults | dict[str, Any] | None = None) -> str:
         """Keep a trained model (weights, config, fingerprint) plus its evaluation results.
 
         ``run`` defaults to the model name, so retraining a model replaces its artifact.
+        ``results`` is written as the flat ``results.json`` object either way.
         """
         run = safe_name(run or model.name)
+        if isinstance(results, RunResults):
+            results = results.to_json()
         folder = self._models_dir(dataset) / run
         with _replacing(folder) as tmp:
             model.save(tmp)
@@ -201,6 +206,19 @@ class Workspace:
                 log.warning("skipping unreadable model %s", res.parent)
                 continue
             out.append(info)
+        return out
+
+    def kept_runs(self, dataset: str) -> list[KeptRun]:
+        """Trained models kept for ``dataset`` as typed records (see :func:`list_models` for
+        the raw ones), with their config and folder; unreadable records are skipped."""
+        out = []
+        for info in self.list_models(dataset):
+            folder = self._models_dir(dataset) / safe_name(str(info.get("run", "")))
+            try:
+                config = json.loads((folder / "model.json").read_text()).get("config") or {}
+                out.append(KeptRun(**{**info, "config": config, "path": folder}))
+            except (OSError, json.JSONDecodeError, ValidationError) as exc:
+                log.warning("skipping unreadable model %s: %s", folder, exc)
         return out
 
     def load_model(self, dataset: str, run: str, device: str | None = None) -> Any:

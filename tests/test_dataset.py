@@ -128,3 +128,21 @@ def test_pairs_aggregate_events():
     first = pairs.iloc[0]
     assert first["count"] == 2 and first["value"] == 3.0
     assert first["timestamp"] == pd.Timestamp("2024-01-01")
+
+
+def test_item_and_user_positions(small):
+    inter, catalog = small
+    ds = build_dataset(inter, catalog)
+    ids = ["c", "no-such-item", "a"]
+    drop = ds.item_positions(ids)  # unknown ids left out
+    assert drop.dtype == np.int64 and drop.tolist() == [2, 0]
+    neg = ds.item_positions(ids, missing="negative")  # one entry per id, -1 when unknown
+    assert neg.dtype == np.int64 and neg.tolist() == [2, -1, 0]
+    assert ds.item_positions(pd.Series(ds.item_ids)).tolist() == list(range(ds.n_items))
+    assert ds.item_positions(np.array(["z", "b"], dtype=object)).tolist() == [3, 1]
+    empty = ds.item_positions([])
+    assert empty.tolist() == [] and empty.dtype == np.int64
+    assert ds.user_positions(iter(["u3", "nobody"]), missing="negative").tolist() == [2, -1]
+    assert ds.user_positions(inter["user_id"]).tolist() == [0, 0, 1, 1, 2, 2, 2]
+    with pytest.raises(ValueError, match="missing"):
+        ds.item_positions(ids, missing="keep")

@@ -60,3 +60,13 @@ def test_unknown_model_and_config_typos():
         create_model("nope")
     with pytest.raises(ValueError):
         create_model("ease", {"l3": 1.0})
+
+
+def test_iterative_models_are_the_ones_trained_in_epochs():
+    from recsys.models import get_model_class
+
+    for name in available_models():
+        cls = get_model_class(name)
+        assert cls.iterative == ("epochs" in cls.config_cls.model_fields), name
+    assert {"bpr", "neumf", "deepfm", "multvae"} <= {n for n in available_models()
+                                                   if get_model_class(n).iterative}

@@ -84,3 +84,22 @@ def test_temporal_needs_timestamps():
     ds = build_dataset(pd.DataFrame({"user_id": ["a", "a", "b"], "item_id": ["x", "y", "x"]}))
     with pytest.raises(ValueError, match="needs timestamps"):
         split_dataset(ds, SplitConfig(method="temporal"))
+
+
+def test_option_sets_are_declared_once():
+    from typing import get_args
+
+    from recsys.data.formats import INPUT_FORMATS, InputFormat
+    from recsys.data.segments import SEGMENT_LABELS, USER_SEGMENTS, UserSegment
+    from recsys.data.splits import SPLIT_METHODS, SplitMethod
+    from recsys.device import DEVICE_CHOICES, DeviceChoice
+    from recsys.export.scopes import SCOPE_KINDS, ExportScope
+    from recsys.export.writers import EXPORT_FORMATS, EXTENSIONS, ExportFormat
+
+    assert SPLIT_METHODS == get_args(SplitMethod) == ("random", "temporal", "time", "leave-last")
+    assert SplitConfig.model_fields["method"].annotation == SplitMethod
+    assert get_args(UserSegment) == USER_SEGMENTS and set(SEGMENT_LABELS) == set(USER_SEGMENTS)
+    assert INPUT_FORMATS == get_args(InputFormat) == ("auto", "generic", "movielens", "online-retail")
+    assert EXPORT_FORMATS == get_args(ExportFormat) == tuple(EXTENSIONS) == ("csv", "parquet", "json")
+    assert DEVICE_CHOICES == get_args(DeviceChoice) == ("auto", "cpu", "cuda", "mps")
+    assert get_args(ExportScope.model_fields["kind"].annotation) == SCOPE_KINDS

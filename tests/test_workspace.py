@@ -133,3 +133,37 @@ def test_item_map_round_trip_and_removed_with_dataset(tmp_path):
     ws.save_item_set("shop", "s", ["a"])
     ws.delete_dataset("shop")
     assert ws.load_item_map("shop") is None and ws.list_item_sets("shop") == []
+
+
+def test_run_records_read_the_flat_results_file(tmp_path):
+    from recsys.models import create_model
+    from recsys.runs import KeptRun, ModelSpec, RunResults
+
+    flat = {"ndcg": 0.25, "recall": 0.5, "users": 12, "train_s": 1.5, "eval_s": 0.1,
+            "protocol": {"k": 5, "head_share": 0.8, "excluded_context_pairs": 0,
+                         "split": {"method": "temporal", "test_frac": 0.2, "seed": 3,
+                                   "cutoff": None, "min_user_pairs": 2}},
+            "device": "cpu", "dataset_fingerprint": "abc"}
+    results = RunResults.model_validate(flat)
+    assert results.metrics == {"ndcg": 0.25, "recall": 0.5, "users": 12}
+    assert isinstance(results.metrics["users"], int)
+    assert results.protocol.k == 5 and results.protocol.split.method == "temporal"
+    assert results.to_json() == flat and list(results.to_json()) == list(flat)
+    assert results.scalars() == {k: v for k, v in flat.items() if k != "protocol"}
+    old = RunResults.model_validate({"ndcg": 0.5, "someday": "ignored"})  # an older record
+    assert old.metric("ndcg") == 0.5 and old.protocol.split is None and old.train_s is None
+    assert old.protocol.split_config.method == "random" and old.to_json() == {"ndcg": 0.5}
+    assert ModelSpec.many({"ease": {"l2": 1.0}}) == [ModelSpec(name="ease", config={"l2": 1.0})]
+
+    ws = Workspace(tmp_path)
+    ds = _ds("shop")
+    ws.save_dataset(ds)
+    model = create_model("ease", {"l2": 10.0}).fit(ds, device="cpu")
+    ws.save_model("shop", model, results=results)
+    assert ws.list_models("shop")[0]["results"] == flat  # the file format is unchanged
+    (kept,) = ws.kept_runs("shop")
+    assert isinstance(kept, KeptRun) and kept.run == "ease" and kept.model == "ease"
+    assert kept.results == results and kept.config["l2"] == 10.0
+    assert kept.fingerprint == ds.fingerprint and kept.trained_on("abc")
+    assert kept.spec == ModelSpec(name="ease", config=model.config.model_dump(mode="json"))
+    assert json.loads((kept.path / "results.json").read_text())["run"] == "ease"

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from recsys.data.dataset import Dataset, DatasetConfig, build_dataset
-from recsys.data.formats import FORMATS, load_files
+from recsys.data.formats import INPUT_FORMATS, load_files
 from recsys.device import DEVICE_CHOICES
 
 __all__ = ["CliError", "parse_columns", "add_input_args", "add_filter_args", "add_dataset_args",
@@ -44,7 +44,7 @@ def add_input_args(p: argparse.ArgumentParser, format_flag: str = "--format") ->
     p.add_argument("--interactions", required=True, help="interaction file (CSV, gz, Parquet, "
                    "XLSX, MovieLens u.data / ratings.dat)")
     p.add_argument("--catalog", help="optional catalog file")
-    p.add_argument(format_flag, dest="format", default="auto", choices=list(FORMATS),
+    p.add_argument(format_flag, dest="format", default="auto", choices=list(INPUT_FORMATS),
                    help="file format (default: recognise it)")
     p.add_argument("--columns", help="override the interaction column mapping, e.g. "
                    "user_id=CustomerID,item_id=StockCode,timestamp=InvoiceDate")

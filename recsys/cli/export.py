@@ -15,7 +15,7 @@ from recsys.cli.args import add_dataset_args, add_input_args, add_model_args, js
 from recsys.cli.recommend import add_rerank_args
 from recsys.data.segments import USER_SEGMENTS
 from recsys.export.scopes import ExportScope
-from recsys.export.writers import FORMATS
+from recsys.export.writers import EXPORT_FORMATS
 
 __all__ = ["add_arguments", "run"]
 
@@ -31,7 +31,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "re-ranker chooses from (default 100)")
     p.add_argument("--segment", choices=USER_SEGMENTS, help="export only this user segment "
                    "(default: every user)")
-    p.add_argument("--format", dest="out_format", default="csv", choices=list(FORMATS),
+    p.add_argument("--format", dest="out_format", default="csv", choices=list(EXPORT_FORMATS),
                    help="csv, parquet or json (JSON Lines); default csv")
     p.add_argument("--out", required=True, help="output folder (created; lists file + "
                    "manifest.json)")

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
@@ -31,7 +32,7 @@ import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = ["DatasetConfig", "Dataset", "build_dataset", "kcore_filter", "segment_items",
-           "SEGMENTS", "FINGERPRINT_VERSION"]
+           "positions", "Missing", "SEGMENTS", "FINGERPRINT_VERSION"]
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,24 @@ class DatasetConfig(BaseModel):
         if self.mid_share < self.head_share:
             raise ValueError("mid_share must be at least head_share")
         return self
+
+
+#: What :func:`positions` does with an id outside the vocabulary: leave it out, or give ``-1``.
+Missing = Literal["drop", "negative"]
+
+
+def positions(vocabulary: pd.Index, ids: Iterable[Any], missing: Missing = "drop") -> np.ndarray:
+    """Positions (``int64``) of ``ids`` in ``vocabulary``, in the order of ``ids``.
+
+    Ids are matched exactly (a dataset keeps its ids as strings). ``missing="drop"`` leaves
+    unknown ids out, so the result may be shorter than ``ids``; ``missing="negative"`` keeps
+    one entry per id with ``-1`` for the unknown ones (a mask with ``>= 0``).
+    """
+    if missing not in ("drop", "negative"):
+        raise ValueError(f"missing must be 'drop' or 'negative', not {missing!r}")
+    keys = ids if isinstance(ids, pd.Index | pd.Series | np.ndarray) else pd.Index(list(ids))
+    pos = vocabulary.get_indexer(keys).astype(np.int64)
+    return pos[pos >= 0] if missing == "drop" else pos
 
 
 def kcore_filter(users: np.ndarray, items: np.ndarray, k: int) -> np.ndarray:
@@ -174,6 +193,14 @@ class Dataset:
     @cached_property
     def item_index(self) -> pd.Index:
         return pd.Index(self.item_ids)
+
+    def user_positions(self, ids: Iterable[Any], missing: Missing = "drop") -> np.ndarray:
+        """Row positions (``int64``) of user ``ids``, in their order; see :func:`positions`."""
+        return positions(self.user_index, ids, missing)
+
+    def item_positions(self, ids: Iterable[Any], missing: Missing = "drop") -> np.ndarray:
+        """Column positions (``int64``) of item ``ids``, in their order; see :func:`positions`."""
+        return positions(self.item_index, ids, missing)
 
     @cached_property
     def pairs(self) -> pd.DataFrame:

@@ -20,7 +20,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import pandas as pd
 
@@ -29,13 +29,15 @@ from recsys.data.reading import IngestError, IngestLimits, RawTable, Source, rea
 from recsys.data.schema import CATALOG_ROLES, ColumnMapping, guess_mapping, normalise_name
 from recsys.data.validation import ValidationResult, normalise_ids, validate
 
-__all__ = ["FORMATS", "ReadOptions", "detect_format", "load_files", "load_movielens",
-           "load_online_retail", "MOVIELENS_GENRES", "demo_dataset", "DEMO_NAME"]
+__all__ = ["INPUT_FORMATS", "InputFormat", "LoadOptions", "ReadOptions", "detect_format",
+           "load_files", "load_movielens", "load_online_retail", "MOVIELENS_GENRES",
+           "demo_dataset", "DEMO_NAME"]
 
 log = logging.getLogger(__name__)
 
-Format = Literal["auto", "generic", "movielens", "online-retail"]
-FORMATS: tuple[str, ...] = ("auto", "generic", "movielens", "online-retail")
+#: How input files are read (``auto`` recognises the others); the tuple follows the Literal.
+InputFormat = Literal["auto", "generic", "movielens", "online-retail"]
+INPUT_FORMATS: tuple[InputFormat, ...] = get_args(InputFormat)
 
 MOVIELENS_GENRES: tuple[str, ...] = (
     "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime",
@@ -99,7 +101,7 @@ class LoadOptions:
     (whose file names the format detection reads) and ``limits`` caps their size.
     """
 
-    file_format: Format = "auto"
+    file_format: InputFormat = "auto"
     mapping: Mapping[str, str | None] | None = None
     catalog_mapping: Mapping[str, str | None] | None = None
     value_kind: str | None = None

@@ -14,23 +14,24 @@ List overlap lives in :mod:`recsys.evaluation`, score breakdowns in :mod:`recsys
 from __future__ import annotations
 
 import logging
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field
 
-from recsys.data.dataset import Dataset
+from recsys.data.dataset import Dataset, positions
 
-__all__ = ["SegmentConfig", "USER_SEGMENTS", "SEGMENT_LABELS", "user_segments", "user_activity",
+__all__ = ["SegmentConfig", "UserSegment", "USER_SEGMENTS", "SEGMENT_LABELS", "user_segments", "user_activity",
            "user_history", "find_user"]
 
 log = logging.getLogger(__name__)
 
+#: The user segments; the tuple (CLI choices, export scopes) and the labels follow this Literal.
 UserSegment = Literal["heavy", "light", "cold_start", "tail_lovers"]
-USER_SEGMENTS: tuple[str, ...] = ("heavy", "light", "cold_start", "tail_lovers")
-SEGMENT_LABELS: dict[str, str] = {
+USER_SEGMENTS: tuple[UserSegment, ...] = get_args(UserSegment)
+SEGMENT_LABELS: dict[UserSegment, str] = {
     "heavy": "Heavy users (most interactions)",
     "light": "Light users (below the median)",
     "cold_start": "Cold-start users (fewest interactions)",
@@ -98,10 +99,10 @@ def find_user(dataset: Dataset, text: str) -> int:
     key = str(text).strip()
     if not key:
         raise ValueError("Type a user id.")
-    pos = dataset.user_index.get_indexer([key])[0]
+    pos = dataset.user_positions([key], missing="negative")[0]
     if pos < 0:
         as_text = pd.Index(dataset.user_ids.astype(str))
-        pos = as_text.get_indexer([key])[0] if as_text.is_unique else -1
+        pos = positions(as_text, [key], missing="negative")[0] if as_text.is_unique else -1
     if pos < 0:
         example = ", ".join(map(str, dataset.user_ids[:3]))
         raise ValueError(f"No user '{key}' in {dataset.name} ({dataset.n_users:,} users, e.g. "
@@ -119,7 +120,7 @@ def user_history(dataset: Dataset, user: int, *, clusters: np.ndarray | None = N
     frame = pd.DataFrame({"item": items})
     inter = dataset.interactions
     mine = inter.loc[inter["user_id"].to_numpy() == dataset.user_ids[user]]
-    pos = dataset.item_index.get_indexer(mine["item_id"])
+    pos = dataset.item_positions(mine["item_id"], missing="negative")
     stats = pd.DataFrame({"item": pos})
     aggs: dict[str, tuple[str, str]] = {"interactions": ("item", "size")}
     if dataset.has_timestamps:

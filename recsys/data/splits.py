@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -23,9 +23,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from recsys.data.dataset import Dataset, build_dataset
 
-__all__ = ["SplitConfig", "Split", "split_dataset", "SPLIT_METHODS"]
+__all__ = ["SplitConfig", "Split", "split_dataset", "SplitMethod", "SPLIT_METHODS"]
 
-SPLIT_METHODS: tuple[str, ...] = ("random", "temporal", "time", "leave-last")
+#: The split protocols (see the module docstring); the tuple is derived so the two never drift.
+SplitMethod = Literal["random", "temporal", "time", "leave-last"]
+SPLIT_METHODS: tuple[SplitMethod, ...] = get_args(SplitMethod)
 
 
 class SplitConfig(BaseModel):
@@ -33,7 +35,7 @@ class SplitConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    method: Literal["random", "temporal", "time", "leave-last"] = "random"
+    method: SplitMethod = "random"
     test_frac: float = Field(0.2, gt=0.0, lt=1.0, description="Share of each user's pairs "
                              "(or of all pairs, for a time cut-off) held out.")
     seed: int = Field(0, ge=0)
@@ -111,7 +113,7 @@ def _train_context(dataset: Dataset, test_pairs: pd.DataFrame, cfg: SplitConfig
     if cfg.method == "time":
         return ctx.loc[ts < test_pairs["timestamp"].min().to_datetime64()].reset_index(drop=True)
     first = test_pairs.groupby("user")["timestamp"].min()
-    users = dataset.user_index.get_indexer(ctx["user_id"])
+    users = dataset.user_positions(ctx["user_id"], missing="negative")
     limit = first.reindex(users).to_numpy().astype("datetime64[ns]")
     keep = np.isnat(limit) | (ts < limit)
     return ctx.loc[keep].reset_index(drop=True)
@@ -126,8 +128,8 @@ def split_dataset(dataset: Dataset, config: SplitConfig | None = None) -> Split:
     n_items = dataset.n_items
     pair_key = pairs["user"].to_numpy() * n_items + pairs["item"].to_numpy()
     inter = dataset.interactions
-    row_key = (dataset.user_index.get_indexer(inter["user_id"]).astype(np.int64) * n_items
-               + dataset.item_index.get_indexer(inter["item_id"]))
+    row_key = (dataset.user_positions(inter["user_id"], missing="negative") * n_items
+               + dataset.item_positions(inter["item_id"], missing="negative"))
     train_rows = ~np.isin(row_key, pair_key[test])
     train_cfg = dataset.config.model_copy(update={"rating_threshold": None, "kcore": 0})
     test_pairs = pairs.loc[test].reset_index(drop=True)

@@ -30,8 +30,8 @@ from recsys.export.manifest import (
 from recsys.export.scopes import SCOPE_KINDS, ExportScope, ScopeSelection, item_clusters, resolve_scope
 from recsys.export.writers import (
     EXPORT_COLUMNS,
+    EXPORT_FORMATS,
     EXTENSIONS,
-    FORMATS,
     neutralise_cells,
     open_writer,
     read_export,
@@ -39,7 +39,7 @@ from recsys.export.writers import (
 )
 
 __all__ = [
-    "EXPORT_COLUMNS", "EXTENSIONS", "FORMATS", "MANIFEST_NAME", "SCOPE_KINDS", "ExportConfig",
+    "EXPORT_COLUMNS", "EXTENSIONS", "EXPORT_FORMATS", "MANIFEST_NAME", "SCOPE_KINDS", "ExportConfig",
     "build_manifest",
     "ExportResult", "ExportScope", "Progress", "ScopeSelection", "export_frame", "export_lists",
     "export_root", "item_clusters", "list_exports", "neutralise_cells", "new_export_dir",

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -27,9 +27,15 @@ from recsys.data.dataset import Dataset
 from recsys.data.segments import USER_SEGMENTS, SegmentConfig, user_segments
 from recsys.workspace import safe_name
 
-__all__ = ["ExportScope", "ScopeSelection", "resolve_scope", "item_clusters", "SCOPE_KINDS"]
+__all__ = ["ExportScope", "ScopeSelection", "resolve_scope", "item_clusters", "ScopeKind",
+           "SCOPE_KINDS", "ScopeRestrict", "SCOPE_RESTRICTS"]
 
-SCOPE_KINDS: tuple[str, ...] = ("all", "segment", "cluster", "item_set")
+#: Who an export covers (see the module docstring); the tuples follow their Literals.
+ScopeKind = Literal["all", "segment", "cluster", "item_set"]
+SCOPE_KINDS: tuple[ScopeKind, ...] = get_args(ScopeKind)
+#: For a cluster or item set: its users' full lists, or every user's lists from its items only.
+ScopeRestrict = Literal["users", "lists"]
+SCOPE_RESTRICTS: tuple[ScopeRestrict, ...] = get_args(ScopeRestrict)
 
 
 class ExportScope(BaseModel):
@@ -37,10 +43,10 @@ class ExportScope(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    kind: Literal["all", "segment", "cluster", "item_set"] = "all"
+    kind: ScopeKind = "all"
     value: str | None = Field(None, max_length=200, description="Segment name, cluster id or "
                               "item-set name (not used for 'all').")
-    restrict: Literal["users", "lists"] = Field(
+    restrict: ScopeRestrict = Field(
         "users", description="cluster / item set: export the users who touched it ('users') "
         "or every user's list made of its items only ('lists').")
 
@@ -98,9 +104,8 @@ def _item_mask(dataset: Dataset, scope: ExportScope, clusters: np.ndarray | None
             raise ValueError(f"Cluster {cid} is not in the item map (clusters: "
                              f"{', '.join(map(str, known[:20]))}).")
         return mask, f"cluster {cid} ({int(mask.sum()):,} items)"
-    ids = pd.Index([str(i) for i in (item_set or [])])
-    pos = pd.Index(dataset.item_ids.astype(str)).get_indexer(ids)
-    pos = pos[pos >= 0]
+    ids = [str(i) for i in (item_set or [])]
+    pos = dataset.item_positions(ids)
     if not len(pos):
         raise ValueError(f"The item set '{scope.value}' has no item of this dataset.")
     mask = np.zeros(dataset.n_items, dtype=bool)

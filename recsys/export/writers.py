@@ -22,19 +22,20 @@ import logging
 import math
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["EXPORT_COLUMNS", "TEXT_COLUMNS", "FORMATS", "EXTENSIONS", "ExportFormat",
+__all__ = ["EXPORT_COLUMNS", "TEXT_COLUMNS", "EXPORT_FORMATS", "EXTENSIONS", "ExportFormat",
            "neutralise_cells", "unneutralise_cells", "open_writer", "ListWriter", "read_export"]
 
 log = logging.getLogger(__name__)
 
+#: Output formats of an export (``json`` is JSON Lines); the tuple follows the Literal.
 ExportFormat = Literal["csv", "parquet", "json"]
-FORMATS: tuple[str, ...] = ("csv", "parquet", "json")
-EXTENSIONS: dict[str, str] = {"csv": "csv", "parquet": "parquet", "json": "jsonl"}
+EXPORT_FORMATS: tuple[ExportFormat, ...] = get_args(ExportFormat)
+EXTENSIONS: dict[ExportFormat, str] = {"csv": "csv", "parquet": "parquet", "json": "jsonl"}
 
 #: Columns of every export, in this order, with their dtypes.
 EXPORT_COLUMNS: dict[str, str] = {
@@ -175,7 +176,7 @@ def open_writer(path: str | Path, fmt: str) -> ListWriter:
     try:
         return _WRITERS[fmt](path)
     except KeyError:
-        raise ValueError(f"Unknown export format '{fmt}'; choose one of {', '.join(FORMATS)}.") \
+        raise ValueError(f"Unknown export format '{fmt}'; choose one of {', '.join(EXPORT_FORMATS)}.") \
             from None
 
 

@@ -158,7 +158,7 @@ def user_categorical_features(dataset: Dataset, *, max_levels: int = 100,
     n = dataset.n_users
     if users is None or not len(users) or "user_id" not in users.columns:
         return _empty(n)
-    rows = dataset.user_index.get_indexer(users["user_id"])
+    rows = dataset.user_positions(users["user_id"], missing="negative")
     inside = rows >= 0
     users, rows = users.loc[inside], rows[inside]
     fields: list[tuple[str, np.ndarray, tuple[str, ...]]] = []

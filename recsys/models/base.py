@@ -100,6 +100,9 @@ class Recommender(ABC):
     name: ClassVar[str] = ""
     label: ClassVar[str] = ""
     config_cls: ClassVar[type[ModelConfig]] = ModelConfig
+    #: Trained in epochs with early stopping on a validation matrix: a training job fits it on
+    #: an inner split of the training data and reports each epoch.
+    iterative: ClassVar[bool] = False
 
     def __init__(self, config: ModelConfig | None = None) -> None:
         self.config = config if config is not None else self.config_cls()

@@ -60,6 +60,7 @@ class BPR(TorchStateMixin, Recommender):
     name = "bpr"
     label = "BPR matrix factorisation"
     config_cls = BPRConfig
+    iterative = True
 
     def _build(self) -> MatrixFactorization:
         return MatrixFactorization(self.n_users_, self.n_items_, self.config.factors)

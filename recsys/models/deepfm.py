@@ -77,6 +77,7 @@ class DeepFM(TorchStateMixin, Recommender):
     name = "deepfm"
     label = "DeepFM (ids + side features + text)"
     config_cls = DeepFMConfig
+    iterative = True
 
     # -- features ---------------------------------------------------------------------------
     def _features(self, dataset: Dataset) -> None:

@@ -79,6 +79,7 @@ class MultVAE(TorchStateMixin, Recommender):
     name = "multvae"
     label = "Mult-VAE"
     config_cls = MultVAEConfig
+    iterative = True
 
     def _build(self) -> MultVAENet:
         return MultVAENet(self.n_items_, self.config.encoder)

@@ -112,6 +112,7 @@ class NeuMF(TorchStateMixin, Recommender):
     name = "neumf"
     label = "NeuMF (neural CF)"
     config_cls = NeuMFConfig
+    iterative = True
 
     def _build(self) -> NeuMFNet:
         return NeuMFNet(self.n_users_, self.n_items_, self.config.factors, self.config.mlp_layers)
