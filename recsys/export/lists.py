@@ -16,7 +16,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -28,7 +28,7 @@ from recsys.data.dataset import Dataset
 from recsys.evaluation import measure_lists
 from recsys.export.manifest import build_manifest, file_entry, write_manifest
 from recsys.export.scopes import ExportScope, ScopeSelection, resolve_scope
-from recsys.export.writers import EXPORT_COLUMNS, EXTENSIONS, open_writer
+from recsys.export.writers import EXPORT_COLUMNS, EXTENSIONS, ExportFormat, open_writer
 from recsys.rerank import (
     Candidates,
     RerankContext,
@@ -56,7 +56,7 @@ class ExportConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     k: int = Field(10, ge=1, le=500, description="Items per user (list length K).")
-    format: Literal["csv", "parquet", "json"] = Field("csv", description="csv, parquet or json "
+    format: ExportFormat = Field("csv", description="csv, parquet or json "
                                                       "(JSON Lines).")
     candidates: int = Field(100, ge=1, le=5000, description="Candidate pool per user the "
                             "re-ranker chooses from (at least K).")

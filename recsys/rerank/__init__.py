@@ -37,14 +37,14 @@ from recsys.rerank.context import (
 )
 from recsys.rerank.engine import as_configs, rerank
 from recsys.rerank.hits import HitModel, fit_hit_model
-from recsys.rerank.lists import REASONS
+from recsys.rerank.lists import REASONS, Reason
 from recsys.rerank.measure import STRENGTHS, best_within, exposure, exposure_table, frontier, measure
 from recsys.rerank.pipeline import active_steps, lists_from_candidates, make_lists, plain_lists
 from recsys.rerank.preview import changed_rows, preview_frame
 from recsys.rerank.refit import fit_hit_model_on_split, hit_model_for, inner_split_method, needs_hit_model
 
 __all__ = ["Candidates", "Reranked", "RerankConfig", "RerankContext", "METHODS", "TARGETS",
-           "REASONS", "candidates_from_model", "rerank", "as_configs", "category_matrix",
+           "REASONS", "Reason", "candidates_from_model", "rerank", "as_configs", "category_matrix",
            "item_categories", "item_clusters_from_map", "item_set_positions", "measure", "exposure",
            "exposure_table", "frontier", "best_within", "STRENGTHS", "preview_frame",
            "changed_rows", "HitModel", "fit_hit_model", "fit_hit_model_on_split",

@@ -54,8 +54,7 @@ def item_set_positions(dataset: Dataset, item_ids: Sequence[str] | None) -> set[
     """Positions of the known ids among ``item_ids`` (``None`` stays ``None``)."""
     if item_ids is None:
         return None
-    pos = dataset.item_index.get_indexer(pd.Index([str(i) for i in item_ids]))
-    return {int(p) for p in pos if p >= 0}
+    return {int(p) for p in dataset.item_positions([str(i) for i in item_ids])}
 
 
 def item_clusters_from_map(dataset: Dataset, frame: pd.DataFrame | None) -> np.ndarray | None:

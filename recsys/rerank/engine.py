@@ -15,7 +15,7 @@ from recsys.data.dataset import Dataset
 from recsys.rerank.candidates import Candidates, Reranked
 from recsys.rerank.config import RerankConfig
 from recsys.rerank.context import RerankContext
-from recsys.rerank.lists import CODE, REASONS, WorkingLists
+from recsys.rerank.lists import REASONS, Reason, WorkingLists
 from recsys.rerank.methods import apply_method
 from recsys.rerank.rules import block, boost_bury, pin
 
@@ -73,9 +73,9 @@ def _result(users: np.ndarray, lists: WorkingLists, k: int) -> Reranked:
     code = np.where(valid, lists.code[:, :k_eff], 0)
     position = np.arange(1, k_eff + 1)[None, :]
     changed = base_rank != position
-    boosted = valid & (code > 0) & (code != CODE["buried set"]) & (
+    boosted = valid & (code > 0) & (code != Reason.BURIED_SET) & (
         (base_rank > position) | (base_rank == 0))
-    shown = boosted | (changed & np.isin(code, [CODE["pinned"], CODE["buried set"]]))
+    shown = boosted | (changed & np.isin(code, [Reason.PINNED, Reason.BURIED_SET]))
     reason = np.where(shown & valid, _REASON_LABELS[code], "").astype(object)
     score = np.where(valid, lists.score[:, :k_eff], np.nan).astype(np.float32)
     base = np.where(valid, lists.base_score[:, :k_eff], np.nan).astype(np.float32)

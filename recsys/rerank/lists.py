@@ -8,18 +8,44 @@ ones; ``reorder`` applies per-row permutations and records which items the step 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import IntEnum
 
 import numpy as np
 
 from recsys.rerank.candidates import Candidates
 
-__all__ = ["WorkingLists", "REASONS", "normalised", "ranks_of"]
+__all__ = ["WorkingLists", "Reason", "REASONS", "normalised", "ranks_of"]
+
+
+
+class Reason(IntEnum):
+    """Why a slot holds its item: the code stored per slot (``int8``) while re-ranking."""
+
+    UNCHANGED = 0
+    TAIL_BONUS = 1
+    POPULARITY_PENALTY = 2
+    XQUAD = 3
+    CALIBRATION = 4
+    PROMOTION = 5
+    BOOSTED_SET = 6
+    BURIED_SET = 7
+    PINNED = 8
+
+    @property
+    def label(self) -> str:
+        """The words shown to merchandisers ("" when unchanged)."""
+        return _LABELS[self]
+
+
+_LABELS: dict[Reason, str] = {
+    Reason.UNCHANGED: "", Reason.TAIL_BONUS: "tail bonus",
+    Reason.POPULARITY_PENALTY: "popularity penalty", Reason.XQUAD: "xQuAD tail coverage",
+    Reason.CALIBRATION: "calibration", Reason.PROMOTION: "promotion quota",
+    Reason.BOOSTED_SET: "boosted set", Reason.BURIED_SET: "buried set", Reason.PINNED: "pinned",
+}
 
 #: Reason code → label shown to merchandisers (code 0: unchanged).
-REASONS: tuple[str, ...] = ("", "tail bonus", "popularity penalty", "xQuAD tail coverage",
-                            "calibration", "promotion quota", "boosted set", "buried set",
-                            "pinned")
-CODE = {name: i for i, name in enumerate(REASONS)}
+REASONS: tuple[str, ...] = tuple(reason.label for reason in Reason)
 
 
 def normalised(scores: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -69,7 +95,7 @@ class WorkingLists:
         """Current scores scaled to [0, 1] per user (``-inf`` on padding)."""
         return normalised(self.score, self.valid)
 
-    def reorder(self, order: np.ndarray, new_score: np.ndarray, reason: str,
+    def reorder(self, order: np.ndarray, new_score: np.ndarray, reason: Reason,
                 marked: np.ndarray | None = None) -> WorkingLists:
         """Apply per-row permutation ``order`` (positions of the old columns, new order).
 
@@ -80,11 +106,11 @@ class WorkingLists:
         code = self.code
         if marked is not None:
             moved_up = ranks_of(order) < np.arange(order.shape[1])[None, :]
-            code = np.where(marked & moved_up & self.valid, np.int8(CODE[reason]), code)
+            code = np.where(marked & moved_up & self.valid, np.int8(reason), code)
         return WorkingLists(self.items[rows, order], self.base_score[rows, order],
                             self.base_rank[rows, order], new_score[rows, order], code[rows, order])
 
-    def sort_by(self, key: np.ndarray, reason: str, marked: np.ndarray | None = None
+    def sort_by(self, key: np.ndarray, reason: Reason, marked: np.ndarray | None = None
                 ) -> WorkingLists:
         """Stable descending sort by ``key`` (aligned with current columns), padding last; the
         key becomes the new score."""
@@ -92,7 +118,7 @@ class WorkingLists:
         order = np.argsort(-key, axis=1, kind="stable")
         return self.reorder(order, key, reason, marked)
 
-    def with_order(self, order: np.ndarray, reason: str, marked: np.ndarray | None = None
+    def with_order(self, order: np.ndarray, reason: Reason, marked: np.ndarray | None = None
                    ) -> WorkingLists:
         """Re-order by ``order`` (greedy methods); the new score is the position mapped to
         [0, 1] (1 at the top), so that later steps see a consistent ranking."""

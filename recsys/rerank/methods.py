@@ -14,7 +14,7 @@ import scipy.sparse as sp
 from recsys.rerank.config import METHODS, RerankConfig
 from recsys.rerank.context import RerankContext
 from recsys.rerank.hits import expected_gain_values
-from recsys.rerank.lists import WorkingLists
+from recsys.rerank.lists import Reason, WorkingLists
 
 __all__ = ["apply_method", "METHOD_STEPS", "MethodStep", "tail_bonus", "pop_penalty", "xquad",
            "calibrated", "promotion", "swap_values"]
@@ -33,14 +33,14 @@ def tail_bonus(lists: WorkingLists, cfg: RerankConfig, ctx: RerankContext, k: in
     """Add ``strength`` to the normalised score of tail items (1 ⇒ every tail item first)."""
     tail = _take(ctx.is_tail, lists.items, False).astype(bool)
     bonus = np.float32(cfg.strength * (1.0 + 1e-3))  # strictly ahead at 1, despite ties
-    return lists.sort_by(lists.norm_score() + bonus * tail, "tail bonus", tail)
+    return lists.sort_by(lists.norm_score() + bonus * tail, Reason.TAIL_BONUS, tail)
 
 
 def pop_penalty(lists: WorkingLists, cfg: RerankConfig, ctx: RerankContext, k: int,
                 users: np.ndarray | None = None) -> WorkingLists:
     """Subtract ``strength`` × normalised log-popularity from the normalised score."""
     lp = _take(ctx.log_popularity, lists.items, 0.0)
-    return lists.sort_by(lists.norm_score() - cfg.strength * lp, "popularity penalty",
+    return lists.sort_by(lists.norm_score() - cfg.strength * lp, Reason.POPULARITY_PENALTY,
                          lists.valid)
 
 
@@ -102,7 +102,7 @@ def xquad(lists: WorkingLists, cfg: RerankConfig, ctx: RerankContext, k: int,
         n_in[has & is_t, 1] += 1
 
     order = _greedy(lists, k, gain, update)
-    return lists.with_order(order, "xQuAD tail coverage", tail)
+    return lists.with_order(order, Reason.XQUAD, tail)
 
 
 def calibrated(lists: WorkingLists, cfg: RerankConfig, ctx: RerankContext, k: int,
@@ -145,7 +145,7 @@ def calibrated(lists: WorkingLists, cfg: RerankConfig, ctx: RerankContext, k: in
         np.add.at(acc, (r[:, None], idx_c[r, pick[has]]), w_c[r, pick[has]])
 
     order = _greedy(lists, k, gain, update)
-    return lists.with_order(order, "calibration", lists.valid)
+    return lists.with_order(order, Reason.CALIBRATION, lists.valid)
 
 
 def _sparse_rows(groups: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
@@ -200,7 +200,7 @@ def promotion(lists: WorkingLists, cfg: RerankConfig, ctx: RerankContext, k: int
     displaced = other & (other_rank <= m[:, None])
     group = np.where(inserted, 1, np.where(displaced, 2, np.where(top, 0, 3)))
     order = np.lexsort((np.broadcast_to(pos, (n, c)), group), axis=1)
-    return lists.with_order(order, "promotion quota", inserted)
+    return lists.with_order(order, Reason.PROMOTION, inserted)
 
 
 def swap_values(lists: WorkingLists, swap_cost: str = "gap", *,

@@ -14,7 +14,7 @@ import scipy.sparse as sp
 
 from recsys.data.dataset import Dataset
 from recsys.rerank.config import RerankConfig
-from recsys.rerank.lists import CODE, WorkingLists, ranks_of
+from recsys.rerank.lists import Reason, WorkingLists, ranks_of
 
 __all__ = ["item_positions", "block", "boost_bury", "pin"]
 
@@ -26,10 +26,10 @@ def item_positions(dataset: Dataset, ids) -> np.ndarray:
     ids = [str(i) for i in ids]
     if not ids:
         return np.zeros(0, dtype=np.int64)
-    pos = dataset.item_index.get_indexer(ids)
+    pos = dataset.item_positions(ids, missing="negative")
     if (pos < 0).any():
         log.info("rules: %d unknown item ids ignored", int((pos < 0).sum()))
-    return pos[pos >= 0].astype(np.int64)
+    return pos[pos >= 0]
 
 
 def _member(items: np.ndarray, positions: np.ndarray) -> np.ndarray:
@@ -45,7 +45,7 @@ def block(lists: WorkingLists, cfg: RerankConfig, dataset: Dataset) -> WorkingLi
     trimmed = WorkingLists(items, np.where(blocked, -np.inf, lists.base_score), lists.base_rank,
                            np.where(blocked, -np.inf, lists.score), lists.code)
     order = np.argsort(blocked, axis=1, kind="stable")
-    return trimmed.reorder(order, trimmed.score, "")
+    return trimmed.reorder(order, trimmed.score, Reason.UNCHANGED)
 
 
 def boost_bury(lists: WorkingLists, cfg: RerankConfig, dataset: Dataset) -> WorkingLists:
@@ -58,9 +58,9 @@ def boost_bury(lists: WorkingLists, cfg: RerankConfig, dataset: Dataset) -> Work
     key = np.where(lists.valid, key, -np.inf).astype(np.float32)
     order = np.argsort(-key, axis=1, kind="stable")
     moved_down = ranks_of(order) > np.arange(order.shape[1])[None, :]
-    code = np.where(down & moved_down, np.int8(CODE["buried set"]), lists.code)
+    code = np.where(down & moved_down, np.int8(Reason.BURIED_SET), lists.code)
     marked = WorkingLists(lists.items, lists.base_score, lists.base_rank, lists.score, code)
-    return marked.reorder(order, key, "boosted set", up)
+    return marked.reorder(order, key, Reason.BOOSTED_SET, up)
 
 
 def pin(lists: WorkingLists, cfg: RerankConfig, dataset: Dataset, users: np.ndarray
@@ -116,7 +116,7 @@ def _pin_positions(lists: WorkingLists, wanted: list[tuple[int, int]], seen: sp.
     key = np.where(is_pin, target - 0.5, slot)
     key = np.where(valid, key, 1e12 + np.arange(c)[None, :])
     order = np.argsort(key, axis=1, kind="stable")
-    code = np.where(is_pin, np.int8(CODE["pinned"]), code)
+    code = np.where(is_pin, np.int8(Reason.PINNED), code)
     widened = WorkingLists(items, base, brank, score, code)
     rows = np.arange(n)[:, None]
     return WorkingLists(items[rows, order], base[rows, order], brank[rows, order],
