@@ -13,7 +13,6 @@ import ui
 from recsys import Dataset, DatasetConfig, build_dataset
 from recsys.data.formats import INPUT_FORMATS, ReadOptions, demo_dataset, detect_format, load_files
 from recsys.data.profile import (
-    gini,
     item_table,
     lorenz_curve,
     profile_summary,
@@ -23,6 +22,7 @@ from recsys.data.profile import (
 )
 from recsys.data.reading import IngestError, default_max_upload_mb, read_table
 from recsys.data.schema import CATALOG_ROLES, INTERACTION_ROLES, guess_mapping
+from recsys.evaluation import gini
 from recsys.workspace import safe_name
 
 UPLOAD_TYPES = ["csv", "tsv", "txt", "gz", "parquet", "pq", "xlsx", "data", "dat", "item"]

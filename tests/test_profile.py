@@ -6,7 +6,6 @@ import pytest
 
 from recsys.data.dataset import build_dataset
 from recsys.data.profile import (
-    gini,
     item_table,
     lorenz_curve,
     profile_summary,
@@ -14,6 +13,7 @@ from recsys.data.profile import (
     segment_table,
     tail_share_by,
 )
+from recsys.evaluation import gini
 
 
 def test_gini_hand_computed():
