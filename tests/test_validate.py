@@ -420,3 +420,18 @@ def test_validate_with_explicit_mappings() -> None:
     assert result.interactions["value"].tolist() == [5.0, -1.0]
     assert result.catalog["title"].tolist() == ["Ex", "Why"]
     assert result.report.source == "frames"
+
+
+def test_issue_codes_are_one_enum_and_read_as_text():
+    import json
+
+    from recsys.data.report import IssueCode, ValidationReport
+
+    report = ValidationReport()
+    report.add("warning", "cancelled", "Cancelled orders were dropped.", 3)
+    report.add("info", IssueCode.for_role("float", "user_id"), "decimals", 1)
+    assert report.issues[0].code is IssueCode.CANCELLED
+    assert report.count("cancelled") == report.count(IssueCode.CANCELLED) == 3
+    assert json.loads(json.dumps(report.to_dict(), default=str))["issues"][1]["code"] == "float_user_id"
+    with pytest.raises(ValueError):
+        report.add("warning", "canceled", "a typo is refused")

@@ -26,6 +26,7 @@ import pandas as pd
 
 from recsys.data.dataset import Dataset, build_dataset
 from recsys.data.reading import IngestError, IngestLimits, RawTable, Source, read_table
+from recsys.data.report import IssueCode
 from recsys.data.schema import CATALOG_ROLES, ColumnMapping, guess_mapping, normalise_name
 from recsys.data.validation import ValidationResult, normalise_ids, validate
 
@@ -304,7 +305,7 @@ def load_online_retail(source: Source | RawTable, *, limits: IngestLimits | None
     result = validate(raw.frame, mapping=mapping, source=raw.name,
                       file_format="online-retail", reading=reading)
     if missing:
-        result.report.add("info", "retail_columns", "Online Retail columns not found: "
+        result.report.add("info", IssueCode.RETAIL_COLUMNS, "Online Retail columns not found: "
                           f"{', '.join(sorted(missing))}.")
     if not result.ok:
         return result
@@ -314,7 +315,7 @@ def load_online_retail(source: Source | RawTable, *, limits: IngestLimits | None
                   orders=("timestamp", "nunique"))
              .reset_index())
     report = result.report
-    report.add("info", "aggregated", f"{len(lines):,} invoice lines were combined into "
+    report.add("info", IssueCode.AGGREGATED, f"{len(lines):,} invoice lines were combined into "
                f"{len(pairs):,} customer–product pairs (quantities summed, first purchase time "
                "kept).", len(pairs))
     catalog = result.catalog

@@ -10,15 +10,52 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["Issue", "Level", "ValidationReport", "ValidationResult"]
+__all__ = ["Issue", "IssueCode", "Level", "ValidationReport", "ValidationResult"]
 
 Level = Literal["error", "warning", "info"]
 _SAMPLE_ROWS = 5
+
+
+class IssueCode(StrEnum):
+    """What a validation finding is about: one stable code per kind of finding (tests, the
+    ``--json`` report and the dashboard's drop table key on it; it equals its text)."""
+
+    MISSING_USER_ID = "missing_user_id"
+    MISSING_ITEM_ID = "missing_item_id"
+    FLOAT_USER_ID = "float_user_id"
+    FLOAT_ITEM_ID = "float_item_id"
+    NO_USER_ID = "no_user_id"
+    NO_ITEM_ID = "no_item_id"
+    NO_ROWS = "no_rows"
+    CANCELLED = "cancelled"
+    BAD_VALUE = "bad_value"
+    NON_POSITIVE = "non_positive"
+    BAD_TIMESTAMP = "bad_timestamp"
+    DUPLICATE = "duplicate"
+    CATALOG_MISSING_ITEM_ID = "catalog_missing_item_id"
+    CATALOG_DUPLICATE_ITEM_ID = "catalog_duplicate_item_id"
+    CATALOG_EMPTY = "catalog_empty"
+    CATALOG_NO_TITLE = "catalog_no_title"
+    CATALOG_MISSING_TITLE = "catalog_missing_title"
+    CATALOG_BAD_PRICE = "catalog_bad_price"
+    CATALOG_DERIVED = "catalog_derived"
+    COLD_ITEMS = "cold_items"
+    CATALOG_NO_MATCH = "catalog_no_match"
+    UNKNOWN_ITEM = "unknown_item"
+    RETAIL_COLUMNS = "retail_columns"
+    AGGREGATED = "aggregated"
+
+    @classmethod
+    def for_role(cls, prefix: str, role: str) -> IssueCode:
+        """The code of a finding about one id column, e.g. ``for_role("missing", "user_id")``."""
+        return cls(f"{prefix}_{role}")
+
 
 
 @dataclass(frozen=True)
@@ -26,7 +63,7 @@ class Issue:
     """One finding of the validation: what, how many rows, and a few examples."""
 
     level: Level
-    code: str
+    code: IssueCode
     message: str
     count: int = 0
     table: Literal["interactions", "catalog"] = "interactions"
@@ -71,14 +108,16 @@ class ValidationReport:
         """True when the dataset may be used (no errors)."""
         return not self.errors
 
-    def count(self, code: str) -> int:
+    def count(self, code: IssueCode | str) -> int:
         """Rows affected by the issue ``code`` (0 when absent)."""
         return sum(i.count for i in self.issues if i.code == code)
 
-    def add(self, level: Level, code: str, message: str, count: int = 0, *,
+    def add(self, level: Level, code: IssueCode | str, message: str, count: int = 0, *,
             table: Literal["interactions", "catalog"] = "interactions",
             sample: pd.DataFrame | None = None) -> None:
-        """Record an issue, with up to five offending rows as plain strings."""
+        """Record an issue, with up to five offending rows as plain strings; an unknown
+        ``code`` is refused (``ValueError``), so a typo cannot make a finding invisible."""
+        code = IssueCode(code)
         rows: tuple[dict[str, Any], ...] = ()
         if sample is not None and len(sample):
             head = sample.head(_SAMPLE_ROWS)

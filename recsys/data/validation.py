@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from recsys.data.parsing import normalise_ids, parse_timestamps, parse_values
-from recsys.data.report import Issue, Level, ValidationReport, ValidationResult
+from recsys.data.report import Issue, IssueCode, Level, ValidationReport, ValidationResult
 from recsys.data.schema import CATALOG_ROLES, ColumnMapping, guess_mapping
 
 __all__ = [
@@ -53,7 +53,7 @@ def clean_interactions(
             what = f"The {label} column '{col}' is not in the file" if col else f"No {label} column"
             hint = (" Only one column was found: the file probably uses another delimiter; choose "
                     "it in the reading options." if raw.shape[1] == 1 else "")
-            report.add("error", f"missing_{role}",
+            report.add("error", IssueCode.for_role("missing", role),
                        f"{what}. Columns found: {columns}. Choose the {label} column "
                        f"in the column mapping.{hint}")
     if report.errors:
@@ -63,37 +63,37 @@ def clean_interactions(
     for role, label in (("user_id", "user id"), ("item_id", "item id")):
         ids, n_float = normalise_ids(raw[mapping.get(role)])
         out[role] = ids
-        bad[f"missing_{role}"] = ids.isna()
+        bad[IssueCode.for_role("missing", role)] = ids.isna()
         if n_float:
-            report.add("info", f"float_{role}",
+            report.add("info", IssueCode.for_role("float", role),
                        f"{n_float:,} {label}s were written as decimals (e.g. 17850.0) and were "
                        "read as whole numbers.", n_float)
         if ids.isna().all():
-            report.add("error", f"no_{role}",
+            report.add("error", IssueCode.for_role("no", role),
                        f"Every {label} in column '{mapping.get(role)}' is empty. Check the "
                        "column mapping.", len(ids))
     if report.errors:
         return None
     if (col := mapping.get("order_id")) and col in raw.columns:
-        bad["cancelled"] = raw[col].astype("string").str.strip().str.upper().str.startswith(
+        bad[IssueCode.CANCELLED] = raw[col].astype("string").str.strip().str.upper().str.startswith(
             "C").fillna(False).astype(bool)
     if (col := mapping.get("value")) and col in raw.columns:
         out["value"], bad_value, non_pos = parse_values(raw[col], mapping.value_kind)
-        bad["bad_value"], bad["non_positive"] = bad_value, non_pos
+        bad[IssueCode.BAD_VALUE], bad[IssueCode.NON_POSITIVE] = bad_value, non_pos
     if (col := mapping.get("timestamp")) and col in raw.columns:
         out["timestamp"] = parse_timestamps(raw[col])
-        bad["bad_timestamp"] = out["timestamp"].isna()
+        bad[IssueCode.BAD_TIMESTAMP] = out["timestamp"].isna()
     used = [c for c in (mapping.get(r) for r in ("user_id", "item_id", "timestamp", "value",
                                                   "order_id")) if c and c in raw.columns]
     # Compare normalised ids, so that 17850 and 17850.0 (or ' A' and 'A') are the same row.
     others = [c for c in used if c not in (mapping.get("user_id"), mapping.get("item_id"))]
     key = pd.concat([out[["user_id", "item_id"]], raw[others]], axis=1)
-    bad["duplicate"] = key.set_axis(range(key.shape[1]), axis=1).duplicated(keep="first")
+    bad[IssueCode.DUPLICATE] = key.set_axis(range(key.shape[1]), axis=1).duplicated(keep="first")
     _report_drops(report, raw, bad, mapping)
     drop = np.logical_or.reduce([m.to_numpy(dtype=bool) for m in bad.values()])
     kept = out.loc[~drop]  # original row labels kept until the end, for row numbers in samples
     if kept.empty:
-        report.add("error", "no_rows", "No interaction row survived validation; see the reasons "
+        report.add("error", IssueCode.NO_ROWS, "No interaction row survived validation; see the reasons "
                    "above.")
         return None
     kept["user_id"] = kept["user_id"].astype(str)
@@ -103,15 +103,15 @@ def clean_interactions(
 
 
 _DROP_MESSAGES = {
-    "missing_user_id": ("warning", "Rows without a user id ('{user_id}') were dropped."),
-    "missing_item_id": ("warning", "Rows without an item id ('{item_id}') were dropped."),
-    "cancelled": ("warning", "Cancelled orders ('{order_id}' starting with C) were dropped."),
-    "bad_value": ("warning", "Rows whose value ('{value}') is empty or not a number were dropped."),
-    "non_positive": ("warning", "Rows with a zero or negative quantity ('{value}') were dropped "
+    IssueCode.MISSING_USER_ID: ("warning", "Rows without a user id ('{user_id}') were dropped."),
+    IssueCode.MISSING_ITEM_ID: ("warning", "Rows without an item id ('{item_id}') were dropped."),
+    IssueCode.CANCELLED: ("warning", "Cancelled orders ('{order_id}' starting with C) were dropped."),
+    IssueCode.BAD_VALUE: ("warning", "Rows whose value ('{value}') is empty or not a number were dropped."),
+    IssueCode.NON_POSITIVE: ("warning", "Rows with a zero or negative quantity ('{value}') were dropped "
                      "(returns, corrections)."),
-    "bad_timestamp": ("warning", "Rows whose timestamp ('{timestamp}') is empty or unreadable "
+    IssueCode.BAD_TIMESTAMP: ("warning", "Rows whose timestamp ('{timestamp}') is empty or unreadable "
                       "were dropped."),
-    "duplicate": ("warning", "Exact duplicate rows were dropped (first copy kept)."),
+    IssueCode.DUPLICATE: ("warning", "Exact duplicate rows were dropped (first copy kept)."),
 }
 
 
@@ -134,7 +134,7 @@ def clean_catalog(
     report.catalog_mapping = mapping.as_dict()
     col = mapping.get("item_id")
     if col is None or col not in raw.columns:
-        report.add("error", "catalog_missing_item_id",
+        report.add("error", IssueCode.CATALOG_MISSING_ITEM_ID,
                    f"The catalog has no item id column (columns: "
                    f"{', '.join(map(str, raw.columns[:12]))}). Choose it in the column mapping.",
                    table="catalog")
@@ -145,26 +145,26 @@ def clean_catalog(
     cat["item_id"], _ = normalise_ids(cat["item_id"])
     missing = cat["item_id"].isna()
     if missing.any():
-        report.add("warning", "catalog_missing_item_id", "Catalog rows without an item id were "
+        report.add("warning", IssueCode.CATALOG_MISSING_ITEM_ID, "Catalog rows without an item id were "
                    "dropped.", int(missing.sum()), table="catalog", sample=raw.loc[missing])
     dup = cat["item_id"].duplicated(keep="first") & ~missing
     if dup.any():
-        report.add("warning", "catalog_duplicate_item_id", "Catalog rows repeating an item id "
+        report.add("warning", IssueCode.CATALOG_DUPLICATE_ITEM_ID, "Catalog rows repeating an item id "
                    "were dropped (first kept).", int(dup.sum()), table="catalog",
                    sample=raw.loc[cat["item_id"].isin(cat.loc[dup, "item_id"])])
     cat = cat.loc[~missing & ~dup].reset_index(drop=True)
     if cat.empty:
-        report.add("error", "catalog_empty", "The catalog has no usable row.", table="catalog")
+        report.add("error", IssueCode.CATALOG_EMPTY, "The catalog has no usable row.", table="catalog")
         return None
     cat["item_id"] = cat["item_id"].astype(str)
     if "title" not in cat.columns:
         cat["title"] = cat["item_id"]
-        report.add("info", "catalog_no_title", "No title column; item ids are used as titles.",
+        report.add("info", IssueCode.CATALOG_NO_TITLE, "No title column; item ids are used as titles.",
                    table="catalog")
     else:
         no_title = cat["title"].isna() | (cat["title"].astype("string").str.strip() == "")
         if no_title.any():
-            report.add("info", "catalog_missing_title", "Items without a title use their id.",
+            report.add("info", IssueCode.CATALOG_MISSING_TITLE, "Items without a title use their id.",
                        int(no_title.sum()), table="catalog")
         cat["title"] = cat["title"].astype("string").str.strip().mask(no_title, cat["item_id"])
         cat["title"] = cat["title"].astype(str)
@@ -172,7 +172,7 @@ def clean_catalog(
         price = pd.to_numeric(cat["price"], errors="coerce")
         invalid = (cat["price"].notna() & price.isna()) | (price < 0)
         if invalid.any():
-            report.add("warning", "catalog_bad_price", "Prices that are not numbers or are "
+            report.add("warning", IssueCode.CATALOG_BAD_PRICE, "Prices that are not numbers or are "
                        "negative were cleared.", int(invalid.sum()), table="catalog")
         cat["price"] = price.mask(price < 0).astype("float64")
     for text_col in ("description", "category", "brand"):
@@ -254,7 +254,7 @@ def validate(
         derived = derive_catalog(interactions.loc[inter.index], mapping, inter["item_id"])
         if derived is not None:
             cols = ", ".join(c for c in derived.columns if c != "item_id")
-            report.add("info", "catalog_derived", f"No catalog given: item {cols} were taken "
+            report.add("info", IssueCode.CATALOG_DERIVED, f"No catalog given: item {cols} were taken "
                        "from the interaction file (most frequent value per item).",
                        table="catalog")
             cat = clean_catalog(derived, guess_mapping(derived.columns, CATALOG_ROLES), report)
@@ -265,7 +265,7 @@ def validate(
     if cat is not None:
         report.n_cold_items = int((~cat["item_id"].isin(known)).sum())
         if report.n_cold_items:
-            report.add("info", "cold_items", "Catalog items without interactions are kept as "
+            report.add("info", IssueCode.COLD_ITEMS, "Catalog items without interactions are kept as "
                        "cold items (they can still be recommended by content).",
                        report.n_cold_items, table="catalog")
         report.n_items = len(cat)
@@ -276,7 +276,7 @@ def _check_catalog_match(inter: pd.DataFrame, cat: pd.DataFrame,
                          report: ValidationReport) -> pd.DataFrame | None:
     in_catalog = inter["item_id"].isin(cat["item_id"])
     if not in_catalog.any():
-        report.add("error", "catalog_no_match",
+        report.add("error", IssueCode.CATALOG_NO_MATCH,
                    "None of the catalog's item ids match the interactions' item ids (catalog "
                    f"e.g. {', '.join(cat['item_id'].head(3))}; interactions e.g. "
                    f"{', '.join(inter['item_id'].drop_duplicates().head(3))}). Check that both "
@@ -285,7 +285,7 @@ def _check_catalog_match(inter: pd.DataFrame, cat: pd.DataFrame,
         return None
     missing = ~in_catalog
     if missing.any():
-        report.add("warning", "unknown_item", "Interactions on items missing from the catalog "
+        report.add("warning", IssueCode.UNKNOWN_ITEM, "Interactions on items missing from the catalog "
                    "were dropped.", int(missing.sum()), sample=inter.loc[missing])
         inter = inter.loc[in_catalog]
         report.rows_kept = len(inter)
