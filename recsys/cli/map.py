@@ -66,17 +66,12 @@ def _config(args: argparse.Namespace) -> Any:
 
 
 def write_map(frame: Any, path: str | Path, *, all_columns: bool = False) -> Path:
-    """Write a map frame as Parquet (``.parquet``/``.pq``) or CSV (anything else)."""
+    """Write a map frame as Parquet (``.parquet``/``.pq``) or spreadsheet-safe CSV (anything
+    else: titles and labels starting with ``= + - @`` are neutralised, as in exports)."""
+    from recsys.export.writers import write_table
     from recsys.maps.pipeline import MAP_COLUMNS
 
-    path = Path(path)
-    out = frame if all_columns else frame.loc[:, list(MAP_COLUMNS)]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix.lower() in (".parquet", ".pq"):
-        out.to_parquet(path, index=False)
-    else:
-        out.to_csv(path, index=False)
-    return path
+    return write_table(frame if all_columns else frame.loc[:, list(MAP_COLUMNS)], path)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from recsys.cli.args import add_dataset_args, add_input_args, add_model_args, json_arg, load_dataset, rerank_arg
+from recsys.export.writers import write_table
 from recsys.rerank.config import METHODS, RERANK_OPTIONS_HELP
 
 __all__ = ["add_arguments", "add_rerank_args", "run"]
@@ -67,12 +68,7 @@ def run(args: argparse.Namespace) -> int:
         "score": scores.ravel()[keep].astype(float),
         "is_tail": ds.is_tail[flat[keep]],
     })
-    path = Path(args.out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix.lower() in (".parquet", ".pq"):
-        out.to_parquet(path, index=False)
-    else:
-        out.to_csv(path, index=False)
+    path = write_table(out, Path(args.out))  # spreadsheet-safe CSV, like every export
     log.info("%s: %d users, %d rows in %.1fs -> %s", args.model, len(users), len(out),
              time.perf_counter() - t0, path)
     return 0

@@ -1,6 +1,8 @@
 """Streaming writers for exported lists (CSV, Parquet, JSON Lines) and a reader that undoes them.
 
-Every writer takes the export frame chunk by chunk (one chunk per block of users), so an export
+Every CSV the project produces goes through :func:`write_csv_chunk` (exports chunk by chunk,
+``recommend`` lists and item maps through :func:`write_table`). Every list writer takes the
+export frame chunk by chunk (one chunk per block of users), so an export
 of any size needs the memory of one chunk only.
 
 * **CSV** (RFC 4180: UTF-8, header, ``,``, CRLF line ends, fields with line breaks quoted):
@@ -21,6 +23,7 @@ import json
 import logging
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any, Literal, get_args
 
@@ -28,7 +31,8 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["EXPORT_COLUMNS", "TEXT_COLUMNS", "EXPORT_FORMATS", "EXTENSIONS", "ExportFormat",
-           "neutralise_cells", "unneutralise_cells", "open_writer", "ListWriter", "read_export"]
+           "neutralise_cells", "unneutralise_cells", "open_writer", "ListWriter", "read_export",
+           "write_csv_chunk", "write_table"]
 
 log = logging.getLogger(__name__)
 
@@ -100,10 +104,7 @@ class _CsvWriter(ListWriter):
         self._header = True
 
     def _write(self, frame: pd.DataFrame) -> None:
-        safe = frame.copy()
-        for col in TEXT_COLUMNS:
-            safe[col] = neutralise_cells(safe[col])
-        safe.to_csv(self._fh, header=self._header, index=False, lineterminator="\r\n")
+        write_csv_chunk(self._fh, frame, header=self._header, text_columns=TEXT_COLUMNS)
         self._header = False
 
     def close(self) -> None:
@@ -178,6 +179,37 @@ def open_writer(path: str | Path, fmt: str) -> ListWriter:
     except KeyError:
         raise ValueError(f"Unknown export format '{fmt}'; choose one of {', '.join(EXPORT_FORMATS)}.") \
             from None
+
+
+def _text_columns(frame: pd.DataFrame) -> list[str]:
+    """Columns holding text (object or string dtype): the ones a spreadsheet could run."""
+    return [c for c in frame.columns
+            if pd.api.types.is_object_dtype(frame[c]) or pd.api.types.is_string_dtype(frame[c])]
+
+
+def write_csv_chunk(fh: IO[str], frame: pd.DataFrame, *, header: bool,
+                    text_columns: Sequence[str] | None = None) -> None:
+    """Append ``frame`` to an open CSV file the one way the project writes CSV: RFC 4180
+    (UTF-8, CRLF), text cells neutralised for spreadsheets (:func:`neutralise_cells`; missing
+    text stays empty), numbers as numbers."""
+    safe = frame.copy()
+    for col in (_text_columns(frame) if text_columns is None else text_columns):
+        missing = safe[col].isna().to_numpy()
+        safe[col] = np.where(missing, None, neutralise_cells(safe[col].fillna("")))
+    safe.to_csv(fh, header=header, index=False, lineterminator="\r\n")
+
+
+def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write any result table (``recommend`` lists, item maps) as Parquet (``.parquet`` /
+    ``.pq``) or as spreadsheet-safe CSV (anything else); the folder is created."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() in (".parquet", ".pq"):
+        frame.to_parquet(path, index=False)
+    else:
+        with path.open("w", encoding="utf-8", newline="") as fh:
+            write_csv_chunk(fh, frame, header=True)
+    return path
 
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
