@@ -43,7 +43,7 @@ def test_write_table_neutralises_text_and_keeps_numbers(tmp_path):
 
 
 def test_recommend_csv_is_spreadsheet_safe(tmp_path):
-    inter, cat = _hostile_shop(tmp_path)
+    inter, _cat = _hostile_shop(tmp_path)
     out = tmp_path / "recs.csv"
     assert main(["recommend", "--interactions", inter, "--model", "pop", "--out", str(out)]) == 0
     frame = pd.read_csv(out, dtype=str)
