@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 #: Session-state keys (kept small: handles and pending uploads only).
 PENDING = "pending_validation"
+#: This session's active dataset name (see :func:`active_name`).
+ACTIVE = "active_dataset_name"
 FLASH = "flash_message"
 TRAIN_JOB = "training_job"
 
@@ -54,17 +56,47 @@ def ensure_demo(ws: Workspace) -> None:
         ws.save_dataset(demo_dataset(), source="generated demo shop", activate=True)
 
 
+def active_name() -> str | None:
+    """This browser session's active dataset.
+
+    Each session keeps its own choice in ``st.session_state``: one analyst switching datasets
+    never changes what another one sees or exports. The workspace remembers the last choice
+    made in any session only as the default of a new session.
+    """
+    ws = workspace()
+    names = ws.names()
+    name = st.session_state.get(ACTIVE)
+    if name not in names:  # a new session, or its dataset was deleted in another one
+        name = ws.active_name()
+        if name not in names:  # none remembered (or it was deleted): the first one
+            name = names[0] if names else None
+            if name is not None:
+                ws.set_active(name)
+        if name is not None:
+            st.session_state[ACTIVE] = name
+    return name
+
+
+def set_active(name: str) -> None:
+    """Make ``name`` this session's active dataset (and the default of new sessions)."""
+    st.session_state[ACTIVE] = name
+    workspace().set_active(name)
+
+
+def save_and_activate(dataset: Dataset, **kwargs: Any) -> str:
+    """Save ``dataset`` in the workspace and make it this session's active dataset."""
+    name = workspace().save_dataset(dataset, **kwargs)
+    set_active(name)
+    return name
+
+
 def active_dataset() -> Dataset | None:
-    """The active dataset of the workspace (the demo shop on a fresh workspace)."""
+    """This session's active dataset (the demo shop on a fresh workspace)."""
     ws = workspace()
     ensure_demo(ws)
-    name = ws.active_name()
+    name = active_name()
     if name is None:
-        names = ws.names()
-        if not names:
-            return None
-        name = names[0]
-        ws.set_active(name)
+        return None
     try:
         meta = ws.read_meta(name)
         return _load(str(ws.root), name, meta["fingerprint"])
@@ -292,7 +324,7 @@ def show_flash() -> None:
 def _switch_dataset() -> None:
     name = st.session_state.get("sidebar_dataset")
     if name:
-        workspace().set_active(name)
+        set_active(name)
         st.session_state.pop(PENDING, None)
 
 
@@ -321,6 +353,7 @@ def sidebar(ds: Dataset | None) -> None:
         st.caption(f"Workspace: `{ws.root}`")
 
 
-__all__ = ["DEMO_NAME", "PENDING", "TRAIN_JOB", "active_dataset", "config_form", "device_label",
-           "ensure_router", "evaluation_split", "flash", "load_trained", "model_picker", "page_start",
-           "show_flash", "sidebar", "trained_models", "workspace"]
+__all__ = ["ACTIVE", "DEMO_NAME", "PENDING", "TRAIN_JOB", "active_dataset", "active_name",
+           "config_form", "device_label", "save_and_activate", "set_active", "ensure_router",
+           "evaluation_split", "flash", "load_trained", "model_picker", "page_start", "show_flash",
+           "sidebar", "trained_models", "workspace"]

@@ -299,7 +299,7 @@ def render_load() -> None:
     st.caption("A generated shop of 5,000 products over one year, with a genuine long tail.")
     if st.button("Load the demo shop", key="load_demo"):
         with st.spinner("Generating the demo shop…"):
-            ui.workspace().save_dataset(demo_dataset(), source="generated demo shop")
+            ui.save_and_activate(demo_dataset(), source="generated demo shop")
         ui.flash("The demo shop is now the active dataset.")
         st.rerun()
 
@@ -384,8 +384,7 @@ def render_load() -> None:
             st.error("No interaction is left after the rating threshold and k-core filter; "
                      "relax them and validate again.")
             return
-        ui.workspace().save_dataset(new, report=result.report.to_dict(),
-                                    source=result.report.source)
+        ui.save_and_activate(new, report=result.report.to_dict(), source=result.report.source)
         st.session_state.pop(ui.PENDING, None)
         ui.flash(f"'{new.name}' is now the active dataset ({new.n_users:,} users, "
                  f"{new.n_items:,} items).")
@@ -401,14 +400,14 @@ def render_datasets() -> None:
         return
     rows = [{"name": m["name"], "users": m["summary"]["users"], "items": m["summary"]["items"],
              "interactions": m["summary"]["interactions"], "source": m.get("source", ""),
-             "saved": m.get("saved_at", ""), "active": m["name"] == ws.active_name()}
+             "saved": m.get("saved_at", ""), "active": m["name"] == ui.active_name()}
             for m in saved]
     st.dataframe(pd.DataFrame(rows), hide_index=True, key="datasets_table")
     names = [r["name"] for r in rows]
     c1, c2, c3 = st.columns([2, 1, 1])
     chosen = c1.selectbox("Dataset", names, key="manage_dataset")
     if c2.button("Make active", key="make_active"):
-        ws.set_active(chosen)
+        ui.set_active(chosen)
         ui.flash(f"'{chosen}' is now the active dataset.")
         st.rerun()
     confirm = c3.checkbox("Confirm delete", key="confirm_delete")

@@ -331,6 +331,24 @@ def test_saved_datasets_tab_switches_active(two_datasets: Path) -> None:
     assert sidebar_dataset(restart()) == DEMO_NAME
 
 
+def test_two_sessions_keep_their_own_active_dataset(two_datasets: Path) -> None:
+    """Analyst B's page and exports stay on B's dataset while A switches the sidebar."""
+    a, b = start(), start()
+    assert sidebar_dataset(a) == sidebar_dataset(b) == DEMO_NAME
+    a.sidebar.selectbox(key="sidebar_dataset").set_value("tiny").run()
+    assert not a.exception and sidebar_dataset(a) == "tiny" and metrics(a)["Users"] == "3"
+    b.run()  # B's next interaction: still the demo shop
+    assert not b.exception
+    assert sidebar_dataset(b) == DEMO_NAME and metrics(b)["Users"] == "3,000"
+    b.switch_page("pages/export.py").run()
+    assert not b.exception and sidebar_dataset(b) == DEMO_NAME
+    # The workspace remembers A's choice only as the default of a new session.
+    assert active_json(two_datasets) == "tiny"
+    assert sidebar_dataset(start()) == "tiny"
+    b.switch_page("pages/catalog.py").run()
+    assert table_with(b, "active").set_index("name").loc[DEMO_NAME, "active"]
+
+
 def test_deleting_the_active_dataset_falls_back(two_datasets: Path) -> None:
     at = start()
     at.selectbox(key="manage_dataset").set_value(DEMO_NAME)
