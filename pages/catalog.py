@@ -258,6 +258,8 @@ def render_report(result) -> None:
     c[4].metric("Items", f"{report.n_items:,}", help=f"{report.n_cold_items:,} cold items")
     for line in report.reading:
         st.caption(line)
+    if report.date_range:
+        st.caption(f"Dates: {report.date_range}")
     if report.issues:
         table = pd.DataFrame([{"level": i.level, "file": i.table, "issue": i.message,
                                "rows": i.count or None} for i in report.issues])

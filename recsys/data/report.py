@@ -37,6 +37,8 @@ class IssueCode(StrEnum):
     BAD_VALUE = "bad_value"
     NON_POSITIVE = "non_positive"
     BAD_TIMESTAMP = "bad_timestamp"
+    OUT_OF_RANGE_TIMESTAMP = "out_of_range_timestamp"
+    MIXED_TIMESTAMP_UNITS = "mixed_timestamp_units"
     DUPLICATE = "duplicate"
     CATALOG_MISSING_ITEM_ID = "catalog_missing_item_id"
     CATALOG_DUPLICATE_ITEM_ID = "catalog_duplicate_item_id"
@@ -89,6 +91,12 @@ class ValidationReport:
     issues: list[Issue] = field(default_factory=list)
     #: File line number of the first data row (2 with a header row, 1 without).
     first_line: int = 2
+    #: First and last timestamp kept, as ISO text (a date alone when every time is midnight);
+    #: empty without a timestamp column. Shown so a misread column (1970, 2262…) is seen at once.
+    first_timestamp: str = ""
+    last_timestamp: str = ""
+    #: How numeric timestamps were read ("YYYYMMDD", "unix seconds"…); empty for text dates.
+    timestamps_read_as: str = ""
 
     @property
     def rows_dropped(self) -> int:
@@ -127,6 +135,26 @@ class ValidationReport:
             )
         self.issues.append(Issue(level, code, message, int(count), table, rows))
 
+    @property
+    def date_range(self) -> str:
+        """First to last timestamp kept and how numbers were read, e.g. ``2020-01-01 to
+        2021-12-31 (read as YYYYMMDD)``; empty without timestamps."""
+        if not self.first_timestamp:
+            return ""
+        read_as = f" (read as {self.timestamps_read_as})" if self.timestamps_read_as else ""
+        return f"{self.first_timestamp} to {self.last_timestamp}{read_as}"
+
+    def set_time_range(self, timestamps: pd.Series) -> None:
+        """Record the first and last of the kept ``timestamps`` (nothing when all are NaT)."""
+        kept = timestamps.dropna()
+        if kept.empty:
+            self.first_timestamp = self.last_timestamp = ""
+            return
+        first, last = kept.min(), kept.max()
+        midnight = bool((kept == kept.dt.normalize()).all())
+        self.first_timestamp, self.last_timestamp = (
+            t.strftime("%Y-%m-%d") if midnight else t.isoformat(sep=" ") for t in (first, last))
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (used by ``--json``, the workspace and manifests)."""
         out = asdict(self)
@@ -152,6 +180,8 @@ class ValidationReport:
         lines.append(
             f"  users: {self.n_users:,}  items: {self.n_items:,}  cold items: {self.n_cold_items:,}"
         )
+        if self.date_range:
+            lines.append(f"  dates: {self.date_range}")
         for issue in self.issues:
             count = f" ({issue.count:,} rows)" if issue.count else ""
             lines.append(f"  [{issue.level.upper()}] {issue.table}: {issue.message}{count}")

@@ -19,7 +19,15 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from recsys.data.parsing import normalise_ids, parse_timestamps, parse_values
+from recsys.data.parsing import (
+    SUPPORTED_RANGE,
+    TimestampParse,
+    normalise_ids,
+    parse_timestamps,
+    parse_values,
+    read_timestamps,
+    unit_name,
+)
 from recsys.data.report import Issue, IssueCode, Level, ValidationReport, ValidationResult
 from recsys.data.schema import CATALOG_ROLES, ColumnMapping, guess_mapping
 
@@ -81,8 +89,14 @@ def clean_interactions(
         out["value"], bad_value, non_pos = parse_values(raw[col], mapping.value_kind)
         bad[IssueCode.BAD_VALUE], bad[IssueCode.NON_POSITIVE] = bad_value, non_pos
     if (col := mapping.get("timestamp")) and col in raw.columns:
-        out["timestamp"] = parse_timestamps(raw[col])
-        bad[IssueCode.BAD_TIMESTAMP] = out["timestamp"].isna()
+        stamps = read_timestamps(raw[col])
+        if stamps.mixed_units:
+            _refuse_mixed_units(report, raw, col, stamps)
+            return None
+        out["timestamp"] = stamps.values
+        bad[IssueCode.BAD_TIMESTAMP] = stamps.values.isna() & ~stamps.out_of_range
+        bad[IssueCode.OUT_OF_RANGE_TIMESTAMP] = stamps.out_of_range
+        report.timestamps_read_as = stamps.read_as
     used = [c for c in (mapping.get(r) for r in ("user_id", "item_id", "timestamp", "value",
                                                   "order_id")) if c and c in raw.columns]
     # Compare normalised ids, so that 17850 and 17850.0 (or ' A' and 'A') are the same row.
@@ -99,7 +113,26 @@ def clean_interactions(
     kept["user_id"] = kept["user_id"].astype(str)
     kept["item_id"] = kept["item_id"].astype(str)
     report.rows_kept = len(kept)
+    if "timestamp" in kept.columns:
+        report.set_time_range(kept["timestamp"])
     return kept
+
+
+def _refuse_mixed_units(report: ValidationReport, raw: pd.DataFrame, col: str,
+                        stamps: TimestampParse) -> None:
+    """An error naming the column, the units found and rows of the rarer units: numbers in
+    seconds and milliseconds in one column cannot both be right, and guessing puts some in 1970."""
+    counts = stamps.unit.value_counts()
+    units = stamps.epoch_units
+    main = max(units, key=lambda u: int(counts.get(u, 0)))
+    found = ", ".join(f"{int(counts.get(u, 0)):,} in {unit_name(u)}" for u in units)
+    rare = (stamps.unit.isin([u for u in units if u != main])).fillna(False).astype(bool)
+    rows = ", ".join(str(int(i) + report.first_line) for i in raw.index[rare][:5])
+    report.add("error", IssueCode.MIXED_TIMESTAMP_UNITS,
+               f"The timestamp column '{col}' mixes Unix time units ({found}; e.g. "
+               f"row{'s' if int(rare.sum()) > 1 else ''} {rows} not in {unit_name(main)}). "
+               "Write every timestamp of the column in one unit (or as dates) and load the file "
+               "again.", int(rare.sum()), sample=raw.loc[rare])
 
 
 _DROP_MESSAGES = {
@@ -111,6 +144,9 @@ _DROP_MESSAGES = {
                      "(returns, corrections)."),
     IssueCode.BAD_TIMESTAMP: ("warning", "Rows whose timestamp ('{timestamp}') is empty or unreadable "
                       "were dropped."),
+    IssueCode.OUT_OF_RANGE_TIMESTAMP: ("warning", "Rows whose timestamp ('{timestamp}') lies outside the "
+                                       "supported range ({first_date} to {last_date}) were dropped; "
+                                       "placeholder dates such as 9999-12-31 often mean 'unknown'."),
     IssueCode.DUPLICATE: ("warning", "Exact duplicate rows were dropped (first copy kept)."),
 }
 
@@ -119,6 +155,7 @@ def _report_drops(report: ValidationReport, raw: pd.DataFrame, bad: Mapping[str,
                   mapping: ColumnMapping) -> None:
     names = {r: mapping.get(r) or r for r in ("user_id", "item_id", "order_id", "value",
                                                "timestamp")}
+    names.update(first_date=f"{SUPPORTED_RANGE[0]:%Y-%m-%d}", last_date=f"{SUPPORTED_RANGE[1]:%Y-%m-%d}")
     for code, mask in bad.items():
         n = int(mask.sum())
         if n:
@@ -259,6 +296,8 @@ def validate(
                        table="catalog")
             cat = clean_catalog(derived, guess_mapping(derived.columns, CATALOG_ROLES), report)
     inter = inter.reset_index(drop=True)
+    if "timestamp" in inter.columns:  # again: the catalog may have removed rows
+        report.set_time_range(inter["timestamp"])
     report.n_users = int(inter["user_id"].nunique())
     known = set(inter["item_id"].unique())
     report.n_items = len(known)
