@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 
 from recsys.cli import evaluate, export, recommend, validate
 from recsys.cli import map as map_command
-from recsys.cli.args import CliError, one_line
+from recsys.cli.args import CliError, check_ranges, one_line
 from recsys.data.reading import IngestError
 
 __all__ = ["main", "build_parser", "CliError"]
@@ -62,6 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
+        check_ranges(args)
         return COMMANDS[args.command][2](args)
     except CliError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -8,15 +8,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from recsys.data.dataset import Dataset, DatasetConfig, build_dataset
 from recsys.data.formats import INPUT_FORMATS, load_files
+from recsys.data.report import ValidationResult
+from recsys.data.schema import CATALOG_ROLES, INTERACTION_ROLES, ColumnMapping
 from recsys.device import DEVICE_CHOICES
 
 __all__ = ["CliError", "parse_columns", "add_input_args", "add_filter_args", "add_dataset_args",
-           "add_model_args", "load_dataset", "json_arg", "rerank_arg", "one_line", "model_names_help"]
+           "add_model_args", "check_ranges", "load_result", "load_dataset", "json_arg",
+           "rerank_arg", "one_line", "model_names_help", "MAX_K"]
+
+#: The longest list ``--k`` asks for; beyond it a "list" is a dump of the catalog.
+MAX_K = 1000
 
 
 class CliError(Exception):
@@ -27,16 +35,35 @@ class CliError(Exception):
         self.code = code
 
 
-def parse_columns(text: str | None) -> dict[str, str]:
-    """``user_id=CustomerID,item_id=StockCode`` → dict; raises ``ValueError`` on bad pairs."""
+def parse_columns(text: str | None, roles: Sequence[str] | None = None,
+                  flag: str = "--columns") -> dict[str, str]:
+    """``user_id=CustomerID,item_id=StockCode`` → dict.
+
+    Raises ``ValueError`` on a pair that is not ``ROLE=COLUMN``; with ``roles``, ``CliError``
+    (exit 2) on a role not among them or one column given to two roles, naming ``flag``.
+    """
     out: dict[str, str] = {}
     for part in filter(None, (p.strip() for p in (text or "").split(","))):
         role, sep, column = part.partition("=")
         if not sep or not role.strip() or not column.strip():
             raise ValueError(f"bad column mapping '{part}'; write ROLE=COLUMN, e.g. "
                              "user_id=CustomerID")
-        out[role.strip()] = column.strip()
+        role = role.strip()
+        if roles is not None and role not in roles:
+            raise CliError(f"{flag}: unknown role '{role}'; the roles are {', '.join(roles)}")
+        out[role] = column.strip()
+    if roles is not None:
+        _refuse_shared(ColumnMapping(out), flag)
     return out
+
+
+def _refuse_shared(mapping: ColumnMapping | Mapping[str, Any], flag: str) -> None:
+    """One column read as two roles (user and item id, say) gives nonsense: exit 2."""
+    if not isinstance(mapping, ColumnMapping):
+        mapping = ColumnMapping(dict(mapping.get("roles") or {}))
+    for column, roles in mapping.shared_columns().items():
+        raise CliError(f"{flag} maps column '{column}' to both {' and '.join(roles)}; give each "
+                       f"role its own column, e.g. {flag} {roles[-1]}=OTHER_COLUMN")
 
 
 def add_input_args(p: argparse.ArgumentParser, format_flag: str = "--format") -> None:
@@ -91,14 +118,62 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="model config as JSON, e.g. '{\"l2\": 300}'")
 
 
-def load_dataset(args: argparse.Namespace) -> Dataset:
-    """Validated files → Dataset; a report with errors becomes a one-line CliError."""
+def _range_problem(value: float, low: float, high: float | None, open_bounds: bool) -> bool:
+    if open_bounds:
+        return not low < value < (high if high is not None else float("inf"))
+    return value < low or (high is not None and value > high)
+
+
+#: attribute → (flag, lowest, highest or None, bounds excluded, what the flag must be).
+RANGES: dict[str, tuple[str, float, float | None, bool, str]] = {
+    "k": ("--k", 1, MAX_K, False, f"a list length from 1 to {MAX_K}"),
+    "candidates": ("--candidates", 1, None, False, "at least 1"),
+    "kcore": ("--kcore", 0, 100, False, "from 0 (off) to 100"),
+    "test_frac": ("--test-frac", 0, 1, True, "a share between 0 and 1 (both excluded), e.g. 0.2"),
+    "head_share": ("--head-share", 0, 1, True, "a share between 0 and 1 (both excluded), e.g. 0.8"),
+}
+
+
+def check_ranges(args: argparse.Namespace) -> None:
+    """Numbers argparse accepts but the commands cannot use (``--k 0``, ``--test-frac 1``…):
+    a one-line CliError (exit 2) naming the flag, before any file is read."""
+    for attr, (flag, low, high, open_bounds, must) in RANGES.items():
+        value = getattr(args, attr, None)
+        if value is not None and _range_problem(value, low, high, open_bounds):
+            raise CliError(f"{flag} must be {must} (got {value:g})")
+
+
+def load_result(args: argparse.Namespace) -> ValidationResult:
+    """Read and validate the files with the command's column options.
+
+    Unknown roles, and a column given to two roles (with each other or with a guessed role),
+    are a one-line CliError (exit 2).
+    """
+    mapping = parse_columns(args.columns, INTERACTION_ROLES, "--columns")
+    catalog_mapping = parse_columns(args.catalog_columns, CATALOG_ROLES, "--catalog-columns")
     result = load_files(args.interactions, args.catalog, file_format=args.format,
-                        mapping=parse_columns(args.columns),
-                        catalog_mapping=parse_columns(args.catalog_columns),
+                        mapping=mapping, catalog_mapping=catalog_mapping,
                         value_kind=args.value_kind)
+    if mapping:
+        _refuse_shared(result.report.mapping, "--columns")
+    if catalog_mapping and args.catalog:
+        _refuse_shared(result.report.catalog_mapping, "--catalog-columns")
+    return result
+
+
+def load_dataset(args: argparse.Namespace) -> Dataset:
+    """Validated files → Dataset; a report with errors becomes a one-line CliError.
+
+    ``--rating-threshold`` on a file without a value column keeps every interaction: said on
+    stderr as one warning line, and the command goes on.
+    """
+    result = load_result(args)
     if not result.ok:
         raise CliError(result.report.errors[0].message, code=1)
+    if args.rating_threshold is not None and "value" not in result.interactions.columns:
+        print(f"warning: --rating-threshold {args.rating_threshold:g} ignored: "
+              f"{Path(args.interactions).name} has no rating or quantity column, so every "
+              "interaction is kept (map one with --columns value=COLUMN)", file=sys.stderr)
     config = DatasetConfig(head_share=args.head_share, mid_share=max(0.95, args.head_share),
                            rating_threshold=args.rating_threshold, kcore=args.kcore,
                            below_threshold=args.below_threshold)

@@ -8,7 +8,7 @@ import json
 import time
 from pathlib import Path
 
-from recsys.cli.args import add_dataset_args, add_input_args, json_arg, load_dataset
+from recsys.cli.args import CliError, add_dataset_args, add_input_args, json_arg, load_dataset
 from recsys.data.splits import SPLIT_METHODS, SplitConfig, split_dataset
 
 __all__ = ["add_arguments", "run"]
@@ -40,6 +40,11 @@ def run(args: argparse.Namespace) -> int:
     ds = load_dataset(args)
     split = split_dataset(ds, SplitConfig(method=args.split, test_frac=args.test_frac,
                                           seed=args.seed))
+    if not len(split.test_users):
+        raise CliError(f"nothing to evaluate: no user has held-out interactions under --split "
+                       f"{args.split} (a user needs at least 2 interactions to have one held out); "
+                       "keep only users with enough of them (--kcore 2 or more) or pick another "
+                       "--split", code=1)
     rows = []
     for name in names:
         model = create_model(name, configs.get(name, {}))

@@ -6,8 +6,7 @@ import argparse
 import json
 import sys
 
-from recsys.cli.args import add_input_args, parse_columns
-from recsys.data.formats import load_files
+from recsys.cli.args import add_input_args, load_result
 
 __all__ = ["add_arguments", "run"]
 
@@ -19,11 +18,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the report (text or JSON); exit code 1 when it has errors."""
-    result = load_files(
-        args.interactions, args.catalog, file_format=args.format,
-        mapping=parse_columns(args.columns), catalog_mapping=parse_columns(args.catalog_columns),
-        value_kind=args.value_kind,
-    )
+    result = load_result(args)
     report = result.report
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, default=str))

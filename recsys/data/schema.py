@@ -102,6 +102,18 @@ class ColumnMapping:
         roles.update({k: (v or None) for k, v in overrides.items()})
         return ColumnMapping(roles=roles, value_kind=self.value_kind)
 
+    def shared_columns(self) -> dict[str, tuple[str, ...]]:
+        """Columns that play more than one role (column → its roles, in role order).
+
+        A column read as both user and item id (say) gives nonsense pairs, so a caller that
+        takes a mapping from a person refuses these.
+        """
+        roles_of: dict[str, list[str]] = {}
+        for role, column in self.roles.items():
+            if column:
+                roles_of.setdefault(column, []).append(role)
+        return {c: tuple(r) for c, r in roles_of.items() if len(r) > 1}
+
     def as_dict(self) -> dict[str, object]:
         """Plain dict for reports and manifests."""
         return {"roles": dict(self.roles), "value_kind": self.value_kind}
