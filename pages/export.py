@@ -197,10 +197,11 @@ def show_export(folder: Path, key: str) -> None:
     path = folder / entry["name"]
     ext = path.suffix.lstrip(".")
     b = st.columns(2)
-    b[0].download_button(f"Download {entry['name']}", path.read_bytes(), file_name=entry["name"],
+    # Both downloads are made when clicked (callables), not on every rerun of the page.
+    b[0].download_button(f"Download {entry['name']}", path.read_bytes, file_name=entry["name"],
                          mime=MIME.get(ext, "application/octet-stream"), key=f"{key}_file", type="primary",
                          on_click="ignore")  # a download needs no rerun of the page
-    b[1].download_button("Download all (zip with manifest.json)", zip_folder(folder),
+    b[1].download_button("Download all (zip with manifest.json)", lambda: zip_folder(folder),
                          file_name=f"{folder.name}.zip", mime="application/zip", key=f"{key}_zip",
                          on_click="ignore")
     st.dataframe(head_of_file(path, PREVIEW_ROWS), hide_index=True, key=f"{key}_preview")

@@ -35,10 +35,21 @@ def _spread(codes: np.ndarray, values: pd.Series, index: pd.Index) -> pd.Series:
     return taken.where(codes >= 0) if (codes < 0).any() else taken
 
 
-def normalise_ids(series: pd.Series) -> tuple[pd.Series, int]:
-    """Ids as trimmed strings; ``17850.0`` becomes ``17850``. Missing ids become NA.
+#: Id cells that mean "no id", whatever the file format: the tokens pandas reads as missing
+#: from a CSV, applied to Parquet and XLSX text too, so one rule holds for every upload.
+MISSING_ID_TOKENS: frozenset[str] = frozenset({
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+    "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+})
 
-    Returns the ids and how many were written as whole floats.
+
+def normalise_ids(series: pd.Series) -> tuple[pd.Series, int]:
+    """Ids as trimmed strings in Unicode NFC; ``17850.0`` becomes ``17850``. Missing ids
+    (empty cells and :data:`MISSING_ID_TOKENS`) become NA.
+
+    NFC makes an id typed on one system (``é`` as one code point) and exported by another
+    (``e`` + a combining accent) the same id. Returns the ids and how many were written as
+    whole floats.
     """
     if pd.api.types.is_float_dtype(series):
         whole = series.notna() & (series == np.floor(series))
@@ -46,8 +57,8 @@ def normalise_ids(series: pd.Series) -> tuple[pd.Series, int]:
         out = ints.where(whole, series.astype("string"))
         return out.where(series.notna()), int(whole.sum())
     codes, uniques = _distinct(series.astype("string"))
-    ids = uniques.astype("string").str.strip()
-    ids = ids.mask(ids == "")
+    ids = uniques.astype("string").str.strip().str.normalize("NFC")
+    ids = ids.mask(ids.isin(MISSING_ID_TOKENS))
     floaty = ids.str.fullmatch(_FLOAT_INT.pattern).fillna(False).astype(bool)
     if floaty.any():
         ids = ids.mask(floaty, ids.str.replace(r"\.0+$", "", regex=True))

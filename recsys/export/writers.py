@@ -240,7 +240,10 @@ def read_export(path: str | Path, fmt: str | None = None) -> pd.DataFrame:
     elif fmt == "parquet":
         frame = pd.read_parquet(path)
     elif fmt == "json":
-        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+        # Split on "\n" only: str.splitlines would also break at U+2028 / U+2029, which JSON
+        # leaves unescaped inside strings (a title may hold one).
+        text = path.read_text(encoding="utf-8")
+        rows = [json.loads(line) for line in text.split("\n") if line.strip()]
         frame = pd.DataFrame(rows, columns=list(EXPORT_COLUMNS))
         for col in ("score", "base_score"):
             frame[col] = frame[col].astype("float64")  # null → NaN
