@@ -105,6 +105,25 @@ def active_dataset() -> Dataset | None:
         return None
 
 
+def upload_limit_mb() -> tuple[int, str]:
+    """The upload size that applies, in MB, and a note when two settings disagree.
+
+    The library reads files up to ``TAILSTUDIO_MAX_UPLOAD_MB``; the server refuses bodies above
+    ``server.maxUploadSize`` (``.streamlit/config.toml``, or ``--server.maxUploadSize``, which
+    ``scripts/dashboard.sh`` sets from ``TAILSTUDIO_MAX_UPLOAD_MB``). The smaller one applies,
+    so the uploader never accepts a file the server would refuse with a bare HTTP 413.
+    """
+    from recsys.data.reading import default_max_upload_mb
+
+    library = default_max_upload_mb()
+    server = int(st.get_option("server.maxUploadSize"))
+    if library <= server:
+        return library, ""
+    return server, (f"Uploads are limited to {server:,} MB by the server setting "
+                    f"server.maxUploadSize, below TAILSTUDIO_MAX_UPLOAD_MB = {library:,} MB; "
+                    "raise both to accept larger files.")
+
+
 @st.cache_resource(show_spinner=False)
 def device_label() -> str:
     """Compute device as shown to the user (resolved once per server)."""
@@ -356,4 +375,4 @@ def sidebar(ds: Dataset | None) -> None:
 __all__ = ["ACTIVE", "DEMO_NAME", "PENDING", "TRAIN_JOB", "active_dataset", "active_name",
            "config_form", "device_label", "save_and_activate", "set_active", "ensure_router",
            "evaluation_split", "flash", "load_trained", "model_picker", "page_start", "show_flash",
-           "sidebar", "trained_models", "workspace"]
+           "sidebar", "trained_models", "upload_limit_mb", "workspace"]

@@ -20,7 +20,7 @@ from recsys.data.profile import (
     segment_table,
     tail_share_by,
 )
-from recsys.data.reading import IngestError, default_max_upload_mb, read_table
+from recsys.data.reading import IngestError, read_table
 from recsys.data.schema import CATALOG_ROLES, INTERACTION_ROLES, guess_mapping
 from recsys.evaluation import gini
 from recsys.workspace import safe_name
@@ -309,7 +309,9 @@ def render_load() -> None:
     fmt = st.selectbox("Format", INPUT_FORMATS, key="upload_format",
                        help="auto recognises MovieLens and UCI Online Retail files.")
     left, right = st.columns(2)
-    limit = default_max_upload_mb()
+    limit, note = ui.upload_limit_mb()
+    if note:
+        st.caption(note)
     inter_file = left.file_uploader(f"Interaction log (CSV, TSV, gz, Parquet, XLSX; ≤ {limit} MB)",
                                     type=UPLOAD_TYPES, key="upload_interactions",
                                     max_upload_size=limit)

@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec .venv/bin/streamlit run app.py "$@"
+# One setting drives both upload limits: the server's and the library's.
+exec .venv/bin/streamlit run app.py --server.maxUploadSize "${TAILSTUDIO_MAX_UPLOAD_MB:-500}" "$@"

@@ -383,3 +383,16 @@ def test_server_config_does_not_watch_source_files() -> None:
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert config["server"]["fileWatcherType"] == "none"
     assert config["server"]["maxUploadSize"] == 500
+
+
+def test_upload_limit_is_the_smaller_of_library_and_server(demo_ws: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TAILSTUDIO_MAX_UPLOAD_MB", "100000")  # above any server setting
+    at = start()
+    server = int(st.get_option("server.maxUploadSize"))
+    label = at.file_uploader(key="upload_interactions").label
+    assert f"≤ {server} MB" in label
+    assert any("server.maxUploadSize" in c.value and "100,000 MB" in c.value for c in at.caption)
+    monkeypatch.setenv("TAILSTUDIO_MAX_UPLOAD_MB", "1")
+    at = start()
+    assert "≤ 1 MB" in at.file_uploader(key="upload_interactions").label
+    assert not any("server.maxUploadSize" in c.value for c in at.caption)
