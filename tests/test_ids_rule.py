@@ -88,3 +88,42 @@ def test_export_page_builds_the_zip_only_when_downloaded(workspace_copy: Path, m
     at.run()  # … and reruns (any widget) draw its download buttons again
     assert not at.exception
     assert calls == []  # no zip was built for a download nobody asked for
+
+
+def _parquet(tmp_path: Path, name: str, **columns) -> Path:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / f"{name}.parquet"
+    pq.write_table(pa.table(columns), path)
+    return path
+
+
+def test_parquet_float_ids_with_infinity_or_huge_values_do_not_crash(tmp_path: Path):
+    import pyarrow as pa
+
+    inf = load_files(_parquet(tmp_path, "inf", user_id=pa.array([1.0, np.inf, 3.0]), item_id=["a", "b", "c"]))
+    assert inf.ok and inf.report.count("missing_user_id") == 1  # an infinite id is no id
+    assert sorted(inf.interactions["user_id"]) == ["1", "3"]
+    huge = load_files(_parquet(tmp_path, "huge", user_id=pa.array([1.0, 1e30, 3.0]), item_id=["a", "b", "c"]))
+    assert huge.ok and "1e+30" in set(huge.interactions["user_id"])  # not a rounded integer
+
+
+@pytest.mark.parametrize("kind", ["struct", "list", "binary"])
+def test_parquet_id_columns_that_hold_no_ids_are_named(tmp_path: Path, kind: str):
+    import pyarrow as pa
+
+    values = {"struct": pa.array([{"x": 1}, {"x": 2}, {"x": 3}]), "list": pa.array([[1], [2], [3]]),
+              "binary": pa.array([b"\xff\xfe", b"ok", b"\x80"], pa.binary())}[kind]
+    result = load_files(_parquet(tmp_path, kind, user_id=["u1", "u2", "u3"], sku=values))
+    assert not result.ok
+    message = result.report.errors[0].message
+    assert "'sku'" in message and ("nested" in message or "UTF-8" in message)
+
+
+def test_parquet_binary_ids_in_utf8_are_read_as_text(tmp_path: Path):
+    import pyarrow as pa
+
+    result = load_files(_parquet(tmp_path, "bin", user_id=["u1", "u2", "u3"],
+                                 item_id=pa.array([b"caf\xc3\xa9", b"ok", b"x"], pa.binary())))
+    assert result.ok and sorted(result.interactions["item_id"]) == ["café", "ok", "x"]

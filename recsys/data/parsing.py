@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["SUPPORTED_RANGE", "TimestampParse", "normalise_ids", "parse_timestamps", "parse_values",
-           "read_timestamps", "unit_name"]
+__all__ = ["SUPPORTED_RANGE", "TimestampParse", "id_column_problem", "normalise_ids",
+           "parse_timestamps", "parse_values", "read_timestamps", "unit_name"]
 
 
 _FLOAT_INT = re.compile(r"^-?\d+\.0+$")
@@ -52,10 +53,16 @@ def normalise_ids(series: pd.Series) -> tuple[pd.Series, int]:
     whole floats.
     """
     if pd.api.types.is_float_dtype(series):
-        whole = series.notna() & (series == np.floor(series))
+        # Infinite ids are no ids; whole numbers beyond 2**53 are not exact and stay as text.
+        finite = pd.Series(np.isfinite(series.to_numpy(dtype="float64", na_value=np.nan)),
+                           index=series.index)
+        series = series.where(finite)
+        whole = series.notna() & (series == np.floor(series)) & (series.abs() < 2.0**53)
         ints = series.where(whole).astype("Int64").astype("string")
         out = ints.where(whole, series.astype("string"))
         return out.where(series.notna()), int(whole.sum())
+    if pd.api.types.is_object_dtype(series):
+        series = series.map(_as_text, na_action="ignore")
     codes, uniques = _distinct(series.astype("string"))
     ids = uniques.astype("string").str.strip().str.normalize("NFC")
     ids = ids.mask(ids.isin(MISSING_ID_TOKENS))
@@ -64,6 +71,30 @@ def normalise_ids(series: pd.Series) -> tuple[pd.Series, int]:
         ids = ids.mask(floaty, ids.str.replace(r"\.0+$", "", regex=True))
     n_float = int(floaty.to_numpy()[codes[codes >= 0]].sum())
     return _spread(codes, ids, series.index).astype("string"), n_float
+
+
+def _as_text(value: Any) -> Any:
+    """Bytes ids (Parquet binary columns) as UTF-8 text; anything else unchanged."""
+    return value.decode("utf-8") if isinstance(value, bytes | bytearray) else value
+
+
+def id_column_problem(series: pd.Series) -> str | None:
+    """Why a column cannot hold ids (nested values, binary that is not UTF-8 text), or
+    ``None``. Ids read from CSV are always text; Parquet can hold anything."""
+    if not pd.api.types.is_object_dtype(series):
+        return None
+    kinds = set(series.dropna().map(type).unique())
+    nested = [k for k in kinds if issubclass(k, dict | list | tuple | set | np.ndarray)]
+    if nested:
+        return "holds nested values (lists or records), not ids"
+    if any(issubclass(k, bytes | bytearray) for k in kinds):
+        raw = series.dropna()
+        raw = raw[raw.map(lambda v: isinstance(v, bytes | bytearray))]
+        try:
+            raw.map(lambda v: bytes(v).decode("utf-8"))
+        except UnicodeDecodeError:
+            return "holds binary values that are not UTF-8 text"
+    return None
 
 
 #: The dates a ``datetime64[ns]`` column can hold; the report names them when rows fall outside.
@@ -135,6 +166,8 @@ def read_timestamps(series: pd.Series) -> TimestampParse:
             out = series.dt.tz_convert("UTC").dt.tz_localize(None)
         values, far = _in_range(out)
         return TimestampParse(values, far, pd.Series(pd.NA, index=series.index, dtype="string"))
+    if pd.api.types.is_object_dtype(series):
+        series = series.map(_as_text, na_action="ignore")
     codes, uniques = _distinct(series.astype("string"))
     values, far, unit = _parse_text_or_epoch(uniques)
     return TimestampParse(

@@ -22,6 +22,7 @@ import pandas as pd
 from recsys.data.parsing import (
     SUPPORTED_RANGE,
     TimestampParse,
+    id_column_problem,
     normalise_ids,
     parse_timestamps,
     parse_values,
@@ -68,6 +69,13 @@ def clean_interactions(
         return None
     bad: dict[str, pd.Series] = {}
     out = pd.DataFrame(index=raw.index)
+    for role, label in (("user_id", "user id"), ("item_id", "item id")):
+        if problem := id_column_problem(raw[mapping.get(role)]):
+            report.add("error", IssueCode.for_role("bad", role),
+                       f"The {label} column '{mapping.get(role)}' {problem}. Map a column of "
+                       "plain ids (text or whole numbers).")
+    if report.errors:
+        return None
     for role, label in (("user_id", "user id"), ("item_id", "item id")):
         ids, n_float = normalise_ids(raw[mapping.get(role)])
         out[role] = ids
@@ -179,6 +187,11 @@ def clean_catalog(
     renames = {mapping.get(r): r for r in CATALOG_ROLES if mapping.get(r) in raw.columns}
     cat = raw.rename(columns=renames)
     cat = cat.loc[:, ~cat.columns.duplicated()]
+    if problem := id_column_problem(cat["item_id"]):
+        report.add("error", IssueCode.CATALOG_BAD_ITEM_ID, f"The catalog's item id column "
+                   f"'{col}' {problem}. Map a column of plain ids (text or whole numbers).",
+                   table="catalog")
+        return None
     cat["item_id"], _ = normalise_ids(cat["item_id"])
     missing = cat["item_id"].isna()
     if missing.any():
