@@ -291,3 +291,23 @@ def test_bad_limit_settings_fall_back_to_defaults(monkeypatch: pytest.MonkeyPatc
     assert (limits.max_unpacked_bytes, limits.max_rows, limits.max_columns, limits.max_line_bytes) == (
         2048 * 2**20, 20_000_000, 2000, 128 * 1024)
     assert limits.unpacked_cap == 2048 * 2**20  # below 20 × the 500 MB upload limit
+
+
+def test_xlsx_wider_than_the_cap_refused_before_the_sheet_is_loaded(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("Wide")
+    sheet.append([f"c{i}" for i in range(2500)])
+    sheet.append(list(range(2500)))
+    book.save(tmp_path / "wide.xlsx")
+    import recsys.data.reading as reading
+
+    def never(*_args, **_kwargs):
+        raise AssertionError("the sheet was loaded")
+
+    monkeypatch.setattr(reading.pd, "ExcelFile", never)
+    with pytest.raises(IngestError, match=r"'wide\.xlsx' has 2,500 columns in its first line, over "
+                       r"the limit of 2,000"):
+        read_table(tmp_path / "wide.xlsx")

@@ -207,12 +207,17 @@ def gunzip_capped(data: bytes, name: str, limits: IngestLimits) -> bytes:
 
 
 _ROW_TAG = re.compile(rb"<(?:\w+:)?row[\s>/]")
+_ROW_END = re.compile(rb"</(?:\w+:)?row>")
+_CELL_TAG = re.compile(rb"<(?:\w+:)?c[\s>/]")
+#: The most of a sheet's XML searched for the end of its first row (to count its cells).
+FIRST_ROW_BYTES = 8 << 20
 
 
 def check_xlsx(zf: zipfile.ZipFile, name: str, limits: IngestLimits) -> None:
     """Refuse a workbook that unpacks to more than ``limits.unpacked_cap`` or holds a sheet with
-    more than ``limits.max_rows`` rows, reading each sheet's XML as a stream (rows counted by
-    tag, without parsing), before any spreadsheet reader loads it whole.
+    more than ``limits.max_rows`` rows or a first row of more than ``limits.max_columns`` cells,
+    reading each sheet's XML as a stream (tags counted, not parsed), before any spreadsheet
+    reader loads it whole.
 
     The sizes a zip declares are upper bounds: Python's zip reader stops at them.
     """
@@ -222,7 +227,8 @@ def check_xlsx(zf: zipfile.ZipFile, name: str, limits: IngestLimits) -> None:
     for info in zf.infolist():
         if not (info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml")):
             continue
-        rows, tail = 0, b""
+        rows, tail, head = 0, b"", b""
+        head_done = False
         with zf.open(info) as fh:
             while chunk := fh.read(CHUNK):
                 block = tail + chunk
@@ -231,3 +237,20 @@ def check_xlsx(zf: zipfile.ZipFile, name: str, limits: IngestLimits) -> None:
                 rows -= len(_ROW_TAG.findall(tail))  # counted again with the next chunk
                 # header row + max_rows data rows are allowed
                 check_rows(rows - 1, name, limits, at_least=True)
+                if not head_done:
+                    head += chunk
+                    head_done = _check_first_row(head, name, limits)
+
+
+def _check_first_row(head: bytes, name: str, limits: IngestLimits) -> bool:
+    """Count the cells of the first row in ``head`` (the start of a sheet's XML); ``True`` once
+    the row is complete (or ``head`` is long enough to judge)."""
+    start = _ROW_TAG.search(head)
+    if start is None:
+        return len(head) > FIRST_ROW_BYTES
+    end = _ROW_END.search(head, start.end())
+    if end is None and len(head) <= FIRST_ROW_BYTES:
+        return False
+    stop = end.start() if end is not None else len(head)
+    check_columns(len(_CELL_TAG.findall(head, start.end(), stop)), name, limits)
+    return True
