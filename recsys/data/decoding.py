@@ -1,4 +1,4 @@
-"""The bytes of a user's file: size limits, gzip, text encoding, delimiter and header sniffing.
+"""The bytes of a user's file: reading within limits, gzip, text encoding, delimiter and header sniffing.
 
 The first step of :func:`recsys.data.reading.read_table`: everything here looks at raw bytes
 (or a decoded sample of them) and either says how to read them or raises :class:`IngestError`
@@ -9,17 +9,24 @@ returns, lives here too so that the per-format readers share it without importin
 from __future__ import annotations
 
 import csv
-import gzip
-import io
 import os
 import re
-import zlib
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal
 
 import pandas as pd
+
+from recsys.data.limits import (
+    IngestError,
+    IngestLimits,
+    default_max_upload_mb,
+    fmt_size,
+    gunzip_capped,
+    read_path_capped,
+    read_stream_capped,
+)
 
 __all__ = ["IngestError", "IngestLimits", "RawTable", "Source", "DELIMITERS", "SNIFF_BYTES",
            "GZIP_MAGIC", "ZIP_MAGIC", "PARQUET_MAGIC", "OLE_MAGIC", "default_max_upload_mb",
@@ -35,30 +42,6 @@ PARQUET_MAGIC = b"PAR1"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # legacy .xls and other OLE files
 
 Source = str | os.PathLike | bytes | BinaryIO
-
-
-class IngestError(ValueError):
-    """A file that cannot be read at all; the message says why and what to do."""
-
-
-def default_max_upload_mb() -> int:
-    """Upload size limit in MB: ``TAILSTUDIO_MAX_UPLOAD_MB`` or 500."""
-    try:
-        return max(1, int(os.environ.get("TAILSTUDIO_MAX_UPLOAD_MB", "500")))
-    except ValueError:
-        return 500
-
-
-@dataclass(frozen=True)
-class IngestLimits:
-    """Guards against files too large to handle.
-
-    ``max_bytes`` caps the file as given; ``max_expand`` caps how much a compressed file may
-    grow when unpacked (a defence against decompression bombs).
-    """
-
-    max_bytes: int = field(default_factory=lambda: default_max_upload_mb() * 2**20)
-    max_expand: int = 20
 
 
 @dataclass(frozen=True)
@@ -96,33 +79,15 @@ def _delimiter_name(delimiter: str) -> str:
     return {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}.get(delimiter, repr(delimiter))
 
 
-def fmt_size(n: int) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GB"  # pragma: no cover
-
-
 def load_bytes(source: Source, limits: IngestLimits) -> tuple[bytes, str, int]:
-    """Return the raw bytes, a display name and the size, refusing files over the limit."""
+    """Return the raw bytes, a display name and the size, refusing files over the limit and
+    files that are not regular files (devices, pipes: they may never end)."""
     if isinstance(source, bytes | bytearray):
         data, name = bytes(source), "uploaded file"
     elif isinstance(source, str | os.PathLike):
         path = Path(source)
         name = path.name
-        if not path.exists():
-            raise IngestError(f"File not found: {path}")
-        if path.is_dir():
-            raise IngestError(f"{path} is a folder; choose a file inside it.")
-        size = path.stat().st_size
-        if size > limits.max_bytes:
-            raise IngestError(
-                f"'{name}' is {fmt_size(size)}, over the upload limit of "
-                f"{fmt_size(limits.max_bytes)}. Filter or split the file, or raise the limit "
-                "with TAILSTUDIO_MAX_UPLOAD_MB."
-            )
-        data = path.read_bytes()
+        data = read_path_capped(path, limits)
     else:
         name = getattr(source, "name", "uploaded file")
         size = getattr(source, "size", None)
@@ -131,7 +96,8 @@ def load_bytes(source: Source, limits: IngestLimits) -> tuple[bytes, str, int]:
                 f"'{name}' is {fmt_size(size)}, over the upload limit of "
                 f"{fmt_size(limits.max_bytes)}."
             )
-        data = source.getvalue() if hasattr(source, "getvalue") else source.read()
+        data = (source.getvalue() if hasattr(source, "getvalue")
+                else read_stream_capped(source, name, limits))
     if len(data) > limits.max_bytes:
         raise IngestError(
             f"'{name}' is {fmt_size(len(data))}, over the upload limit of "
@@ -141,15 +107,8 @@ def load_bytes(source: Source, limits: IngestLimits) -> tuple[bytes, str, int]:
 
 
 def gunzip(data: bytes, name: str, limits: IngestLimits) -> bytes:
-    cap = limits.max_bytes * limits.max_expand
-    try:
-        with gzip.GzipFile(fileobj=io.BytesIO(data)) as fh:
-            out = fh.read(cap + 1)
-    except (OSError, EOFError, zlib.error) as exc:  # zlib.error: corrupt deflate data
-        raise IngestError(f"'{name}' looks like gzip but cannot be unpacked ({exc}).") from exc
-    if len(out) > cap:
-        raise IngestError(f"'{name}' unpacks to more than {fmt_size(cap)}; it is too large.")
-    return out
+    """Unpack gzip ``data`` within ``limits`` (see :func:`recsys.data.limits.gunzip_capped`)."""
+    return gunzip_capped(data, name, limits)
 
 
 def decode_sample(data: bytes, name: str, encoding: str | None) -> tuple[str, str]:

@@ -14,7 +14,6 @@ by name, then validates (:mod:`recsys.data.validation`). Public formats:
 
 from __future__ import annotations
 
-import gzip
 import logging
 import os
 from collections.abc import Mapping
@@ -25,6 +24,8 @@ from typing import Any, Literal, get_args
 import pandas as pd
 
 from recsys.data.dataset import Dataset, build_dataset
+from recsys.data.decoding import GZIP_MAGIC, gunzip, load_bytes
+from recsys.data.limits import check_columns, check_first_line, check_rows, count_lines
 from recsys.data.reading import IngestError, IngestLimits, RawTable, Source, read_table
 from recsys.data.report import IssueCode
 from recsys.data.schema import CATALOG_ROLES, ColumnMapping, guess_mapping, normalise_name
@@ -173,21 +174,21 @@ def _sibling(source: Source, names: tuple[str, ...]) -> Path | None:
 
 def _read_dat(source: Source, name: str, limits: IngestLimits | None,
               encoding: str | None = None) -> RawTable:
-    """Read a MovieLens ``::``-separated file (fields may contain ``|``, so no CSV parser)."""
+    """Read a MovieLens ``::``-separated file (fields may contain ``|``, so no CSV parser).
+
+    Read within ``limits`` like any other file: gzip is unpacked as a capped stream, and lines
+    and fields are counted before the table is built.
+    """
     lim = limits or IngestLimits()
-    if isinstance(source, str | os.PathLike):
-        data = Path(source).read_bytes()
-    elif isinstance(source, bytes | bytearray):
-        data = bytes(source)
-    else:
-        data = source.getvalue() if hasattr(source, "getvalue") else source.read()
-    if len(data) > lim.max_bytes:
-        raise IngestError(f"'{name}' is over the upload limit of {lim.max_bytes / 2**20:.0f} MB.")
-    if data[:2] == b"\x1f\x8b":
-        data = gzip.decompress(data)
+    data = load_bytes(source, lim)[0]
+    if data[:2] == GZIP_MAGIC:
+        data = gunzip(data, name, lim)
+    check_first_line(data, name, lim)
+    check_rows(count_lines(data), name, lim)
     lines = [ln for ln in data.decode(encoding or "latin-1").splitlines() if ln.strip()]
     if not lines:
         raise IngestError(f"'{name}' is empty.")
+    check_columns(lines[0].count("::") + 1, name, lim)
     parts = pd.DataFrame([ln.split("::") for ln in lines], dtype="string")
     parts.columns = [f"column_{i + 1}" for i in range(parts.shape[1])]
     return RawTable(parts, name, "csv", encoding=encoding or "latin-1", delimiter="::",

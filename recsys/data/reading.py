@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from recsys.data.decoding import (
     DELIMITERS,
@@ -33,6 +35,7 @@ from recsys.data.decoding import (
     load_bytes,
     sniff_delimiter,
 )
+from recsys.data.limits import check_columns, check_rows, check_xlsx
 from recsys.data.text_tables import read_text, tidy_columns
 
 __all__ = [
@@ -73,18 +76,28 @@ def read_table(
         if not data:
             raise IngestError(f"'{name}' is an empty gzip archive.")
     if data[:4] == PARQUET_MAGIC:
-        return _read_parquet(data, name, compressed, size)
+        return _read_parquet(data, name, compressed, size, limits)
     if data[:4] == ZIP_MAGIC:
-        return _read_xlsx(data, name, sheet, compressed, size)
+        return _read_xlsx(data, name, sheet, compressed, size, limits)
     if data[:4] == OLE_MAGIC:
         raise IngestError(
             f"'{name}' is a legacy Excel (.xls) or other Office binary file. "
             "Save it as .xlsx or CSV and upload it again."
         )
-    return read_text(data, name, compressed, size, delimiter, encoding, header)
+    return read_text(data, name, compressed, size, delimiter, encoding, header, limits=limits)
 
 
-def _read_parquet(data: bytes, name: str, compressed: bool, size: int) -> RawTable:
+def _read_parquet(data: bytes, name: str, compressed: bool, size: int,
+                  limits: IngestLimits) -> RawTable:
+    """A Parquet file; its own compression is left to Arrow, but rows and columns are checked
+    from the footer before any column is read."""
+    try:
+        meta = pq.ParquetFile(io.BytesIO(data))
+        rows, columns = meta.metadata.num_rows, len(meta.schema_arrow.names)
+    except Exception as exc:  # pyarrow raises many types for corrupt files
+        raise IngestError(f"'{name}' is not a readable Parquet file ({exc}).") from exc
+    check_columns(columns, name, limits)
+    check_rows(rows, name, limits)
     try:
         frame = pd.read_parquet(io.BytesIO(data))
     except Exception as exc:  # pyarrow raises many types for corrupt files
@@ -95,16 +108,18 @@ def _read_parquet(data: bytes, name: str, compressed: bool, size: int) -> RawTab
     return RawTable(frame, name, "parquet", compressed=compressed, size_bytes=size)
 
 
-def _read_xlsx(data: bytes, name: str, sheet: str | None, compressed: bool, size: int) -> RawTable:
+def _read_xlsx(data: bytes, name: str, sheet: str | None, compressed: bool, size: int,
+               limits: IngestLimits) -> RawTable:
+    """An XLSX workbook: its unpacked size and sheet rows are checked as a stream first (the
+    spreadsheet reader loads a sheet whole), then the chosen sheet is read as text."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            is_xlsx = "xl/workbook.xml" in zf.namelist()
-    except zipfile.BadZipFile as exc:
+            if "xl/workbook.xml" not in zf.namelist():
+                raise IngestError(f"'{name}' is a ZIP archive, not an Excel workbook. Unzip it "
+                                  "and upload the CSV inside.")
+            check_xlsx(zf, name, limits)
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
         raise IngestError(f"'{name}' is a damaged ZIP/XLSX file ({exc}).") from exc
-    if not is_xlsx:
-        raise IngestError(
-            f"'{name}' is a ZIP archive, not an Excel workbook. Unzip it and upload the CSV inside."
-        )
     try:
         book = pd.ExcelFile(io.BytesIO(data), engine=_excel_engine())
         sheets = tuple(str(s) for s in book.sheet_names)
@@ -131,6 +146,7 @@ def _read_xlsx(data: bytes, name: str, sheet: str | None, compressed: bool, size
             "Choose another sheet in the reading options if needed."
         )
     frame = tidy_columns(frame.dropna(how="all"))
+    check_columns(frame.shape[1], name, limits)
     return RawTable(
         frame, name, "xlsx", compressed=compressed, sheet=chosen, sheets=sheets,
         notes=tuple(notes), size_bytes=size,

@@ -19,12 +19,14 @@ import pandas as pd
 
 from recsys.data.decoding import (
     IngestError,
+    IngestLimits,
     RawTable,
     decode_sample,
     looks_like_header,
     mostly_utf8,
     sniff_delimiter,
 )
+from recsys.data.limits import check_columns, check_first_line, check_rows, count_lines
 
 __all__ = ["read_text", "tidy_columns"]
 
@@ -38,11 +40,22 @@ def read_text(
     delimiter: str | None,
     encoding: str | None,
     header: bool | None,
+    *,
+    limits: IngestLimits | None = None,
 ) -> RawTable:
-    """A text table: sniff how to read it, parse every column as text, note what was odd."""
+    """A text table: sniff how to read it, parse every column as text, note what was odd.
+
+    Before parsing, the file is refused when its first line is too long, it has too many lines
+    or its first line too many fields (``limits``): the parser would need many times the file's
+    size in memory to find that out.
+    """
+    limits = limits or IngestLimits()
     data, encoding, sample, notes = _decode(data, name, encoding)
+    check_first_line(data, name, limits)
+    check_rows(count_lines(data) - 1, name, limits)  # the first line may be a header
     delimiter = delimiter or sniff_delimiter(sample)
-    first = next(csv.reader([sample.splitlines()[0]], delimiter=delimiter), [])
+    first = _first_fields(sample, delimiter)
+    check_columns(_first_line_width(first, sample, data, encoding, delimiter), name, limits)
     has_header = looks_like_header(first) if header is None else header
     kwargs: dict = dict(
         sep=delimiter, dtype=str, encoding=encoding, header=0 if has_header else None,
@@ -68,6 +81,25 @@ def read_text(
         frame, name, "csv", encoding=encoding, delimiter=delimiter, compressed=compressed,
         has_header=has_header, notes=tuple(notes), size_bytes=size,
     )
+
+
+def _first_fields(sample: str, delimiter: str) -> list[str]:
+    """The fields of the sample's first line (split plainly where the csv module refuses it)."""
+    line = sample.splitlines()[0]
+    try:
+        return next(csv.reader([line], delimiter=delimiter), [])
+    except csv.Error:  # e.g. a field over the csv module's field size limit
+        return line.split(delimiter)
+
+
+def _first_line_width(first: list[str], sample: str, data: bytes, encoding: str,
+                      delimiter: str) -> int:
+    """Fields in the file's first line; counted plainly on the bytes when the sample cuts it."""
+    if len(data) <= len(sample) or "\n" in sample or "\r" in sample:
+        return len(first)
+    end = data.find(b"\n")
+    line = data[: end if end >= 0 else len(data)].decode(encoding, errors="replace")
+    return line.count(delimiter) + 1
 
 
 def _decode(data: bytes, name: str, encoding: str | None) -> tuple[bytes, str, str, list[str]]:
