@@ -127,3 +127,16 @@ def test_parquet_binary_ids_in_utf8_are_read_as_text(tmp_path: Path):
     result = load_files(_parquet(tmp_path, "bin", user_id=["u1", "u2", "u3"],
                                  item_id=pa.array([b"caf\xc3\xa9", b"ok", b"x"], pa.binary())))
     assert result.ok and sorted(result.interactions["item_id"]) == ["café", "ok", "x"]
+
+
+@pytest.mark.parametrize("codec", ["utf-32", "utf-32-be"])
+def test_utf32_with_a_bom_is_text(tmp_path: Path, codec: str):
+    text = "user_id,item_id\nu1,café\nu2,b\nu1,b\n"
+    data = text.encode(codec)
+    if codec == "utf-32-be":
+        data = b"\x00\x00\xfe\xff" + data  # the explicit codecs write no BOM
+    path = tmp_path / "log.csv"
+    path.write_bytes(data)
+    result = load_files(path)
+    assert result.ok, result.report.errors
+    assert sorted(result.interactions["item_id"]) == ["b", "b", "café"]

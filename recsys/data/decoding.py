@@ -116,6 +116,8 @@ def decode_sample(data: bytes, name: str, encoding: str | None) -> tuple[str, st
     if encoding is None:
         if data[:3] == b"\xef\xbb\xbf":
             encoding = "utf-8-sig"
+        elif data[:4] in (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"):  # before UTF-16's BOM
+            encoding = "utf-32"
         elif data[:2] in (b"\xff\xfe", b"\xfe\xff"):
             encoding = "utf-16"
         elif b"\x00" in data[:8192]:
