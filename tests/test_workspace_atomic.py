@@ -121,6 +121,10 @@ def test_stale_temps_and_old_versions_are_cleaned_at_start(tmp_path, monkeypatch
                      (tmp_path / ".store" / "models" / "shop" / "fake")):
         assert len(list(versions.iterdir())) == 1
     assert ws.load_dataset("shop").n_interactions == 30
+    ws.save_model("shop", FakeModel(40), run="fake")  # a long-lived process prunes on save
+    time.sleep(0.05)
+    ws.save_model("shop", FakeModel(50), run="fake")
+    assert len(list((tmp_path / ".store" / "models" / "shop" / "fake").iterdir())) == 1
 
 
 def test_hidden_folders_are_never_listed(tmp_path):

@@ -177,6 +177,7 @@ class Store:
         os.replace(tmp_link, link)
         if old is not None and old.exists():
             os.utime(old)  # superseded now: kept a while for readers still on it
+        self._clean_versions(rel, time.time() - stale_after_s())  # bounded in long-lived servers
         return version
 
     def delete(self, rel: Path) -> None:
