@@ -11,6 +11,8 @@ import json
 import logging
 import re
 import typing
+import zipfile
+from pathlib import Path
 from typing import Any
 
 import annotated_types as at
@@ -286,7 +288,44 @@ def load_trained(ds: Dataset, run: str) -> Any:
     :func:`evaluation_split`); ``model.seen_`` holds that training matrix.
     """
     info = run_info(ds, run)
-    return _trained(str(workspace().root), ds.name, run, str(info.saved_at))
+    try:
+        return _trained(str(workspace().root), ds.name, run, str(info.saved_at))
+    except WorkspaceError:
+        raise
+    except Exception as exc:  # a truncated or hand-edited file: say which, and how to recover
+        log.warning("kept model %s/%s cannot be loaded: %s", ds.name, run, exc)
+        folder = Path(info.path) if info.path is not None else workspace().root / "models"
+        raise WorkspaceError(damaged_model_message(run, folder, exc)) from exc
+
+
+def damaged_file(folder: Path) -> Path:
+    """The first file of a kept model folder that is missing or unreadable (else the folder).
+
+    ``model.json`` must parse as JSON and ``weights.npz`` must be a whole zip archive (numpy's
+    ``.npz``); a file cut short by a full disk or a killed copy fails one of these checks.
+    """
+    config, weights = folder / "model.json", folder / "weights.npz"
+    try:
+        json.loads(config.read_text())
+    except (OSError, ValueError):
+        return config
+    try:
+        with zipfile.ZipFile(weights) as archive:
+            if archive.testzip() is None:
+                return folder
+    except (OSError, zipfile.BadZipFile, EOFError, ValueError):
+        pass
+    return weights
+
+
+def damaged_model_message(run: str, folder: Path, exc: Exception) -> str:
+    """What the pages say about a kept model whose files cannot be read: the file, the reason
+    and the way out (train it again, which rewrites the folder)."""
+    path = damaged_file(folder)
+    reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+    what = "is missing" if not path.exists() else f"cannot be read ({reason})"
+    return (f"the kept model '{run}' is damaged: {path} {what}. Train '{run}' again on the "
+            "Train page to replace it.")
 
 
 @st.cache_resource(max_entries=4, show_spinner="Rebuilding the evaluation split…")
@@ -409,7 +448,7 @@ def sidebar(ds: Dataset | None) -> None:
 
 
 __all__ = ["ACTIVE", "DEMO_NAME", "PENDING", "TRAIN_JOB", "active_dataset", "active_name",
-           "config_form", "device_label", "md_escape", "plot_escape", "plot_escape_column",
+           "config_form", "damaged_model_message", "device_label", "md_escape", "plot_escape", "plot_escape_column",
            "save_and_activate", "set_active", "ensure_router", "evaluation_split", "flash",
            "load_trained", "model_picker", "page_start", "show_flash", "sidebar",
            "trained_models", "workspace"]

@@ -49,7 +49,8 @@ try:
     split = ui.evaluation_split(ds, runs[0])
     models = {run: ui.load_trained(ds, run) for run in runs}
 except (WorkspaceError, OSError, ValueError) as exc:
-    st.error(f"The kept models could not be loaded ({exc}). Train them again on the Train page.")
+    hint = "" if "Train page" in str(exc) else " Train them again on the Train page."
+    st.error(f"The kept models could not be loaded: {ui.md_escape(exc)}{hint}")
     st.stop()
 train = split.train
 item_map = ui.workspace().load_item_map(ds.name)

@@ -74,7 +74,7 @@ try:
     k = info.results.protocol.k
     cands = _candidates(ds.fingerprint, run, saved_at, POOL, model, split)
 except (WorkspaceError, ValueError, OSError, KeyError, StopIteration) as exc:
-    st.error(f"The model '{run}' cannot be used here: {exc}")
+    st.error(f"The model '{ui.md_escape(run)}' cannot be used here: {ui.md_escape(exc)}")
     st.stop()
 if cands.n_users == 0:
     st.warning("The validation split has no held-out interactions to measure on.")
