@@ -170,7 +170,7 @@ if go:
         st.error(f"Export failed: {ui.md_escape(exc)}")
     except Exception as exc:  # never a traceback in the browser; details in the server log
         logging.getLogger(__name__).exception("export failed")
-        st.error(f"Export failed unexpectedly ({type(exc).__name__}: {exc}).")
+        st.error(f"Export failed unexpectedly ({type(exc).__name__}: {ui.md_escape(exc)}).")
     finally:
         if folder is not None and st.session_state.get(LAST) != str(folder):
             shutil.rmtree(folder, ignore_errors=True)

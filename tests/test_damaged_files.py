@@ -1,7 +1,9 @@
 """Damaged or missing files give a message naming the file and a way out, never a traceback.
 
 A truncated ``weights.npz`` (What-if, Compare, Export), an export file deleted under the
-Export page and a truncated or empty embedding cache file, each in a copy of a workspace.
+Export page and a truncated or empty embedding cache file, each in a copy of a workspace. And
+no file planted in the workspace is ever executed: numba's compiled cache, whose index numba
+reads with ``pickle``, lives outside it.
 """
 
 from __future__ import annotations
@@ -100,3 +102,23 @@ def test_damaged_embedding_cache_is_rebuilt(tmp_path: Path, damage: str):
     third = text_embeddings(TEXTS, method="tfidf", cache_dir=tmp_path)  # the file was rewritten
     assert third.cached
     np.testing.assert_array_equal(third.vectors, first.vectors)
+
+
+def test_compiled_cache_is_outside_the_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from recsys.maps._numba import numba_cache_dir
+    from recsys.workspace import default_workspace_path
+
+    workspace = tmp_path / "workspace"
+    monkeypatch.setenv("TAILSTUDIO_WORKSPACE", str(workspace))
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_workspace_path() == workspace
+    assert numba_cache_dir() == tmp_path / "xdg" / "tail-studio" / "numba"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert numba_cache_dir() == tmp_path / "home" / ".cache" / "tail-studio" / "numba"
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")  # not absolute: ignored, as the spec says
+    assert numba_cache_dir() == tmp_path / "home" / ".cache" / "tail-studio" / "numba"
+    assert workspace not in numba_cache_dir().parents
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "chosen"))  # the override stays
+    assert numba_cache_dir() == tmp_path / "chosen"
