@@ -153,3 +153,24 @@ def test_uploaded_file_name_is_shown_as_text(workspace_dir):
     shown = [c.value for c in at.caption] + [s.value for s in at.success]
     assert not any("![" in re.sub(r"\\.", "", c) for c in shown), shown
     assert any(ui.md_escape(IMAGE) in c for c in shown), shown
+
+
+@pytest.mark.usefixtures("navigation_apptest")
+def test_whatif_exposure_chart_escapes_categories(workspace_dir):
+    from recsys.data.splits import SplitConfig
+    from recsys.jobs import train_models
+    from tests.test_rerank import synthetic_dataset
+
+    base = synthetic_dataset(n_users=150, n_items=80, seed=2, name="small-shop")
+    catalog = base.catalog.copy()
+    catalog["category"] = catalog["category"].replace({"Kitchen": LINK, "Garden": STYLED})
+    ds = build_dataset(base.interactions, catalog, name="small-shop")
+    ws = Workspace(workspace_dir)
+    ws.save_dataset(ds, source="test", activate=True)
+    job = train_models(ds, {"pop": {}}, split=SplitConfig(method="random", seed=0), workspace=ws)
+    assert job.status == "done", job.message
+    at = open_page("whatif", timeout=120)
+    assert not at.exception, [e.value for e in at.exception]
+    shown = " ".join(_strings(s) for s in _plot_specs(at))
+    assert "<a href" not in shown and "<span" not in shown
+    assert "&lt;a href" in shown and "&lt;span style" in shown
