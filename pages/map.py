@@ -134,7 +134,7 @@ if frame is None:
 
 attrs = frame.attrs
 for note in attrs.get("notes") or []:
-    st.warning(note)
+    st.warning(ui.md_escape(note))
 cfg = attrs.get("settings") or {}
 st.caption(f"Embedding: {attrs.get('embedding', '?')} · projection **{cfg.get('method', '?')}** "
            f"(seed {cfg.get('seed', 0)}) · clusters on the {cfg.get('cluster_on', 'map')} · "
