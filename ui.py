@@ -6,9 +6,13 @@ lives in :mod:`recsys`.
 
 from __future__ import annotations
 
+import html
 import json
 import logging
+import re
 import typing
+import zipfile
+from pathlib import Path
 from typing import Any
 
 import annotated_types as at
@@ -30,6 +34,58 @@ PENDING = "pending_validation"
 ACTIVE = "active_dataset_name"
 FLASH = "flash_message"
 TRAIN_JOB = "training_job"
+
+
+#: Characters that make markup anywhere in a line of Streamlit's markdown: links and images
+#: (``[``, ``]``), HTML tags and autolinks (``<``), entities (``&``), emphasis, code, maths and
+#: strikethrough (``*``, `````, ``$``, ``~``) and the escape character itself.
+_MD_ANYWHERE = re.compile(r"([\\`*\[\]<~$&])")
+#: ``_`` emphasises unless it sits between two letters or digits (``shop_log`` stays as typed).
+_MD_UNDERSCORE = re.compile(r"(?<![^\W_])_|_(?![^\W_])")
+#: ``http://`` and ``www.`` become links by themselves (GFM autolinks).
+_MD_AUTOLINK = re.compile(r"(:)(?=//)|(?<=www)(\.)", re.IGNORECASE)
+#: Block markers count only at the start of a line: headings, quotes, lists and rules.
+_MD_LINE_START = re.compile(r"^(\s*)([#>+=-]|\d+(?=[.)]))")
+
+
+def md_escape(value: Any) -> str:
+    """``value`` as markdown that shows it literally, on one line.
+
+    Dataset names, file names, item titles, categories, cluster labels and column names come
+    from uploads: interpolated raw into ``st.markdown`` / ``st.caption`` / ``st.error`` (or a
+    widget label), ``![x](http://host/p.png)`` would fetch a remote image in every session that
+    shows it. Every character that can start markup where it stands gets a backslash (block
+    markers only at the start, ``_`` only outside words, so ordinary names read as typed), and
+    line breaks become spaces so a value cannot start a block of its own.
+    """
+    text = " ".join(("" if value is None else str(value)).splitlines())
+    text = _MD_ANYWHERE.sub(r"\\\1", text)
+    text = _MD_UNDERSCORE.sub(r"\\_", text)
+    text = _MD_AUTOLINK.sub(lambda m: "\\" + m.group(0), text)
+    match = _MD_LINE_START.match(text)
+    if match:
+        lead, marker = match.groups()
+        if marker.isdigit():  # "1. x" / "2) x": the dot or parenthesis after the number
+            text = lead + marker + "\\" + text[match.end():]
+        else:
+            text = lead + "\\" + marker + text[match.end():]
+    return text
+
+
+def plot_escape(value: Any) -> str:
+    """``value`` as text for Plotly (trace names, ticks, hover text, annotations).
+
+    Plotly renders a subset of HTML in every label (``<a href>``, ``<span style>``, ``<b>``,
+    ``<br>``): ``<``, ``>`` and ``&`` are written as entities, which it shows as the characters.
+    """
+    return html.escape("" if value is None else str(value), quote=False)
+
+
+def plot_escape_column(values: Any) -> Any:
+    """A pandas Series (or anything iterable) of labels escaped with :func:`plot_escape`."""
+    if hasattr(values, "map"):
+        return values.map(plot_escape)
+    return [plot_escape(v) for v in values]
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)
@@ -101,7 +157,8 @@ def active_dataset() -> Dataset | None:
         meta = ws.read_meta(name)
         return _load(str(ws.root), name, meta["fingerprint"])
     except (WorkspaceError, OSError, KeyError, ValueError) as exc:
-        st.error(f"The saved dataset '{name}' could not be loaded ({exc}). Load another one.")
+        st.error(f"The saved dataset '{md_escape(name)}' could not be loaded "
+                 f"({md_escape(exc)}). Load another one.")
         return None
 
 
@@ -250,7 +307,44 @@ def load_trained(ds: Dataset, run: str) -> Any:
     :func:`evaluation_split`); ``model.seen_`` holds that training matrix.
     """
     info = run_info(ds, run)
-    return _trained(str(workspace().root), ds.name, run, str(info.saved_at))
+    try:
+        return _trained(str(workspace().root), ds.name, run, str(info.saved_at))
+    except WorkspaceError:
+        raise
+    except Exception as exc:  # a truncated or hand-edited file: say which, and how to recover
+        log.warning("kept model %s/%s cannot be loaded: %s", ds.name, run, exc)
+        folder = Path(info.path) if info.path is not None else workspace().root / "models"
+        raise WorkspaceError(damaged_model_message(run, folder, exc)) from exc
+
+
+def damaged_file(folder: Path) -> Path:
+    """The first file of a kept model folder that is missing or unreadable (else the folder).
+
+    ``model.json`` must parse as JSON and ``weights.npz`` must be a whole zip archive (numpy's
+    ``.npz``); a file cut short by a full disk or a killed copy fails one of these checks.
+    """
+    config, weights = folder / "model.json", folder / "weights.npz"
+    try:
+        json.loads(config.read_text())
+    except (OSError, ValueError):
+        return config
+    try:
+        with zipfile.ZipFile(weights) as archive:
+            if archive.testzip() is None:
+                return folder
+    except (OSError, zipfile.BadZipFile, EOFError, ValueError):
+        pass
+    return weights
+
+
+def damaged_model_message(run: str, folder: Path, exc: Exception) -> str:
+    """What the pages say about a kept model whose files cannot be read: the file, the reason
+    and the way out (train it again, which rewrites the folder)."""
+    path = damaged_file(folder)
+    reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+    what = "is missing" if not path.exists() else f"cannot be read ({reason})"
+    return (f"the kept model '{run}' is damaged: {path} {what}. Train '{run}' again on the "
+            "Train page to replace it.")
 
 
 @st.cache_resource(max_entries=4, show_spinner="Rebuilding the evaluation split…")
@@ -369,10 +463,11 @@ def sidebar(ds: Dataset | None) -> None:
             st.caption("No dataset loaded.")
         st.markdown("### Compute device")
         st.caption(device_label())
-        st.caption(f"Workspace: `{ws.root}`")
+        st.caption(f"Workspace: {md_escape(ws.root)}")
 
 
 __all__ = ["ACTIVE", "DEMO_NAME", "PENDING", "TRAIN_JOB", "active_dataset", "active_name",
-           "config_form", "device_label", "save_and_activate", "set_active", "ensure_router",
+           "config_form", "damaged_model_message", "device_label", "md_escape", "plot_escape",
+           "plot_escape_column", "save_and_activate", "set_active", "ensure_router",
            "evaluation_split", "flash", "load_trained", "model_picker", "page_start", "show_flash",
            "sidebar", "trained_models", "upload_limit_mb", "workspace"]

@@ -65,7 +65,8 @@ def render_profile() -> None:
 def profile_headline(ds: Dataset, summary: dict) -> None:
     """Name, source and the six headline metrics."""
     s = ds.summary()
-    st.caption(f"**{ds.name}** · {ds.meta.get('source', '')} · head = items covering "
+    st.caption(f"**{ui.md_escape(ds.name)}** · {ui.md_escape(ds.meta.get('source', ''))} · "
+               f"head = items covering "
                f"{ds.config.head_share:.0%} of interactions")
     if ds.n_context_pairs:
         st.caption(f"{ds.n_context_pairs:,} user–item pairs below the rating threshold "
@@ -136,6 +137,7 @@ def tail_share_chart(ds: Dataset, groups: list[str]) -> None:
     if groups:
         by = st.selectbox("Tail share by", groups, key="tail_by")
         share = tail_share_by(ds, by)
+        share["group"] = ui.plot_escape_column(share["group"])  # category names are uploaded
         fig = px.bar(share.head(25), x="tail_share", y="group", orientation="h",
                      hover_data=["items", "tail_items", "interactions_share"],
                      labels={"tail_share": "share of items in the long tail", "group": by,
@@ -199,8 +201,8 @@ def unreadable(name: str, exc: Exception) -> str:
     """A readable message for a failure the reader did not foresee (logged with its trace)."""
     log.exception("reading %s failed", name)
     reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-    return (f"'{name}' could not be read ({reason}). Check its delimiter, encoding and quoting "
-            "in the reading options.")
+    return (f"'{ui.md_escape(name)}' could not be read ({ui.md_escape(reason)}). Check its "
+            "delimiter, encoding and quoting in the reading options.")
 
 
 def read_preview(upload, opts: ReadOptions, slot: str):
@@ -249,7 +251,8 @@ def render_report(result) -> None:
         st.success(f"Validation passed: {report.rows_kept:,} of {report.rows_read:,} "
                    "interaction rows kept.")
     else:
-        st.error("These files cannot be used yet: " + " ".join(e.message for e in report.errors))
+        st.error("These files cannot be used yet: "
+                 + " ".join(ui.md_escape(e.message) for e in report.errors))
     c = st.columns(5)
     c[0].metric("Rows read", f"{report.rows_read:,}")
     c[1].metric("Rows kept", f"{report.rows_kept:,}")
@@ -257,9 +260,9 @@ def render_report(result) -> None:
     c[3].metric("Users", f"{report.n_users:,}")
     c[4].metric("Items", f"{report.n_items:,}", help=f"{report.n_cold_items:,} cold items")
     for line in report.reading:
-        st.caption(line)
+        st.caption(ui.md_escape(line))
     if report.date_range:
-        st.caption(f"Dates: {report.date_range}")
+        st.caption(f"Dates: {ui.md_escape(report.date_range)}")
     if report.issues:
         table = pd.DataFrame([{"level": i.level, "file": i.table, "issue": i.message,
                                "rows": i.count or None} for i in report.issues])
@@ -267,7 +270,7 @@ def render_report(result) -> None:
         for issue in report.issues:
             if issue.sample:
                 label = issue.message if len(issue.message) <= 70 else issue.message[:69] + "…"
-                with st.expander(f"Example rows — {label}"):
+                with st.expander(f"Example rows — {ui.md_escape(label)}"):
                     st.dataframe(pd.DataFrame(list(issue.sample)), hide_index=True)
 
 
@@ -327,13 +330,15 @@ def render_load() -> None:
         raw = read_preview(inter_file, opts, "interactions")
         cat_raw = read_preview(cat_file, ReadOptions(), "catalog") if cat_file is not None else None
     except Exception as exc:  # IngestError says what is wrong; anything else still must not crash
-        st.error(str(exc) if isinstance(exc, IngestError) else unreadable(inter_file.name, exc))
+        st.error(ui.md_escape(exc) if isinstance(exc, IngestError)
+                 else unreadable(inter_file.name, exc))
         st.caption("The active dataset was kept.")
         return
     detected = detect_format(inter_file.name, raw) if fmt == "auto" else fmt
-    st.caption(f"{raw.name}: {raw.describe()} — format: **{detected}**")
+    st.caption(f"{ui.md_escape(raw.name)}: {ui.md_escape(raw.describe())} — format: "
+               f"**{detected}**")
     for note in raw.notes:
-        st.warning(note)
+        st.warning(ui.md_escape(note))
     st.dataframe(raw.frame.head(5), hide_index=True, key="raw_preview")
 
     with st.form("mapping_form"):
@@ -365,7 +370,8 @@ def render_load() -> None:
                                     read_options=opts, interactions_name=inter_file.name,
                                     catalog_name=cat_file.name if cat_file else None)
         except Exception as exc:
-            st.error(str(exc) if isinstance(exc, IngestError) else unreadable(inter_file.name, exc))
+            st.error(ui.md_escape(exc) if isinstance(exc, IngestError)
+                     else unreadable(inter_file.name, exc))
             st.caption("The active dataset was kept.")
             return
         st.session_state[ui.PENDING] = {"result": result, "config": config, "name": name,
@@ -382,7 +388,7 @@ def render_load() -> None:
                                 config=pending["config"], name=pending["name"],
                                 meta={"source": result.report.source})
         except ValueError as exc:
-            st.error(f"The dataset could not be built: {exc}")
+            st.error(f"The dataset could not be built: {ui.md_escape(exc)}")
             return
         if new.n_pairs == 0:
             st.error("No interaction is left after the rating threshold and k-core filter; "
@@ -390,7 +396,7 @@ def render_load() -> None:
             return
         ui.save_and_activate(new, report=result.report.to_dict(), source=result.report.source)
         st.session_state.pop(ui.PENDING, None)
-        ui.flash(f"'{new.name}' is now the active dataset ({new.n_users:,} users, "
+        ui.flash(f"'{ui.md_escape(new.name)}' is now the active dataset ({new.n_users:,} users, "
                  f"{new.n_items:,} items).")
         st.rerun()
 
@@ -412,12 +418,12 @@ def render_datasets() -> None:
     chosen = c1.selectbox("Dataset", names, key="manage_dataset")
     if c2.button("Make active", key="make_active"):
         ui.set_active(chosen)
-        ui.flash(f"'{chosen}' is now the active dataset.")
+        ui.flash(f"'{ui.md_escape(chosen)}' is now the active dataset.")
         st.rerun()
     confirm = c3.checkbox("Confirm delete", key="confirm_delete")
     if c3.button("Delete", disabled=not confirm, key="delete_dataset"):
         ws.delete_dataset(chosen)
-        ui.flash(f"'{chosen}' was deleted.")
+        ui.flash(f"'{ui.md_escape(chosen)}' was deleted.")
         st.rerun()
 
 

@@ -35,7 +35,7 @@ LIST_COLUMNS = {"#": st.column_config.NumberColumn(width=36),
                 "why": st.column_config.TextColumn(width=110)}
 
 ds = ui.page_start("Compare")
-st.caption(f"Dataset **{ds.name}** · one user's history beside each model's top-N; tail items are "
+st.caption(f"Dataset **{ui.md_escape(ds.name)}** · one user's history beside each model's top-N; tail items are "
            "marked ★, items the user interacted with in the held-out part are hits (✓).")
 
 runs = ui.model_picker(ds, key="compare_models", label="Models", multi=True)
@@ -49,7 +49,8 @@ try:
     split = ui.evaluation_split(ds, runs[0])
     models = {run: ui.load_trained(ds, run) for run in runs}
 except (WorkspaceError, OSError, ValueError) as exc:
-    st.error(f"The kept models could not be loaded ({exc}). Train them again on the Train page.")
+    hint = "" if "Train page" in str(exc) else " Train them again on the Train page."
+    st.error(f"The kept models could not be loaded: {ui.md_escape(exc)}{hint}")
     st.stop()
 train = split.train
 item_map = ui.workspace().load_item_map(ds.name)
@@ -65,7 +66,7 @@ if how == "by id":
     try:
         user = find_user(ds, text)
     except ValueError as exc:
-        c[1].error(str(exc))
+        c[1].error(ui.md_escape(exc))
 else:
     segment = c[1].selectbox("Segment", USER_SEGMENTS, format_func=SEGMENT_LABELS.get, key="compare_segment",
                              help="Judged on the training interactions of the evaluation split.")
@@ -108,11 +109,11 @@ def build_lists() -> dict[str, pd.DataFrame]:
 try:
     frames = build_lists()
 except (ValidationError, ValueError) as exc:
-    st.error(f"Could not build the lists: {exc}")
+    st.error(f"Could not build the lists: {ui.md_escape(exc)}")
     st.stop()
 except Exception as exc:  # never a traceback in the browser
     log.exception("compare failed")
-    st.error(f"Could not build the lists ({type(exc).__name__}: {exc}).")
+    st.error(f"Could not build the lists ({type(exc).__name__}: {ui.md_escape(exc)}).")
     st.stop()
 
 held_out = set(split.test[user].indices.tolist())
@@ -145,7 +146,7 @@ def show_history() -> None:
 
 def show_list(name: str, frame: pd.DataFrame) -> None:
     hit = np.isin(ds.item_positions(frame["item_id"], missing="negative"), list(held_out))
-    st.markdown(f"**{name}** · {int(frame['is_tail'].sum())} tail · {int(hit.sum())} hits")
+    st.markdown(f"**{ui.md_escape(name)}** · {int(frame['is_tail'].sum())} tail · {int(hit.sum())} hits")
     compact = pd.DataFrame({"#": frame["rank"], "tail": np.where(frame["is_tail"], TAIL_MARK, ""),
                             "hit": np.where(hit, "✓", ""), "title": frame["title"],
                             "why": np.where(frame["boosted"], "↑ " + frame["reason"], frame["reason"])})
@@ -178,7 +179,7 @@ st.dataframe(tails, hide_index=True, key="compare_tail_counts")
 
 st.subheader("Score breakdown")
 for name, frame in frames.items():
-    with st.expander(name):
+    with st.expander(ui.md_escape(name)):
         st.dataframe(frame.drop(columns=["item_id"]), hide_index=True, key=f"compare_breakdown_{name}",
                      column_config={x: st.column_config.NumberColumn(format="%.4f")
                                     for x in ("base_score", "score")})

@@ -47,7 +47,7 @@ MIME = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet", "jsonl":
 PREVIEW_ROWS = 20
 
 ds = ui.page_start("Export")
-st.caption(f"Dataset **{ds.name}** · {ds.n_users:,} users × {ds.n_items:,} items · lists hold only "
+st.caption(f"Dataset **{ui.md_escape(ds.name)}** · {ds.n_users:,} users × {ds.n_items:,} items · lists hold only "
            "items a user has never interacted with.")
 ws = ui.workspace()
 
@@ -167,10 +167,10 @@ if go:
     except ValidationError as exc:
         st.error("Invalid settings: " + "; ".join(e["msg"] for e in exc.errors()))
     except (ValueError, WorkspaceError, OSError) as exc:
-        st.error(f"Export failed: {exc}")
+        st.error(f"Export failed: {ui.md_escape(exc)}")
     except Exception as exc:  # never a traceback in the browser; details in the server log
         logging.getLogger(__name__).exception("export failed")
-        st.error(f"Export failed unexpectedly ({type(exc).__name__}: {exc}).")
+        st.error(f"Export failed unexpectedly ({type(exc).__name__}: {ui.md_escape(exc)}).")
     finally:
         if folder is not None and st.session_state.get(LAST) != str(folder):
             shutil.rmtree(folder, ignore_errors=True)
@@ -190,22 +190,57 @@ def head_of_file(path: Path, rows: int) -> pd.DataFrame:
     return pd.read_csv(path, nrows=rows, dtype=str, keep_default_na=False)
 
 
+#: What can go wrong reading an export folder someone changed by hand (a deleted, truncated or
+#: edited file): each is shown as a message naming the file, never as a traceback.
+DAMAGED = (OSError, ValueError, KeyError, IndexError, TypeError)
+
+
+def damaged_export(path: Path, exc: Exception) -> None:
+    """Say that ``path`` of an export is missing or unreadable, and how to get it back."""
+    reason = "it is missing" if not path.exists() else \
+        f"it cannot be read ({str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__})"
+    st.warning(f"The export file {ui.md_escape(path)} cannot be shown: {ui.md_escape(reason)}. "
+               "Export again with the button above (the old folder can be deleted).")
+
+
+def open_export(folder: Path) -> tuple[dict, Path] | None:
+    """The manifest of an export and its list file, or ``None`` (with a message) when either is
+    missing or damaged."""
+    try:
+        manifest = read_manifest(folder)
+        name = str(manifest["files"][0]["name"])
+    except DAMAGED as exc:
+        damaged_export(folder / "manifest.json", exc)
+        return None
+    path = folder / name
+    if not path.is_file():
+        damaged_export(path, FileNotFoundError(str(path)))
+        return None
+    return manifest, path
+
+
 def show_export(folder: Path, key: str) -> None:
     """Download buttons (the list file, and everything as a zip) and the manifest."""
-    manifest = read_manifest(folder)
-    entry = manifest["files"][0]
-    path = folder / entry["name"]
+    opened = open_export(folder)
+    if opened is None:
+        return
+    manifest, path = opened
+    try:
+        head = head_of_file(path, PREVIEW_ROWS)  # reads the file: a damaged one fails here
+    except DAMAGED as exc:
+        damaged_export(path, exc)
+        return
     ext = path.suffix.lstrip(".")
     b = st.columns(2)
     # Both downloads are made when clicked (callables), not on every rerun of the page.
-    b[0].download_button(f"Download {entry['name']}", path.read_bytes, file_name=entry["name"],
+    b[0].download_button(f"Download {ui.md_escape(path.name)}", path.read_bytes, file_name=path.name,
                          mime=MIME.get(ext, "application/octet-stream"), key=f"{key}_file", type="primary",
                          on_click="ignore")  # a download needs no rerun of the page
     b[1].download_button("Download all (zip with manifest.json)", lambda: zip_folder(folder),
                          file_name=f"{folder.name}.zip", mime="application/zip", key=f"{key}_zip",
                          on_click="ignore")
-    st.dataframe(head_of_file(path, PREVIEW_ROWS), hide_index=True, key=f"{key}_preview")
-    st.caption(f"The first {PREVIEW_ROWS} rows of {entry['name']}, as written.")
+    st.dataframe(head, hide_index=True, key=f"{key}_preview")
+    st.caption(f"The first {PREVIEW_ROWS} rows of {ui.md_escape(path.name)}, as written.")
     with st.expander("manifest.json", expanded=False):
         st.json(manifest)
 
@@ -213,23 +248,38 @@ def show_export(folder: Path, key: str) -> None:
 last = st.session_state.get(LAST)
 if last and Path(last).exists():
     st.subheader("This export")
-    manifest = read_manifest(Path(last))
-    st.success(f"{manifest['rows']:,} rows for {manifest['users']:,} users ({manifest['scope']['description']}) "
-               f"written to `{last}`.")
-    show_export(Path(last), "export_download")
+    opened = open_export(Path(last))
+    if opened is not None:
+        manifest = opened[0]
+        try:
+            st.success(f"{manifest['rows']:,} rows for {manifest['users']:,} users "
+                       f"({ui.md_escape(manifest['scope']['description'])}) written to "
+                       f"{ui.md_escape(last)}.")
+        except DAMAGED as exc:
+            damaged_export(Path(last) / "manifest.json", exc)
+        else:
+            show_export(Path(last), "export_download")
 
 st.subheader("Past exports")
-past = list_exports(ws.root, ds.name)
+past = [e for e in list_exports(ws.root, ds.name) if isinstance(e["manifest"], dict)]
 if not past:
     st.caption("No export yet for this dataset.")
 else:
-    table = pd.DataFrame([{
-        "folder": e["folder"].name, "created": e["manifest"].get("created"),
-        "model": e["manifest"].get("model", {}).get("run") or e["manifest"].get("model", {}).get("name"),
-        "re-rank": ", ".join(f"{r['method']} @ {r['strength']:.2f}" for r in e["manifest"].get("rerank", []))
-        or "none",
-        "scope": e["manifest"].get("scope", {}).get("description"), "format": e["manifest"].get("format"),
-        "rows": e["manifest"].get("rows")} for e in past])
+    def past_row(e: dict) -> dict:
+        """One row of the past exports table (a hand-edited manifest only blanks its cells)."""
+        m = e["manifest"]
+        try:
+            model = m.get("model") or {}
+            run_name = model.get("run") or model.get("name")
+            rerank = ", ".join(f"{r['method']} @ {r['strength']:.2f}" for r in m.get("rerank") or [])
+            scope = (m.get("scope") or {}).get("description")
+        except (*DAMAGED, AttributeError):
+            run_name, rerank, scope = None, "?", None
+        return {"folder": e["folder"].name, "created": m.get("created"),
+                "model": run_name, "re-rank": rerank or "none",
+                "scope": scope, "format": m.get("format"), "rows": m.get("rows")}
+
+    table = pd.DataFrame([past_row(e) for e in past])
     st.dataframe(table, hide_index=True, key="export_past_table")
     chosen = st.selectbox("Open a past export", [e["folder"].name for e in past], key="export_past")
     show_export(next(e["folder"] for e in past if e["folder"].name == chosen), "export_past_download")

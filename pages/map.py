@@ -45,12 +45,12 @@ if ds is None:
     st.info("Load a dataset on the Catalog page first.")
     st.stop()
 if ds.n_items < MIN_ITEMS:
-    st.info(f"The catalog of **{ds.name}** has {ds.n_items} item{'s' if ds.n_items != 1 else ''}; "
+    st.info(f"The catalog of **{ui.md_escape(ds.name)}** has {ds.n_items} item{'s' if ds.n_items != 1 else ''}; "
             f"a map needs at least {MIN_ITEMS}. Load a larger catalog on the Catalog page.")
     st.stop()
 ws = ui.workspace()
 cache_dir = ws.root / ".cache"
-st.caption(f"Dataset **{ds.name}** · {ds.n_items:,} items · each point is a product, close points "
+st.caption(f"Dataset **{ui.md_escape(ds.name)}** · {ds.n_items:,} items · each point is a product, close points "
            "are similar; clusters made mostly of tail items that get little exposure are the "
            "**tail clusters**.")
 
@@ -82,7 +82,7 @@ def compute(config: MapConfig, run: str | None) -> pd.DataFrame | None:
                               progress=lambda f, m: bar.progress(min(1.0, max(0.0, f)), text=m))
         except (MapDataError, WorkspaceError, ValueError, RuntimeError, MemoryError) as exc:
             status.update(label="The map could not be drawn.", state="error")
-            st.error(f"The map could not be drawn: {exc}")
+            st.error(f"The map could not be drawn: {ui.md_escape(exc)}")
             return None
         t = frame.attrs.get("timings", {})
         done = "from the cache" if frame.attrs.get("cached") else f"in {t.get('total_s', 0):.1f} s"
@@ -94,7 +94,8 @@ def compute(config: MapConfig, run: str | None) -> pd.DataFrame | None:
     try:
         ws.save_item_map(ds.name, frame, settings)
     except OSError as exc:
-        st.warning(f"The map is shown but could not be kept in the workspace: {exc}")
+        st.warning("The map is shown but could not be kept in the workspace: "
+                   f"{ui.md_escape(exc)}")
     return frame
 
 
@@ -133,7 +134,7 @@ if frame is None:
 
 attrs = frame.attrs
 for note in attrs.get("notes") or []:
-    st.warning(note)
+    st.warning(ui.md_escape(note))
 cfg = attrs.get("settings") or {}
 st.caption(f"Embedding: {attrs.get('embedding', '?')} · projection **{cfg.get('method', '?')}** "
            f"(seed {cfg.get('seed', 0)}) · clusters on the {cfg.get('cluster_on', 'map')} · "
@@ -198,17 +199,20 @@ def figure(view: pd.DataFrame, by: str, highlight: bool, focus: int | None,
            neighbours: np.ndarray) -> tuple[go.Figure, list[np.ndarray]]:
     fig = go.Figure()
     trace_rows: list[np.ndarray] = []
+    # Titles, categories and cluster labels come from the upload: Plotly would render their HTML.
     hover = ("<b>%{text}</b><br>%{customdata[0]}<br>popularity %{customdata[1]} · "
              "%{customdata[2]}<br>cluster: %{customdata[3]}<extra></extra>")
     cat = view["category"].astype(str) if "category" in view else pd.Series("", index=view.index)
-    custom = np.column_stack([cat.to_numpy(dtype=object), view["popularity"].to_numpy(),
+    custom = np.column_stack([ui.plot_escape_column(cat).to_numpy(dtype=object),
+                              view["popularity"].to_numpy(),
                               view["segment"].to_numpy(dtype=object),
-                              view["cluster_label"].to_numpy(dtype=object)])
+                              ui.plot_escape_column(view["cluster_label"]).to_numpy(dtype=object)])
+    titles = ui.plot_escape_column(view["title"]).to_numpy(dtype=object)
     size = 4 if len(view) > 20_000 else 6
     for name, rows, marker in colour_groups(view, by, highlight):
         fig.add_trace(go.Scattergl(
-            x=view["x"].to_numpy()[rows], y=view["y"].to_numpy()[rows], mode="markers", name=name,
-            text=view["title"].to_numpy(dtype=object)[rows], customdata=custom[rows],
+            x=view["x"].to_numpy()[rows], y=view["y"].to_numpy()[rows], mode="markers",
+            name=ui.plot_escape(name), text=titles[rows], customdata=custom[rows],
             hovertemplate=hover, marker={"size": size, **marker}))
         trace_rows.append(rows)
     tail = view.loc[view["is_tail_cluster"]]
@@ -217,12 +221,14 @@ def figure(view: pd.DataFrame, by: str, highlight: bool, focus: int | None,
                                               label=("cluster_label", "first"),
                                               rank=("tail_rank", "first"))
         for row in centres.itertuples():
-            fig.add_annotation(x=row.x, y=row.y, text=f"#{row.rank} {row.label}", showarrow=False,
+            fig.add_annotation(x=row.x, y=row.y, text=ui.plot_escape(f"#{row.rank} {row.label}"),
+                               showarrow=False,
                                font={"size": 12, "color": "#111827"}, bgcolor="rgba(255,255,255,0.75)")
     if focus is not None:
         pts = view.iloc[np.concatenate([[focus], neighbours])]
         fig.add_trace(go.Scattergl(x=pts["x"], y=pts["y"], mode="markers", name="searched item "
-                                   "and neighbours", text=pts["title"], hoverinfo="text",
+                                   "and neighbours", text=ui.plot_escape_column(pts["title"]),
+                                   hoverinfo="text",
                                    marker={"size": [16] + [10] * len(neighbours), "symbol": "star",
                                            "color": "#111827", "line": {"width": 1,
                                                                         "color": "white"}}))
@@ -254,7 +260,7 @@ focus, neighbours, neighbour_table = None, np.zeros(0, dtype=np.int64), None
 if query:
     hits = search_items(view, query)
     if hits.empty:
-        st.info(f"No item matches '{query}'.")
+        st.info(f"No item matches '{ui.md_escape(query)}'.")
     else:
         options = hits.index.tolist()
         pick = st.selectbox("Matching items", options, key="map_pick",
@@ -286,7 +292,7 @@ st.caption("Drag on the map to select a box (or pick lasso in the chart's toolba
            "items; double-click to clear.")
 
 if neighbour_table is not None:
-    st.markdown(f"**Nearest neighbours of {view['title'].iloc[focus]}** "
+    st.markdown(f"**Nearest neighbours of {ui.md_escape(view['title'].iloc[focus])}** "
                 f"({neighbour_table.attrs['how']})")
     st.dataframe(neighbour_table, hide_index=True, key="map_neighbours",
                  column_config={"similarity": st.column_config.NumberColumn(format="%.3f"),
@@ -329,9 +335,9 @@ if len(rows):
                 saved = ws.save_item_set(ds.name, name, chosen["item_id"].tolist(),
                                          note=f"map selection of {len(chosen)} items")
             except (WorkspaceError, OSError) as exc:
-                st.error(f"The item set could not be saved: {exc}")
+                st.error(f"The item set could not be saved: {ui.md_escape(exc)}")
             else:
-                st.success(f"Saved item set '{saved}' ({len(chosen):,} items).")
+                st.success(f"Saved item set '{ui.md_escape(saved)}' ({len(chosen):,} items).")
 
 # ----------------------------------------------------------------------------- clusters
 st.subheader("Clusters")
@@ -352,4 +358,5 @@ st.dataframe(table, hide_index=True, key="map_clusters", column_config={
 })
 sets = ws.list_item_sets(ds.name)
 if sets:
-    st.caption("Saved item sets: " + ", ".join(f"{s['name']} ({s['size']})" for s in sets))
+    st.caption("Saved item sets: " + ", ".join(f"{ui.md_escape(s['name'])} ({s['size']})"
+                                               for s in sets))

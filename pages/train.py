@@ -13,7 +13,7 @@ from recsys.jobs import TrainingJob
 from recsys.models import available_models, get_model_class
 
 ds = ui.page_start("Train")
-st.caption(f"Dataset **{ds.name}** · {ds.n_users:,} users × {ds.n_items:,} items · training on "
+st.caption(f"Dataset **{ui.md_escape(ds.name)}** · {ds.n_users:,} users × {ds.n_items:,} items · training on "
            f"**{ui.device_label()}**")
 
 job: TrainingJob | None = st.session_state.get(ui.TRAIN_JOB)
@@ -70,10 +70,10 @@ def live_progress() -> None:
         job.cancel()
         st.toast("Stopping after the current epoch…")
     if job.status == "failed":
-        st.error(f"Training failed: {job.message}")
+        st.error(f"Training failed: {ui.md_escape(job.message)}")
     for run in job.runs:
         if run.status == "failed":
-            st.error(f"{run.name} failed: {run.error}")
+            st.error(f"{run.name} failed: {ui.md_escape(run.error)}")
     curves = [{"model": r.name, **e} for r in job.runs for e in r.epochs if "loss" in e]
     if curves:
         frame = pd.DataFrame(curves)

@@ -74,7 +74,7 @@ try:
     k = info.results.protocol.k
     cands = _candidates(ds.fingerprint, run, saved_at, POOL, model, split)
 except (WorkspaceError, ValueError, OSError, KeyError, StopIteration) as exc:
-    st.error(f"The model '{run}' cannot be used here: {exc}")
+    st.error(f"The model '{ui.md_escape(run)}' cannot be used here: {ui.md_escape(exc)}")
     st.stop()
 if cands.n_users == 0:
     st.warning("The validation split has no held-out interactions to measure on.")
@@ -153,6 +153,7 @@ def _metric_row(current: dict, baseline: dict) -> None:
 def _exposure_chart(table: pd.DataFrame, by: str, title: str) -> go.Figure:
     long = table.melt(id_vars=[by], value_vars=["baseline", "current"], var_name="lists",
                       value_name="share of slots")
+    long[by] = ui.plot_escape_column(long[by])  # category and cluster names come from the upload
     fig = px.bar(long, x="share of slots", y=by, color="lists", barmode="group",
                  orientation="h", title=title,
                  color_discrete_map={"baseline": "#94a3b8", "current": "#0f766e"})
@@ -213,9 +214,9 @@ def tuning() -> None:
         elapsed = time.perf_counter() - t0
         baseline = measure(cands.top(k), train, split.test, cands.users)
     except (ValidationError, ValueError, WorkspaceError) as exc:
-        st.error(f"This setting cannot be applied: {' '.join(str(exc).split())}")
+        st.error(f"This setting cannot be applied: {ui.md_escape(' '.join(str(exc).split()))}")
         return
-    st.caption(f"{cfg.label()}: {cands.n_users:,} users re-ranked and measured in "
+    st.caption(f"{ui.md_escape(cfg.label())}: {cands.n_users:,} users re-ranked and measured in "
                f"{elapsed * 1000:.0f} ms. Deltas are against the model's unboosted lists.")
     _metric_row(current, baseline)
 
@@ -232,7 +233,7 @@ def tuning() -> None:
                           cands, split, clusters, frozenset(item_set) if item_set else None,
                           hits)
     except ValueError as exc:
-        st.error(f"The trade-off curve could not be computed: {exc}")
+        st.error(f"The trade-off curve could not be computed: {ui.md_escape(exc)}")
         curve = None
     if curve is not None and not curve.empty:
         fig = px.line(curve.assign(method=curve["method"].map(LABELS)), x="aplt", y="ndcg",

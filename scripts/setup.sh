@@ -11,10 +11,9 @@ req=requirements.txt
 [ "${1:-}" = "--bench" ] && req=requirements-bench.txt
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -r "$req"
-# Compile the item map's numba code into the persistent caches, so the first map does not wait
-# for it: the dashboard's (<workspace>/.cache/numba) and, for test setups, the suite's
-# (.cache/numba). Instant when already warm for the installed versions.
+# Compile the item map's numba code into the persistent cache, so the first map does not wait
+# for it: NUMBA_CACHE_DIR when set, else the per-user ${XDG_CACHE_HOME:-~/.cache}/tail-studio/numba
+# (never the workspace: numba reads its cache index with pickle). The dashboard, the command
+# line and the test suite (scripts/test.sh) share it. Instant when already warm for the
+# installed versions.
 .venv/bin/python -m recsys warmup
-if [ "${1:-}" = "--dev" ] || [ "${1:-}" = "--bench" ]; then
-  NUMBA_CACHE_DIR="${NUMBA_CACHE_DIR:-$PWD/.cache/numba}" .venv/bin/python -m recsys warmup
-fi

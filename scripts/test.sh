@@ -9,7 +9,7 @@ if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = "0" ] && command -v a
   apt-get update -qq && apt-get install -y -qq chromium >/dev/null
 fi
 bash scripts/setup.sh --bench
-export NUMBA_CACHE_DIR="${NUMBA_CACHE_DIR:-$PWD/.cache/numba}"
+export NUMBA_CACHE_DIR="${NUMBA_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/tail-studio/numba}"
 .venv/bin/ruff check .
 # The architecture contract (layers, no Streamlit in the library) and no import cycle.
 .venv/bin/lint-imports

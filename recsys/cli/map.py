@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
 def add_warmup_arguments(p: argparse.ArgumentParser) -> None:
     """Options of ``python -m recsys warmup``."""
     p.add_argument("--cache-dir", help="numba cache folder (default: NUMBA_CACHE_DIR, else "
-                   "<workspace>/.cache/numba)")
+                   "tail-studio/numba in $XDG_CACHE_HOME or ~/.cache)")
     p.add_argument("--force", action="store_true", help="compile again even if the cache is "
                    "warm for the installed library versions")
     p.add_argument("--json", action="store_true", help="print the report as JSON")

@@ -21,6 +21,7 @@ import os
 import re
 import threading
 import time
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -231,10 +232,23 @@ def _dump(emb: TextEmbedding, path: Path) -> None:
 
 
 def _load(path: Path) -> TextEmbedding:
-    with np.load(path, allow_pickle=False) as data:
-        vectors = np.array(data["vectors"], dtype=np.float32)
-        info = [str(x) for x in data["info"]]
-    method, model, note = info
+    """Read one cache file; a damaged one raises ``ValueError`` naming it.
+
+    A file cut short (a full disk, a killed process, a hand edit) or emptied makes numpy raise
+    ``BadZipFile`` or ``EOFError``, which the cache would not treat as a miss: as a
+    ``ValueError`` it is logged and ignored, the embedding is computed again and the file is
+    rewritten, so nobody has to delete it by hand.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            vectors = np.array(data["vectors"], dtype=np.float32)
+            info = [str(x) for x in data["info"]]
+        method, model, note = info
+        if vectors.ndim != 2:
+            raise ValueError(f"vectors of shape {vectors.shape}")
+    except (zipfile.BadZipFile, EOFError, OSError, KeyError, ValueError) as exc:
+        raise ValueError(f"damaged embedding cache file {path} ({str(exc) or type(exc).__name__}); "
+                         "it is rebuilt") from exc
     return TextEmbedding(vectors, method, int(vectors.shape[1]), model, note, 0.0, True)
 
 

@@ -11,7 +11,7 @@ little exposure, ranked by opportunity. Modules:
 * :mod:`.neighbours` exact / approximate neighbour graphs · :mod:`.warmup` compile ahead of time
 
 umap-learn, hdbscan and openTSNE are imported on first use with a persistent numba cache
-(``NUMBA_CACHE_DIR``, by default ``<workspace>/.cache/numba``).
+(``NUMBA_CACHE_DIR``, by default ``~/.cache/tail-studio/numba``, never inside the workspace).
 """
 
 from recsys.maps._numba import import_umap, numba_cache_dir, prepare_numba

@@ -5,8 +5,11 @@ tens of seconds in every new process. Numba can keep compiled machine code on di
 (``NUMBA_CACHE_DIR``), but umap-learn marks almost none of its functions ``cache=True``, so the
 cache alone does not help it. This module therefore
 
-* points ``NUMBA_CACHE_DIR`` at ``<workspace>/.cache/numba`` (unless it is already set) before
-  numba is first imported (:func:`prepare_numba`);
+* points ``NUMBA_CACHE_DIR`` at a per-user cache folder, ``$XDG_CACHE_HOME/tail-studio/numba``
+  or ``~/.cache/tail-studio/numba`` (unless it is already set), before numba is first imported
+  (:func:`prepare_numba`). Never the workspace: numba reads its cache index with ``pickle``, so
+  whoever can write the cache folder can run code in the next process that draws a map, and
+  the workspace is where uploads and other analysts' files land;
 * imports pynndescent with its *eager* compilation deferred (:func:`import_umap`): pynndescent
   declares explicit signatures for about a hundred kernels, so numba compiles all of them on
   import — hub trees, bit-packed and int8-quantised distances, sparse metrics — about 25 s on a
@@ -40,8 +43,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-__all__ = ["prepare_numba", "numba_cache_dir", "enable_umap_caching", "import_umap",
-           "deferred_signatures"]
+__all__ = ["prepare_numba", "numba_cache_dir", "user_cache_root", "enable_umap_caching",
+           "import_umap", "deferred_signatures"]
 
 log = logging.getLogger(__name__)
 
@@ -52,15 +55,22 @@ _UMAP_DONE = False
 _SKIP = {"_nb_optimize_layout_euclidean_single_epoch_parallel"}
 
 
+def user_cache_root() -> Path:
+    """The per-user cache folder: ``$XDG_CACHE_HOME`` when set (and absolute), else
+    ``~/.cache``."""
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    return Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
+
+
 def numba_cache_dir(root: str | os.PathLike[str] | None = None) -> Path:
-    """``NUMBA_CACHE_DIR`` when set, else ``<root or workspace>/.cache/numba``."""
+    """``NUMBA_CACHE_DIR`` when set, else ``<root or per-user cache>/tail-studio/numba``.
+
+    The default is outside the workspace on purpose (numba unpickles its index: see the module
+    docstring). ``root`` replaces the per-user cache folder (``--cache-dir``, tests).
+    """
     if os.environ.get("NUMBA_CACHE_DIR"):
         return Path(os.environ["NUMBA_CACHE_DIR"])
-    if root is None:
-        from recsys.workspace import default_workspace_path
-
-        root = default_workspace_path()
-    return Path(root) / ".cache" / "numba"
+    return Path(root if root is not None else user_cache_root()) / "tail-studio" / "numba"
 
 
 def prepare_numba(root: str | os.PathLike[str] | None = None) -> Path:

@@ -1,7 +1,8 @@
 """Compile the item map's numba code into the persistent cache ahead of the first map.
 
 UMAP's graph and layout kernels are numba code compiled on first use (tens of seconds on a
-2-core machine); :mod:`._numba` keeps what was compiled in ``NUMBA_CACHE_DIR``. :func:`warm_up`
+2-core machine); :mod:`._numba` keeps what was compiled in ``NUMBA_CACHE_DIR`` (by default a
+per-user cache folder outside the workspace, see :func:`~._numba.numba_cache_dir`). :func:`warm_up`
 draws small maps with every option that reaches different compiled code (both metrics, the
 PCA start of UMAP, a graph in several pieces, HDBSCAN, t-SNE), so that the kernels
 are already on disk when a user draws a real map. ``scripts/setup.sh`` runs it through
