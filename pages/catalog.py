@@ -23,7 +23,6 @@ from recsys.data.profile import (
 from recsys.data.reading import IngestError, read_table
 from recsys.data.schema import CATALOG_ROLES, INTERACTION_ROLES, guess_mapping
 from recsys.evaluation import gini
-from recsys.workspace import safe_name
 
 UPLOAD_TYPES = ["csv", "tsv", "txt", "gz", "parquet", "pq", "xlsx", "data", "dat", "item"]
 NONE = "(none)"
@@ -296,7 +295,7 @@ def dataset_options(default_name: str) -> tuple[str, DatasetConfig | None]:
     except ValueError as exc:
         st.error(f"Invalid options: {exc}")
         config = None
-    return safe_name(name), config
+    return name.strip() or "dataset", config  # the workspace makes the folder name unique
 
 
 def render_load() -> None:

@@ -226,6 +226,20 @@ def test_upload_with_catalog(demo_ws: Path) -> None:
     assert at.selectbox(key="tail_by").value == "category"
 
 
+def test_names_with_the_same_folder_never_replace_each_other(demo_ws: Path) -> None:
+    at = start()
+    for display in ("日本の店", "中国商店", "my shop", "my/shop"):
+        at = upload(at, "log.csv", interactions_csv(bad_rows=False))
+        at.text_input(key="ds_name").set_value(display)
+        at = validate(at)
+        at.button(key="use_dataset").click().run()
+        assert not at.exception
+    names = Workspace(demo_ws).names()
+    assert len(names) == 5 and len(set(names)) == 5  # the demo shop and four uploads
+    displays = {m["display_name"] for m in Workspace(demo_ws).list_datasets()}
+    assert {"日本の店", "中国商店", "my shop", "my/shop"} <= displays
+
+
 def test_ratings_below_the_threshold_are_kept_as_seen(demo_ws: Path) -> None:
     lines = ["user_id,item_id,value"]
     for u in range(12):
