@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -26,7 +26,14 @@ import pandas as pd
 from recsys.data.dataset import Dataset, build_dataset
 from recsys.data.decoding import GZIP_MAGIC, gunzip, load_bytes
 from recsys.data.limits import check_columns, check_first_line, check_rows, count_lines
-from recsys.data.reading import IngestError, IngestLimits, RawTable, Source, read_table
+from recsys.data.reading import (
+    ColumnChooser,
+    IngestError,
+    IngestLimits,
+    RawTable,
+    Source,
+    read_table,
+)
 from recsys.data.report import IssueCode
 from recsys.data.schema import CATALOG_ROLES, ColumnMapping, guess_mapping, normalise_name
 from recsys.data.validation import ValidationResult, normalise_ids, validate
@@ -47,6 +54,8 @@ MOVIELENS_GENRES: tuple[str, ...] = (
     "Sci-Fi", "Thriller", "War", "Western",
 )
 _RETAIL_COLUMNS = {"invoiceno", "stockcode", "customerid", "quantity", "invoicedate"}
+_MOVIELENS_COLUMNS = {"userid", "movieid", "rating"}
+_DERIVED_ROLES = ("title", "description", "category", "brand", "price")  # as derive_catalog
 
 
 @dataclass(frozen=True)
@@ -60,10 +69,10 @@ class ReadOptions:
 
 
 def _read(source: Source, opts: ReadOptions | None, name: str | None,
-          limits: IngestLimits | None) -> RawTable:
+          limits: IngestLimits | None, usecols: ColumnChooser | None = None) -> RawTable:
     o = opts or ReadOptions()
     return read_table(source, name=name, sheet=o.sheet, delimiter=o.delimiter,
-                      encoding=o.encoding, header=o.header, limits=limits)
+                      encoding=o.encoding, header=o.header, limits=limits, usecols=usecols)
 
 
 def _source_name(source: Source | None, name: str | None) -> str:
@@ -86,12 +95,66 @@ def detect_format(name: str, raw: RawTable | None = None) -> str:
     if base in ("u.data", "ratings.dat") or base.startswith("u1.") or base.startswith("ua."):
         return "movielens"
     if raw is not None:
-        cols = {normalise_name(c) for c in raw.frame.columns}
-        if cols >= _RETAIL_COLUMNS:
-            return "online-retail"
-        if {"userid", "movieid", "rating"} <= cols:
-            return "movielens"
+        return _format_from_columns(raw.frame.columns)
     return "generic"
+
+
+def _format_from_columns(columns: Sequence[object]) -> str:
+    """Online Retail or MovieLens latest when the column names say so; ``generic`` otherwise."""
+    cols = {normalise_name(c) for c in columns}
+    if cols >= _RETAIL_COLUMNS:
+        return "online-retail"
+    if cols >= _MOVIELENS_COLUMNS:
+        return "movielens"
+    return "generic"
+
+
+class _UsedColumns:
+    """Chooses, from an interaction file's header, the columns :func:`load_files` can use.
+
+    Those are the mapped roles (guessed, with the overrides), the catalog attributes that
+    :func:`~recsys.data.validation.derive_catalog` guesses from the other columns, and the
+    columns that format detection reads. Guessing on a subset that holds every column a guess
+    on the whole header picks gives the same guess, so the result is as for a whole read.
+    ``None`` (parse everything) when the user or item id column is not in the header, so that
+    the report lists the file's columns, or when the file is MovieLens (read again anyway).
+    ``header`` keeps the last header seen, for the reading line.
+    """
+
+    def __init__(self, file_format: str, mapping: Mapping[str, str | None] | None) -> None:
+        self.file_format, self.mapping = file_format, mapping
+        self.header: tuple[str, ...] = ()
+
+    def __call__(self, header: Sequence[str]) -> set[str] | None:
+        self.header = tuple(header)
+        fmt = _format_from_columns(header) if self.file_format == "auto" else self.file_format
+        if fmt == "movielens":
+            return None
+        if fmt == "online-retail" and not self.mapping:
+            last = {normalise_name(c): c for c in header}  # as load_online_retail picks them
+            roles = {r: last.get(n) for r, n in (("user_id", "customerid"),
+                                                  ("item_id", "stockcode"),
+                                                  ("timestamp", "invoicedate"),
+                                                  ("value", "quantity"),
+                                                  ("order_id", "invoiceno"))}
+        else:
+            roles = dict(guess_mapping(header).with_overrides(self.mapping or {}).roles)
+        if any(roles.get(r) not in header for r in ("user_id", "item_id")):
+            return None
+        used = {c for c in roles.values() if c}
+        free = [c for c in header if c not in used]
+        derived = {c for c in guess_mapping(free, roles=_DERIVED_ROLES).roles.values() if c}
+        detection = {c for c in header if normalise_name(c) in
+                     _RETAIL_COLUMNS | _MOVIELENS_COLUMNS | {"country"}}
+        return used | derived | detection
+
+
+def _describe(raw: RawTable, header: Sequence[str]) -> str:
+    """``raw.describe()``, counting the file's columns when only some were parsed."""
+    text = raw.describe()
+    if len(header) > raw.frame.shape[1]:
+        text = f"{text.rsplit(', ', 1)[0]}, {len(raw.frame):,} rows × {len(header)} columns"
+    return text
 
 
 @dataclass(frozen=True)
@@ -132,19 +195,20 @@ def load_files(interactions: Source | RawTable, catalog: Source | None = None,
     if file_format == "movielens" or (file_format == "auto" and detect_format(name) == "movielens"):
         return load_movielens(interactions, catalog, interactions_name=name,
                               catalog_name=catalog_name, limits=limits)
+    chooser = _UsedColumns(file_format, mapping)
     raw = (interactions if isinstance(interactions, RawTable)
-           else _read(interactions, opts.read_options, name, limits))
+           else _read(interactions, opts.read_options, name, limits, chooser))
     fmt = detect_format(name, raw) if file_format == "auto" else file_format
     if fmt == "movielens":  # ratings.csv of MovieLens latest: header names say it all
         return load_movielens(interactions, catalog, interactions_name=name,
                               catalog_name=catalog_name, limits=limits)
     if fmt == "online-retail" and not mapping:
-        return load_online_retail(raw)
+        return load_online_retail(raw, described=_describe(raw, chooser.header))
     guessed = guess_mapping(raw.frame.columns)
     inter_map = guessed.with_overrides(mapping or {})
     if value_kind:
         inter_map = ColumnMapping(inter_map.roles, value_kind)  # type: ignore[arg-type]
-    reading = [f"{raw.name}: {raw.describe()}", *raw.notes]
+    reading = [f"{raw.name}: {_describe(raw, chooser.header)}", *raw.notes]
     cat_frame, cat_map = None, None
     if catalog is not None:
         cat_raw = _read(catalog, opts.catalog_read_options, _source_name(catalog, catalog_name),
@@ -288,11 +352,12 @@ def _movielens_users(source: Source, variant: str, limits: IngestLimits | None) 
 
 
 def load_online_retail(source: Source | RawTable, *, limits: IngestLimits | None = None,
-                       top_types: int = 60) -> ValidationResult:
+                       top_types: int = 60, described: str | None = None) -> ValidationResult:
     """Load UCI Online Retail (CSV or XLSX) as customer × product purchases.
 
     Line-level validation first (the report counts the raw invoice lines), then one row per
     customer and product: summed quantity, first purchase time, number of orders.
+    ``described`` replaces ``raw.describe()`` in the report (for a file read in part).
     """
     raw = source if isinstance(source, RawTable) else _read(source, None, None, limits)
     cols = {normalise_name(c): c for c in raw.frame.columns}
@@ -302,7 +367,7 @@ def load_online_retail(source: Source | RawTable, *, limits: IngestLimits | None
         "timestamp": cols.get("invoicedate"), "value": cols.get("quantity"),
         "order_id": cols.get("invoiceno"),
     }, "quantity")
-    reading = [f"{raw.name}: Online Retail, {raw.describe()}", *raw.notes]
+    reading = [f"{raw.name}: Online Retail, {described or raw.describe()}", *raw.notes]
     result = validate(raw.frame, mapping=mapping, source=raw.name,
                       file_format="online-retail", reading=reading)
     if missing:

@@ -36,11 +36,12 @@ from recsys.data.decoding import (
     sniff_delimiter,
 )
 from recsys.data.limits import check_columns, check_rows, check_xlsx
-from recsys.data.text_tables import read_text, tidy_columns
+from recsys.data.text_tables import ColumnChooser, read_text, tidy_columns
 
 __all__ = [
     "IngestError",
     "IngestLimits",
+    "ColumnChooser",
     "RawTable",
     "Source",
     "read_table",
@@ -59,10 +60,13 @@ def read_table(
     encoding: str | None = None,
     header: bool | None = None,
     limits: IngestLimits | None = None,
+    usecols: ColumnChooser | None = None,
 ) -> RawTable:
     """Read ``source`` (path, bytes or an uploaded file object) into a :class:`RawTable`.
 
-    ``delimiter``, ``encoding``, ``header`` and ``sheet`` override what is sniffed.
+    ``delimiter``, ``encoding``, ``header`` and ``sheet`` override what is sniffed. ``usecols``
+    chooses, from a text file's header, the columns worth parsing (Parquet and XLSX are read
+    whole).
     Raises :class:`IngestError` with a user-facing message when the file cannot be read.
     """
     limits = limits or IngestLimits()
@@ -84,7 +88,8 @@ def read_table(
             f"'{name}' is a legacy Excel (.xls) or other Office binary file. "
             "Save it as .xlsx or CSV and upload it again."
         )
-    return read_text(data, name, compressed, size, delimiter, encoding, header, limits=limits)
+    return read_text(data, name, compressed, size, delimiter, encoding, header, limits=limits,
+                     usecols=usecols)
 
 
 def _read_parquet(data: bytes, name: str, compressed: bool, size: int,

@@ -4,15 +4,23 @@
 delimiter and header are sniffed by :mod:`recsys.data.decoding` (unless given), the Arrow
 reader parses (the C parser when Arrow refuses), malformed lines are skipped with a note, and
 rows keep labels that point at their lines in the file. Every column is read as text.
+
+A caller that knows which columns it can use passes a ``usecols`` chooser: the header is read
+first and only the chosen columns are parsed (a file with thousands of unused columns then costs
+little more than its used ones). Whenever that read could differ from a whole read (odd header
+names, a line the fast reader refuses, blank lines or line breaks inside quotes) the file is
+read whole, as without a chooser.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import logging
 import re
 import warnings
+from collections.abc import Callable, Collection, Sequence
 
 import numpy as np
 import pandas as pd
@@ -28,9 +36,13 @@ from recsys.data.decoding import (
 )
 from recsys.data.limits import check_columns, check_first_line, check_rows, count_lines
 
-__all__ = ["read_text", "tidy_columns"]
+__all__ = ["ColumnChooser", "read_text", "tidy_columns"]
 
 log = logging.getLogger(__name__)
+
+#: Given the header's column names (whitespace stripped, in file order), the names to parse,
+#: or ``None`` to parse every column.
+ColumnChooser = Callable[[Sequence[str]], Collection[str] | None]
 
 def read_text(
     data: bytes,
@@ -42,12 +54,14 @@ def read_text(
     header: bool | None,
     *,
     limits: IngestLimits | None = None,
+    usecols: ColumnChooser | None = None,
 ) -> RawTable:
-    """A text table: sniff how to read it, parse every column as text, note what was odd.
+    """A text table: sniff how to read it, parse its columns as text, note what was odd.
 
     Before parsing, the file is refused when its first line is too long, it has too many lines
     or its first line too many fields (``limits``): the parser would need many times the file's
-    size in memory to find that out.
+    size in memory to find that out. With ``usecols`` (and a header row) only the columns it
+    chooses are parsed.
     """
     limits = limits or IngestLimits()
     data, encoding, sample, notes = _decode(data, name, encoding)
@@ -61,7 +75,12 @@ def read_text(
         sep=delimiter, dtype=str, encoding=encoding, header=0 if has_header else None,
         keep_default_na=False, na_values=_NA_VALUES,
     )
-    frame = _parse(data, name, kwargs, has_header, notes)
+    selected = _parse_selected(data, kwargs, usecols) if usecols and has_header else None
+    if selected is None:
+        frame = _parse(data, name, kwargs, has_header, notes)
+        width = frame.shape[1]
+    else:
+        frame, width = selected
     if not has_header:
         frame.columns = [f"column_{i + 1}" for i in range(frame.shape[1])]
         notes.append("The first line looks like data, so columns were named column_1, column_2, …")
@@ -71,7 +90,7 @@ def read_text(
     swallowed = _lines_inside_quotes(frame, data, has_header)
     if swallowed:
         notes.append(swallowed)
-    if frame.shape[1] == 1:
+    if width == 1:
         notes.append(
             f"Only one column was found ('{frame.columns[0]}'); if the file uses another "
             "delimiter, choose it in the reading options."
@@ -81,6 +100,55 @@ def read_text(
         frame, name, "csv", encoding=encoding, delimiter=delimiter, compressed=compressed,
         has_header=has_header, notes=tuple(notes), size_bytes=size,
     )
+
+
+def _parse_selected(data: bytes, kwargs: dict,
+                    choose: ColumnChooser) -> tuple[pd.DataFrame, int] | None:
+    """``(frame, columns in the file)``: only the columns ``choose`` picks from the header, in
+    file order; ``None`` when the file is better read whole (nothing to leave out, or a read
+    that might differ from a whole one).
+    """
+    try:
+        header = [str(c) for c in pd.read_csv(io.BytesIO(data), nrows=0, engine="c",
+                                              **kwargs).columns]
+    except Exception as exc:  # any header the C parser refuses: the whole read explains it
+        log.debug("header read failed (%s); reading every column", exc)
+        return None
+    names = [c.strip().lstrip("\ufeff") for c in header]
+    odd = any(c.startswith("Unnamed:") for c in header) or len(set(names)) < len(names)
+    chosen = None if odd else choose(names)
+    if not chosen:
+        return None
+    keep = [raw for raw, tidy in zip(header, names, strict=True) if tidy in chosen]
+    if not keep or len(keep) == len(header) or not _decodes(data, kwargs["encoding"]):
+        return None
+    try:
+        frame = pd.read_csv(io.BytesIO(data), engine="pyarrow", usecols=keep, **kwargs)
+    except Exception as exc:  # e.g. a ragged line: the whole read notes and skips it
+        log.debug("reading only the used columns failed (%s); reading every column", exc)
+        return None
+    lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+    if lines != len(frame) + 1:  # blank lines or line breaks inside quotes: read whole
+        return None
+    log.debug("parsed %d of %d columns", len(keep), len(header))
+    return frame, len(header)
+
+
+def _decodes(data: bytes, encoding: str) -> bool:
+    """Whether all of ``data`` decodes as ``encoding`` (in chunks: no copy of the text kept).
+
+    A column left out is not decoded by the parser, so a bad byte there would go unnoticed,
+    where the whole read refuses the file with a message naming the encoding.
+    """
+    decoder = codecs.getincrementaldecoder(encoding)()
+    view = memoryview(data)
+    try:
+        for start in range(0, len(data), 1 << 22):
+            decoder.decode(view[start:start + (1 << 22)])
+        decoder.decode(b"", final=True)
+    except (UnicodeDecodeError, LookupError):
+        return False
+    return True
 
 
 def _first_fields(sample: str, delimiter: str) -> list[str]:
