@@ -15,18 +15,7 @@ from recsys.data.parsing import read_timestamps
 from recsys.data.report import IssueCode
 from recsys.data.validation import parse_timestamps, validate
 
-
-def _csv(tmp_path: Path, name: str, text: str) -> Path:
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def _issue(result, code: str):
-    matches = [i for i in result.report.issues if i.code == code]
-    assert matches, f"no issue {code!r}; issues: {[i.code for i in result.report.issues]}"
-    return matches[0]
-
+from .test_validate import _csv, _issue
 
 # --------------------------------------------------------------------------- out of range
 
