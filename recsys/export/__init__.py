@@ -13,7 +13,6 @@ from recsys.export.lists import (
     export_frame,
     export_lists,
     plain_lists,
-    scope_candidates,
     split_metrics,
 )
 from recsys.export.manifest import (
@@ -44,6 +43,6 @@ __all__ = [
     "ExportResult", "ExportScope", "Progress", "ScopeSelection", "export_frame", "export_lists",
     "export_root", "item_clusters", "list_exports", "neutralise_cells", "new_export_dir",
     "open_writer", "plain_lists", "read_export", "read_manifest", "resolve_scope",
-    "scope_candidates", "software_versions", "split_metrics", "unneutralise_cells", "write_manifest", "zip_folder",
+    "software_versions", "split_metrics", "unneutralise_cells", "write_manifest", "zip_folder",
 ]
 

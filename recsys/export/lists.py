@@ -30,10 +30,8 @@ from recsys.export.manifest import build_manifest, file_entry, write_manifest
 from recsys.export.scopes import ExportScope, ScopeSelection, resolve_scope
 from recsys.export.writers import EXPORT_COLUMNS, EXTENSIONS, ExportFormat, open_writer
 from recsys.rerank import (
-    Candidates,
     RerankContext,
     active_steps,
-    candidates_from_model,
     item_set_positions,
     make_lists,
     plain_lists,
@@ -41,7 +39,7 @@ from recsys.rerank import (
 from recsys.rerank.pipeline import Steps
 from recsys.workspace import safe_name
 
-__all__ = ["ExportConfig", "ExportResult", "export_frame", "export_lists", "scope_candidates",
+__all__ = ["ExportConfig", "ExportResult", "export_frame", "export_lists",
            "plain_lists", "split_metrics", "Progress"]
 
 log = logging.getLogger(__name__)
@@ -83,16 +81,6 @@ class ExportResult:
     users: int
     seconds: float
     frame_sample: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
-
-
-def scope_candidates(model: Any, dataset: Dataset, users: np.ndarray, c: int,
-                     exclude: sp.csr_matrix, allowed_items: np.ndarray | None = None
-                     ) -> Candidates:
-    """Top-``c`` candidates per user, excluding ``exclude`` and, when given, every item outside
-    ``allowed_items`` (a boolean mask over items): :func:`~recsys.rerank.candidates_from_model`
-    with an export scope's item mask."""
-    return candidates_from_model(model, dataset, users, c=c, exclude=exclude,
-                                 allowed_items=allowed_items)
 
 
 def export_frame(lists: Any, dataset: Dataset, clusters: np.ndarray | None = None) -> pd.DataFrame:

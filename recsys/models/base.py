@@ -178,11 +178,15 @@ class Recommender(ABC):
         for start in range(0, len(users), block):
             part = users[start:start + block]
             scores = self.score(part)
-            if mask is not None:  # masked on the CPU, the same way for every model
-                if not isinstance(scores, np.ndarray):
-                    scores = scores.float().cpu().numpy()
-                scores = np.array(scores, dtype=np.float32, copy=True)
-                scores[:, ~mask] = -np.inf
+            if mask is not None:  # on the scores' own device: no copy to the host for top-k
+                if isinstance(scores, np.ndarray):
+                    scores = np.array(scores, dtype=np.float32, copy=True)
+                    scores[:, ~mask] = -np.inf
+                else:
+                    import torch
+
+                    scores = scores.float().clone()
+                    scores[:, torch.as_tensor(~mask, device=scores.device)] = -torch.inf
             items, vals = topk_from_scores(scores, n, None if matrix is None else matrix[part])
             items_out.append(items)
             scores_out.append(np.where(items >= 0, vals, -np.inf).astype(np.float32))
