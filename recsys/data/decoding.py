@@ -140,6 +140,8 @@ def check_signature(data: bytes, name: str, *, unpacked: bool = False) -> None:
     what, magic = _SIGNED_SUFFIXES[suffixes[-1]]
     if data.startswith(magic) or (not unpacked and data.startswith(GZIP_MAGIC)):
         return  # a gzip-compressed .xlsx / .parquet is unpacked, then checked again
+    if data.startswith(OLE_MAGIC):
+        return  # a legacy .xls: the reader's own message says to save it as .xlsx or CSV
     content = describe_content(data)
     hint = (f" Rename it to end in {''.join(suffixes[:-1]) or '.csv'}, or upload the "
             "compressed file." if magic == GZIP_MAGIC and content == "plain text" else
