@@ -133,3 +133,21 @@ def test_paired_bootstrap_tells_gain_from_noise():
     assert choose(results[:3], [base, tiny, better], 0).index == 2
     pick = choose(results, [base, tiny, better, better * 0.97], 0, objective="tail")
     assert pick.index == 3 and "long-tail" in pick.reason
+
+
+def test_the_run_record_keeps_the_choice(warm, tmp_path):
+    from recsys.jobs import train_models
+    from recsys.runs import RunResults
+    from recsys.workspace import Workspace
+
+    ws = Workspace(tmp_path / "ws")
+    job = train_models(warm.train, {"auto": {"neural": False}, "ease": {}}, workspace=ws, k=10)
+    auto, ease = job.runs
+    choice = auto.results.choice
+    assert choice["reason"] and choice["inner_split"]["method"] in ("random", "temporal")
+    assert choice["chosen"]["name"] and len(choice["search"]) == choice["candidates"] >= 4
+    assert all("val_ndcg" in c for c in choice["search"])
+    assert ease.results.choice is None
+    # it survives the trip through results.json
+    again = RunResults.model_validate(auto.results.to_json())
+    assert again.choice == choice and "choice" not in again.scalars()
