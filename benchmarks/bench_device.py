@@ -104,8 +104,9 @@ def _copy_profile(name: str, dataset: Any) -> dict[str, float]:
         _fit_seconds(name, dataset, "cuda", 1)
     total = copies = 0.0
     for event in prof.key_averages():
-        device_us = float(getattr(event, "device_time_total", 0.0)
-                          or getattr(event, "cuda_time_total", 0.0) or 0.0)
+        # self time only: an aten op's total would count its kernels a second time
+        device_us = float(getattr(event, "self_device_time_total", 0.0)
+                          or getattr(event, "self_cuda_time_total", 0.0) or 0.0)
         if event.key.startswith("Memcpy"):
             copies += device_us
         elif not event.key.startswith(("Memset", "cuda")):
