@@ -20,20 +20,35 @@ job: TrainingJob | None = st.session_state.get(ui.TRAIN_JOB)
 if job is not None and job.dataset.fingerprint != ds.fingerprint and not job.running:
     job = None
 
+#: Readable names of the split methods (the protocol picker and the results table).
+SPLIT_LABELS = {"random": "Random per user", "temporal": "Latest per user (temporal)",
+                "time": "Global time cut-off", "leave-last": "Leave last out",
+                "item-cold": "New products (item cold start)"}
+#: Readable headers of the new-product figures of an item cold start split.
+NEW_ITEM_COLUMNS = {"new_recall": ("new products: Recall@K", "Recall@K counting only the "
+                                   "held-out new products a user went on to interact with"),
+                    "new_share": ("new products: share of lists", "Mean share of new products "
+                                  "in the recommended lists")}
+
 names = [n for n in available_models() if n != "blend"]
 labels = {n: f"{get_model_class(n).label} ({n})" for n in names}
 
 with st.form("train_form"):
     st.markdown("**Protocol**")
-    c = st.columns(4)
-    methods = list(SPLIT_METHODS) if ds.has_timestamps else ["random"]
+    c = st.columns(5)
+    methods = list(SPLIT_METHODS) if ds.has_timestamps else ["random", "item-cold"]
     method = c[0].selectbox("Split", methods, index=methods.index("temporal")
                             if "temporal" in methods else 0, key="train_split",
+                            format_func=lambda m: SPLIT_LABELS.get(m, m),
                             help="Per-user random holdout, per-user temporal (latest pairs), "
-                            "global time cut-off or leave-last-out.")
+                            "global time cut-off, leave-last-out, or new products: a share of "
+                            "items held out whole, as if just added to the catalog.")
     test_frac = c[1].number_input("Test share", 0.05, 0.5, 0.2, 0.05, key="train_test_frac")
-    seed = c[2].number_input("Seed", 0, 10_000, 0, key="train_seed")
-    k = c[3].number_input("K", 1, 100, 10, key="train_k")
+    cold_frac = c[2].number_input("New products share", 0.05, 0.5, 0.2, 0.05,
+                                  key="train_cold_frac", help="New products split only: share "
+                                  "of items held out whole, with all their interactions.")
+    seed = c[3].number_input("Seed", 0, 10_000, 0, key="train_seed")
+    k = c[4].number_input("K", 1, 100, 10, key="train_k")
     chosen = st.multiselect("Models", names, default=["pop", "ease"], key="train_models",
                             format_func=labels.get)
     configs = {}
@@ -44,7 +59,8 @@ with st.form("train_form"):
 
 if start:
     try:
-        split = SplitConfig(method=method, test_frac=test_frac, seed=int(seed))
+        split = SplitConfig(method=method, test_frac=test_frac, cold_item_frac=cold_frac,
+                            seed=int(seed))
         validated = {n: get_model_class(n).config_cls(**configs[n]).model_dump() for n in chosen}
     except ValidationError as exc:
         st.error("Invalid settings: " + "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
@@ -91,19 +107,22 @@ live_progress()
 
 st.subheader("Results")
 kept = ui.workspace().kept_runs(ds.name)
-rows = [{"model": m.model, **m.results.scalars(), "current data": m.trained_on(ds.fingerprint),
+rows = [{"model": m.model, "protocol": SPLIT_LABELS.get(m.results.protocol.split_config.method),
+         **m.results.scalars(), "current data": m.trained_on(ds.fingerprint),
          "saved": m.saved_at} for m in kept]
 if not rows:
     st.info("No trained model yet for this dataset.")
 else:
     table = pd.DataFrame(rows)
-    cols = [c for c in ("model", "ndcg", "recall", "hitrate", "map", "aplt", "arp", "coverage",
-                        "gini", "novelty", "train_s", "device", "current data", "saved")
+    cols = [c for c in ("model", "protocol", "ndcg", "recall", "hitrate", "map", "aplt", "arp",
+                        "coverage", "gini", "novelty", *NEW_ITEM_COLUMNS, "train_s", "device",
+                        "current data", "saved")
             if c in table and c != "dataset_fingerprint"]
-    st.dataframe(table[cols], hide_index=True, key="results_table",
-                 column_config={c: st.column_config.NumberColumn(format="%.4f")
-                                for c in ("ndcg", "recall", "hitrate", "map", "aplt", "coverage",
-                                          "gini")})
+    formats = {c: st.column_config.NumberColumn(format="%.4f")
+               for c in ("ndcg", "recall", "hitrate", "map", "aplt", "coverage", "gini")}
+    formats.update({c: st.column_config.NumberColumn(label, help=help, format="%.4f")
+                    for c, (label, help) in NEW_ITEM_COLUMNS.items()})
+    st.dataframe(table[cols], hide_index=True, key="results_table", column_config=formats)
     fig = px.scatter(table, x="aplt", y="ndcg", text="model", size_max=12,
                      labels={"aplt": "tail share of lists (APLT@K)", "ndcg": "NDCG@K"},
                      title="Accuracy vs tail exposure")
@@ -116,3 +135,10 @@ else:
                f"K = {protocol.k}, head = items covering "
                f"{protocol.head_share:.0%} of training interactions; full ranking, training "
                "items excluded. Trained models are kept in the workspace and appear in the other pages.")
+    if split is not None and split.method == "item-cold":
+        new = (f"{protocol.new_items:,} items" if protocol.new_items
+               else f"{split.cold_item_frac:.0%} of the items")
+        st.caption(f"New products (item cold start): {new} held out whole, as if just added "
+                   "to the catalog, plus a share of each user's other interactions; the "
+                   "new-product columns show how well each model ranks them and how much room "
+                   "they get in the lists.")

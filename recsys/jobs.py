@@ -133,8 +133,11 @@ class TrainingJob:
                 model.fit(split.train, device=self.device, callback=callback)
             run.train_s = time.perf_counter() - t0
             ev = evaluate_split(model, split, k=self.k)
+            protocol = dict(ev.protocol)
+            if split.cold_items is not None:  # item cold start: how many items were new
+                protocol["new_items"] = int(split.cold_items.sum())
             run.results = RunResults(metrics=ev.summary, train_s=run.train_s, eval_s=ev.seconds,
-                                     protocol=ev.protocol, device=model.device_,
+                                     protocol=protocol, device=model.device_,
                                      dataset_fingerprint=self.dataset.fingerprint,
                                      **model_choice(model))
             if self.workspace is not None:

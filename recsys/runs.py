@@ -1,8 +1,10 @@
 """Typed records of training runs: what to train, what a run measured, and a kept model.
 
 * :class:`ModelSpec` — a model name and its config: one entry of a training job.
-* :class:`RunResults` — what a training run measured: the protocol metrics, the evaluation
-  protocol (split config, K, head share), the dataset fingerprint, timings and device.
+* :class:`RunResults` — what a training run measured: the protocol metrics (on an item cold
+  start split also ``new_recall`` / ``new_share`` / ``new_users``), the evaluation protocol
+  (split config, K, head share, items held out as new), the dataset fingerprint, timings and
+  device.
 * :class:`KeptRun` — a model kept in the workspace: run name, model name, config, save time,
   its :class:`RunResults` and its folder.
 
@@ -52,6 +54,8 @@ class RunProtocol(BaseModel):
     head_share: float = 0.8
     excluded_context_pairs: int = 0
     split: SplitConfig | None = None
+    new_items: int | None = Field(None, description="Items held out whole as new products "
+                                  "(item cold start split only).")
 
     @property
     def split_config(self) -> SplitConfig:

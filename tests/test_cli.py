@@ -143,3 +143,46 @@ def test_recommend_errors_are_one_line(tmp_path, args, message):
     proc = run_cli("recommend", "--interactions", str(path), "--out", str(tmp_path / "o.csv"), *args)
     assert proc.returncode != 0
     assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+@needs_ml
+def test_evaluate_item_cold_start_without_timestamps(tmp_path, capsys):
+    """``--split item-cold`` on a slice of ml-100k with no timestamp column: the header says
+    how many items were held out as new, table and JSON carry the new-item figures, and no
+    new item reaches training (popularity can never list one)."""
+    import pandas as pd
+
+    from recsys.cli import main
+
+    rated = pd.read_csv(ML100K, sep="\t", header=None, names=["user_id", "item_id", "r", "t"])
+    small = rated.loc[rated["user_id"] <= 200, ["user_id", "item_id"]]
+    small.to_csv(tmp_path / "log.csv", index=False)
+    report = tmp_path / "eval.json"
+    code = main(["evaluate", "--interactions", str(tmp_path / "log.csv"), "--models",
+                 "pop,ease", "--split", "item-cold", "--cold-item-frac", "0.25", "--seed", "3",
+                 "--json", str(report)])
+    out = capsys.readouterr().out
+    assert code == 0
+    data = json.loads(report.read_text())
+    n_items = small["item_id"].nunique()
+    assert data["split"]["method"] == "item-cold" and data["split"]["cold_item_frac"] == 0.25
+    assert data["new_items"] == round(0.25 * n_items)
+    assert f"{data['new_items']:,} of {n_items:,} items held out" in out
+    header = next(line for line in out.splitlines() if line.split()[:1] == ["model"])
+    assert "new_recall" in header.split() and "new_share" in header.split()
+    results = {r["model"]: r for r in data["results"]}
+    for r in results.values():
+        assert 0.0 <= r["new_recall"] <= 1.0 and 0.0 <= r["new_share"] <= 1.0
+        assert r["new_users"] > 0
+    assert results["pop"]["new_share"] == 0.0  # new items have no training interaction
+    assert results["ease"]["ndcg"] > results["pop"]["ndcg"]
+
+
+def test_cold_item_frac_out_of_range_is_one_line(tmp_path, capsys):
+    from recsys.cli import main
+
+    (tmp_path / "log.csv").write_text("user_id,item_id\n1,1\n1,2\n2,1\n")
+    code = main(["evaluate", "--interactions", str(tmp_path / "log.csv"), "--models", "pop",
+                 "--split", "item-cold", "--cold-item-frac", "1.5"])
+    assert code == 2
+    assert "--cold-item-frac must be a share between 0 and 1" in capsys.readouterr().err

@@ -83,3 +83,43 @@ def test_layer_widths_are_edited_as_text():
     at.text_input(key="cfg.neumf.mlp_layers").set_value("64, wide").run()
     assert not at.exception
     assert "Invalid settings: mlp_layers" in at.error[0].value
+
+
+def test_new_products_protocol_on_data_without_timestamps(workspace_dir):
+    """Item cold start on a shop without timestamps: the protocol is offered, its share of new
+    items is a setting, and the kept runs show and record the new-product figures."""
+    from recsys.data.dataset import DatasetConfig, build_dataset
+    from tests.test_rerank import synthetic_dataset
+
+    ws = Workspace(workspace_dir)
+    timed = synthetic_dataset(n_users=150, n_items=80, seed=2, name="small-shop")
+    ds = build_dataset(timed.interactions.drop(columns="timestamp"), timed.catalog,
+                       name="small-shop", config=DatasetConfig())
+    assert not ds.has_timestamps
+    ws.save_dataset(ds, source="test", activate=True)
+    at = _train_page(workspace_dir)
+    picker = at.selectbox(key="train_split")
+    assert picker.options == ["Random per user", "New products (item cold start)"]
+    picker.set_value("item-cold")
+    at.number_input(key="train_cold_frac").set_value(0.25)
+    at.multiselect(key="train_models").set_value(["pop", "ease"])
+    at.button(key="FormSubmitter:train_form-Train").click().run()
+    job = at.session_state["training_job"]
+    job.join(120)
+    assert job.status == "done", job.message
+    at.run()
+    assert not at.exception
+    table = results_table(at).set_index("model")
+    assert set(table.index) == {"pop", "ease"}
+    assert (table["protocol"] == "New products (item cold start)").all()
+    assert table[["new_recall", "new_share"]].notna().all().all()
+    assert table.loc["pop", "new_share"] == 0.0  # no new item has a training interaction
+    assert table[["new_recall", "new_share"]].le(1.0).all().all()
+    caption = " ".join(c.value for c in at.caption)
+    assert "New products (item cold start): 20 items held out whole" in caption
+    kept = {m.model: m for m in ws.kept_runs("small-shop")}
+    for run in kept.values():
+        assert run.results.protocol.split.method == "item-cold"
+        assert run.results.protocol.split.cold_item_frac == 0.25
+        assert run.results.protocol.new_items == 20
+        assert 0.0 <= run.results.metric("new_recall") <= 1.0

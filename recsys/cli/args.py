@@ -130,6 +130,8 @@ RANGES: dict[str, tuple[str, float, float | None, bool, str]] = {
     "candidates": ("--candidates", 1, None, False, "at least 1"),
     "kcore": ("--kcore", 0, 100, False, "from 0 (off) to 100"),
     "test_frac": ("--test-frac", 0, 1, True, "a share between 0 and 1 (both excluded), e.g. 0.2"),
+    "cold_item_frac": ("--cold-item-frac", 0, 1, True,
+                       "a share between 0 and 1 (both excluded), e.g. 0.2"),
     "head_share": ("--head-share", 0, 1, True, "a share between 0 and 1 (both excluded), e.g. 0.8"),
 }
 
