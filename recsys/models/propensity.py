@@ -22,12 +22,11 @@ DEBIAS_METHODS: tuple[str, ...] = ("none", "ipw", "macr")
 
 def item_propensity(popularity: np.ndarray, eta: float, clip: float) -> np.ndarray:
     """``θ_i = max(clip, (pop_i / max pop)^η)``: 1 for the most popular item; items without
-    interactions get ``clip``. ``η = 0`` makes every propensity 1 (no debiasing)."""
+    interactions get ``clip`` (1 when ``η = 0``). ``η = 0`` makes every propensity 1 (no debiasing)."""
     pop = np.asarray(popularity, dtype=np.float64)
     top = pop.max(initial=0.0)
     rel = pop / top if top > 0 else np.zeros_like(pop)
-    with np.errstate(divide="ignore"):
-        theta = np.where(rel > 0, rel ** float(eta), 0.0)
+    theta = np.power(rel, float(eta))  # 0^η = 0 (then the clip), 0^0 = 1
     return np.clip(theta, float(clip), 1.0)
 
 
