@@ -13,7 +13,7 @@ import re
 import typing
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import annotated_types as at
 import streamlit as st
@@ -404,11 +404,34 @@ def promotion_allocation(prefix: str, left: Any = st, right: Any = st) -> dict[s
     return options
 
 
+def forget_on_switch(ds: Dataset, scope: str, *keys: str) -> None:
+    """Drop the widget values ``keys`` when ``ds`` is not the dataset they were chosen on (the
+    sidebar switched it, or its content was replaced), so the widgets start from the new
+    dataset's defaults instead of a choice that means nothing there. ``scope`` names the group."""
+    owner = f"{scope}__dataset"
+    if st.session_state.get(owner) != (ds.name, ds.fingerprint):
+        for key in keys:
+            st.session_state.pop(key, None)
+        st.session_state[owner] = (ds.name, ds.fingerprint)
+
+
+def best_first(kept: list[KeptRun]) -> list[KeptRun]:
+    """``kept`` ordered by validation NDCG, best first (runs without it last; ties newest first)."""
+    def score(m: KeptRun) -> float:
+        value = m.results.metric("ndcg")
+        return value if value == value else float("-inf")  # NaN last
+    return sorted(kept, key=score, reverse=True)  # stable: the newest-first order breaks ties
+
+
 def model_picker(ds: Dataset, key: str, *, label: str = "Model", multi: bool = False,
-                 default: int | list[str] | None = None) -> Any:
+                 default: int | list[str] | None = None,
+                 preselect: Literal["newest", "best"] = "newest") -> Any:
     """A select box (or multiselect) of the models kept for ``ds``; ``None`` and a hint when none.
 
-    Returns run names (a list when ``multi``).
+    Without ``default`` it preselects the newest model (two for ``multi``), or with
+    ``preselect="best"`` the best by validation NDCG. A choice left from another dataset (the
+    sidebar switched it) is dropped, so the new dataset's models show at once. Returns run names
+    (a list when ``multi``).
     """
     kept = trained_models(ds)
     if not kept:
@@ -416,12 +439,17 @@ def model_picker(ds: Dataset, key: str, *, label: str = "Model", multi: bool = F
         return None
     runs = [m.run for m in kept]
     names = {m.run: f"{m.run} · NDCG {m.results.metric('ndcg'):.3f}" for m in kept}
+    order = [m.run for m in best_first(kept)] if preselect == "best" else runs
+    forget_on_switch(ds, key, key)
     if multi:
-        chosen = default if isinstance(default, list) else runs[:2]
-        return st.multiselect(label, runs, default=[r for r in chosen if r in runs], key=key,
-                              format_func=names.get)
-    return st.selectbox(label, runs, index=default if isinstance(default, int) else 0, key=key,
-                        format_func=names.get)
+        chosen = default if isinstance(default, list) else order[:2]
+        if key not in st.session_state or not set(st.session_state[key]) <= set(runs):
+            st.session_state[key] = [r for r in chosen if r in runs]
+        return st.multiselect(label, runs, key=key, format_func=names.get)
+    index = default if isinstance(default, int) else runs.index(order[0])
+    if st.session_state.get(key) not in runs:
+        st.session_state[key] = runs[index]
+    return st.selectbox(label, runs, key=key, format_func=names.get)
 
 
 def flash(message: str) -> None:
@@ -469,5 +497,6 @@ def sidebar(ds: Dataset | None) -> None:
 __all__ = ["ACTIVE", "DEMO_NAME", "PENDING", "TRAIN_JOB", "active_dataset", "active_name",
            "config_form", "damaged_model_message", "device_label", "md_escape", "plot_escape",
            "plot_escape_column", "save_and_activate", "set_active", "ensure_router",
-           "evaluation_split", "flash", "load_trained", "model_picker", "page_start", "show_flash",
+           "best_first", "evaluation_split", "flash", "forget_on_switch", "load_trained",
+           "model_picker", "page_start", "show_flash",
            "sidebar", "trained_models", "upload_limit_mb", "workspace"]

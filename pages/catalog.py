@@ -30,6 +30,8 @@ SEGMENT_COLORS = {"head": "#0f766e", "mid": "#67e8f9", "tail": "#f59e0b"}
 DELIMS = {"auto": None, "comma ,": ",", "semicolon ;": ";", "tab": "\t", "pipe |": "|"}
 ENCODINGS = {"auto": None, "UTF-8": "utf-8", "Windows-1252": "cp1252", "latin-1": "latin-1"}
 HEADERS = {"auto": None, "first row is a header": True, "no header row": False}
+#: Groups drawn in "Tail share per category" (largest first); the rest share one bar.
+TAIL_GROUPS = 15
 
 ui.ensure_router()
 ds = ui.active_dataset()
@@ -71,10 +73,17 @@ def profile_headline(ds: Dataset, summary: dict) -> None:
         st.caption(f"{ds.n_context_pairs:,} user–item pairs below the rating threshold "
                    f"(≥ {ds.config.rating_threshold:g}) are kept as seen: they are not positives, "
                    "and no list recommends them back to the user.")
+    if s["pairs"] != s["interactions"]:
+        st.caption(f"Interactions = {s['interactions']:,} events (rows kept); they form "
+                   f"{s['pairs']:,} distinct user–item pairs, which the head / mid / tail table "
+                   "counts.")
     c = st.columns(6)
     c[0].metric("Users", f"{s['users']:,}")
     c[1].metric("Items", f"{s['items']:,}")
-    c[2].metric("Interactions", f"{s['interactions']:,}")
+    c[2].metric("Interactions", f"{s['interactions']:,}",
+                help=f"Interaction events (rows kept). They form {s['pairs']:,} distinct "
+                "user–item pairs, which the head / mid / tail table and the popularity curve "
+                "count.")
     c[3].metric("Gini of interactions", f"{summary['gini']:.3f}",
                 help="0 = every item equally popular, 1 = one item gets everything.")
     c[4].metric("Head items", f"{summary['head_items_share']:.1%}",
@@ -111,13 +120,15 @@ def segment_tables(ds: Dataset) -> None:
         "mean_popularity", "cold_items"], column_config={
         "items_share": st.column_config.ProgressColumn("items share", format="percent",
                                                        min_value=0.0, max_value=1.0),
+        "interactions": st.column_config.NumberColumn("user–item pairs"),
         "interactions_share": st.column_config.ProgressColumn(
-            "interactions share", format="percent", min_value=0.0, max_value=1.0),
+            "pairs share", format="percent", min_value=0.0, max_value=1.0),
         "mean_popularity": st.column_config.NumberColumn("mean popularity", format="%.1f"),
         "cold_items": st.column_config.NumberColumn("cold items"),
     })
-    st.caption("Popularity = distinct users per item. Mid and tail together form the long "
-               "tail used by the tail metrics.")
+    st.caption(f"Interactions here are distinct user–item pairs ({ds.n_pairs:,} in all, from "
+               f"{ds.n_interactions:,} interaction events): popularity = distinct users per item. "
+               "Mid and tail together form the long tail used by the tail metrics.")
     stats = segment_stats(ds)
     st.markdown("**Price and recency by segment**")
     st.dataframe(stats, hide_index=True, column_config={
@@ -135,16 +146,25 @@ def tail_share_chart(ds: Dataset, groups: list[str]) -> None:
     """Share of long-tail items per category (or brand, subcategory)."""
     if groups:
         by = st.selectbox("Tail share by", groups, key="tail_by")
-        share = tail_share_by(ds, by)
+        share = tail_share_by(ds, by, top=TAIL_GROUPS)
+        # Highest tail share on top, the pooled rest last: one labelled bar per row.
+        share = share.sort_values(["pooled", "tail_share"], ascending=[True, False], kind="stable")
         share["group"] = ui.plot_escape_column(share["group"])  # category names are uploaded
-        fig = px.bar(share.head(25), x="tail_share", y="group", orientation="h",
+        fig = px.bar(share, x="tail_share", y="group", orientation="h",
                      hover_data=["items", "tail_items", "interactions_share"],
                      labels={"tail_share": "share of items in the long tail", "group": by,
                              "interactions_share": "share of interactions"},
                      color="interactions_share", color_continuous_scale="Teal")
-        fig.update_layout(height=460, yaxis=dict(autorange="reversed"),
-                          xaxis_tickformat=".0%", title=f"Tail share per {by}")
+        groups_shown = share["group"].tolist()
+        fig.update_layout(height=max(320, 24 * len(share) + 140), xaxis_tickformat=".0%",
+                          title=f"Tail share per {by}",
+                          yaxis=dict(autorange="reversed", type="category", tickmode="array",
+                                     tickvals=groups_shown, ticktext=groups_shown,
+                                     automargin=True))
         st.plotly_chart(fig, key="tail_share")
+        if share["pooled"].any():
+            st.caption(f"The {TAIL_GROUPS} {by} values with the most items, then the other "
+                       f"{by} values pooled in one bar.")
     else:
         st.info("The catalog has no category or brand column, so tail share per category "
                 "cannot be shown.")
@@ -264,8 +284,10 @@ def render_report(result) -> None:
         st.caption(f"Dates: {ui.md_escape(report.date_range)}")
     if report.issues:
         table = pd.DataFrame([{"level": i.level, "file": i.table, "issue": i.message,
-                               "rows": i.count or None} for i in report.issues])
+                               "rows": f"{i.count:,}" if i.count else "—"} for i in report.issues])
         st.dataframe(table, hide_index=True, key="report_table")
+        if report.drop_note:
+            st.caption(ui.md_escape(report.drop_note))
         for issue in report.issues:
             if issue.sample:
                 label = issue.message if len(issue.message) <= 70 else issue.message[:69] + "…"

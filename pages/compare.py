@@ -27,6 +27,10 @@ from recsys.workspace import WorkspaceError
 log = logging.getLogger(__name__)
 TAIL_MARK = "★"
 PANELS_PER_ROW = 3
+#: One definition of a user's tail share, for the user picker and the metric alike.
+TAIL_SHARE_HELP = ("Share of the user's training items that are long tail: outside the head, the "
+                   "most popular items covering the head share of the evaluation split's training "
+                   "interactions. ★ marks the same items.")
 #: Narrow marks ahead of the title, so they stay visible in a third of a narrow page.
 LIST_COLUMNS = {"#": st.column_config.NumberColumn(width=36),
                 "title": st.column_config.TextColumn(width="medium"),
@@ -38,7 +42,7 @@ ds = ui.page_start("Compare")
 st.caption(f"Dataset **{ui.md_escape(ds.name)}** · one user's history beside each model's top-N; tail items are "
            "marked ★, items the user interacted with in the held-out part are hits (✓).")
 
-runs = ui.model_picker(ds, key="compare_models", label="Models", multi=True)
+runs = ui.model_picker(ds, key="compare_models", label="Models", multi=True, preselect="best")
 if runs is None:
     st.stop()
 if not runs:
@@ -57,6 +61,7 @@ item_map = ui.workspace().load_item_map(ds.name)
 clusters = item_clusters(ds, item_map[0]) if item_map is not None else None
 
 # ------------------------------------------------------------------------------ find a user
+ui.forget_on_switch(ds, "compare_user", "compare_user_id", "compare_segment_user")
 c = st.columns([1, 2, 1, 1])
 how = c[0].radio("Find a user", ["by id", "by segment"], key="compare_find", horizontal=True)
 user: int | None = None
@@ -69,15 +74,17 @@ if how == "by id":
         c[1].error(ui.md_escape(exc))
 else:
     segment = c[1].selectbox("Segment", USER_SEGMENTS, format_func=SEGMENT_LABELS.get, key="compare_segment",
-                             help="Judged on the training interactions of the evaluation split.")
+                             help="Judged on the training interactions of the evaluation split.",
+                             on_change=st.session_state.pop, args=("compare_segment_user", None))
     members = user_segments(train.matrix, train.is_tail)[segment][:500]
     if not len(members):
         c[1].warning("No user in this segment.")
     else:
         act = user_activity(train.matrix[members], train.is_tail)
-        labels = {int(u): f"{ds.user_ids[u]} · {n} items · {share:.0%} tail" for u, n, share in
+        labels = {int(u): f"{ds.user_ids[u]} · {n} training items, {share:.0%} in the tail" for u, n, share in
                   zip(members, act["items"], act["tail_share"], strict=True)}
-        user = c[2].selectbox("User", list(labels), format_func=labels.get, key="compare_segment_user")
+        user = c[2].selectbox("User", list(labels), format_func=labels.get, key="compare_segment_user",
+                              help=TAIL_SHARE_HELP)
 n = int(c[3].number_input("Top-N", 1, 50, 10, key="compare_n"))
 
 v = st.columns([1, 1, 2])
@@ -101,7 +108,7 @@ def build_lists() -> dict[str, pd.DataFrame]:
                 model, train, np.array([user]), n, steps=variant, context=context,
                 candidates=max(100, n))
         for name, r in lists.items():
-            out[name] = score_breakdown(ds, r.items[0], r.score[0], base_score=r.base_score[0],
+            out[name] = score_breakdown(train, r.items[0], r.score[0], base_score=r.base_score[0],
                                         base_rank=r.base_rank[0], boosted=r.boosted[0], reason=r.reason[0])
     return out
 
@@ -120,12 +127,14 @@ held_out = set(split.test[user].indices.tolist())
 history = user_history(ds, user, clusters=clusters)
 history_pos = ds.item_positions(history["item_id"], missing="negative")
 history["held_out"] = np.isin(history_pos, list(held_out))
+history["is_tail"] = train.is_tail[history_pos]  # the training split's head, as the lists use
 training = history.loc[~history["held_out"]]
 uid = ds.user_ids[user]
 m = st.columns(4)
 m[0].metric("User", str(uid))
 m[1].metric("Training items", f"{len(training):,}", help="What the models learned from.")
-m[2].metric("Tail share of training items", f"{training['is_tail'].mean():.0%}" if len(training) else "–")
+m[2].metric("Tail share of training items", f"{training['is_tail'].mean():.0%}" if len(training) else "–",
+            help=TAIL_SHARE_HELP)
 m[3].metric("Held-out items", f"{len(held_out):,}", help="Interactions the models never saw: an "
             "item of a list that is one of them is a hit (✓).")
 

@@ -46,7 +46,7 @@ SHOWN = {"ndcg": ("NDCG@K", "normal", "{:.4f}"), "recall": ("Recall@K", "normal"
 ds = ui.page_start("What-if")
 st.caption("Re-rank each user's best candidates to give the long tail more exposure, and see what "
            "it costs on the held-out validation split of the model's training run.")
-run = ui.model_picker(ds, key="whatif_model")
+run = ui.model_picker(ds, key="whatif_model", preselect="best")
 if run is None:
     st.stop()
 
@@ -161,6 +161,31 @@ def _exposure_chart(table: pd.DataFrame, by: str, title: str) -> go.Figure:
     return fig
 
 
+def _budget_note(cfg: RerankConfig, promoted: dict[str, np.ndarray], k: int) -> str:
+    """For a promotion: which allocation and target are active and the tail budget each
+    allocation spends at this strength (slots promoted, share of all slots, lists changed)."""
+    if cfg.method != "promotion" or not promoted:
+        return ""
+
+    def alloc(name: str) -> str:
+        return f"'{ui.ALLOCATIONS[name]}'" + (f" ({ui.SWAP_COSTS[cfg.swap_cost]})"
+                                              if name == "global" else "")
+
+    def spent(mask: np.ndarray) -> str:
+        n = int(mask.sum())
+        return (f"{n:,} slots ({n / max(1, mask.size):.1%} of the {mask.size:,} slots of K = {k}, "
+                f"in {mask.any(axis=1).mean() if mask.size else 0:.0%} of the lists)")
+
+    target = cfg.target if cfg.target_value is None else f"{cfg.target} {cfg.target_value}"
+    other = next(name for name in promoted if name != cfg.allocation)
+    quota = cfg.strength * cfg.quota_share * k
+    return (f"Promotes {ui.md_escape(target)} items with allocation {alloc(cfg.allocation)}: "
+            f"{spent(promoted[cfg.allocation])}. At this strength {alloc(other)} would promote "
+            f"{spent(promoted[other])}. The quota is strength × quota share × K = {quota:g} "
+            "slots a list: the same quota in every list rounds it per list, the same total sums "
+            "it unrounded.")
+
+
 def _use_setting(method: str, strength: float) -> None:
     """Button callback: move the method picker and the slider to a setting of the table."""
     st.session_state["whatif_method"] = method
@@ -197,7 +222,10 @@ def tuning() -> None:
     """Method, strength and everything they drive: reruns alone when a slider moves."""
     c1, c2 = st.columns([1, 2])
     method = c1.selectbox("Method", list(METHODS), key="whatif_method", format_func=LABELS.get)
-    strength = c2.slider("Strength", 0.0, 1.0, 0.3, 0.05, key="whatif_strength",
+    # The value lives in session state only ("Use the best" sets it there): a default as well
+    # would make Streamlit warn about a widget set both ways.
+    st.session_state.setdefault("whatif_strength", 0.3)
+    strength = c2.slider("Strength", 0.0, 1.0, step=0.05, key="whatif_strength",
                          help="0 = the model's own lists, 1 = the method's strongest setting.")
     opts = _options(method)
     item_set = None
@@ -210,6 +238,12 @@ def tuning() -> None:
         ctx = RerankContext(train, item_clusters=clusters, item_set=item_set, hit_model=hits)
         t0 = time.perf_counter()
         result = lists_from_candidates(cands, train, k, steps=cfg, context=ctx)
+        promoted = {}
+        if cfg.method == "promotion":  # the other allocation's budget, for the caption
+            other = "global" if cfg.allocation == "per_user" else "per_user"
+            alt = lists_from_candidates(cands, train, k, context=ctx, steps=cfg.model_copy(
+                update={"allocation": other}))
+            promoted = {cfg.allocation: result.boosted, other: alt.boosted}
         current = measure(result, train, split.test, cands.users)
         elapsed = time.perf_counter() - t0
         baseline = measure(cands.top(k), train, split.test, cands.users)
@@ -218,6 +252,8 @@ def tuning() -> None:
         return
     st.caption(f"{ui.md_escape(cfg.label())}: {cands.n_users:,} users re-ranked and measured in "
                f"{elapsed * 1000:.0f} ms. Deltas are against the model's unboosted lists.")
+    if note := _budget_note(cfg, promoted, k):
+        st.caption(note)
     _metric_row(current, baseline)
 
     st.subheader("Trade-off")

@@ -39,12 +39,14 @@ if TYPE_CHECKING:  # types only: the data layer sits above this module
 
 
 __all__ = ["hits_matrix", "accuracy_per_user", "beyond_accuracy_per_user", "catalog_metrics",
-           "summarise", "measure_lists", "METRIC_NAMES", "gini", "Ranker", "Evaluation", "evaluate",
-           "evaluate_split", "validation_metrics", "jaccard", "rank_biased_overlap",
-           "overlap_table", "tail_counts"]
+           "summarise", "measure_lists", "METRIC_NAMES", "NEW_ITEM_METRIC_NAMES", "gini", "Ranker",
+           "Evaluation", "evaluate", "evaluate_split", "new_item_metrics", "validation_metrics",
+           "jaccard", "rank_biased_overlap", "overlap_table", "tail_counts"]
 
 METRIC_NAMES: tuple[str, ...] = ("ndcg", "recall", "hitrate", "map", "aplt", "arp", "coverage",
                                  "gini", "novelty")
+#: Extra figures of an item cold start split (:func:`new_item_metrics`).
+NEW_ITEM_METRIC_NAMES: tuple[str, ...] = ("new_recall", "new_share")
 
 
 def hits_matrix(topk: np.ndarray, relevant: sp.csr_matrix) -> np.ndarray:
@@ -192,10 +194,39 @@ def evaluate(model: Ranker, train: Dataset, test: sp.csr_matrix, *, k: int = 10,
                        "excluded_context_pairs": train.n_context_pairs})
 
 
+def new_item_metrics(topk: np.ndarray, relevant: sp.csr_matrix, cold_items: np.ndarray
+                     ) -> dict[str, float]:
+    """Item cold start figures of lists (rows of ``topk`` align with ``relevant``'s rows).
+
+    ``new_recall``: Recall@K among new items only = hits on new items / min(|held-out new
+    items|, K), averaged over the users with at least one held-out new item;
+    ``new_share``: mean share of new items in a list (all users); ``new_users``: how many
+    users the first is averaged over.
+    """
+    topk = np.asarray(topk)
+    cold = np.asarray(cold_items, dtype=bool)
+    relevant = sp.csr_matrix(relevant)
+    k = max(topk.shape[1], 1)
+    listed_new = (topk >= 0) & cold[np.maximum(topk, 0)]
+    new_relevant = relevant.multiply(cold[None, :].astype(np.float32)).tocsr()
+    new_relevant.eliminate_zeros()
+    n_new = np.diff(new_relevant.indptr)
+    has_new = n_new > 0
+    hits = hits_matrix(topk, new_relevant) & listed_new
+    recall = hits.sum(axis=1)[has_new] / np.minimum(n_new[has_new], k)
+    return {"new_recall": float(recall.mean()) if len(recall) else 0.0,
+            "new_share": float(listed_new.sum(axis=1).mean() / k) if len(topk) else 0.0,
+            "new_users": int(has_new.sum())}
+
+
 def evaluate_split(model: Ranker, split: Split, *, k: int = 10) -> Evaluation:
-    """:func:`evaluate` on a :class:`~recsys.data.splits.Split`, protocol recorded."""
+    """:func:`evaluate` on a :class:`~recsys.data.splits.Split`, protocol recorded; on an
+    item cold start split the summary also holds :func:`new_item_metrics`."""
     ev = evaluate(model, split.train, split.test, k=k)
     ev.protocol.update(split=split.config.model_dump(mode="json"))
+    if split.cold_items is not None:
+        ev.summary.update(new_item_metrics(ev.topk, sp.csr_matrix(split.test)[ev.users],
+                                           split.cold_items))
     return ev
 
 

@@ -135,7 +135,8 @@ class TrainingJob:
             ev = evaluate_split(model, split, k=self.k)
             run.results = RunResults(metrics=ev.summary, train_s=run.train_s, eval_s=ev.seconds,
                                      protocol=ev.protocol, device=model.device_,
-                                     dataset_fingerprint=self.dataset.fingerprint)
+                                     dataset_fingerprint=self.dataset.fingerprint,
+                                     **model_choice(model))
             if self.workspace is not None:
                 self.workspace.save_model(self.dataset.name, model, results=run.results)
             run.status = "stopped" if self._cancel.is_set() else "done"
@@ -143,6 +144,15 @@ class TrainingJob:
             log.warning("model %s failed: %s", run.name, exc)
             run.status, run.error = "failed", f"{type(exc).__name__}: {exc}"
             log.debug("%s", traceback.format_exc())
+
+
+def model_choice(model: Any) -> dict[str, Any]:
+    """``{"choice": ...}`` for a model that chose its own setting (``auto``), else ``{}``."""
+    report = getattr(model, "report_", None)
+    if not report:
+        return {}
+    return {"choice": {**report, "chosen": getattr(model, "chosen_", None),
+                       "search": getattr(model, "search_", [])}}
 
 
 def train_models(dataset: Dataset, models: dict[str, dict[str, Any]] | list[ModelSpec],

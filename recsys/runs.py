@@ -61,7 +61,7 @@ class RunProtocol(BaseModel):
 
 #: Fields of ``results.json`` that are not metrics.
 _NON_METRICS = ("train_s", "eval_s", "protocol", "device", "dataset_fingerprint", "epochs",
-                "stopped")
+                "stopped", "choice")
 
 
 class RunResults(BaseModel):
@@ -81,6 +81,9 @@ class RunResults(BaseModel):
     dataset_fingerprint: str | None = None
     epochs: int | None = Field(None, description="Epochs run, for models trained in epochs.")
     stopped: bool | None = Field(None, description="Whether the run was cancelled early.")
+    choice: dict[str, Any] | None = Field(None, description="How a self-tuning model (auto) "
+                                          "chose: inner split, baseline, kept candidate, reason, "
+                                          "and every candidate's validation figures.")
 
     @model_validator(mode="before")
     @classmethod

@@ -18,6 +18,8 @@ export NUMBA_CACHE_DIR="${NUMBA_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/tail-
 .venv/bin/python benchmarks/bench_ingest.py
 # Models against the peers on ml-100k, shortened epochs (the full run is by hand, see README).
 .venv/bin/python benchmarks/bench_models.py --datasets ml-100k --quick
+# auto against EASE λ=200 on ml-100k, random and per-user temporal, ratings under 4 dropped (~1 min).
+.venv/bin/python benchmarks/bench_auto.py --cases ml-100k:random,ml-100k:temporal
 # Re-rankers on ml-100k: frontier, best tail share within 5 % NDCG, What-if latency (~1 min).
 .venv/bin/python benchmarks/bench_rerank.py --datasets ml-100k --quick
 # Item map: Online Retail text → clustered UMAP map, cold process and warm (~20 s).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -103,3 +104,97 @@ def test_items_seen_below_the_threshold_are_reported(workspace_dir: Path):
     row = ds.context_matrix[ds.user_index.get_loc("u3")]
     rated_low = set(ds.catalog["title"].to_numpy()[row.indices])
     assert not any(rated_low & set(x["title"]) for x in lists)
+
+
+def _share(text: str) -> int:
+    """The whole percent in a label such as 'U00042 · 12 training items, 67% in the tail'."""
+    return int(re.search(r"(\d+)% (?:in the )?tail", text).group(1))
+
+
+def test_tail_share_of_the_picker_and_the_page_agree(workspace_copy: Path):
+    """The user picker and the metric both give the share of the user's training items outside
+    the training split's head; both match that share computed here, for several users."""
+    from recsys.data.splits import SplitConfig, split_dataset
+
+    ds = Workspace(workspace_copy).load_dataset("demo-shop")
+    train = split_dataset(ds, SplitConfig(method="random", seed=0)).train
+    at = _compare_page()
+    at.multiselect(key="compare_models").set_value(["pop"])
+    at.radio(key="compare_find").set_value("by segment").run()
+    at.selectbox(key="compare_segment").set_value("tail_lovers").run()
+    lovers = user_segments(train.matrix, train.is_tail)["tail_lovers"]
+    seen = 0
+    for index, member in enumerate(lovers[:6]):
+        at.selectbox(key="compare_segment_user").set_value(int(member)).run()
+        assert not at.exception and not at.error, [e.value for e in at.error]
+        user = at.selectbox(key="compare_segment_user").value
+        row = train.matrix[user]
+        expected = round(100 * train.is_tail[row.indices].mean())
+        metric = next(m.value for m in at.metric if m.label == "Tail share of training items")
+        assert _share(at.selectbox(key="compare_segment_user").format_func(user)) == expected
+        assert int(metric.rstrip("%")) == expected, (index, metric)
+        seen += 1
+    assert seen == 6
+
+
+def test_picked_user_resets_when_the_segment_changes(workspace_copy: Path):
+    from recsys.data.splits import SplitConfig, split_dataset
+
+    ds = Workspace(workspace_copy).load_dataset("demo-shop")
+    train = split_dataset(ds, SplitConfig(method="random", seed=0)).train
+    segments = user_segments(train.matrix, train.is_tail)
+    # a tail lover who is also a heavy user, but not the heaviest: it must not carry over
+    both = [int(u) for u in segments["tail_lovers"] if u in set(segments["heavy"][1:].tolist())]
+    assert both
+    at = _compare_page()
+    at.multiselect(key="compare_models").set_value(["pop"])
+    at.radio(key="compare_find").set_value("by segment").run()
+    at.selectbox(key="compare_segment").set_value("tail_lovers").run()
+    at.selectbox(key="compare_segment_user").set_value(both[0]).run()
+    assert at.selectbox(key="compare_segment_user").value == both[0]
+    at.selectbox(key="compare_segment").set_value("heavy").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.selectbox(key="compare_segment_user").value == int(segments["heavy"][0])
+    assert any(m.value == str(ds.user_ids[segments["heavy"][0]]) for m in at.metric)
+
+
+def _second_dataset(workspace_dir: Path, models: tuple[str, ...] = ("pop",)) -> None:
+    """A small shop beside the demo one, with ``models`` kept (trained in that order)."""
+    from recsys import SplitConfig
+    from recsys.jobs import train_models
+    from tests.test_rerank import synthetic_dataset
+
+    ws = Workspace(workspace_dir)
+    ds = synthetic_dataset(n_users=120, n_items=60, seed=4, name="small-shop")
+    ws.save_dataset(ds, source="test", activate=False)
+    for name in models:  # one job each, so each is saved after the one before
+        job = train_models(ds, {name: {}}, split=SplitConfig(method="random", seed=0), workspace=ws)
+        assert job.status == "done", job.message
+
+
+def test_a_sidebar_dataset_switch_shows_the_new_models_at_once(workspace_copy: Path):
+    _second_dataset(workspace_copy, ("pop",))
+    at = _compare_page()
+    assert set(at.multiselect(key="compare_models").value) == {"pop", "itemknn"}
+    at.sidebar.selectbox(key="sidebar_dataset").set_value("small-shop").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.multiselect(key="compare_models").value == ["pop"]
+    assert not any("Pick at least one model" in i.value for i in at.info)
+    lists = [d.value for d in at.dataframe if "#" in d.value.columns]
+    assert len(lists) == 2  # pop and its boosted variant, for the new shop's first user
+    assert any(m.value == "u000" for m in at.metric)
+
+
+def test_the_best_kept_models_by_validation_ndcg_are_preselected(workspace_copy: Path):
+    """Three kept models, the oldest the best: the two best by NDCG are preselected, not the
+    two newest."""
+    _second_dataset(workspace_copy, ("pop", "ease", "itemknn"))
+    runs = Workspace(workspace_copy).kept_runs("small-shop")
+    ndcg = {m.run: m.results.metric("ndcg") for m in runs}
+    best_two = sorted(ndcg, key=ndcg.get, reverse=True)[:2]
+    newest_two = [m.run for m in sorted(runs, key=lambda m: m.saved_at, reverse=True)][:2]
+    assert set(best_two) != set(newest_two)  # else this test could not tell them apart
+    at = _compare_page()
+    at.sidebar.selectbox(key="sidebar_dataset").set_value("small-shop").run()
+    assert not at.exception
+    assert at.multiselect(key="compare_models").value == best_two

@@ -122,3 +122,74 @@ def test_compiled_cache_is_outside_the_workspace(tmp_path: Path, monkeypatch: py
     assert workspace not in numba_cache_dir().parents
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "chosen"))  # the override stays
     assert numba_cache_dir() == tmp_path / "chosen"
+
+
+# ----------------------------------------------------------------- a name that promises another format
+
+CSV_TEXT = b"user_id,item_id\nu1,A\nu2,B\n"
+
+
+def _xlsx_bytes() -> bytes:
+    import io
+
+    import pandas as pd
+
+    buf = io.BytesIO()
+    pd.DataFrame({"user_id": ["u1"], "item_id": ["A"]}).to_excel(buf, index=False)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(("name", "data", "expected"), [
+    ("orders.csv.gz", CSV_TEXT, "'orders.csv.gz' is not a gzip file (its name ends in .gz, but its "
+     "content is plain text). Rename it to end in .csv, or upload the compressed file."),
+    ("orders.gz", CSV_TEXT, "is not a gzip file (its name ends in .gz, but its content is plain "
+     "text). Rename it to end in .csv"),
+    ("orders.zip", CSV_TEXT, "'orders.zip' is not a ZIP archive (its name ends in .zip, but its "
+     "content is plain text)."),
+    ("orders.xlsx", CSV_TEXT, "'orders.xlsx' is not an Excel workbook (.xlsx) (its name ends in "
+     ".xlsx, but its content is plain text)."),
+    ("orders.parquet", CSV_TEXT, "'orders.parquet' is not a Parquet file (its name ends in .parquet, "
+     "but its content is plain text)."),
+    ("orders.PQ", b"PK\x03\x04rest", "is not a Parquet file (its name ends in .pq, but its content "
+     "is a ZIP archive)."),
+    ("orders.parquet.gz", None, "'orders.parquet.gz' is not a Parquet file (its name ends in "
+     ".parquet, but its content is plain text)."),
+])
+def test_content_that_does_not_match_the_name_is_named(name: str, data: bytes | None, expected: str):
+    import gzip
+
+    from recsys.data.reading import IngestError, read_table
+
+    payload = gzip.compress(CSV_TEXT) if data is None else data
+    with pytest.raises(IngestError) as err:
+        read_table(payload, name=name)
+    assert expected in str(err.value)
+    assert "header but no data rows" not in str(err.value)
+
+
+@pytest.mark.parametrize("name", ["orders.csv.gz", "orders.gz", "orders.csv", "orders.txt",
+                                  "orders", "orders.tsv.gzip"])
+def test_content_that_matches_the_name_still_reads(name: str):
+    import gzip
+
+    from recsys.data.reading import read_table
+
+    data = gzip.compress(CSV_TEXT) if name.endswith(("gz", "gzip")) else CSV_TEXT
+    table = read_table(data, name=name)
+    assert table.frame.shape == (2, 2) and table.compressed == name.endswith(("gz", "gzip"))
+    book = read_table(_xlsx_bytes(), name="orders.xlsx")
+    assert book.file_format == "xlsx" and len(book.frame) == 1
+    # a gzip-compressed workbook under its inner name is unpacked, then checked
+    assert read_table(gzip.compress(_xlsx_bytes()), name="orders.xlsx.gz").file_format == "xlsx"
+
+
+@pytest.mark.usefixtures("navigation_apptest")
+def test_a_plain_csv_named_gz_is_explained_on_the_catalog_page(workspace_dir: Path):
+    from tests.test_app import upload
+
+    at = open_page("catalog", timeout=120)
+    at = upload(at, "orders.csv.gz", CSV_TEXT, mime="application/gzip")
+    text = _messages(at)
+    assert "'orders.csv.gz' is not a gzip file (its name ends in .gz, but its content is plain " \
+           "text)" in text, text
+    assert "no data rows" not in text

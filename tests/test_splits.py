@@ -26,7 +26,7 @@ def _pairs(matrix):
     return set(zip(m.row.tolist(), m.col.tolist(), strict=True))
 
 
-@pytest.mark.parametrize("method", ["random", "temporal", "time", "leave-last"])
+@pytest.mark.parametrize("method", ["random", "temporal", "time", "leave-last", "item-cold"])
 def test_split_partitions_pairs(ds, method):
     split = split_dataset(ds, SplitConfig(method=method, test_frac=0.2, seed=3))
     train, test = _pairs(split.train.matrix), _pairs(split.test)
@@ -96,10 +96,68 @@ def test_option_sets_are_declared_once():
     from recsys.export.scopes import SCOPE_KINDS, ExportScope
     from recsys.export.writers import EXPORT_FORMATS, EXTENSIONS, ExportFormat
 
-    assert SPLIT_METHODS == get_args(SplitMethod) == ("random", "temporal", "time", "leave-last")
+    assert SPLIT_METHODS == get_args(SplitMethod) == ("random", "temporal", "time", "leave-last",
+                                                        "item-cold")
     assert SplitConfig.model_fields["method"].annotation == SplitMethod
     assert get_args(UserSegment) == USER_SEGMENTS and set(SEGMENT_LABELS) == set(USER_SEGMENTS)
     assert INPUT_FORMATS == get_args(InputFormat) == ("auto", "generic", "movielens", "online-retail")
     assert EXPORT_FORMATS == get_args(ExportFormat) == tuple(EXTENSIONS) == ("csv", "parquet", "json")
     assert DEVICE_CHOICES == get_args(DeviceChoice) == ("auto", "cpu", "cuda", "mps")
     assert get_args(ExportScope.model_fields["kind"].annotation) == SCOPE_KINDS
+
+
+def _with_context(ds_frame: pd.DataFrame) -> object:
+    """The synthetic log with ratings: values below 3 become context pairs."""
+    from recsys.data.dataset import DatasetConfig
+
+    frame = ds_frame.assign(value=np.random.default_rng(2).integers(1, 6, len(ds_frame)))
+    return build_dataset(frame, name="rated", config=DatasetConfig(rating_threshold=3))
+
+
+def test_item_cold_split_holds_out_whole_items(ds):
+    split = split_dataset(ds, SplitConfig(method="item-cold", test_frac=0.2, seed=4,
+                                          cold_item_frac=0.25))
+    cold = split.cold_items
+    items_with_pairs = np.flatnonzero(np.diff(ds.matrix.tocsc().indptr) > 0)
+    assert cold.dtype == bool and cold.shape == (ds.n_items,)
+    assert cold.sum() == round(0.25 * len(items_with_pairs))
+    # every pair of a cold item is held out; none reaches training
+    assert split.train.matrix[:, cold].nnz == 0
+    assert split.test[:, cold].nnz == ds.matrix[:, cold].nnz
+    assert split.train.popularity[cold].sum() == 0
+    # a share of each user's warm pairs is held out too
+    warm_test = split.test[:, ~cold].nnz
+    assert 0.1 < warm_test / ds.matrix[:, ~cold].nnz < 0.3
+    # seeded: same seed same items, another seed other items
+    again = split_dataset(ds, SplitConfig(method="item-cold", seed=4, cold_item_frac=0.25))
+    other = split_dataset(ds, SplitConfig(method="item-cold", seed=5, cold_item_frac=0.25))
+    assert (again.cold_items == cold).all() and (other.cold_items != cold).any()
+    # other protocols carry no cold items
+    assert split_dataset(ds, SplitConfig(method="random")).cold_items is None
+
+
+def test_item_cold_split_leaks_no_context_of_new_items(ds):
+    rated = _with_context(ds.interactions)
+    assert rated.n_context_pairs
+    split = split_dataset(rated, SplitConfig(method="item-cold", seed=0))
+    cold_ids = set(rated.item_ids[split.cold_items])
+    assert split.train.known[:, split.cold_items].nnz == 0
+    assert not set(split.train.interactions["item_id"]) & cold_ids
+    assert split.train.context is None or not set(split.train.context["item_id"]) & cold_ids
+    # warm context stays (nothing proves it is newer than anything)
+    assert split.train.n_context_pairs > 0
+
+
+def test_new_item_metrics_on_known_lists():
+    import scipy.sparse as sp
+
+    from recsys.evaluation import new_item_metrics
+
+    cold = np.array([False, False, True, True, False])
+    relevant = sp.csr_matrix(np.array([[0, 1, 1, 1, 0],    # 2 new held out, 1 hit
+                                       [1, 0, 0, 0, 0]]))  # no new held out
+    topk = np.array([[2, 0, 4], [3, 2, -1]])
+    m = new_item_metrics(topk, relevant, cold)
+    assert m["new_recall"] == pytest.approx(1 / 2)
+    assert m["new_share"] == pytest.approx((1 / 3 + 2 / 3) / 2)
+    assert m["new_users"] == 1

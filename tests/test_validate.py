@@ -12,6 +12,7 @@ import pytest
 from recsys.data.formats import load_files
 from recsys.data.schema import CATALOG_ROLES, ColumnMapping, guess_mapping, guess_value_kind, normalise_name
 from recsys.data.validation import normalise_ids, parse_timestamps, validate
+from tests.test_app import demo_template, demo_ws  # noqa: F401  (fixtures)
 
 # --------------------------------------------------------------------------- helpers
 
@@ -435,3 +436,43 @@ def test_issue_codes_are_one_enum_and_read_as_text():
     assert json.loads(json.dumps(report.to_dict(), default=str))["issues"][1]["code"] == "float_user_id"
     with pytest.raises(ValueError):
         report.add("warning", "canceled", "a typo is refused")
+
+
+# --------------------------------------------------------------------------- overlapping drop reasons
+
+OVERLAP = ("user_id,item_id,title,timestamp,quantity\n"
+           "u1,A,Lamp,2024-01-01,1\nu2,B,Mug,2024-01-02,2\nu3,C,Vase,2024-01-03,1\n"
+           ",A,Lamp,2024-01-01,-1\n"        # no user and a return: two reasons, one row
+           ",B,Mug,not a date,0\n"          # three reasons, one row
+           "u4,C,Vase,not a date,1\n")      # one reason
+
+
+def test_a_row_with_several_reasons_is_counted_once_in_the_drops(tmp_path: Path) -> None:
+    report = load_files(_csv(tmp_path, "overlap.csv", OVERLAP)).report
+    assert (report.rows_read, report.rows_kept, report.rows_dropped) == (6, 3, 3)
+    assert report.count("missing_user_id") == 2 and report.count("non_positive") == 2
+    assert report.count("bad_timestamp") == 2
+    assert report.drop_reason_rows == 6 and report.rows_several_reasons == 2
+    note = report.drop_note
+    assert note == ("A row can have several reasons (2 rows failed more than one), so the "
+                    "reasons add up to 6 rows; 3 rows were dropped in all.")
+    assert f"note: {note}" in report.to_text()
+    assert json.loads(report.to_json())["drop_note"] == note
+    clean = load_files(_csv(tmp_path, "clean.csv", "user_id,item_id\nu1,A\nu2,B\n,C\n")).report
+    assert clean.rows_dropped == 1 and clean.drop_note == ""
+
+
+@pytest.mark.usefixtures("navigation_apptest", "demo_ws")
+def test_the_report_table_notes_overlaps_and_shows_no_none() -> None:
+    from tests.test_app import start, table_with, texts, upload, validate
+
+    at = upload(start(), "overlap.csv", OVERLAP.encode())
+    at = validate(at)
+    issues = table_with(at, "issue")
+    assert "None" not in issues["rows"].astype(str).tolist()
+    assert not issues["rows"].isna().any()
+    counts = dict(zip(issues["issue"], issues["rows"], strict=True))
+    assert counts["Rows without a user id ('user_id') were dropped."] == "2"
+    assert "—" in set(counts.values())  # a finding without a row count (no catalog given)
+    assert ("A row can have several reasons (2 rows failed more than one), so the reasons add "
+            "up to 6 rows; 3 rows were dropped in all.") in texts(at.caption)

@@ -3,6 +3,8 @@ changes the metrics, the curve and the preview; calibration without categories i
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -118,3 +120,82 @@ def test_expected_cost_of_a_slot_fits_a_hit_model_and_keeps_the_budget(workspace
     # the trade-off sweep ran with the hit model: the promotion is in the best-settings table
     best = next(d.value for d in at.dataframe if "NDCG loss" in d.value.columns)
     assert "Promotion quota" in set(best["method"])
+
+
+def test_use_the_best_sets_the_widgets_without_a_session_state_warning(workspace_dir, monkeypatch):
+    """The strength slider's value lives in session state only, so the button that moves it
+    never makes Streamlit warn about a widget given a default and a session-state value."""
+    from streamlit.elements.lib import policies
+
+    warned: list[str] = []
+    monkeypatch.setattr(policies, "_shown_default_value_warning", False)
+    monkeypatch.setattr(policies._LOGGER, "warning",
+                        lambda msg, *args, **kw: warned.append(msg % args))
+    _workspace_with(workspace_dir)
+    at = _whatif(workspace_dir)
+    at.selectbox(key="whatif_method").set_value("tail_bonus").run()
+    top = next(d.value for d in at.dataframe if "NDCG loss" in d.value.columns).iloc[0]
+    at.button(key="whatif_use_best").click().run()
+    assert not at.exception and not at.error
+    assert at.slider(key="whatif_strength").value == pytest.approx(top["strength"])
+    at.slider(key="whatif_strength").set_value(0.25).run()  # the slider still moves by hand
+    assert at.slider(key="whatif_strength").value == pytest.approx(0.25)
+    assert not [w for w in warned if "default value" in w], warned
+
+
+def _budget(at: AppTest) -> str:
+    return next(c.value for c in at.caption if c.value.startswith("Promotes "))
+
+
+def _slots(text: str) -> list[int]:
+    """Slots promoted by the active allocation, then by the other one, from the caption."""
+    return [int(n.replace(",", "")) for n in re.findall(r"([\d,]+) slots \(", text)]
+
+
+def test_the_caption_states_each_allocations_budget(workspace_dir):
+    """At strength 0.5 with a quota share of 0.5 and K = 10 a list's quota is 2.5 slots: the
+    per-user allocation rounds it up in every list, the global one spends 2.5 a list in total.
+    The caption names the active allocation and target and both budgets, and they match what
+    the lists show."""
+    _workspace_with(workspace_dir)
+    at = _whatif(workspace_dir)
+    at.selectbox(key="whatif_method").set_value("promotion")
+    at.slider(key="whatif_strength").set_value(0.5).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    per_user = _budget(at)
+    assert "Promotes tail items with allocation 'same quota in every list'" in per_user
+    assert "'same total, where it costs least' (score gap) would promote" in per_user
+    assert "strength × quota share × K = 2.5 slots" in per_user
+    mine, other = _slots(per_user)
+    tail_per_user = float(_metric(at, "Tail share (APLT)"))
+    at.radio(key="whatif_alloc").set_value("global").run()
+    assert not at.exception and not at.error
+    global_ = _budget(at)
+    assert global_.startswith("Promotes tail items with allocation 'same total, where it costs "
+                              "least' (score gap)")
+    assert _slots(global_) == [other, mine]  # the same two budgets, the other way round
+    assert other < mine  # global spends the unrounded 2.5 a list, per-user rounds up to 3
+    # one promoted slot is one more tail item: the tail shares differ by the budgets' gap
+    n_slots = int(re.search(r"of the ([\d,]+) slots", global_).group(1).replace(",", ""))
+    drop = (mine - other) / n_slots
+    assert float(_metric(at, "Tail share (APLT)")) == pytest.approx(tail_per_user - drop, abs=2e-3)
+
+
+def test_the_best_kept_model_by_validation_ndcg_is_preselected(workspace_dir):
+    """Models kept one after the other: the picker starts on the best by NDCG, not the newest."""
+    from tests.test_rerank import synthetic_dataset
+
+    ws = Workspace(workspace_dir)
+    ds = synthetic_dataset(n_users=120, n_items=60, seed=4, name="small-shop")
+    ws.save_dataset(ds, source="test", activate=True)
+    for name in ("pop", "ease", "itemknn"):
+        job = train_models(ds, {name: {}}, split=SplitConfig(method="random", seed=0), workspace=ws)
+        assert job.status == "done", job.message
+    runs = ws.kept_runs("small-shop")
+    ndcg = {m.run: m.results.metric("ndcg") for m in runs}
+    best = max(ndcg, key=ndcg.get)
+    newest = max(runs, key=lambda m: m.saved_at).run
+    assert best != newest  # else this test could not tell them apart
+    at = _whatif(workspace_dir)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.selectbox(key="whatif_model").value == best

@@ -30,7 +30,8 @@ from recsys.data.limits import (
 
 __all__ = ["IngestError", "IngestLimits", "RawTable", "Source", "DELIMITERS", "SNIFF_BYTES",
            "GZIP_MAGIC", "ZIP_MAGIC", "PARQUET_MAGIC", "OLE_MAGIC", "default_max_upload_mb",
-           "sniff_delimiter", "looks_like_header", "load_bytes", "gunzip", "decode_sample",
+           "sniff_delimiter", "looks_like_header", "load_bytes", "gunzip", "check_signature",
+           "describe_content", "decode_sample",
            "mostly_utf8", "fmt_size"]
 
 #: Delimiters the sniffer considers, most common first.
@@ -104,6 +105,49 @@ def load_bytes(source: Source, limits: IngestLimits) -> tuple[bytes, str, int]:
             f"{fmt_size(limits.max_bytes)}. Raise it with TAILSTUDIO_MAX_UPLOAD_MB."
         )
     return data, name, len(data)
+
+
+#: File-name endings whose content has a fixed signature: ending → (what it should be, magic).
+_SIGNED_SUFFIXES: dict[str, tuple[str, bytes]] = {
+    ".gz": ("a gzip file", GZIP_MAGIC), ".gzip": ("a gzip file", GZIP_MAGIC),
+    ".zip": ("a ZIP archive", ZIP_MAGIC), ".xlsx": ("an Excel workbook (.xlsx)", ZIP_MAGIC),
+    ".parquet": ("a Parquet file", PARQUET_MAGIC), ".pq": ("a Parquet file", PARQUET_MAGIC),
+}
+
+
+def describe_content(data: bytes) -> str:
+    """What the bytes are, from their first bytes: ``plain text``, ``a gzip archive``…"""
+    for magic, what in ((GZIP_MAGIC, "a gzip archive"), (ZIP_MAGIC, "a ZIP archive"),
+                        (PARQUET_MAGIC, "a Parquet file"), (OLE_MAGIC, "a legacy Office file")):
+        if data.startswith(magic):
+            return what
+    head = data[:8192]
+    if head.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")) or b"\x00" not in head:
+        return "plain text"
+    return "binary data of another kind"
+
+
+def check_signature(data: bytes, name: str, *, unpacked: bool = False) -> None:
+    """Refuse a file whose name promises a format its first bytes do not have (a plain CSV named
+    ``.csv.gz``, a text file named ``.xlsx``), with a message that says so, rather than a
+    misleading one from the wrong reader later. ``unpacked``: ``data`` came out of a gzip
+    archive, so a trailing ``.gz`` is dropped and the inner name checked."""
+    suffixes = [x.lower() for x in Path(name).suffixes]
+    if unpacked and suffixes and suffixes[-1] in (".gz", ".gzip"):
+        suffixes = suffixes[:-1]
+    if not suffixes or suffixes[-1] not in _SIGNED_SUFFIXES:
+        return
+    what, magic = _SIGNED_SUFFIXES[suffixes[-1]]
+    if data.startswith(magic) or (not unpacked and data.startswith(GZIP_MAGIC)):
+        return  # a gzip-compressed .xlsx / .parquet is unpacked, then checked again
+    if data.startswith(OLE_MAGIC):
+        return  # a legacy .xls: the reader's own message says to save it as .xlsx or CSV
+    content = describe_content(data)
+    hint = (f" Rename it to end in {''.join(suffixes[:-1]) or '.csv'}, or upload the "
+            "compressed file." if magic == GZIP_MAGIC and content == "plain text" else
+            " Check that the right file was chosen, or rename it to match its content.")
+    raise IngestError(f"'{name}' is not {what} (its name ends in {suffixes[-1]}, but its content "
+                      f"is {content}).{hint}")
 
 
 def gunzip(data: bytes, name: str, limits: IngestLimits) -> bytes:

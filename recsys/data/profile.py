@@ -54,20 +54,26 @@ def segment_table(ds: Dataset) -> pd.DataFrame:
 
 def tail_share_by(ds: Dataset, column: str = "category", top: int = 25) -> pd.DataFrame:
     """Per value of a catalog column: items, share of them in the long tail, and share of all
-    interactions. Largest groups first; the rest pooled as ``(other)``."""
+    interactions. The ``top`` largest groups first, then the rest pooled in one last row named
+    ``(N others)`` (N = how many values it pools, ``pooled`` true), so a chart stays readable."""
     if column not in ds.catalog.columns:
         return pd.DataFrame(columns=["group", "items", "tail_items", "tail_share",
-                                     "interactions_share"])
+                                     "interactions_share", "pooled"])
     group = ds.catalog[column].astype("string").fillna("(none)").to_numpy(dtype=object)
     frame = pd.DataFrame({"group": group, "tail": ds.is_tail, "pop": ds.popularity})
-    sizes = frame["group"].value_counts()
+    sizes = frame["group"].value_counts(sort=False).sort_index()
+    sizes = sizes.iloc[np.lexsort((np.arange(len(sizes)), -sizes.to_numpy()))]  # ties by name
+    pooled = f"({len(sizes) - top:,} others)"
     if len(sizes) > top:
-        frame.loc[~frame["group"].isin(sizes.index[:top]), "group"] = "(other)"
+        frame.loc[~frame["group"].isin(sizes.index[:top]), "group"] = pooled
     out = frame.groupby("group").agg(items=("tail", "size"), tail_items=("tail", "sum"),
                                      pop=("pop", "sum")).reset_index()
     out["tail_share"] = out["tail_items"] / out["items"]
     out["interactions_share"] = out["pop"] / max(1, frame["pop"].sum())
-    return out.drop(columns="pop").sort_values("items", ascending=False, ignore_index=True)
+    last = (out["group"] == pooled).to_numpy() & (len(sizes) > top)
+    out["pooled"] = last
+    out = out.iloc[np.lexsort((out["group"].to_numpy(dtype=str), -out["items"].to_numpy(), last))]
+    return out.drop(columns="pop").reset_index(drop=True)
 
 
 def _item_times(ds: Dataset) -> pd.DataFrame:

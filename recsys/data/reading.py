@@ -30,6 +30,7 @@ from recsys.data.decoding import (
     IngestLimits,
     RawTable,
     Source,
+    check_signature,
     default_max_upload_mb,
     gunzip,
     load_bytes,
@@ -74,11 +75,13 @@ def read_table(
     name = name or default_name
     if not data:
         raise IngestError(f"'{name}' is empty (0 bytes). Choose a file that contains data.")
+    check_signature(data, name)
     compressed = data[:2] == GZIP_MAGIC
     if compressed:
         data = gunzip(data, name, limits)
         if not data:
             raise IngestError(f"'{name}' is an empty gzip archive.")
+        check_signature(data, name, unpacked=True)
     if data[:4] == PARQUET_MAGIC:
         return _read_parquet(data, name, compressed, size, limits)
     if data[:4] == ZIP_MAGIC:

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-__all__ = ["Issue", "IssueCode", "Level", "ValidationReport", "ValidationResult"]
+__all__ = ["DROP_CODES", "Issue", "IssueCode", "Level", "ValidationReport", "ValidationResult"]
 
 Level = Literal["error", "warning", "info"]
 _SAMPLE_ROWS = 5
@@ -63,6 +63,13 @@ class IssueCode(StrEnum):
 
 
 
+#: Findings whose rows are dropped from the interactions; one row can fail several of them.
+DROP_CODES: frozenset[IssueCode] = frozenset({
+    IssueCode.MISSING_USER_ID, IssueCode.MISSING_ITEM_ID, IssueCode.CANCELLED, IssueCode.BAD_VALUE,
+    IssueCode.NON_POSITIVE, IssueCode.BAD_TIMESTAMP, IssueCode.OUT_OF_RANGE_TIMESTAMP,
+    IssueCode.DUPLICATE, IssueCode.UNKNOWN_ITEM})
+
+
 @dataclass(frozen=True)
 class Issue:
     """One finding of the validation: what, how many rows, and a few examples."""
@@ -100,11 +107,29 @@ class ValidationReport:
     last_timestamp: str = ""
     #: How numeric timestamps were read ("YYYYMMDD", "unix seconds"…); empty for text dates.
     timestamps_read_as: str = ""
+    #: Dropped rows that failed more than one check (each such row is counted under each reason).
+    rows_several_reasons: int = 0
 
     @property
     def rows_dropped(self) -> int:
         """Interaction rows removed by validation."""
         return self.rows_read - self.rows_kept
+
+    @property
+    def drop_reason_rows(self) -> int:
+        """Rows counted by the drop reasons, added up (a row failing two checks counts twice)."""
+        return sum(i.count for i in self.issues if i.code in DROP_CODES and i.table == "interactions")
+
+    @property
+    def drop_note(self) -> str:
+        """Why the drop reasons add up to more than the rows dropped, or ``""`` when they match."""
+        total = self.drop_reason_rows
+        if total <= self.rows_dropped:
+            return ""
+        several = (f" ({self.rows_several_reasons:,} rows failed more than one)"
+                   if self.rows_several_reasons else "")
+        return (f"A row can have several reasons{several}, so the reasons add up to {total:,} rows; "
+                f"{self.rows_dropped:,} rows were dropped in all.")
 
     @property
     def errors(self) -> list[Issue]:
@@ -161,7 +186,7 @@ class ValidationReport:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (used by ``--json``, the workspace and manifests)."""
         out = asdict(self)
-        out.update(ok=self.ok, rows_dropped=self.rows_dropped)
+        out.update(ok=self.ok, rows_dropped=self.rows_dropped, drop_note=self.drop_note)
         return out
 
     def to_json(self) -> str:
@@ -188,6 +213,8 @@ class ValidationReport:
         for issue in self.issues:
             count = f" ({issue.count:,} rows)" if issue.count else ""
             lines.append(f"  [{issue.level.upper()}] {issue.table}: {issue.message}{count}")
+        if self.drop_note:
+            lines.append(f"  note: {self.drop_note}")
         return "\n".join(lines)
 
 

@@ -1,9 +1,11 @@
 """Seeded train/test splits on distinct (user, item) pairs.
 
-Four protocols: per-user random holdout, per-user temporal (each user's latest pairs), a global
-time cut-off, and leave-last-out. The train part is a full :class:`~recsys.data.dataset.Dataset`
-sharing the original id positions, so its matrix lines up with the test matrix; a validation
-split is carved by splitting ``split.train`` again.
+Five protocols: per-user random holdout, per-user temporal (each user's latest pairs), a global
+time cut-off, leave-last-out, and item cold start (a seeded share of items held out whole, with
+every interaction they have, plus a per-user random share of the other pairs: a model that fills
+its lists with new items pays for the warm hits it misses). The train part is a full
+:class:`~recsys.data.dataset.Dataset` sharing the original id positions, so its matrix lines up
+with the test matrix; a validation split is carved by splitting ``split.train`` again.
 
 Context pairs (seen below the rating threshold) are never held out; the train part keeps those
 a model could know at prediction time: all of them for a random split, and for the time-based
@@ -23,10 +25,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from recsys.data.dataset import Dataset, build_dataset
 
-__all__ = ["SplitConfig", "Split", "split_dataset", "SplitMethod", "SPLIT_METHODS"]
+__all__ = ["SplitConfig", "Split", "split_dataset", "cold_item_mask", "SplitMethod", "SPLIT_METHODS"]
 
 #: The split protocols (see the module docstring); the tuple is derived so the two never drift.
-SplitMethod = Literal["random", "temporal", "time", "leave-last"]
+SplitMethod = Literal["random", "temporal", "time", "leave-last", "item-cold"]
 SPLIT_METHODS: tuple[SplitMethod, ...] = get_args(SplitMethod)
 
 
@@ -42,6 +44,8 @@ class SplitConfig(BaseModel):
     cutoff: datetime | None = Field(None, description="Time cut-off for method 'time'; "
                                     "default: the (1 - test_frac) quantile of timestamps.")
     min_user_pairs: int = Field(2, ge=2, description="Users with fewer pairs stay in train.")
+    cold_item_frac: float = Field(0.2, gt=0.0, lt=1.0, description="Share of the items with "
+                                  "interactions held out whole (method 'item-cold').")
 
 
 @dataclass(frozen=True, eq=False)
@@ -52,6 +56,8 @@ class Split:
     test: sp.csr_matrix
     test_pairs: pd.DataFrame
     config: SplitConfig
+    #: Boolean mask over items held out whole (method ``"item-cold"``), else ``None``.
+    cold_items: np.ndarray | None = None
 
     @property
     def test_users(self) -> np.ndarray:
@@ -73,6 +79,29 @@ def _per_user_test(users: np.ndarray, keys: np.ndarray, n_test: np.ndarray) -> n
     """Mask of the ``n_test`` pairs with the *largest* keys inside each user."""
     rank, counts = _within_user_rank(users, keys)
     return rank >= counts - n_test
+
+
+def cold_item_mask(pairs: pd.DataFrame, n_items: int, frac: float,
+                   rng: np.random.Generator) -> np.ndarray:
+    """A seeded, uniform share ``frac`` of the items that have pairs (at least one item)."""
+    items = np.unique(pairs["item"].to_numpy())
+    mask = np.zeros(n_items, dtype=bool)
+    if len(items):
+        n_cold = int(np.clip(round(len(items) * frac), 1, max(len(items) - 1, 1)))
+        mask[rng.choice(items, n_cold, replace=False)] = True
+    return mask
+
+
+def _item_cold_test(pairs: pd.DataFrame, cfg: SplitConfig, cold: np.ndarray,
+                    rng: np.random.Generator) -> np.ndarray:
+    """Every pair of a cold item, plus a random ``test_frac`` of each user's warm pairs."""
+    is_cold = cold[pairs["item"].to_numpy()]
+    test = is_cold.copy()
+    warm = pairs.loc[~is_cold, ["user"]]
+    if len(warm):
+        test[np.flatnonzero(~is_cold)] = _test_mask(warm, cfg.model_copy(update={
+            "method": "random"}), rng)
+    return test
 
 
 def _test_mask(pairs: pd.DataFrame, cfg: SplitConfig, rng: np.random.Generator) -> np.ndarray:
@@ -101,11 +130,20 @@ def _test_mask(pairs: pd.DataFrame, cfg: SplitConfig, rng: np.random.Generator) 
     return _per_user_test(users, keys, n_test)
 
 
-def _train_context(dataset: Dataset, test_pairs: pd.DataFrame, cfg: SplitConfig
-                   ) -> pd.DataFrame | None:
+def _of_cold_items(dataset: Dataset, item_ids: pd.Series, cold: np.ndarray) -> np.ndarray:
+    """Which rows (by their item ids) belong to a cold item; ids outside the vocabulary: no."""
+    items = dataset.item_positions(item_ids, missing="negative")
+    return (items >= 0) & cold[np.maximum(items, 0)]
+
+
+def _train_context(dataset: Dataset, test_pairs: pd.DataFrame, cfg: SplitConfig,
+                   cold: np.ndarray | None = None) -> pd.DataFrame | None:
     """The context rows known before the held-out pairs (all of them for a random split)."""
     ctx = dataset.context
-    if ctx is None or not len(ctx) or cfg.method == "random" or not len(test_pairs):
+    if cfg.method == "item-cold" and ctx is not None and len(ctx) and cold is not None:
+        # A new item has no history at all: not even the low ratings kept as context.
+        return ctx.loc[~_of_cold_items(dataset, ctx["item_id"], cold)].reset_index(drop=True)
+    if ctx is None or not len(ctx) or cfg.method in ("random", "item-cold") or not len(test_pairs):
         return ctx
     if "timestamp" not in ctx.columns:
         return None  # no time: nothing proves the context is older than the held-out pairs
@@ -124,24 +162,32 @@ def split_dataset(dataset: Dataset, config: SplitConfig | None = None) -> Split:
     cfg = config or SplitConfig()
     rng = np.random.default_rng(cfg.seed)
     pairs = dataset.pairs
-    test = _test_mask(pairs, cfg, rng)
     n_items = dataset.n_items
+    cold = None
+    if cfg.method == "item-cold":
+        cold = cold_item_mask(pairs, n_items, cfg.cold_item_frac, rng)
+        test = _item_cold_test(pairs, cfg, cold, rng)
+    else:
+        test = _test_mask(pairs, cfg, rng)
     pair_key = pairs["user"].to_numpy() * n_items + pairs["item"].to_numpy()
     inter = dataset.interactions
     row_key = (dataset.user_positions(inter["user_id"], missing="negative") * n_items
                + dataset.item_positions(inter["item_id"], missing="negative"))
     train_rows = ~np.isin(row_key, pair_key[test])
+    if cold is not None:  # below-threshold rows of a new item are not pairs: drop them too
+        train_rows &= ~_of_cold_items(dataset, inter["item_id"], cold)
     train_cfg = dataset.config.model_copy(update={"rating_threshold": None, "kcore": 0})
     test_pairs = pairs.loc[test].reset_index(drop=True)
     train = build_dataset(
         inter.loc[train_rows], dataset.catalog, config=train_cfg, name=f"{dataset.name}/train",
         users=dataset.users, user_ids=dataset.user_ids, item_ids=dataset.item_ids,
         meta={"split": cfg.model_dump(mode="json"), "parent": dataset.fingerprint},
-        context=_train_context(dataset, test_pairs, cfg),
+        context=_train_context(dataset, test_pairs, cfg, cold),
     )
     test_matrix = sp.csr_matrix(
         (np.ones(len(test_pairs), dtype=np.float32),
          (test_pairs["user"].to_numpy(), test_pairs["item"].to_numpy())),
         shape=(dataset.n_users, n_items),
     )
-    return Split(train=train, test=test_matrix, test_pairs=test_pairs, config=cfg)
+    return Split(train=train, test=test_matrix, test_pairs=test_pairs, config=cfg,
+                 cold_items=cold)

@@ -112,7 +112,9 @@ def clean_interactions(
     key = pd.concat([out[["user_id", "item_id"]], raw[others]], axis=1)
     bad[IssueCode.DUPLICATE] = key.set_axis(range(key.shape[1]), axis=1).duplicated(keep="first")
     _report_drops(report, raw, bad, mapping)
-    drop = np.logical_or.reduce([m.to_numpy(dtype=bool) for m in bad.values()])
+    flags = np.stack([m.to_numpy(dtype=bool) for m in bad.values()])
+    drop = flags.any(axis=0)
+    report.rows_several_reasons = int((flags.sum(axis=0) > 1).sum())
     kept = out.loc[~drop]  # original row labels kept until the end, for row numbers in samples
     if kept.empty:
         report.add("error", IssueCode.NO_ROWS, "No interaction row survived validation; see the reasons "

@@ -1,11 +1,19 @@
 """``auto``: what a merchandiser who does not tune gets.
 
-It carves a validation split out of the training data, tries a small, time-bounded set of
-strong candidates (EASE over a λ grid, with context pairs, item side information and recency-weighted
-histories when the data has them, item-kNN, a Mult-VAE) and blends of the best EASE with each
-other family (models of different kinds make different mistakes, so a blend usually beats
-both), keeps the one with the best validation NDCG@K and refits it on all the training data.
-The search log is kept in ``search_``.
+It carves a validation split out of the training data (the protocol that fits the data, see
+:func:`recsys.models.selection.inner_protocol`), tries a fixed list of strong candidates (EASE
+over a λ grid, with context pairs, item side information and recency-weighted histories when the
+data has them, item-kNN, a Mult-VAE, the content hybrid when the catalog has new products) and
+blends of the best of one family with each other family (models of different kinds make
+different mistakes), then keeps EASE λ=200, the baseline, unless a candidate's validation gain
+is beyond noise (a paired bootstrap over users), and refits the kept one on all the training
+data. When the catalog holds products nobody has interacted with, only candidates with a
+cold-start path (the hybrid and blends with it) can be kept, so new products reach the lists.
+
+The search is bounded by its candidate list, not by the clock, so a busy machine gets the same
+choice later rather than a worse one sooner; ``time_budget_s`` is only a safety cap (recorded
+when it cuts the search). Every candidate's validation figures, the inner split and the reason
+for the choice are kept in ``search_`` and ``report_`` (saved with the model).
 """
 
 from __future__ import annotations
@@ -22,105 +30,50 @@ from pydantic import Field
 from recsys.data.dataset import Dataset
 from recsys.data.splits import SplitConfig, split_dataset
 from recsys.models.base import Callback, FitStopped, ModelConfig, Recommender
+from recsys.models.blend import Blend, model_key
 from recsys.models.registry import create_model, register
+from recsys.models.selection import Objective, choose, inner_protocol, new_item_share
 
-__all__ = ["AutoConfig", "AutoRecommender", "Blend", "BlendConfig"]
+__all__ = ["AutoConfig", "AutoRecommender", "BASELINE"]
 
 log = logging.getLogger(__name__)
 
-
-class BlendConfig(ModelConfig):
-    """Weighted sum of standardised scores of two models (each given as name + config)."""
-
-    first: dict[str, Any] = Field(default_factory=lambda: {"name": "ease", "config": {}})
-    second: dict[str, Any] = Field(default_factory=lambda: {"name": "itemknn", "config": {}})
-    weight: float = Field(0.2, ge=0.0, le=1.0, description="Weight of the second model.")
-
-
-@register
-class Blend(Recommender):
-    """Blend of two models: (1 − w)·z(first) + w·z(second), z = per-user standardisation."""
-
-    name = "blend"
-    label = "Blend of two models"
-    config_cls = BlendConfig
-
-    @classmethod
-    def from_parts(cls, first: Recommender, second: Recommender, first_spec: dict[str, Any],
-                   second_spec: dict[str, Any], weight: float) -> Blend:
-        """A blend of two models already fitted on the same data (no refit); the specs
-        (``{"name", "config"}``) make it saveable and refittable like any blend."""
-        blend = cls(BlendConfig(first=first_spec, second=second_spec, weight=weight,
-                                seed=first.config.seed))
-        blend.parts_ = [first, second]
-        blend.device_, blend.seen_, blend.known_ = first.device_, first.seen_, first.exclusion
-        blend.n_users_, blend.n_items_ = first.n_users_, first.n_items_
-        blend.fingerprint_, blend.history_ = first.fingerprint_, []
-        return blend
-
-    def _parts(self) -> list[Recommender]:
-        return [create_model(p["name"], {**p.get("config", {}), "seed": self.config.seed})
-                for p in (self.config.first, self.config.second)]
-
-    def _fit(self, dataset: Dataset, *, callback: Callback | None,
-             validation: sp.csr_matrix | None) -> None:
-        self.parts_ = [m.fit(dataset, device=self.device_) for m in self._parts()]
-
-    def score(self, users: np.ndarray) -> np.ndarray:
-        w = self.config.weight
-        a, b = (_standardise(_to_numpy(m.score(users))) for m in self.parts_)
-        return ((1 - w) * a + w * b).astype(np.float32)
-
-    def _state(self) -> dict[str, np.ndarray]:
-        out = super()._state()
-        for i, m in enumerate(self.parts_):
-            out.update({f"p{i}.{k}": v for k, v in m._state().items()})
-        return out
-
-    def _load_state(self, state: dict[str, np.ndarray]) -> None:
-        super()._load_state(state)
-        self.parts_ = self._parts()
-        for i, m in enumerate(self.parts_):
-            m.n_users_, m.n_items_, m.device_ = self.n_users_, self.n_items_, self.device_
-            m._load_state({k.split(".", 1)[1]: v for k, v in state.items()
-                           if k.startswith(f"p{i}.")})
-
-
-def _key(name: str, config: dict[str, Any]) -> str:
-    return json.dumps([name, config], sort_keys=True)
-
-
-def _to_numpy(scores: Any) -> np.ndarray:
-    return scores if isinstance(scores, np.ndarray) else scores.float().cpu().numpy()
-
-
-def _standardise(scores: np.ndarray) -> np.ndarray:
-    mean = scores.mean(axis=1, keepdims=True)
-    std = scores.std(axis=1, keepdims=True)
-    return (scores - mean) / np.where(std > 0, std, 1.0)
+#: What ``auto`` keeps unless a candidate beats it beyond noise on validation.
+BASELINE: tuple[str, dict[str, Any]] = ("ease", {"l2": 200})
+#: The baseline when new products must reach the lists.
+COLD_BASELINE: tuple[str, dict[str, Any]] = ("hybrid", {"l2": 200})
 
 
 class AutoConfig(ModelConfig):
-    time_budget_s: float = Field(120.0, ge=5.0, le=3600.0, description="Stop trying new "
-                                 "candidates after this many seconds.")
-    validation: Literal["auto", "random", "temporal"] = Field(
-        "auto", description="Internal validation split; auto = temporal when timestamps exist "
-        "(recommend the future), random otherwise.")
-    valid_frac: float = Field(0.2, gt=0.0, lt=0.5)
+    time_budget_s: float = Field(1800.0, ge=5.0, le=7200.0, description="Safety cap: stop "
+                                 "trying new candidates after this many seconds (the search is "
+                                 "otherwise bounded by its list of candidates).")
+    validation: Literal["auto", "random", "temporal", "item-cold"] = Field(
+        "auto", description="Inner validation split; auto = the split the training data was "
+        "carved with, else new products held out when the catalog has some, else temporal when "
+        "the timestamps order the data, else random.")
+    valid_frac: float = Field(0.2, gt=0.0, lt=0.5, description="Share of each user's training "
+                              "interactions held out for validation.")
     k: int = Field(10, ge=1, le=100, description="Cut-off of the NDCG used to choose.")
     neural: bool = Field(True, description="Also try a Mult-VAE and blends with it (slower, "
-                         "usually the most accurate).")
+                         "often the most accurate).")
+    objective: Objective = Field("ndcg", description="ndcg = the most accurate; tail = the "
+                                 "highest long-tail share within the accuracy budget.")
+    accuracy_budget: float = Field(0.05, ge=0.0, le=0.5, description="With objective tail: "
+                                   "validation NDCG the choice may give up, as a share.")
+    confidence: float = Field(0.95, ge=0.5, lt=1.0, description="How sure the bootstrap must be "
+                              "that a candidate beats the baseline before it is kept.")
 
 
 @register
 class AutoRecommender(Recommender):
-    """Chooses and tunes a strong model on an internal validation split, then refits it."""
+    """Chooses and tunes a strong model on an inner validation split, then refits it."""
 
     name = "auto"
     label = "Auto (tuned)"
     config_cls = AutoConfig
 
-    def _stages(self, dataset: Dataset) -> list[list[tuple[str, dict[str, Any]]]]:
+    def _stages(self, dataset: Dataset, cold_path: bool) -> list[list[tuple[str, dict[str, Any]]]]:
         """Candidate stages; each EASE stage starts from the best EASE config found so far."""
         from recsys.models.simple import item_attributes
 
@@ -132,6 +85,8 @@ class AutoRecommender(Recommender):
             stages.append([("ease", {"side_weight": w}) for w in (5.0, 20.0)])
         if dataset.has_timestamps:
             stages.append([("ease", {"history_half_life_days": h}) for h in (90.0, 30.0, 180.0)])
+        if cold_path:
+            stages.append([COLD_BASELINE])
         stages.append([("itemknn", {"neighbours": 100, "shrinkage": 10.0})])
         if self.config.neural:
             stages.append([("multvae", {})])
@@ -139,15 +94,18 @@ class AutoRecommender(Recommender):
 
     def _fit(self, dataset: Dataset, *, callback: Callback | None,
              validation: sp.csr_matrix | None) -> None:
-        from recsys.evaluation import evaluate
+        from recsys.evaluation import evaluate_split
 
-        method = self.config.validation
-        if method == "auto":
-            method = "temporal" if dataset.has_timestamps else "random"
-        inner = split_dataset(dataset, SplitConfig(method=method, test_frac=self.config.valid_frac,
-                                                   seed=self.config.seed))
+        protocol = inner_protocol(dataset, self.config.validation)
+        inner = split_dataset(dataset, SplitConfig(
+            method=protocol.method, test_frac=self.config.valid_frac, seed=self.config.seed,
+            cold_item_frac=protocol.cold_item_frac))
+        cold_path = protocol.method == "item-cold" or new_item_share(dataset) >= 0.01
+        log.info("auto: inner split %s (%s)", protocol.method, protocol.reason)
         start = time.perf_counter()
         results: list[dict[str, Any]] = []
+        per_user: list[np.ndarray] = []
+        capped = False
 
         def over_budget() -> bool:
             return bool(results) and time.perf_counter() - start > self.config.time_budget_s
@@ -155,28 +113,32 @@ class AutoRecommender(Recommender):
         fitted: dict[str, Recommender] = {}
 
         def record(name: str, config: dict[str, Any], model: Recommender, t0: float) -> None:
-            ndcg = evaluate(model, inner.train, inner.test, k=self.config.k).summary["ndcg"]
-            results.append({"name": name, "config": config, "val_ndcg": ndcg,
-                            "seconds": time.perf_counter() - t0})
-            log.info("auto: %s %s -> val NDCG@%d %.4f", name, config, self.config.k, ndcg)
-            self.history_.append({"epoch": len(results), "val_ndcg": ndcg})
-            if callback is not None and callback(len(results), {"val_ndcg": ndcg}) is False:
+            ev = evaluate_split(model, inner, k=self.config.k)
+            row = {"name": name, "config": config, "val_ndcg": ev.summary["ndcg"],
+                   "val_recall": ev.summary["recall"], "val_aplt": ev.summary["aplt"],
+                   "seconds": time.perf_counter() - t0}
+            if "new_recall" in ev.summary:
+                row.update(val_new_recall=ev.summary["new_recall"],
+                           val_new_share=ev.summary["new_share"])
+            results.append(row)
+            per_user.append(ev.per_user["ndcg"].to_numpy(dtype=np.float64))
+            log.info("auto: %s %s -> val NDCG@%d %.4f", name, config, self.config.k, row["val_ndcg"])
+            self.history_.append({"epoch": len(results), "val_ndcg": row["val_ndcg"]})
+            if callback is not None and callback(len(results), {"val_ndcg": row["val_ndcg"]}) is False:
                 raise FitStopped
 
         def trial(name: str, config: dict[str, Any]) -> None:
             t0 = time.perf_counter()
             model = create_model(name, {**config, "seed": self.config.seed})
-            # An iterative candidate stops at the end of the budget (and is judged as it is then).
-            model.fit(inner.train, device=self.device_,
-                      callback=lambda epoch, metrics: not over_budget())
-            fitted[_key(name, config)] = model
+            model.fit(inner.train, device=self.device_)
+            fitted[model_key(name, config)] = model
             record(name, config, model, t0)
 
         def blend_trial(first: dict[str, Any], second: dict[str, Any], weight: float) -> None:
             t0 = time.perf_counter()
             specs = [{"name": r["name"], "config": r["config"]} for r in (first, second)]
-            model = Blend.from_parts(fitted[_key(**specs[0])], fitted[_key(**specs[1])], *specs,
-                                     weight=weight)
+            model = Blend.from_parts(fitted[model_key(**specs[0])], fitted[model_key(**specs[1])],
+                                     *specs, weight=weight)
             record("blend", {"first": specs[0], "second": specs[1], "weight": weight}, model, t0)
 
         def best_of(name: str) -> dict[str, Any] | None:
@@ -184,32 +146,65 @@ class AutoRecommender(Recommender):
             return max(done, key=lambda r: r["val_ndcg"]) if done else None
 
         try:
-            for stage in self._stages(dataset):
+            for stage in self._stages(dataset, cold_path):
                 for name, update in stage:
                     if over_budget():
+                        capped = True
                         raise FitStopped
                     base = best_of(name)
                     config = {**(base["config"] if base and name == "ease" else {}), **update}
                     if not any(r["name"] == name and r["config"] == config for r in results):
                         trial(name, config)
         except FitStopped:
-            log.info("auto: stopped after %d candidates (budget or callback)", len(results))
-        # Blends reuse the fitted candidates: cheap, so tried even when the budget is spent. The
+            log.info("auto: stopped after %d candidates (%s)", len(results),
+                     "time cap" if capped else "callback")
+        # Blends reuse the fitted candidates: cheap, so tried even past the time cap. The
         # Mult-VAE weights start at 0.5: the final refit trains it on a quarter more data than the
         # inner split gave it, which helps it more than EASE, so validation underrates its weight.
         try:
-            first = best_of("ease")
-            for other, weights in (("itemknn", (0.2, 0.4)), ("multvae", (0.5, 0.7))):
+            first = best_of("hybrid" if cold_path else "ease")
+            for other, weights in (("itemknn", (0.2, 0.4, 0.6)), ("multvae", (0.3, 0.5, 0.7))):
                 second = best_of(other)
                 for w in weights if first and second else ():
                     blend_trial(first, second, w)
         except FitStopped:
             log.info("auto: blends stopped by the callback")
-        best = max(results, key=lambda r: r["val_ndcg"])
-        self.search_ = results
-        self.chosen_ = {"name": best["name"], "config": best["config"]}
-        self.inner_ = create_model(best["name"], {**best["config"], "seed": self.config.seed})
+        self._choose(results, per_user, cold_path)
+        self.report_.update(inner_split={"method": protocol.method, "reason": protocol.reason,
+                                         "valid_frac": self.config.valid_frac,
+                                         "cold_item_frac": protocol.cold_item_frac},
+                            candidates=len(results), time_capped=capped,
+                            search_seconds=time.perf_counter() - start)
+        self.inner_ = create_model(self.chosen_["name"], {**self.chosen_["config"],
+                                                          "seed": self.config.seed})
         self.inner_.fit(dataset, device=self.device_)
+
+    def _choose(self, results: list[dict[str, Any]], per_user: list[np.ndarray],
+                cold_path: bool) -> None:
+        """Keep the baseline unless a candidate beats it beyond noise (see :func:`choose`)."""
+        if cold_path:  # only what puts new products in lists may be kept
+            keep = [i for i, r in enumerate(results) if r["name"] == "hybrid" or (
+                r["name"] == "blend" and r["config"]["first"]["name"] == "hybrid")]
+        else:
+            keep = list(range(len(results)))
+        keep = keep or list(range(len(results)))
+        pool = [results[i] for i in keep]
+        name, config = COLD_BASELINE if cold_path else BASELINE
+        base = next((j for j, r in enumerate(pool) if r["name"] == name and r["config"] == config),
+                    max(range(len(pool)), key=lambda j: -pool[j]["seconds"]))
+        decision = choose(pool, [per_user[i] for i in keep], base,
+                          objective=self.config.objective,
+                          accuracy_budget=self.config.accuracy_budget, seed=self.config.seed,
+                          confidence=self.config.confidence)
+        picked = pool[decision.index]
+        self.search_ = results
+        self.chosen_ = {"name": picked["name"], "config": picked["config"]}
+        self.report_ = {"baseline": {"name": pool[base]["name"], "config": pool[base]["config"],
+                                     "val_ndcg": pool[base]["val_ndcg"]},
+                        "chosen_val_ndcg": picked["val_ndcg"], "reason": decision.reason,
+                        "bootstrap": decision.test, "objective": self.config.objective,
+                        "cold_path": cold_path}
+        log.info("auto: kept %s %s (%s)", picked["name"], picked["config"], decision.reason)
 
     def score(self, users: np.ndarray) -> Any:
         return self.inner_.score(users)
@@ -218,11 +213,13 @@ class AutoRecommender(Recommender):
         out = {f"inner.{k}": v for k, v in self.inner_._state().items()}
         out["chosen"] = np.array(json.dumps(self.chosen_))
         out["search"] = np.array(json.dumps(self.search_))
+        out["report"] = np.array(json.dumps(self.report_))
         return out
 
     def _load_state(self, state: dict[str, np.ndarray]) -> None:
         self.chosen_ = json.loads(str(state["chosen"]))
         self.search_ = json.loads(str(state["search"]))
+        self.report_ = json.loads(str(state["report"])) if "report" in state else {}
         self.inner_ = create_model(self.chosen_["name"], {**self.chosen_["config"],
                                                           "seed": self.config.seed})
         self.inner_.n_users_, self.inner_.n_items_ = self.n_users_, self.n_items_

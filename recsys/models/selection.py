@@ -1,0 +1,152 @@
+"""How ``auto`` chooses: which inner validation split fits the data, and when a candidate's
+validation gain over the baseline is real rather than noise.
+
+Pure functions (arrays and datasets in, decisions out, seeded) so each rule is testable alone:
+
+* :func:`inner_protocol` picks the inner split: the protocol the training part was carved
+  with when it says so (a model judged on a random holdout is chosen on a random holdout,
+  one judged on the future on the future, one judged on new products on new products), else
+  an item cold start split when the catalog holds products nobody has interacted with yet,
+  else temporal when the timestamps carry an order, else random.
+* :func:`paired_bootstrap` compares two candidates on the same validation users: the mean
+  per-user gain, its one-sided lower confidence bound, and the share of resamples in which the
+  candidate wins.
+* :func:`choose` applies the rule "leave the baseline only for a gain beyond noise", for the
+  accuracy objective or the tail objective (the most long-tail candidate within an accuracy
+  budget of the best one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from recsys.data.dataset import Dataset
+
+__all__ = ["InnerProtocol", "inner_protocol", "new_item_share", "time_is_meaningful",
+           "paired_bootstrap", "Choice", "choose", "Objective"]
+
+Objective = Literal["ndcg", "tail"]
+
+#: Outer split method → the inner split that mirrors it.
+_MIRROR = {"random": "random", "item-cold": "item-cold", "temporal": "temporal",
+           "leave-last": "temporal", "time": "temporal"}
+
+
+@dataclass(frozen=True)
+class InnerProtocol:
+    """The inner validation split ``auto`` uses and why (shown with the run)."""
+
+    method: str
+    reason: str
+    cold_item_frac: float = 0.2
+
+
+def new_item_share(dataset: Dataset) -> float:
+    """Share of catalog items without a single training interaction (new products)."""
+    return float((np.asarray(dataset.popularity) == 0).mean()) if dataset.n_items else 0.0
+
+
+def time_is_meaningful(dataset: Dataset, min_share: float = 0.5) -> bool:
+    """Timestamps order the data when most users' pairs fall at more than one distinct time
+    (a log stamped with one import date, or one time per user, orders nothing)."""
+    if not dataset.has_timestamps:
+        return False
+    pairs = dataset.pairs
+    if "timestamp" not in pairs.columns or not len(pairs):
+        return False
+    distinct = pairs.groupby("user")["timestamp"].nunique()
+    return bool((distinct > 1).mean() >= min_share)
+
+
+def inner_protocol(dataset: Dataset, requested: str = "auto") -> InnerProtocol:
+    """The inner split for choosing a model on ``dataset`` (see the module docstring)."""
+    if requested != "auto":
+        if requested == "temporal" and not dataset.has_timestamps:
+            return InnerProtocol("random", "temporal was asked for, but the data has no "
+                                 "timestamps: random holdout")
+        return InnerProtocol(requested, "set in the model's settings")
+    outer = str((dataset.meta.get("split") or {}).get("method") or "")
+    if outer in _MIRROR and (_MIRROR[outer] != "temporal" or dataset.has_timestamps):
+        method = _MIRROR[outer]
+        frac = float((dataset.meta.get("split") or {}).get("cold_item_frac") or 0.2)
+        return InnerProtocol(method, f"mirrors the '{outer}' split this training data was "
+                             "carved with", cold_item_frac=frac)
+    share = new_item_share(dataset)
+    if share >= 0.01:
+        return InnerProtocol("item-cold", f"{share:.0%} of the catalog has no interactions yet: "
+                             "validated on products held out whole",
+                             cold_item_frac=float(np.clip(share, 0.05, 0.3)))
+    if time_is_meaningful(dataset):
+        return InnerProtocol("temporal", "the data has timestamps: validated on each user's "
+                             "latest interactions (recommend the future)")
+    return InnerProtocol("random", "no usable time order: validated on a random holdout")
+
+
+def paired_bootstrap(candidate: np.ndarray, baseline: np.ndarray, *, n_resamples: int = 2000,
+                     confidence: float = 0.95, seed: int = 0) -> dict[str, float]:
+    """Paired bootstrap over users of the mean gain ``candidate − baseline`` (per-user
+    figures on the same users): ``gain`` (mean), ``lower`` (one-sided lower bound at
+    ``confidence``), ``p_better`` (share of resamples with a positive mean gain)."""
+    diff = np.asarray(candidate, dtype=np.float64) - np.asarray(baseline, dtype=np.float64)
+    if not len(diff):
+        return {"gain": 0.0, "lower": 0.0, "p_better": 0.0}
+    rng = np.random.default_rng(seed)
+    means = np.empty(n_resamples)
+    for start in range(0, n_resamples, 250):  # blocks of resamples: bounded memory
+        stop = min(start + 250, n_resamples)
+        idx = rng.integers(0, len(diff), size=(stop - start, len(diff)))
+        means[start:stop] = diff[idx].mean(axis=1)
+    return {"gain": float(diff.mean()), "lower": float(np.quantile(means, 1 - confidence)),
+            "p_better": float((means > 0).mean())}
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The kept candidate (index into the results), against which baseline, and why."""
+
+    index: int
+    baseline: int
+    reason: str
+    test: dict[str, float]
+
+    def as_record(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def choose(results: list[dict[str, Any]], per_user: list[np.ndarray], baseline: int, *,
+           objective: Objective = "ndcg", accuracy_budget: float = 0.05, seed: int = 0,
+           confidence: float = 0.95) -> Choice:
+    """Index of the candidate to keep.
+
+    ``results[i]`` holds ``val_ndcg`` and ``val_aplt``; ``per_user[i]`` the per-user NDCG of
+    candidate ``i`` on the shared validation users. With ``objective="ndcg"`` the best
+    candidate replaces the baseline only when a paired bootstrap puts its gain above zero at
+    ``confidence``. With ``"tail"`` the candidates whose NDCG is within ``accuracy_budget`` of
+    the accuracy choice compete on tail share (APLT) and the most long-tail one is kept.
+    """
+    best = max(range(len(results)), key=lambda i: results[i]["val_ndcg"])
+    test = {"gain": 0.0, "lower": 0.0, "p_better": 0.0}
+    if best == baseline:
+        pick, reason = baseline, "the baseline had the best validation NDCG"
+    else:
+        test = paired_bootstrap(per_user[best], per_user[baseline], seed=seed,
+                                confidence=confidence)
+        if test["lower"] > 0:
+            pick, reason = best, (f"validation NDCG gain over the baseline beyond noise "
+                                  f"(bootstrap over users: {test['p_better']:.1%} of resamples "
+                                  "better)")
+        else:
+            pick, reason = baseline, (f"the best candidate's validation gain is within noise "
+                                      f"(bootstrap: {test['p_better']:.1%} of resamples better, "
+                                      f"{confidence:.0%} needed): kept the baseline")
+    if objective == "tail":
+        floor = (1 - accuracy_budget) * results[pick]["val_ndcg"]
+        within = [i for i in range(len(results)) if results[i]["val_ndcg"] >= floor]
+        tail = max(within, key=lambda i: results[i].get("val_aplt", 0.0))
+        if tail != pick:
+            pick, reason = tail, (f"the most long-tail candidate within {accuracy_budget:.0%} of "
+                                  "the accuracy choice's validation NDCG")
+    return Choice(pick, baseline, reason, test)
