@@ -5,12 +5,16 @@ the decoder maps a latent sample to logits over all items, trained with the mult
 log-likelihood plus a KL term whose weight grows linearly from 0 to ``beta`` over the first
 ``anneal_steps`` updates. Scores are the decoder logits of the mean latent of the user's row, so a
 user with no training items still gets a (popularity-like) finite ranking.
+
+With ``debias="ipw"`` each item's term of the likelihood is weighed by the inverse of its
+exposure propensity ``θ_i ∝ popularity^η`` (:mod:`.propensity`, ``η`` = ``debias_strength``),
+so the decoder is not rewarded as much for putting its mass on the items everyone was shown.
 """
 
 from __future__ import annotations
 
 from itertools import pairwise
-from typing import Annotated
+from typing import Annotated, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -20,6 +24,7 @@ from pydantic import Field
 
 from recsys.data.dataset import Dataset
 from recsys.models.base import Callback, Recommender
+from recsys.models.propensity import ipw_weights
 from recsys.models.registry import register
 from recsys.models.training import RowSource, TorchStateMixin, TrainConfig, make_generator, train
 
@@ -38,6 +43,13 @@ class MultVAEConfig(TrainConfig):
     batch_size: int = Field(256, ge=1, le=1_048_576, description="Users per update.")
     lr: float = Field(1e-3, gt=0.0, le=1.0, description="Adam learning rate.")
     weight_decay: float = Field(0.0, ge=0.0, le=1.0, description="Adam weight decay.")
+    debias: Literal["none", "ipw"] = Field(
+        "none", description="Debiased training: none, or ipw (each item's likelihood term "
+        "weighed by 1 / propensity, propensity ∝ popularity^strength).")
+    debias_strength: float = Field(0.5, ge=0.0, le=1.0, description="ipw: the exponent η of the "
+                                   "popularity propensity (0 = the plain likelihood).")
+    propensity_clip: float = Field(0.05, gt=0.0, le=1.0, description="ipw: smallest propensity "
+                                   "(caps any weight at 1/clip before normalising).")
 
 
 class MultVAENet(torch.nn.Module):
@@ -93,12 +105,16 @@ class MultVAE(TorchStateMixin, Recommender):
         rows = RowSource(self.seen_, device)
         gen = make_generator(cfg.seed, device)
         step = [0]
+        popularity = np.asarray((self.seen_ > 0).sum(axis=0)).ravel()
+        weights = torch.as_tensor(ipw_weights(popularity, cfg.debias_strength, cfg.propensity_clip)
+                                  if cfg.debias == "ipw" else np.ones(len(popularity), np.float32),
+                                  device=device)
 
         def loss_fn(x: torch.Tensor) -> torch.Tensor:
             keep = torch.rand(x.shape, generator=gen, device=device) >= cfg.dropout
             mu, logvar = net.encode(x * keep / (1.0 - cfg.dropout))
             z = mu + torch.randn(mu.shape, generator=gen, device=device) * torch.exp(0.5 * logvar)
-            nll = -(F.log_softmax(net.decode(z).float(), dim=1) * x).sum(dim=1).mean()
+            nll = -(F.log_softmax(net.decode(z).float(), dim=1) * x * weights).sum(dim=1).mean()
             kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).float().sum(dim=1).mean()
             beta = cfg.beta * min(1.0, step[0] / cfg.anneal_steps) if cfg.anneal_steps else cfg.beta
             step[0] += 1
