@@ -11,6 +11,7 @@ import ui
 from recsys.data.splits import SPLIT_METHODS, SplitConfig
 from recsys.jobs import TrainingJob
 from recsys.models import available_models, get_model_class
+from recsys.models.selection import candidate_label, choice_rows
 
 ds = ui.page_start("Train")
 st.caption(f"Dataset **{ui.md_escape(ds.name)}** · {ds.n_users:,} users × {ds.n_items:,} items · training on "
@@ -123,11 +124,12 @@ else:
     formats.update({c: st.column_config.NumberColumn(label, help=help, format="%.4f")
                     for c, (label, help) in NEW_ITEM_COLUMNS.items()})
     st.dataframe(table[cols], hide_index=True, key="results_table", column_config=formats)
-    fig = px.scatter(table, x="aplt", y="ndcg", text="model", size_max=12,
-                     labels={"aplt": "tail share of lists (APLT@K)", "ndcg": "NDCG@K"},
-                     title="Accuracy vs tail exposure")
-    fig.update_traces(textposition="top center", marker=dict(size=12, color="#0f766e"))
-    st.plotly_chart(fig, key="results_chart")
+    if {"aplt", "ndcg"} <= set(table.columns):  # a run recorded without them has no point
+        fig = px.scatter(table.dropna(subset=["aplt", "ndcg"]), x="aplt", y="ndcg", text="model",
+                         size_max=12, title="Accuracy vs tail exposure",
+                         labels={"aplt": "tail share of lists (APLT@K)", "ndcg": "NDCG@K"})
+        fig.update_traces(textposition="top center", marker=dict(size=12, color="#0f766e"))
+        st.plotly_chart(fig, key="results_chart")
     protocol = kept[0].results.protocol
     split = protocol.split
     st.caption(f"Protocol: {split.method if split else '?'} split, test share "
@@ -142,3 +144,18 @@ else:
                    "to the catalog, plus a share of each user's other interactions; the "
                    "new-product columns show how well each model ranks them and how much room "
                    "they get in the lists.")
+    for m in kept:
+        choice = m.results.choice
+        if not choice:
+            continue
+        with st.expander(f"How {m.model} chose its model"):
+            inner = choice.get("inner_split", {})
+            st.markdown(f"**Kept:** {ui.md_escape(candidate_label(**choice['chosen']))}  \n"
+                        f"**Why:** {ui.md_escape(choice.get('reason', ''))}  \n"
+                        f"**Validated on:** {ui.md_escape(SPLIT_LABELS.get(inner.get('method'), '?'))}"
+                        f" — {ui.md_escape(inner.get('reason', ''))}")
+            st.dataframe(pd.DataFrame(choice_rows(choice)), hide_index=True,
+                         key=f"choice_{m.model}", column_config={
+                             c: st.column_config.NumberColumn(format="%.4f")
+                             for c in ("validation NDCG", "validation tail share")} | {
+                             "seconds": st.column_config.NumberColumn(format="%.1f")})

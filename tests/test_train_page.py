@@ -123,3 +123,30 @@ def test_new_products_protocol_on_data_without_timestamps(workspace_dir):
         assert run.results.protocol.split.cold_item_frac == 0.25
         assert run.results.protocol.new_items == 20
         assert 0.0 <= run.results.metric("new_recall") <= 1.0
+
+
+def test_auto_run_shows_how_it_chose(workspace_dir):
+    """A kept auto run shows what it kept, why, on which inner split, and every candidate."""
+    from recsys.data.dataset import build_dataset
+    from recsys.data.demo import generate_demo_shop
+    from recsys.data.splits import SplitConfig, split_dataset
+    from recsys.jobs import model_choice
+    from recsys.models import create_model
+    from recsys.models.selection import candidate_label
+    from recsys.runs import RunResults
+
+    shop = generate_demo_shop(seed=2, n_items=200, n_users=200)
+    train = split_dataset(build_dataset(shop.interactions, name="small"),
+                          SplitConfig(method="random", seed=0)).train
+    model = create_model("auto", {"neural": False}).fit(train, device="cpu")
+    Workspace(workspace_dir).save_model("demo-shop", model, results=RunResults(
+        metrics={"ndcg": 0.1}, **model_choice(model)))
+    at = _train_page(workspace_dir)
+    assert not at.exception
+    text = " ".join(m.value for m in at.markdown)
+    assert candidate_label(**model.chosen_) in text and model.report_["reason"] in text
+    assert "Random per user" in text
+    table = next(d.value for d in at.dataframe if "candidate" in d.value.columns)
+    assert len(table) == len(model.search_)
+    assert list(table["validation NDCG"]) == sorted(table["validation NDCG"], reverse=True)
+    assert (table["role"] == "kept").sum() == 1

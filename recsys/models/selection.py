@@ -25,7 +25,7 @@ import numpy as np
 
 from recsys.data.dataset import Dataset
 
-__all__ = ["InnerProtocol", "inner_protocol", "new_item_share", "time_is_meaningful",
+__all__ = ["InnerProtocol", "inner_protocol", "new_item_share", "time_is_meaningful", "candidate_label", "choice_rows",
            "paired_bootstrap", "Choice", "choose", "Objective"]
 
 Objective = Literal["ndcg", "tail"]
@@ -150,3 +150,41 @@ def choose(results: list[dict[str, Any]], per_user: list[np.ndarray], baseline: 
             pick, reason = tail, (f"the most long-tail candidate within {accuracy_budget:.0%} of "
                                   "the accuracy choice's validation NDCG")
     return Choice(pick, baseline, reason, test)
+
+
+_MODEL_LABELS = {"ease": "EASE", "itemknn": "item-kNN", "multvae": "Mult-VAE", "hybrid": "Hybrid",
+                 "bpr": "BPR", "neumf": "NeuMF", "deepfm": "DeepFM", "pop": "Popularity",
+                 "sasrec": "SASRec"}
+_SETTING_LABELS = {"l2": "λ {}", "side_weight": "side info ×{}", "context_weight": "context ×{}",
+                   "history_half_life_days": "recency half-life {:g} d", "neighbours": "{} neighbours",
+                   "shrinkage": "shrinkage {:g}"}
+
+
+def candidate_label(name: str, config: dict[str, Any]) -> str:
+    """A readable name of a candidate: ``EASE (λ 200, side info ×20)``, or for a blend
+    ``EASE (λ 200) 50 % + Mult-VAE 50 %``."""
+    if name == "blend":
+        w = float(config.get("weight", 0.0))
+        first, second = config.get("first", {}), config.get("second", {})
+        return (f"{candidate_label(first.get('name', '?'), first.get('config', {}))} {1 - w:.0%} + "
+                f"{candidate_label(second.get('name', '?'), second.get('config', {}))} {w:.0%}")
+    parts = [_SETTING_LABELS[k].format(v) for k, v in config.items() if k in _SETTING_LABELS]
+    label = _MODEL_LABELS.get(name, name)
+    return f"{label} ({', '.join(parts)})" if parts else label
+
+
+def choice_rows(choice: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per tried candidate of a recorded choice (best validation NDCG first), with a
+    readable name and whether it was kept or is the baseline."""
+    chosen = choice.get("chosen") or {}
+    base = choice.get("baseline") or {}
+    rows = []
+    for r in choice.get("search", []):
+        spec = {"name": r.get("name"), "config": r.get("config")}
+        rows.append({"candidate": candidate_label(r.get("name", "?"), r.get("config", {})),
+                     "validation NDCG": r.get("val_ndcg"), "validation tail share": r.get("val_aplt"),
+                     "seconds": r.get("seconds"),
+                     "role": "kept" if spec == chosen else (
+                         "baseline" if spec == {"name": base.get("name"), "config": base.get("config")}
+                         else "")})
+    return sorted(rows, key=lambda row: -(row["validation NDCG"] or 0.0))
