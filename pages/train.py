@@ -129,6 +129,8 @@ else:
                          size_max=12, title="Accuracy vs tail exposure",
                          labels={"aplt": "tail share of lists (APLT@K)", "ndcg": "NDCG@K"})
         fig.update_traces(textposition="top center", marker=dict(size=12, color="#0f766e"))
+        fig.update_xaxes(rangemode="tozero")  # one model: no axis padded around a lone point
+        fig.update_yaxes(rangemode="tozero")
         st.plotly_chart(fig, key="results_chart")
     protocol = kept[0].results.protocol
     split = protocol.split

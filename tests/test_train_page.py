@@ -140,7 +140,7 @@ def test_auto_run_shows_how_it_chose(workspace_dir):
                           SplitConfig(method="random", seed=0)).train
     model = create_model("auto", {"neural": False}).fit(train, device="cpu")
     Workspace(workspace_dir).save_model("demo-shop", model, results=RunResults(
-        metrics={"ndcg": 0.1}, **model_choice(model)))
+        metrics={"ndcg": 0.1, "aplt": 0.05}, **model_choice(model)))
     at = _train_page(workspace_dir)
     assert not at.exception
     text = " ".join(m.value for m in at.markdown)
@@ -150,3 +150,8 @@ def test_auto_run_shows_how_it_chose(workspace_dir):
     assert len(table) == len(model.search_)
     assert list(table["validation NDCG"]) == sorted(table["validation NDCG"], reverse=True)
     assert (table["role"] == "kept").sum() == 1
+    # one model in the results: its chart's axes start at zero, not at -0.5
+    import json
+
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert spec["layout"]["xaxis"]["rangemode"] == spec["layout"]["yaxis"]["rangemode"] == "tozero"
