@@ -32,9 +32,9 @@ sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared" / "data"
 log = logging.getLogger("bench_models")
 
-OURS = ("pop", "itemknn", "ease", "bpr", "neumf", "deepfm", "multvae", "hybrid", "auto")
+OURS = ("pop", "itemknn", "ease", "bpr", "neumf", "deepfm", "multvae", "sasrec", "hybrid", "auto")
 QUICK = {"bpr": {"epochs": 5}, "neumf": {"epochs": 3}, "deepfm": {"epochs": 2},
-         "multvae": {"epochs": 20}, "auto": {"time_budget_s": 60}}
+         "multvae": {"epochs": 20}, "sasrec": {"epochs": 10}, "auto": {"time_budget_s": 60}}
 
 
 def load(name: str, below_threshold: str = "seen"):

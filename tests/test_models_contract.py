@@ -11,7 +11,8 @@ from recsys.models import available_models, create_model, load_model
 # Small but real settings so the whole contract runs in seconds per model.
 FAST = {
     "bpr": {"epochs": 3}, "neumf": {"epochs": 2}, "deepfm": {"epochs": 2},
-    "multvae": {"epochs": 3}, "hybrid": {}, "auto": {"time_budget_s": 600},  # budget never binds: repeatable
+    "multvae": {"epochs": 3}, "sasrec": {"epochs": 3},
+    "hybrid": {}, "auto": {"time_budget_s": 600},  # budget never binds: repeatable
 }
 
 

@@ -24,7 +24,8 @@ REGISTRY: dict[str, type[Recommender]] = {}
 #: Module of each model, in the order the UI lists them.
 MODEL_MODULES: dict[str, str] = {
     "pop": "simple", "itemknn": "simple", "ease": "simple", "bpr": "bpr", "neumf": "neumf",
-    "deepfm": "deepfm", "multvae": "multvae", "hybrid": "hybrid", "blend": "blend", "auto": "auto",
+    "deepfm": "deepfm", "multvae": "multvae", "sasrec": "sequence", "hybrid": "hybrid",
+    "blend": "blend", "auto": "auto",
 }
 
 
