@@ -46,16 +46,19 @@ def _run_child(code: str, env: dict[str, str], timeout: float = 120) -> dict:
 
 
 _MEASURE = """
-    import json, resource, sys
+    import json, sys
     from recsys.data.formats import load_files
     from recsys.data.reading import IngestError
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    def peak_kb():  # this process's own high-water mark: ru_maxrss would carry the parent's
+        with open("/proc/self/status") as fh:  # peak over fork + exec
+            return next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:"))
+    before = peak_kb()
     try:
         load_files(sys.argv[-1] if len(sys.argv) > 1 else {path!r})
         message = None
     except IngestError as exc:
         message = str(exc)
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    after = peak_kb()
     print(json.dumps({{"message": message, "grew_kb": after - before, "peak_kb": after}}))
 """
 
