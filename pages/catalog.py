@@ -23,6 +23,7 @@ from recsys.data.profile import (
 from recsys.data.reading import IngestError, read_table
 from recsys.data.schema import CATALOG_ROLES, INTERACTION_ROLES, guess_mapping
 from recsys.evaluation import gini
+from recsys.rerank.business import revenue_by_segment
 
 UPLOAD_TYPES = ["csv", "tsv", "txt", "gz", "parquet", "pq", "xlsx", "data", "dat", "item"]
 NONE = "(none)"
@@ -140,6 +141,22 @@ def segment_tables(ds: Dataset) -> None:
             "new in last 90 days", format="percent",
             help="Share of items first seen in the last 90 days of the data."),
     })
+    revenue = revenue_by_segment(ds)
+    if revenue is not None:
+        st.markdown("**Revenue by segment**")
+        st.dataframe(revenue, hide_index=True, column_order=[
+            "segment", "revenue share", "items share", "revenue", "priced events"], column_config={
+            "revenue share": st.column_config.ProgressColumn(
+                "revenue share", format="percent", min_value=0.0, max_value=1.0),
+            "items share": st.column_config.NumberColumn("items share", format="percent"),
+            "revenue": st.column_config.NumberColumn("revenue", format="localized"),
+            "priced events": st.column_config.NumberColumn(
+                "events with a price", format="percent"),
+        })
+        long_tail = float(revenue.loc[revenue["segment"] != "head", "revenue share"].sum())
+        st.caption(f"Revenue = catalog price × quantity (× 1 per event without a quantity) over "
+                   f"the kept interactions. The long tail (mid + tail) brings {long_tail:.1%} of "
+                   "it.")
 
 
 def tail_share_chart(ds: Dataset, groups: list[str]) -> None:

@@ -30,6 +30,7 @@ from recsys.rerank import (
     needs_hit_model,
     preview_frame,
 )
+from recsys.rerank.business import BUSINESS_LABELS, list_business, price_band_exposure
 from recsys.workspace import WorkspaceError
 
 LABELS = {"tail_bonus": "Tail bonus (additive)", "pop_penalty": "Popularity penalty",
@@ -186,6 +187,32 @@ def _budget_note(cfg: RerankConfig, promoted: dict[str, np.ndarray], k: int) -> 
             "it unrounded.")
 
 
+def _business(base: np.ndarray, current) -> None:
+    """Price on show and the long tail's share of expected revenue, current vs the unboosted
+    lists (delta as % of the baseline), and the slot share per price band."""
+    now, before = list_business(current, train), list_business(base, train)
+    if now is None or before is None:
+        st.caption("Business measures (price on show, the long tail's share of expected revenue, "
+                   "exposure by price band) need a price column in the catalog.")
+        return
+    st.subheader("Business")
+    cols = st.columns(3)
+    for col, name in zip(cols, ("price_on_show", "tail_revenue_share"), strict=False):
+        value, base_value = now[name], before[name]
+        shown = f"{value:,.2f}" if name == "price_on_show" else f"{value:.1%}"
+        delta = (f"{(value - base_value) / base_value:+.1%} of baseline"
+                 if base_value and np.isfinite(base_value) and value != base_value else None)
+        col.metric(BUSINESS_LABELS[name], shown if np.isfinite(value) else "—", delta=delta)
+    cols[2].metric(BUSINESS_LABELS["priced_slots"], f"{now['priced_slots']:.0%}")
+    st.caption("Each slot is weighted by its chance of being looked at (1 / log2(rank + 1), as in "
+               "NDCG): expected revenue assumes every shown item sells in proportion to that, "
+               "so it measures what is put on show, not a sales forecast.")
+    bands = price_band_exposure(base, current, train)
+    if bands is not None and len(bands):
+        st.plotly_chart(_exposure_chart(bands, "price band", "Share of list slots by price band "
+                                        "(catalog quartiles)"), key="whatif_exposure_price")
+
+
 def _use_setting(method: str, strength: float) -> None:
     """Button callback: move the method picker and the slider to a setting of the table."""
     st.session_state["whatif_method"] = method
@@ -301,6 +328,8 @@ def tuning() -> None:
             lambda c: cluster_names.get(int(c), str(c)) if str(c).lstrip("-").isdigit() else c)
         right.plotly_chart(_exposure_chart(by_cluster, "cluster", "Share of list slots by map "
                                            "cluster"), key="whatif_exposure_cluster")
+
+    _business(cands.top(k), result)
 
     st.subheader("Per-user preview")
     changed = changed_rows(cands, result)

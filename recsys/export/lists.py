@@ -36,6 +36,7 @@ from recsys.rerank import (
     make_lists,
     plain_lists,
 )
+from recsys.rerank.business import BusinessTally
 from recsys.rerank.pipeline import Steps
 from recsys.workspace import safe_name
 
@@ -171,6 +172,7 @@ def export_lists(
     users = selection.users
     total, rows, with_rows, t0 = len(users), 0, 0, time.perf_counter()
     sample = pd.DataFrame(columns=list(EXPORT_COLUMNS))
+    tally = BusinessTally.for_dataset(dataset)  # None when the catalog has no prices
     with open_writer(path, config.format) as writer:
         for start in range(0, total, config.chunk_users):
             part = users[start:start + config.chunk_users]
@@ -179,6 +181,8 @@ def export_lists(
                                allowed_items=selection.allowed_items)
             frame = export_frame(lists, dataset, clusters)
             writer.write(frame)
+            if tally is not None:
+                tally.add(lists)
             with_rows += int((np.asarray(lists.items) >= 0).any(axis=1).sum())
             if start == 0:
                 sample = frame.head(50)
@@ -194,7 +198,7 @@ def export_lists(
         scope_description=selection.description, metrics=metrics, model_info=model_info,
         counts={"rows": rows, "users": int(total), "users_with_rows": with_rows},
         columns=dict(EXPORT_COLUMNS), file_format=config.format, files=[file_entry(path)],
-        seconds=seconds)
+        seconds=seconds, business=tally.manifest_entry() if tally is not None else None)
     manifest_path = write_manifest(folder, manifest)
     log.info("export %s: %d users, %d rows in %.2fs -> %s", config.scope.label(), total, rows,
              seconds, path)

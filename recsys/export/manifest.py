@@ -76,11 +76,14 @@ def build_manifest(*, model: Any, dataset: Any, steps: Sequence[Any], hit_model:
                    candidates: int, scope: dict[str, Any], scope_description: str,
                    metrics: dict[str, Any] | None, model_info: dict[str, Any] | None,
                    counts: dict[str, int], columns: dict[str, str], file_format: str,
-                   files: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
+                   files: list[dict[str, Any]], seconds: float,
+                   business: dict[str, Any] | None = None) -> dict[str, Any]:
     """The manifest of an export: the dataset and model (with ``model_info``), the re-ranking
     ``steps`` and ``hit_model``, list length and candidate pool, the ``scope`` (with its
     description), ``metrics`` as given, the ``counts`` (rows, users, users with rows), columns,
-    format, files, seconds and software versions; created now (UTC)."""
+    format, files, seconds and software versions; created now (UTC). ``business`` (the
+    exported lists' price on show, the long tail's share of expected revenue and the slot share
+    per price band, :class:`recsys.rerank.business.BusinessTally`) is ``None`` without prices."""
     return {
         "manifest_version": MANIFEST_VERSION,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -99,6 +102,7 @@ def build_manifest(*, model: Any, dataset: Any, steps: Sequence[Any], hit_model:
         "excluded": EXCLUDED,
         "scope": {**scope, "description": scope_description},
         "metrics": metrics,
+        "business": business,
         "rows": counts["rows"],
         "users": counts["users"],
         "users_with_rows": counts["users_with_rows"],
