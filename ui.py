@@ -500,3 +500,33 @@ __all__ = ["ACTIVE", "DEMO_NAME", "PENDING", "TRAIN_JOB", "active_dataset", "act
            "best_first", "evaluation_split", "flash", "forget_on_switch", "load_trained",
            "model_picker", "page_start", "show_flash",
            "sidebar", "trained_models", "upload_limit_mb", "workspace"]
+
+
+#: Session key of a What-if setting on its way to the Export page (see :func:`hand_off_setting`).
+EXPORT_HANDOFF = "export_handoff"
+#: Export page widgets a hand-off fills in (``RerankConfig`` field → widget key).
+_EXPORT_WIDGETS = {"method": "export_method", "strength": "export_strength",
+                   "allocation": "export_alloc", "swap_cost": "export_swap_cost"}
+
+
+def hand_off_setting(run: str, config: Any, k: int) -> None:
+    """Keep a What-if setting (a :class:`~recsys.rerank.RerankConfig`) for the Export page,
+    which fills its widgets from it on its next run (:func:`take_handed_off_setting`)."""
+    st.session_state[EXPORT_HANDOFF] = {"run": run, "k": int(k),
+                                        "config": config.model_dump(mode="json")}
+
+
+def take_handed_off_setting() -> dict[str, Any] | None:
+    """On the Export page, before its widgets: move a handed-off setting into the widgets'
+    session state and return it (the method's other options, e.g. a promotion's target and
+    quota share, are in its ``config``); ``None`` when nothing was handed over."""
+    handoff = st.session_state.pop(EXPORT_HANDOFF, None)
+    if not handoff:
+        return None
+    config = handoff["config"]
+    st.session_state["export_model"] = handoff["run"]
+    st.session_state["export_k"] = handoff["k"]
+    for field, key in _EXPORT_WIDGETS.items():
+        if field in config:
+            st.session_state[key] = config[field]
+    return handoff

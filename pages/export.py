@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import shutil
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -52,10 +53,26 @@ st.caption(f"Dataset **{ui.md_escape(ds.name)}** · {ds.n_users:,} users × {ds.
 ws = ui.workspace()
 
 
-@st.cache_resource(max_entries=2, show_spinner="Retraining on all interactions…")
-def retrained(fingerprint: str, run: str, saved_at: str, name: str, config_json: str, _ds):
-    """The kept model's settings fitted on every interaction (cached per dataset and run)."""
-    return create_model(name, json.loads(config_json)).fit(_ds)
+@st.cache_resource(max_entries=2, show_spinner=False)
+def retrained(fingerprint: str, run: str, saved_at: str, name: str, config_json: str, _ds,
+              _bar=None) -> tuple[object, float]:
+    """The kept model's settings fitted on every interaction, and the seconds it took (cached
+    per dataset and run); ``_bar`` (a progress bar) follows the epochs."""
+    model = create_model(name, json.loads(config_json))
+    epochs = int(getattr(model.config, "epochs", 0) or 0)
+    t0 = time.perf_counter()
+
+    def progress(epoch: int, _metrics: dict) -> None:
+        if _bar is not None:
+            done = f"epoch {epoch} of at most {epochs}" if epochs > 1 else "fitted"
+            _bar.progress(min(1.0, epoch / max(epochs, 1)),
+                          text=f"Retraining on all interactions: {done}, "
+                          f"{time.perf_counter() - t0:.0f} s")
+
+    if _bar is not None:
+        _bar.progress(0.0, text="Retraining on all interactions…")
+    model.fit(_ds, callback=progress)
+    return model, time.perf_counter() - t0
 
 
 @st.cache_data(max_entries=8, show_spinner="Measuring the lists on the evaluation split…")
@@ -77,6 +94,67 @@ def retrained_hit_model(fingerprint: str, run: str, saved_at: str, _model, _ds):
     return fit_hit_model_on_split(_model, _ds, method=inner_split_method(_ds))
 
 
+#: Options a What-if hand-off carries beyond the widgets of this page (method → fields).
+HANDED_OVER = {"promotion": ("target", "target_value", "quota_share"),
+               "xquad": ("xquad_variant", "personalised"), "calibrated": ("calibrate_on",)}
+
+
+def handed_over_options(method: str) -> dict:
+    """The options of a setting handed over from What-if that this page has no widget for,
+    while its method is still the one picked (a caption says so, with a way to drop them)."""
+    config = st.session_state.get("export_handoff_options")
+    if not config or config.get("method") != method or method not in HANDED_OVER:
+        return {}
+    extra = {f: config[f] for f in HANDED_OVER[method] if config.get(f) is not None}
+    default = RerankConfig(method=method).model_dump(mode="json")
+    shown = {f: v for f, v in extra.items() if v != default.get(f)}
+    if shown:
+        cols = st.columns([4, 1])
+        def text(v: object) -> str:
+            return f"{v:g}" if isinstance(v, float) else ui.md_escape(v)
+
+        cols[0].caption("From What-if: " + ", ".join(f"{f.replace('_', ' ')} **{text(v)}**"
+                                                      for f, v in shown.items()) + ".")
+        if cols[1].button("Drop these", key="export_drop_handoff"):
+            st.session_state.pop("export_handoff_options", None)
+            st.rerun()
+    return extra
+
+
+def current_steps() -> list[RerankConfig]:
+    """The re-ranking steps the widgets describe (none for the model's own lists)."""
+    return [] if method == "none" else [RerankConfig(method=method, strength=float(strength),
+                                                     **options)]
+
+
+def expected_figures() -> None:
+    """What the chosen setting is expected to give, measured on the kept model's evaluation
+    split, next to the model's own lists (deltas as % of them)."""
+    try:
+        steps = current_steps()
+        shown = {"ndcg": "NDCG@K", "recall": "Recall@K", "aplt": "Tail share (APLT)",
+                 "coverage": "Coverage"}
+        now, base = (held_out_metrics(ds.fingerprint, run, str(info.saved_at),
+                                      json.dumps([x.model_dump(mode="json") for x in chosen]),
+                                      int(k), map_key, json.dumps(item_set))
+                     for chosen in (steps, []))
+    except (ValidationError, ValueError, WorkspaceError, OSError) as exc:
+        st.warning(f"The expected figures of this setting cannot be measured: "
+                   f"{ui.md_escape(' '.join(str(exc).split()))}")
+        return
+    st.markdown(f"**Expected with this setting** (K = {int(k)}, the kept model on its "
+                "evaluation split)")
+    cols = st.columns(len(shown))
+    for col, (name, label) in zip(cols, shown.items(), strict=True):
+        delta = now[name] - base[name]
+        col.metric(label, f"{now[name]:.4f}" if name != "aplt" else f"{now[name]:.3f}",
+                   delta=f"{delta / base[name]:+.1%} of the model's lists"
+                   if steps and base[name] and abs(delta) > 0 else None)
+
+
+handoff = ui.take_handed_off_setting()  # "Export this setting" on What-if
+if handoff is not None:
+    st.session_state["export_handoff_options"] = handoff["config"]
 run = ui.model_picker(ds, key="export_model")
 if run is None:
     st.stop()
@@ -89,16 +167,20 @@ map_key = hashlib.sha256(clusters.tobytes()).hexdigest()[:16] if clusters is not
 c = st.columns(4)
 method = c[0].selectbox("Re-rank method", ["none", *METHODS], key="export_method",
                         help="How the tail gets more exposure; 'none' exports the model's own lists.")
-strength = c[1].slider("Strength", 0.0, 1.0, 0.5, 0.05, key="export_strength",
+# Values live in session state only (a What-if hand-off sets them there): a default as well
+# would make Streamlit warn about a widget set both ways.
+st.session_state.setdefault("export_strength", 0.5)
+st.session_state.setdefault("export_k", 10)
+strength = c[1].slider("Strength", 0.0, 1.0, step=0.05, key="export_strength",
                        disabled=method == "none", help="0 = the model's lists, 1 = the strongest setting.")
-k = c[2].number_input("K (items per user)", 1, 200, 10, key="export_k")
+k = c[2].number_input("K (items per user)", 1, 200, key="export_k")
 fmt = c[3].selectbox("Format", EXPORT_FORMATS, key="export_format",
                      help="JSON is written as JSON Lines (one object per row).")
 
-options: dict = {}
+options: dict = handed_over_options(method)
 if method == "promotion":
     o = st.columns(2)
-    options = ui.promotion_allocation("export", o[0], o[1])
+    options.update(ui.promotion_allocation("export", o[0], o[1]))
 
 s = st.columns([1, 1, 1])
 kind = s[0].selectbox("Scope", SCOPE_KINDS, format_func=SCOPES.get, key="export_scope")
@@ -126,6 +208,18 @@ elif kind == "item_set":
 if kind in ("cluster", "item_set"):
     restrict = s[2].radio("Export", SCOPE_RESTRICTS, key="export_restrict", format_func=RESTRICTS.get)
 
+if options.get("target") == "item_set" and options.get("target_value"):
+    if kind == "item_set" and value != options["target_value"]:
+        st.warning(f"The promotion targets the item set '{ui.md_escape(options['target_value'])}' "
+                   "but the scope is another one; exporting uses the scope's set for both.")
+    elif item_set is None:
+        try:
+            item_set = ws.load_item_set(ds.name, options["target_value"])
+        except WorkspaceError as exc:
+            st.error(f"The promoted item set cannot be read: {ui.md_escape(exc)}")
+
+expected_figures()
+
 retrain = st.checkbox("Retrain on all interactions first", value=True, key="export_retrain",
                       help="Kept models were trained on the training part of their split; retraining "
                       "on everything uses the newest interactions too (same settings).")
@@ -134,13 +228,22 @@ go = st.button("Export", type="primary", key="export_run", disabled=kind != "all
 if go:
     folder: Path | None = None
     try:
-        steps = [] if method == "none" else [RerankConfig(method=method, strength=float(strength),
-                                                          **options)]
+        steps = current_steps()
         scope = ExportScope(kind=kind, value=value, restrict=restrict)
         config = ExportConfig(k=int(k), format=fmt, candidates=max(100, int(k)), scope=scope)
         kept = ui.load_trained(ds, run)
-        model = (retrained(ds.fingerprint, run, str(info.saved_at), kept.name,
-                           json.dumps(kept.config.model_dump(mode="json")), ds) if retrain else kept)
+        retrain_note = ""
+        if retrain:
+            t0 = time.perf_counter()
+            model, fit_s = retrained(ds.fingerprint, run, str(info.saved_at), kept.name,
+                                     json.dumps(kept.config.model_dump(mode="json")), ds,
+                                     st.progress(0.0, text="Retraining on all interactions…"))
+            reused = time.perf_counter() - t0 < 0.5 * fit_s
+            retrain_note = (f"reused the model retrained on all interactions earlier ({fit_s:.1f} s "
+                            "then); " if reused else
+                            f"retrained on all interactions in {fit_s:.1f} s; ")
+        else:
+            model = kept
         metrics = {"protocol": info.results.to_json().get("protocol"), "model": info.results.scalars(),
                    "lists": held_out_metrics(ds.fingerprint, run, str(info.saved_at),
                                              json.dumps([x.model_dump(mode="json") for x in steps]),
@@ -161,8 +264,8 @@ if go:
             metrics=metrics,
             progress=lambda done, total: bar.progress(done / max(total, 1),
                                                       text=f"{done:,} of {total:,} users"))
-        bar.progress(1.0, text=f"Done: {result.rows:,} rows for {result.users:,} users in "
-                     f"{result.seconds:.1f} s.")
+        bar.progress(1.0, text=f"Done: {retrain_note}{result.rows:,} rows for "
+                     f"{result.users:,} users exported in {result.seconds:.1f} s.")
         st.session_state[LAST] = str(folder)
     except ValidationError as exc:
         st.error("Invalid settings: " + "; ".join(e["msg"] for e in exc.errors()))

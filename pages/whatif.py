@@ -282,6 +282,11 @@ def tuning() -> None:
     if note := _budget_note(cfg, promoted, k):
         st.caption(note)
     _metric_row(current, baseline)
+    if st.button("Export this setting", key="whatif_to_export",
+                 help="Opens Export with this model, method, strength and options filled in, "
+                 "and the figures they are expected to give."):
+        ui.hand_off_setting(run, cfg, k)
+        st.switch_page("pages/export.py")
 
     st.subheader("Trade-off")
     budget = st.columns([1, 2])[0].slider(

@@ -199,3 +199,28 @@ def test_the_best_kept_model_by_validation_ndcg_is_preselected(workspace_dir):
     at = _whatif(workspace_dir)
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert at.selectbox(key="whatif_model").value == best
+
+
+def test_export_this_setting_hands_it_to_the_export_page(workspace_dir):
+    """What-if → Export: the method, strength, allocation and quota arrive in Export's widgets,
+    and Export shows the figures that setting gives on the validation split (What-if's own)."""
+    _workspace_with(workspace_dir)
+    at = _whatif(workspace_dir)
+    at.selectbox(key="whatif_method").set_value("promotion").run()
+    at.slider(key="whatif_strength").set_value(0.4)
+    at.slider(key="whatif_share").set_value(0.7)
+    at.radio(key="whatif_alloc").set_value("global").run()
+    assert not at.exception and not at.error
+    aplt = _metric(at, "Tail share (APLT)")
+    at.button(key="whatif_to_export").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="export_method").value == "promotion"
+    assert at.slider(key="export_strength").value == pytest.approx(0.4)
+    assert at.radio(key="export_alloc").value == "global"
+    assert any("quota share **0.7**" in c.value for c in at.caption), [c.value for c in at.caption]
+    assert any(m.value.startswith("**Expected with this setting**") for m in at.markdown)
+    assert _metric(at, "Tail share (APLT)") == aplt
+    assert "of the model's lists" in next(m.delta for m in at.metric
+                                          if m.label == "Tail share (APLT)")
+    at.button(key="export_drop_handoff").click().run()  # back to the page's own options
+    assert not any("quota share" in c.value for c in at.caption)
