@@ -530,3 +530,19 @@ def take_handed_off_setting() -> dict[str, Any] | None:
         if field in config:
             st.session_state[key] = config[field]
     return handoff
+
+
+def local_time(stamp: str | None) -> str:
+    """An ISO time stamp of the workspace (UTC) as a local date and time, "2026-12-03 10:15"
+    (the server's time zone); "—" when missing or unreadable."""
+    import datetime as dt
+
+    if not stamp:
+        return "—"
+    try:
+        when = dt.datetime.fromisoformat(str(stamp))
+    except ValueError:
+        return "—"
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return when.astimezone().strftime("%Y-%m-%d %H:%M")

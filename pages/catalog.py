@@ -24,6 +24,7 @@ from recsys.data.reading import IngestError, read_table
 from recsys.data.schema import CATALOG_ROLES, INTERACTION_ROLES, guess_mapping
 from recsys.evaluation import gini
 from recsys.rerank.business import revenue_by_segment
+from recsys.workspace import WorkspaceError
 
 UPLOAD_TYPES = ["csv", "tsv", "txt", "gz", "parquet", "pq", "xlsx", "data", "dat", "item"]
 NONE = "(none)"
@@ -463,6 +464,61 @@ def render_datasets() -> None:
         ws.delete_dataset(chosen)
         ui.flash(f"'{ui.md_escape(chosen)}' was deleted.")
         st.rerun()
+    render_kept(chosen)
+
+
+def render_kept(name: str) -> None:
+    """What is kept for dataset ``name``: its trained models and item sets, to delete or (item
+    sets) rename."""
+    ws = ui.workspace()
+    st.markdown(f"**Kept for '{ui.md_escape(name)}'**")
+    left, right = st.columns(2)
+    with left:
+        runs = sorted(ws.kept_runs(name), key=lambda m: m.saved_at or "", reverse=True)
+        if not runs:
+            st.caption("No trained model kept.")
+        else:
+            st.dataframe(pd.DataFrame([{
+                "run": m.run, "model": m.model, "NDCG@K": m.results.metric("ndcg"),
+                "saved": ui.local_time(m.saved_at)} for m in runs]), hide_index=True,
+                key="kept_models_table",
+                column_config={"NDCG@K": st.column_config.NumberColumn(format="%.4f")})
+            run = st.selectbox("Model", [m.run for m in runs], key="kept_model_pick")
+            sure = st.checkbox("Confirm delete", key="kept_model_confirm")
+            if st.button("Delete model", disabled=not sure, key="kept_model_delete"):
+                ws.delete_model(name, run)
+                st.session_state.pop("kept_model_confirm", None)
+                ui.flash(f"The model '{ui.md_escape(run)}' was deleted.")
+                st.rerun()
+    with right:
+        sets = ws.list_item_sets(name)
+        if not sets:
+            st.caption("No item set kept (save one from the Map page).")
+            return
+        st.dataframe(pd.DataFrame([{"item set": s["name"], "items": s["size"], "note": s["note"],
+                                    "saved": ui.local_time(s["saved_at"])} for s in sets]),
+                     hide_index=True, key="kept_sets_table")
+        chosen = st.selectbox("Item set", [s["name"] for s in sets], key="kept_set_pick")
+        with st.expander("Items of this set"):
+            ids = ws.load_item_set(name, chosen)
+            st.caption(f"{len(ids):,} items: " + ", ".join(ui.md_escape(i) for i in ids[:50])
+                       + (" …" if len(ids) > 50 else ""))
+        new = st.text_input("New name", key="kept_set_name", max_chars=80)
+        c1, c2, c3 = st.columns(3)
+        if c1.button("Rename", key="kept_set_rename", disabled=not new.strip()):
+            try:
+                clean = ws.rename_item_set(name, chosen, new)
+            except WorkspaceError as exc:
+                st.error(ui.md_escape(exc))
+            else:
+                ui.flash(f"The item set '{ui.md_escape(chosen)}' is now '{ui.md_escape(clean)}'.")
+                st.rerun()
+        sure = c2.checkbox("Confirm delete", key="kept_set_confirm")
+        if c3.button("Delete set", disabled=not sure, key="kept_set_delete"):
+            ws.delete_item_set(name, chosen)
+            st.session_state.pop("kept_set_confirm", None)
+            ui.flash(f"The item set '{ui.md_escape(chosen)}' was deleted.")
+            st.rerun()
 
 
 with profile_tab:

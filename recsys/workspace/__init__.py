@@ -347,6 +347,26 @@ class Workspace:
     def delete_item_set(self, dataset: str, name: str) -> None:
         (self._sets_dir(dataset) / f"{safe_name(name)}.json").unlink(missing_ok=True)
 
+    def rename_item_set(self, dataset: str, name: str, new_name: str) -> str:
+        """Give a saved item set another name (its items, note and save time kept); returns
+        the new name. Refuses a name another set already has, so nothing is overwritten."""
+        old = self._sets_dir(dataset) / f"{safe_name(name)}.json"
+        clean = safe_name(new_name)
+        record = read_record(old, ItemSetRecord)
+        if record is None:
+            raise WorkspaceError(f"No item set '{name}' for dataset '{dataset}'.")
+        if not new_name.strip():
+            raise WorkspaceError("An item set needs a name.")
+        target = self._sets_dir(dataset) / f"{clean}.json"
+        if target == old:
+            return clean
+        if target.exists():
+            raise WorkspaceError(f"An item set named '{clean}' already exists; pick another "
+                                 "name or delete that set first.")
+        write_json(target, {**record.model_dump(mode="json"), "name": clean})
+        old.unlink(missing_ok=True)
+        return clean
+
     # -- item maps -------------------------------------------------------------------------
     def _maps_dir(self, dataset: str) -> Path:
         return self.root / "maps" / self._key(dataset)
