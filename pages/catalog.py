@@ -11,7 +11,14 @@ import streamlit as st
 
 import ui
 from recsys import Dataset, DatasetConfig, build_dataset
-from recsys.data.formats import INPUT_FORMATS, ReadOptions, demo_dataset, detect_format, load_files
+from recsys.data.formats import (
+    INPUT_FORMATS,
+    ReadOptions,
+    demo_dataset,
+    detect_format,
+    load_files,
+    recognised_mapping,
+)
 from recsys.data.profile import (
     item_table,
     lorenz_curve,
@@ -380,9 +387,19 @@ def render_load() -> None:
         st.warning(ui.md_escape(note))
     st.dataframe(raw.frame.head(5), hide_index=True, key="raw_preview")
 
+    own = False
+    if detected != "generic":
+        st.markdown(f"**Recognised as {detected}**: its columns are mapped like this")
+        st.dataframe(pd.DataFrame(recognised_mapping(detected, list(raw.frame.columns))),
+                     hide_index=True, key="format_mapping")
+        own = st.checkbox("Map the columns myself", key="map_own",
+                          help=f"Read the file as a generic table with your own column mapping "
+                          f"instead of the {detected} rules (which, for example, drop "
+                          "cancelled invoices and sum quantities).")
+    file_format = "generic" if own else fmt
     with st.form("mapping_form"):
         mapping, cat_mapping = None, None
-        if detected == "generic":
+        if detected == "generic" or own:
             st.markdown("**Interaction columns** (* required)")
             mapping = mapping_inputs([str(c) for c in raw.frame.columns], INTERACTION_ROLES,
                                      "map", ("user_id", "item_id"))
@@ -397,14 +414,13 @@ def render_load() -> None:
                                              CATALOG_ROLES, "cmap", ("item_id",))
         else:
             kind = None
-            st.info(f"Recognised as **{detected}**: columns are mapped by the format.")
         stem = inter_file.name.split(".")[0]
         name, config = dataset_options(stem)
         submitted = st.form_submit_button("Validate", type="primary")
     if submitted and config is not None:
         try:
             with st.spinner("Validating…"):
-                result = load_files(inter_file, cat_file, file_format=fmt, mapping=mapping,
+                result = load_files(inter_file, cat_file, file_format=file_format, mapping=mapping,
                                     catalog_mapping=cat_mapping, value_kind=kind,
                                     read_options=opts, interactions_name=inter_file.name,
                                     catalog_name=cat_file.name if cat_file else None)
