@@ -179,11 +179,13 @@ def _budget_note(cfg: RerankConfig, promoted: dict[str, np.ndarray], k: int) -> 
     target = cfg.target if cfg.target_value is None else f"{cfg.target} {cfg.target_value}"
     other = next(name for name in promoted if name != cfg.allocation)
     quota = cfg.strength * cfg.quota_share * k
+    rounded = int(np.floor(quota + 0.5))
     return (f"Promotes {ui.md_escape(target)} items with allocation {alloc(cfg.allocation)}: "
             f"{spent(promoted[cfg.allocation])}. At this strength {alloc(other)} would promote "
             f"{spent(promoted[other])}. The quota is strength × quota share × K = {quota:g} "
-            "slots a list: the same quota in every list rounds it per list, the same total sums "
-            "it unrounded.")
+            f"slots a list, rounded to {rounded} in every list; the same total spends exactly "
+            "the slots that quota promotes, where they cost least, so both allocations have "
+            "the same tail budget.")
 
 
 def _use_setting(method: str, strength: float) -> None:

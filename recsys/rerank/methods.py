@@ -170,8 +170,10 @@ def promotion(lists: WorkingLists, cfg: RerankConfig, ctx: RerankContext, k: int
     Lists already holding enough targets are unchanged; otherwise the best target candidates
     from below K replace the lowest non-target items of the top K and take the bottom slots
     (where a slot costs the least accuracy). ``global`` allocation spends the same total number
-    of promoted slots (the per-user needs, summed before rounding, so it moves smoothly with the
-    strength) on the lists where the score given up is smallest, up to the full quota per list.
+    of promoted slots as the per-user quota does at this strength (the slots it actually
+    promotes, rounded per list and capped by what each list can take), so a strength means one
+    tail budget in both; they go to the lists where the score given up is smallest, up to the
+    full quota (``quota_share`` × K) per list.
     """
     n, c = lists.items.shape
     k = min(k, c)
@@ -191,8 +193,7 @@ def promotion(lists: WorkingLists, cfg: RerankConfig, ctx: RerankContext, k: int
     m = np.minimum(np.clip(quota - n_have, 0, None), available)
     if cfg.allocation == "global":
         full = int(np.floor(cfg.quota_share * k + 0.5))
-        wanted = np.clip(cfg.strength * cfg.quota_share * k - n_have, 0, available)
-        budget = int(np.floor(wanted.sum() + 0.5))  # per-user needs, without rounding each
+        budget = int(m.sum())  # exactly the slots the per-user quota promotes at this strength
         values = swap_values(lists, cfg.swap_cost, ctx=ctx, users=users, k=k)
         m = _allocate_globally(values, extra, extra_rank, other, other_rank,
                                np.minimum(np.clip(full - n_have, 0, None), available), budget)
