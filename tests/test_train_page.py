@@ -27,7 +27,7 @@ def test_train_two_models_and_see_results(workspace_dir):
     at.multiselect(key="train_models").set_value(["pop", "ease"])
     at.selectbox(key="train_split").set_value("random")
     at.number_input(key="cfg.ease.l2").set_value(150.0)
-    at.button(key="FormSubmitter:train_form-Train").click().run()
+    at.button(key="train_start").click().run()
     job = at.session_state["training_job"]
     job.join(180)
     assert job.status == "done", job.message
@@ -49,7 +49,7 @@ def test_train_two_models_and_see_results(workspace_dir):
 def test_invalid_setting_is_reported(workspace_dir):
     at = _train_page(workspace_dir)
     at.multiselect(key="train_models").set_value([])
-    at.button(key="FormSubmitter:train_form-Train").click().run()
+    at.button(key="train_start").click().run()
     assert not at.exception
     assert any("Pick at least one model" in w.value for w in at.warning)
 
@@ -103,7 +103,7 @@ def test_new_products_protocol_on_data_without_timestamps(workspace_dir):
     picker.set_value("item-cold")
     at.number_input(key="train_cold_frac").set_value(0.25)
     at.multiselect(key="train_models").set_value(["pop", "ease"])
-    at.button(key="FormSubmitter:train_form-Train").click().run()
+    at.button(key="train_start").click().run()
     job = at.session_state["training_job"]
     job.join(120)
     assert job.status == "done", job.message
