@@ -148,9 +148,9 @@ if not rows:
     st.info("No trained model yet for this dataset.")
 else:
     table = pd.DataFrame(rows)
-    cols = [c for c in ("model", "protocol", "ndcg", "recall", "hitrate", "map", "aplt", "arp",
-                        "coverage", "gini", "novelty", *NEW_ITEM_COLUMNS, "train_s", "device",
-                        "current data", "run", "saved")
+    cols = [c for c in ("model", "run", "protocol", "ndcg", "recall", "hitrate", "map", "aplt",
+                        "arp", "coverage", "gini", "novelty", *NEW_ITEM_COLUMNS, "train_s",
+                        "device", "current data", "saved")
             if c in table and c != "dataset_fingerprint"
             and (c != "run" or (table["run"] != "finished").any())]  # shown for a stopped run
     formats = {c: st.column_config.NumberColumn(format="%.4f")
