@@ -421,10 +421,11 @@ def forget_on_switch(ds: Dataset, scope: str, *keys: str) -> None:
 
 
 def best_first(kept: list[KeptRun]) -> list[KeptRun]:
-    """``kept`` ordered by validation NDCG, best first (runs without it last; ties newest first)."""
-    def score(m: KeptRun) -> float:
+    """``kept`` ordered by validation NDCG, best first (runs without it last; ties newest first);
+    runs stopped before they finished come after every finished one, so none is preselected."""
+    def score(m: KeptRun) -> tuple[bool, float]:
         value = m.results.metric("ndcg")
-        return value if value == value else float("-inf")  # NaN last
+        return not m.results.stopped, value if value == value else float("-inf")  # NaN last
     return sorted(kept, key=score, reverse=True)  # stable: the newest-first order breaks ties
 
 

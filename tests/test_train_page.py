@@ -251,3 +251,37 @@ def test_a_run_on_another_dataset_is_only_mentioned(workspace_dir, monkeypatch):
     finally:
         job.cancel()
         job.join(60)
+
+
+def test_a_stopped_run_is_marked_in_every_picker(workspace_dir):
+    """A kept run marked stopped shows "stopped at epoch N" on Train, What-if, Compare and
+    Export; finished runs carry no marker, and the best-first preselection skips the stopped
+    run even when its NDCG is the highest."""
+    from recsys.data.splits import SplitConfig
+    from recsys.jobs import train_models
+    from recsys.runs import RunResults
+    from tests.test_rerank import synthetic_dataset
+
+    ws = Workspace(workspace_dir)
+    ds = synthetic_dataset(n_users=120, n_items=60, seed=3, name="small-shop")
+    ws.save_dataset(ds, source="test", activate=True)
+    job = train_models(ds, {"pop": {}, "ease": {}}, split=SplitConfig(method="random", seed=0),
+                       workspace=ws)
+    assert job.status == "done", job.message
+    ease = next(m for m in ws.kept_runs(ds.name) if m.run == "ease")
+    ws.save_model(ds.name, ws.load_model(ds.name, "ease"), results=RunResults(
+        **{**ease.results.to_json(), "ndcg": 0.99, "stopped": True, "epochs": 3}))
+
+    at = _train_page(workspace_dir)
+    table = results_table(at).set_index("model")
+    assert table.loc["ease", "run"] == "stopped at epoch 3"
+    assert table.loc["pop", "run"] == "finished"
+    for page, key in (("whatif", "whatif_model"), ("compare", "compare_models"),
+                      ("export", "export_model")):
+        at = open_page(page)
+        picker = (at.selectbox if page != "compare" else at.multiselect)(key=key)
+        marked = [o for o in picker.options if o.endswith("· stopped at epoch 3")]
+        assert [o.split(" · ")[0] for o in marked] == ["ease"], (page, picker.options)
+        assert any(o.startswith("pop · NDCG") and "stopped" not in o for o in picker.options)
+        if page == "whatif":  # best by NDCG first, but a finished run before a stopped one
+            assert picker.value == "pop"
