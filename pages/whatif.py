@@ -179,13 +179,12 @@ def _budget_note(cfg: RerankConfig, promoted: dict[str, np.ndarray], k: int) -> 
     target = cfg.target if cfg.target_value is None else f"{cfg.target} {cfg.target_value}"
     other = next(name for name in promoted if name != cfg.allocation)
     quota = cfg.strength * cfg.quota_share * k
-    rounded = int(np.floor(quota + 0.5))
     return (f"Promotes {ui.md_escape(target)} items with allocation {alloc(cfg.allocation)}: "
             f"{spent(promoted[cfg.allocation])}. At this strength {alloc(other)} would promote "
             f"{spent(promoted[other])}. The quota is strength × quota share × K = {quota:g} "
-            f"slots a list, rounded to {rounded} in every list; the same total spends exactly "
-            "the slots that quota promotes, where they cost least, so both allocations have "
-            "the same tail budget.")
+            "slots a list, less what a list already holds: the same quota in every list rounds "
+            "each list's need down or up so that the total is kept, and the same total spends "
+            "exactly that many slots where they cost least, so a strength is one budget in both.")
 
 
 def _use_setting(method: str, strength: float) -> None:

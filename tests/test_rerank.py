@@ -168,24 +168,31 @@ def test_global_allocation_spends_the_same_budget_where_it_is_cheapest(ds):
 @pytest.mark.parametrize("swap_cost", ["gap", "ratio"])
 def test_both_allocations_spend_one_tail_budget_at_every_strength(ds, swap_cost):
     """A strength means one budget: at every strength the global allocation promotes as many
-    slots as the per-user quota (which rounds strength × quota share × K per list), give or
-    take one per list that cannot take a slot, and so reaches the same tail count."""
+    slots as the per-user one (give or take one per list that cannot take a slot), whose total
+    is the lists' needs (quota = strength × quota share × K less the targets a list holds)
+    summed, rounded once, each list getting its need rounded down or up; both reach the
+    same tail count, and the budget grows with the strength."""
     cands = make_cands(ds, n_users=60, c=30, seed=5)
     tail = np.asarray(ds.is_tail)
-    counts = []
+    have = tail[cands.items[:, :10]].sum(axis=1)
     for share in (0.3, 0.5):
-        for strength in (0.1, 0.25, 0.5, 0.7, 1.0):
+        counts = []
+        for strength in (0.1, 0.25, 0.35, 0.5, 0.7, 0.85, 1.0):
             cfg = RerankConfig(method="promotion", strength=strength, quota_share=share,
                                swap_cost=swap_cost)
             per_user = rerank(cands, ds, cfg, k=10)
             global_ = rerank(cands, ds, cfg.model_copy(update={"allocation": "global"}), k=10)
-            quota = int(np.floor(strength * share * 10 + 0.5))
-            stuck = int(((tail[cands.items].sum(axis=1) < quota)).sum())  # too few targets
-            assert abs(int(global_.boosted.sum()) - int(per_user.boosted.sum())) <= stuck
-            assert tail[global_.items].sum() == tail[per_user.items].sum() + (
-                int(global_.boosted.sum()) - int(per_user.boosted.sum()))
-            counts.append(int(global_.boosted.sum()))
-    assert max(counts) > 0 and len(set(counts)) > 2  # the budget does move with the strength
+            slots = per_user.boosted.sum(axis=1)
+            available = np.minimum(tail[cands.items[:, 10:]].sum(axis=1), 10 - have)
+            need = np.clip(strength * share * 10 - have, 0, available)
+            assert ((slots == np.floor(need)) | (slots == np.ceil(need))).all()
+            assert abs(slots.sum() - need.sum()) <= 0.5 + 1e-6  # rounded once, not per list
+            stuck = int((available == 0).sum())  # lists with no target to bring in
+            assert abs(int(global_.boosted.sum()) - int(slots.sum())) <= stuck
+            assert tail[global_.items].sum() - tail[per_user.items].sum() == (
+                int(global_.boosted.sum()) - int(slots.sum()))
+            counts.append(int(slots.sum()))
+        assert counts == sorted(counts) and len(set(counts)) == len(counts), counts
 
 
 def test_ratio_swap_cost_gives_the_slot_to_the_smallest_relative_loss(ds):

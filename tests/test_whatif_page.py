@@ -153,10 +153,10 @@ def _slots(text: str) -> list[int]:
 
 
 def test_the_caption_states_each_allocations_budget(workspace_dir):
-    """At strength 0.5 with a quota share of 0.5 and K = 10 a list's quota is 2.5 slots, rounded
-    to 3 in every list; the global allocation spends exactly as many slots in total, where they
-    cost least. The caption names the active allocation and target and both budgets, they are
-    equal, and the tail share follows (the same number of promoted tail slots)."""
+    """At strength 0.5 with a quota share of 0.5 and K = 10 a list's quota is 2.5 slots: the
+    per-user allocation rounds each list's need down or up keeping the total, and the global one
+    spends exactly as many slots, where they cost least. The caption names the active allocation
+    and target and both budgets, they are equal, and so are the tail shares."""
     _workspace_with(workspace_dir)
     at = _whatif(workspace_dir)
     at.selectbox(key="whatif_method").set_value("promotion")
@@ -165,7 +165,7 @@ def test_the_caption_states_each_allocations_budget(workspace_dir):
     per_user = _budget(at)
     assert "Promotes tail items with allocation 'same quota in every list'" in per_user
     assert "'same total, where it costs least' (score gap) would promote" in per_user
-    assert "strength × quota share × K = 2.5 slots a list, rounded to 3" in per_user
+    assert "strength × quota share × K = 2.5 slots a list" in per_user
     mine, other = _slots(per_user)
     assert mine == other > 0  # one tail budget, whichever allocation
     tail_per_user = float(_metric(at, "Tail share (APLT)"))
