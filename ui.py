@@ -26,6 +26,9 @@ from recsys.device import describe_device
 from recsys.runs import KeptRun
 from recsys.workspace import WorkspaceError, default_workspace_path
 
+if typing.TYPE_CHECKING:  # the Train page imports the jobs module itself
+    from recsys.jobs import TrainingJob
+
 log = logging.getLogger(__name__)
 
 #: Session-state keys (kept small: handles and pending uploads only).
@@ -34,6 +37,8 @@ PENDING = "pending_validation"
 ACTIVE = "active_dataset_name"
 FLASH = "flash_message"
 TRAIN_JOB = "training_job"
+#: ``id`` of the training job the Train page last drew in full while it was running.
+TRAIN_WATCH = "training_job_drawn_running"
 
 
 #: Characters that make markup anywhere in a line of Streamlit's markdown: links and images
@@ -416,11 +421,49 @@ def forget_on_switch(ds: Dataset, scope: str, *keys: str) -> None:
 
 
 def best_first(kept: list[KeptRun]) -> list[KeptRun]:
-    """``kept`` ordered by validation NDCG, best first (runs without it last; ties newest first)."""
-    def score(m: KeptRun) -> float:
+    """``kept`` ordered by validation NDCG, best first (runs without it last; ties newest first);
+    runs stopped before they finished come after every finished one, so none is preselected."""
+    def score(m: KeptRun) -> tuple[bool, float]:
         value = m.results.metric("ndcg")
-        return value if value == value else float("-inf")  # NaN last
+        return not m.results.stopped, value if value == value else float("-inf")  # NaN last
     return sorted(kept, key=score, reverse=True)  # stable: the newest-first order breaks ties
+
+
+def kept_label(m: KeptRun) -> str:
+    """A kept model as the pickers list it: run, NDCG and, for a stopped run, its marker
+    (``neumf · NDCG 0.051 · stopped at epoch 1``)."""
+    label = f"{m.run} · NDCG {m.results.metric('ndcg'):.3f}"
+    return f"{label} · {m.results.stopped_label}" if m.results.stopped_label else label
+
+
+def training_jobs(ds: Dataset) -> tuple[TrainingJob | None, TrainingJob | None]:
+    """This session's training job as ``(on ds, on another dataset and still running)``.
+
+    A session keeps one job. The Train page follows it only on the dataset it trains; after a
+    sidebar switch a finished job of the previous dataset is not shown at all, and a running
+    one is only mentioned (its results land on its own dataset).
+    """
+    job: TrainingJob | None = st.session_state.get(TRAIN_JOB)
+    if job is None:
+        return None, None
+    if (job.dataset.name, job.dataset.fingerprint) == (ds.name, ds.fingerprint):
+        return job, None
+    return None, job if job.running else None
+
+
+def mark_drawn(job: TrainingJob | None) -> None:
+    """Remember that the page was drawn in full while ``job`` ran (see :func:`job_finished`)."""
+    if job is not None and job.running:
+        st.session_state[TRAIN_WATCH] = id(job)
+
+
+def job_finished(job: TrainingJob | None) -> bool:
+    """Whether ``job`` ended since the page was last drawn in full: the live fragment then
+    reruns the whole page, so the sections outside it (the kept results) show the new runs."""
+    if job is None or job.running or st.session_state.get(TRAIN_WATCH) != id(job):
+        return False
+    st.session_state.pop(TRAIN_WATCH, None)
+    return True
 
 
 def model_picker(ds: Dataset, key: str, *, label: str = "Model", multi: bool = False,
@@ -438,7 +481,7 @@ def model_picker(ds: Dataset, key: str, *, label: str = "Model", multi: bool = F
         st.info("No trained model for this dataset yet: train one on the Train page.")
         return None
     runs = [m.run for m in kept]
-    names = {m.run: f"{m.run} · NDCG {m.results.metric('ndcg'):.3f}" for m in kept}
+    names = {m.run: kept_label(m) for m in kept}
     order = [m.run for m in best_first(kept)] if preselect == "best" else runs
     forget_on_switch(ds, key, key)
     if multi:
@@ -497,7 +540,8 @@ def sidebar(ds: Dataset | None) -> None:
 __all__ = ["ACTIVE", "DEMO_NAME", "PENDING", "TRAIN_JOB", "active_dataset", "active_name",
            "config_form", "damaged_model_message", "device_label", "md_escape", "plot_escape",
            "plot_escape_column", "save_and_activate", "set_active", "ensure_router",
-           "best_first", "evaluation_split", "flash", "forget_on_switch", "load_trained",
+           "best_first", "evaluation_split", "flash", "forget_on_switch", "job_finished",
+           "kept_label", "load_trained", "mark_drawn", "training_jobs",
            "model_picker", "page_start", "show_flash",
            "sidebar", "trained_models", "upload_limit_mb", "workspace"]
 

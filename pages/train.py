@@ -17,9 +17,12 @@ ds = ui.page_start("Train")
 st.caption(f"Dataset **{ui.md_escape(ds.name)}** · {ds.n_users:,} users × {ds.n_items:,} items · training on "
            f"**{ui.device_label()}**")
 
-job: TrainingJob | None = st.session_state.get(ui.TRAIN_JOB)
-if job is not None and job.dataset.fingerprint != ds.fingerprint and not job.running:
-    job = None
+job, elsewhere = ui.training_jobs(ds)  # this dataset's job; another one's still running
+if elsewhere is not None:
+    st.info(f"A training run on **{ui.md_escape(elsewhere.dataset.name)}** is in progress "
+            f"({elsewhere.progress:.0%}); its models are kept for that dataset. Switch back to it "
+            "in the sidebar to follow or stop it; a new run can start here once it ends.")
+busy = bool((job and job.running) or elsewhere)
 
 #: Readable names of the split methods (the protocol picker and the results table).
 SPLIT_LABELS = {"random": "Random per user", "temporal": "Latest per user (temporal)",
@@ -34,7 +37,9 @@ NEW_ITEM_COLUMNS = {"new_recall": ("new products: Recall@K", "Recall@K counting 
 names = [n for n in available_models() if n != "blend"]
 labels = {n: f"{get_model_class(n).label} ({n})" for n in names}
 
-with st.form("train_form"):
+# No form: the settings panels must follow the model picker as soon as it changes.
+ui.forget_on_switch(ds, "train", "train_split")  # split methods depend on the dataset
+with st.container(border=True):
     st.markdown("**Protocol**")
     c = st.columns(5)
     methods = list(SPLIT_METHODS) if ds.has_timestamps else ["random", "item-cold"]
@@ -56,7 +61,8 @@ with st.form("train_form"):
     for name in chosen:
         with st.expander(f"{labels[name]} settings"):
             configs[name] = ui.config_form(get_model_class(name).config_cls, f"cfg.{name}")
-    start = st.form_submit_button("Train", type="primary", disabled=bool(job and job.running))
+    start = st.button("Train", type="primary", key="train_start", disabled=busy,
+                      help="One run at a time per browser tab." if busy else None)
 
 if start:
     try:
@@ -70,27 +76,52 @@ if start:
         if not chosen:
             st.warning("Pick at least one model.")
         else:
-            job = TrainingJob(ds, validated, split, k=int(k), workspace=ui.workspace()).start()
-            st.session_state[ui.TRAIN_JOB] = job
+            st.session_state[ui.TRAIN_JOB] = TrainingJob(ds, validated, split, k=int(k),
+                                                         workspace=ui.workspace()).start()
+            st.rerun()  # drawn again as running: Train disabled, progress and Stop shown
 
 
-@st.fragment(run_every=1.0)
-def live_progress() -> None:
-    """Progress bar, live curves and a Stop button, refreshed every second while training."""
-    job: TrainingJob | None = st.session_state.get(ui.TRAIN_JOB)
-    if job is None:
+def _stop_controls(job: TrainingJob) -> None:
+    """Two ways to stop: drop the model in training, or keep it marked as stopped."""
+    if job.cancelled:
+        st.caption("Stopping…")
         return
+    left, right, note = st.columns([1, 1, 4])
+    if left.button("Stop and discard", key="stop_training",
+                   help="Stop within a batch; the model in training is not kept."):
+        job.cancel(keep=False)
+        st.toast("Stopping; the model in training will be discarded.")
+    if right.button("Stop and keep", key="stop_keep",
+                    help="Stop within a batch; the model in training is evaluated and kept, "
+                    "marked 'stopped at epoch N' on every page."):
+        job.cancel(keep=True)
+        st.toast("Stopping; the model in training will be kept, marked as stopped.")
+    note.caption("Either way the models after it are skipped.")
+
+
+def live_progress(name: str, fingerprint: str) -> None:
+    """Progress bar, live curves and the Stop buttons of this dataset's job, refreshed every
+    second while it runs; when it ends, the whole page reruns so Results show its models."""
+    job, _ = ui.training_jobs(ds)
+    if job is None or (job.dataset.name, job.dataset.fingerprint) != (name, fingerprint):
+        return
+    if ui.job_finished(job):
+        st.rerun()
     current = next((r for r in job.runs if r.status == "running"), None)
-    text = f"Training {current.name}…" if current else f"Training {job.status}."
+    if current is None:
+        text = f"Training {job.status}."
+    else:
+        text = f"{'Stopping' if job.cancelled else 'Training'} {current.name}…"
     st.progress(job.progress, text=text)
-    if job.running and st.button("Stop", key="stop_training"):
-        job.cancel()
-        st.toast("Stopping after the current epoch…")
+    if job.running:
+        _stop_controls(job)
     if job.status == "failed":
         st.error(f"Training failed: {ui.md_escape(job.message)}")
     for run in job.runs:
         if run.status == "failed":
             st.error(f"{run.name} failed: {ui.md_escape(run.error)}")
+        elif run.status == "stopped" and not job.running:
+            st.caption(f"{ui.md_escape(run.name)}: {run.outcome}.")
     curves = [{"model": r.name, **e} for r in job.runs for e in r.epochs if "loss" in e]
     if curves:
         frame = pd.DataFrame(curves)
@@ -104,21 +135,24 @@ def live_progress() -> None:
         st.caption(f"Last run: {job.status}.")
 
 
-live_progress()
+ui.mark_drawn(job)
+st.fragment(live_progress, run_every=1.0 if job is not None and job.running else None)(
+    ds.name, ds.fingerprint)
 
 st.subheader("Results")
 kept = ui.workspace().kept_runs(ds.name)
 rows = [{"model": m.model, "protocol": SPLIT_LABELS.get(m.results.protocol.split_config.method),
          **m.results.scalars(), "current data": m.trained_on(ds.fingerprint),
-         "saved": m.saved_at} for m in kept]
+         "run": m.results.stopped_label or "finished", "saved": m.saved_at} for m in kept]
 if not rows:
     st.info("No trained model yet for this dataset.")
 else:
     table = pd.DataFrame(rows)
-    cols = [c for c in ("model", "protocol", "ndcg", "recall", "hitrate", "map", "aplt", "arp",
-                        "coverage", "gini", "novelty", *NEW_ITEM_COLUMNS, "train_s", "device",
-                        "current data", "saved")
-            if c in table and c != "dataset_fingerprint"]
+    cols = [c for c in ("model", "run", "protocol", "ndcg", "recall", "hitrate", "map", "aplt",
+                        "arp", "coverage", "gini", "novelty", *NEW_ITEM_COLUMNS, "train_s",
+                        "device", "current data", "saved")
+            if c in table and c != "dataset_fingerprint"
+            and (c != "run" or (table["run"] != "finished").any())]  # shown for a stopped run
     formats = {c: st.column_config.NumberColumn(format="%.4f")
                for c in ("ndcg", "recall", "hitrate", "map", "aplt", "coverage", "gini")}
     formats.update({c: st.column_config.NumberColumn(label, help=help, format="%.4f")

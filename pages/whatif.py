@@ -183,8 +183,9 @@ def _budget_note(cfg: RerankConfig, promoted: dict[str, np.ndarray], k: int) -> 
     return (f"Promotes {ui.md_escape(target)} items with allocation {alloc(cfg.allocation)}: "
             f"{spent(promoted[cfg.allocation])}. At this strength {alloc(other)} would promote "
             f"{spent(promoted[other])}. The quota is strength × quota share × K = {quota:g} "
-            "slots a list: the same quota in every list rounds it per list, the same total sums "
-            "it unrounded.")
+            "slots a list, less what a list already holds: the same quota in every list rounds "
+            "each list's need down or up so that the total is kept, and the same total spends "
+            "exactly that many slots where they cost least, so a strength is one budget in both.")
 
 
 def _business(base: np.ndarray, current) -> None:

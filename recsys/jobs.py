@@ -2,8 +2,11 @@
 
 A :class:`TrainingJob` runs in its own thread so a dashboard stays responsive: it records
 progress (per model, per epoch) in plain attributes that any front end can poll, and stops
-cleanly when :meth:`TrainingJob.cancel` is called (the current model keeps its best weights and
-is still evaluated and kept).
+cleanly when :meth:`TrainingJob.cancel` is called: gradient-trained models are asked after every
+batch, so the stop acts within a batch; the models after the current one are skipped, and the
+current one is either discarded (``cancel()``) or evaluated and kept with its results marked
+``stopped`` at the epoch it reached (``cancel(keep=True)``), so no page offers it as a finished
+model.
 """
 
 from __future__ import annotations
@@ -40,6 +43,45 @@ class ModelRun:
     results: RunResults | None = None
     error: str = ""
     train_s: float = 0.0
+    #: Batches trained so far (gradient-trained models; each one is a chance to cancel).
+    batches: int = 0
+    #: Epoch a cancel stopped the fit in (``None``: the fit was not cut short).
+    stopped_at: int | None = None
+    #: Whether the model was kept in the workspace (a stopped run only when asked).
+    kept: bool = False
+
+    @property
+    def outcome(self) -> str:
+        """One line about a finished run, e.g. ``"stopped at epoch 2, discarded"``."""
+        if self.status == "stopped":
+            where = f"stopped at epoch {self.stopped_at}" if self.stopped_at else "stopped"
+            if self.results is None and not self.kept:
+                return f"{where}, discarded" if self.epochs or self.batches else "skipped"
+            return f"{where}, kept marked as stopped" if self.kept else where
+        return self.status
+
+
+class _RunControl:
+    """The callback a job hands to a model's fit: records each epoch and answers the cancel flag
+    after every batch (:func:`recsys.models.base.stop_requested`)."""
+
+    def __init__(self, run: ModelRun, cancel: threading.Event) -> None:
+        self.run, self._cancel = run, cancel
+        self.observed = False  # the model saw the cancel (its fit was cut short)
+
+    def __call__(self, epoch: int, metrics: dict[str, float]) -> bool:
+        self.run.epochs.append({"epoch": epoch, **{k: float(v) for k, v in metrics.items()}})
+        if self._cancel.is_set():
+            self.observed = True
+            return False
+        return True
+
+    def stop_requested(self) -> bool:
+        self.run.batches += 1
+        if self._cancel.is_set():
+            self.observed = True
+            return True
+        return False
 
 
 class TrainingJob:
@@ -59,6 +101,8 @@ class TrainingJob:
         self.status: Status = "waiting"
         self.message = ""
         self.started_at = 0.0
+        #: After a cancel: keep the model in training, marked stopped (else it is discarded).
+        self.keep_stopped = False
         self._cancel = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -69,9 +113,18 @@ class TrainingJob:
         self._thread.start()
         return self
 
-    def cancel(self) -> None:
-        """Ask the job to stop after the current epoch; later models are skipped."""
+    def cancel(self, keep: bool = False) -> None:
+        """Stop the job: the model in training stops within a batch (models that train in one
+        piece finish it) and later models are skipped. With ``keep`` the stopped model is still
+        evaluated and kept, its results marked ``stopped`` at the epoch it reached; without, it
+        is discarded (a model kept before under its name stays as it was)."""
+        self.keep_stopped = bool(keep)
         self._cancel.set()
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether :meth:`cancel` was called."""
+        return self._cancel.is_set()
 
     def join(self, timeout: float | None = None) -> None:
         if self._thread is not None:
@@ -115,10 +168,7 @@ class TrainingJob:
     def _train_one(self, run: ModelRun, split: Split, inner: Split) -> None:
         run.status = "running"
         t0 = time.perf_counter()
-
-        def callback(epoch: int, metrics: dict[str, float]) -> bool:
-            run.epochs.append({"epoch": epoch, **{k: float(v) for k, v in metrics.items()}})
-            return not self._cancel.is_set()
+        callback = _RunControl(run, self._cancel)
 
         try:
             model = create_model(run.name, run.config)
@@ -132,17 +182,30 @@ class TrainingJob:
             else:
                 model.fit(split.train, device=self.device, callback=callback)
             run.train_s = time.perf_counter() - t0
+            stopped = callback.observed
+            if stopped:
+                run.stopped_at = getattr(model, "stopped_at_", None) or (len(run.epochs) or None)
+            if self._cancel.is_set() and not self.keep_stopped:
+                run.status = "stopped"  # discarded: not evaluated, nothing kept or replaced
+                log.info("%s stopped (epoch %s) and discarded", run.name, run.stopped_at)
+                return
             ev = evaluate_split(model, split, k=self.k)
             protocol = dict(ev.protocol)
             if split.cold_items is not None:  # item cold start: how many items were new
                 protocol["new_items"] = int(split.cold_items.sum())
+            marks: dict[str, Any] = {}
+            if model.iterative:
+                marks["epochs"] = run.stopped_at if stopped else len(model.history_)
+            if stopped:
+                marks["stopped"] = True
             run.results = RunResults(metrics=ev.summary, train_s=run.train_s, eval_s=ev.seconds,
                                      protocol=protocol, device=model.device_,
                                      dataset_fingerprint=self.dataset.fingerprint,
-                                     **model_choice(model))
+                                     **marks, **model_choice(model))
             if self.workspace is not None:
                 self.workspace.save_model(self.dataset.name, model, results=run.results)
-            run.status = "stopped" if self._cancel.is_set() else "done"
+                run.kept = True
+            run.status = "stopped" if stopped else "done"
         except Exception as exc:
             log.warning("model %s failed: %s", run.name, exc)
             run.status, run.error = "failed", f"{type(exc).__name__}: {exc}"

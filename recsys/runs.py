@@ -99,6 +99,15 @@ class RunResults(BaseModel):
                    and isinstance(value, int | float) and not isinstance(value, bool)}
         return {**{key: data[key] for key in _NON_METRICS if key in data}, "metrics": metrics}
 
+    @property
+    def stopped_label(self) -> str:
+        """``"stopped at epoch N"`` for a run cancelled before it finished (``"stopped early"``
+        when it has no epochs), ``""`` for a finished one: the marker every list of kept models
+        shows, so a stopped run is never taken for a finished one."""
+        if not self.stopped:
+            return ""
+        return f"stopped at epoch {self.epochs}" if self.epochs else "stopped early"
+
     def metric(self, name: str, default: float = float("nan")) -> float:
         """One metric, ``default`` (NaN) when it was not recorded."""
         return float(self.metrics.get(name, default))

@@ -165,19 +165,59 @@ def test_global_allocation_spends_the_same_budget_where_it_is_cheapest(ds):
     assert len(np.unique(tail[out.items].sum(axis=1))) > 1      # but spread unevenly
 
 
+@pytest.mark.parametrize("swap_cost", ["gap", "ratio"])
+def test_both_allocations_spend_one_tail_budget_at_every_strength(ds, swap_cost):
+    """A strength means one budget: at every strength the global allocation promotes as many
+    slots as the per-user one (give or take one per list that cannot take a slot), whose total
+    is the lists' needs (quota = strength × quota share × K less the targets a list holds)
+    summed, rounded once, each list getting its need rounded down or up; both reach the
+    same tail count, and the budget grows with the strength."""
+    cands = make_cands(ds, n_users=60, c=30, seed=5)
+    tail = np.asarray(ds.is_tail)
+    have = tail[cands.items[:, :10]].sum(axis=1)
+    for share in (0.3, 0.5):
+        counts = []
+        for strength in (0.1, 0.25, 0.35, 0.5, 0.7, 0.85, 1.0):
+            cfg = RerankConfig(method="promotion", strength=strength, quota_share=share,
+                               swap_cost=swap_cost)
+            per_user = rerank(cands, ds, cfg, k=10)
+            global_ = rerank(cands, ds, cfg.model_copy(update={"allocation": "global"}), k=10)
+            slots = per_user.boosted.sum(axis=1)
+            available = np.minimum(tail[cands.items[:, 10:]].sum(axis=1), 10 - have)
+            need = np.clip(strength * share * 10 - have, 0, available)
+            assert ((slots == np.floor(need)) | (slots == np.ceil(need))).all()
+            assert abs(slots.sum() - need.sum()) <= 0.5 + 1e-6  # rounded once, not per list
+            stuck = int((available == 0).sum())  # lists with no target to bring in
+            assert abs(int(global_.boosted.sum()) - int(slots.sum())) <= stuck
+            assert tail[global_.items].sum() - tail[per_user.items].sum() == (
+                int(global_.boosted.sum()) - int(slots.sum()))
+            counts.append(int(slots.sum()))
+        assert counts == sorted(counts) and len(set(counts)) == len(counts), counts
+
+
 def test_ratio_swap_cost_gives_the_slot_to_the_smallest_relative_loss(ds):
-    """Two lists, one promoted slot: by score gap user B is cheaper (0.3 → 0.1 on a 0 … 1 scale,
-    against 0.9 → 0.45), by score ratio user A (× 2 against × 3)."""
+    """Three lists, K = 2, a quota of one slot a list (two at full strength): A and B lack a
+    tail item, so the budget is two slots; C already has one and could take a second. By score
+    gap B (0.3 → 0.1) and C (0.5 → 0.2) are cheaper than A (0.9 → 0.45); by score ratio A (× 2)
+    and C (× 2.5) are cheaper than B (× 3)."""
     head = np.flatnonzero(~np.asarray(ds.is_tail))
     tail = np.flatnonzero(ds.is_tail)
-    items = np.array([[head[0], head[1], tail[0], head[2]]] * 2, dtype=np.int64)
-    scores = np.array([[1.0, 0.9, 0.45, 0.0], [1.0, 0.3, 0.1, 0.0]], dtype=np.float32)
-    cands = Candidates(np.arange(2), items, scores)
-    cfg = RerankConfig(method="promotion", strength=0.5, quota_share=0.5, allocation="global")
+    items = np.array([[head[0], head[1], tail[0], head[2]]] * 2
+                     + [[tail[1], head[0], tail[2], head[1]]], dtype=np.int64)
+    scores = np.array([[1.0, 0.9, 0.45, 0.0], [1.0, 0.3, 0.1, 0.0], [1.0, 0.5, 0.2, 0.0]],
+                      dtype=np.float32)
+    cands = Candidates(np.arange(3), items, scores)
+    cfg = RerankConfig(method="promotion", strength=0.5, quota_share=1.0, allocation="global")
     gap = rerank(cands, ds, cfg, k=2)
     ratio = rerank(cands, ds, cfg.model_copy(update={"swap_cost": "ratio"}), k=2)
-    np.testing.assert_array_equal(gap.items, [[head[0], head[1]], [head[0], tail[0]]])
-    np.testing.assert_array_equal(ratio.items, [[head[0], tail[0]], [head[0], head[1]]])
+    per_user = rerank(cands, ds, cfg.model_copy(update={"allocation": "per_user"}), k=2)
+    np.testing.assert_array_equal(per_user.items, [[head[0], tail[0]], [head[0], tail[0]],
+                                                   [tail[1], head[0]]])
+    np.testing.assert_array_equal(gap.items, [[head[0], head[1]], [head[0], tail[0]],
+                                              [tail[1], tail[2]]])
+    np.testing.assert_array_equal(ratio.items, [[head[0], tail[0]], [head[0], head[1]],
+                                                [tail[1], tail[2]]])
+    assert gap.boosted.sum() == ratio.boosted.sum() == per_user.boosted.sum() == 2
     assert ratio.reason[0, 1] == "promotion quota" and not ratio.boosted[1].any()
 
 

@@ -27,11 +27,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from recsys.data.dataset import Dataset
 
 __all__ = ["ModelConfig", "Recommender", "Callback", "Exclude", "topk_from_scores", "FitStopped", "pack_csr",
-           "unpack_csr", "read_meta"]
+           "unpack_csr", "read_meta", "stop_requested"]
 
 log = logging.getLogger(__name__)
 
-#: ``callback(epoch, metrics)``; returning ``False`` asks the model to stop (cancel).
+#: ``callback(epoch, metrics)``; returning ``False`` asks the model to stop (cancel). A callback
+#: that also has a ``stop_requested()`` method is polled between batches too (see
+#: :func:`stop_requested`), so a cancel acts within a batch instead of at the end of an epoch.
 Callback = Callable[[int, dict[str, float]], bool | None]
 #: What a list leaves out: ``"known"`` (the model's :attr:`Recommender.exclusion`), ``None``
 #: (nothing) or a sparse users × items matrix.
@@ -39,6 +41,17 @@ Exclude = Literal["known"] | sp.spmatrix | sp.sparray | None
 
 class FitStopped(Exception):
     """Raised inside a training loop when the callback asks to stop; caught by ``fit``."""
+
+
+def stop_requested(callback: Callback | None) -> bool:
+    """Whether ``callback`` asks the fit to stop now, between two batches.
+
+    Training loops call this after every batch; a plain function callback never asks (it can
+    still stop at the end of an epoch by returning ``False``), an object with a
+    ``stop_requested()`` method (a training job's cancel flag) is asked each time.
+    """
+    check = getattr(callback, "stop_requested", None)
+    return bool(check()) if callable(check) else False
 
 
 class ModelConfig(BaseModel):

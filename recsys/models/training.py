@@ -9,7 +9,10 @@ every epoch the callback gets ``epoch``, ``loss`` (mean per example), ``examples
 pairs or users per second), ``seconds`` (training time of the epoch, validation excluded) and,
 when a validation matrix is given, ``val_ndcg``, ``val_recall``, ``val_aplt``; early stopping
 watches ``val_ndcg`` and restores the best weights; a callback returning ``False`` (or raising
-:class:`~recsys.models.base.FitStopped`) stops cleanly.
+:class:`~recsys.models.base.FitStopped`) stops cleanly. A callback with a ``stop_requested()``
+method is also asked after every batch (:func:`~recsys.models.base.stop_requested`): a cancel
+then acts within a batch, the epoch in progress is abandoned (no validation, no callback) and
+``model.stopped_at_`` records the epoch it stopped in (``None`` when the fit was not cut short).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import torch
 from pydantic import Field
 
 from recsys.data.dataset import Dataset
-from recsys.models.base import Callback, FitStopped, ModelConfig, Recommender
+from recsys.models.base import Callback, FitStopped, ModelConfig, Recommender, stop_requested
 
 __all__ = ["TorchStateMixin", "TrainConfig", "train", "make_generator", "PairSampler", "RowSource", "module_state",
            "load_module_state"]
@@ -66,6 +69,7 @@ def train(model: Recommender, net: torch.nn.Module, loss_fn: LossFn, batches: Ba
     scaler = torch.amp.GradScaler("cuda", enabled=cuda and amp_dtype == torch.float16)
     opt = torch.optim.Adam(net.parameters(), lr=config.lr, weight_decay=weight_decay, fused=cuda or None)
     best, best_state, bad, best_epoch = -math.inf, None, 0, 0
+    model.stopped_at_ = None
     for epoch in range(1, config.epochs + 1):
         net.train()
         t0, total, seen = time.perf_counter(), torch.zeros((), device=device), 0
@@ -78,6 +82,12 @@ def train(model: Recommender, net: torch.nn.Module, loss_fn: LossFn, batches: Ba
             scaler.update()
             total += loss.detach().float() * len(batch[0])
             seen += len(batch[0])
+            if stop_requested(callback):  # a cancel acts within a batch, not after the epoch
+                model.stopped_at_ = epoch
+                break
+        if model.stopped_at_ is not None:
+            log.info("%s: stopped by a cancel during epoch %d", model.name, epoch)
+            break
         loss_value = total.item() / max(1, seen)  # the one host sync of the epoch
         seconds = time.perf_counter() - t0
         metrics = {"epoch": float(epoch), "loss": loss_value, "examples_per_s": seen / max(seconds, 1e-9),
@@ -103,6 +113,7 @@ def train(model: Recommender, net: torch.nn.Module, loss_fn: LossFn, batches: Ba
             stop = True
         if stop:
             log.info("%s: stopped by the callback after epoch %d", model.name, epoch)
+            model.stopped_at_ = epoch
             break
         if bad >= config.patience:
             log.info("%s: early stop at epoch %d (best val_ndcg %.4f at epoch %d)", model.name, epoch, best,

@@ -17,7 +17,7 @@ from recsys.rerank.hits import expected_gain_values
 from recsys.rerank.lists import Reason, WorkingLists
 
 __all__ = ["apply_method", "METHOD_STEPS", "MethodStep", "tail_bonus", "pop_penalty", "xquad",
-           "calibrated", "promotion", "swap_values"]
+           "calibrated", "promotion", "per_list_slots", "swap_values"]
 
 #: Steck's (2018) smoothing of the list distribution, so the KL stays finite.
 CALIBRATION_ALPHA = 0.01
@@ -165,20 +165,24 @@ def _sparse_rows(groups: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
 
 def promotion(lists: WorkingLists, cfg: RerankConfig, ctx: RerankContext, k: int,
               users: np.ndarray | None = None) -> WorkingLists:
-    """Guarantee ``round(strength · quota_share · K)`` slots to target items.
+    """Guarantee each list about ``q = strength · quota_share · K`` slots for target items.
 
     Lists already holding enough targets are unchanged; otherwise the best target candidates
     from below K replace the lowest non-target items of the top K and take the bottom slots
-    (where a slot costs the least accuracy). ``global`` allocation spends the same total number
-    of promoted slots (the per-user needs, summed before rounding, so it moves smoothly with the
-    strength) on the lists where the score given up is smallest, up to the full quota per list.
+    (where a slot costs the least accuracy). A list's need (``q`` minus the targets it holds,
+    at most what it can take) is rarely whole: ``per_user`` allocation rounds the needs
+    cumulatively down the lists (each list gets its need rounded down or up, e.g. 2.5 a list
+    gives 3, 2, 3, 2 …), so the total is the sum of the needs, rounded once, and grows smoothly
+    with the strength. ``global`` allocation spends exactly that total on the lists where the
+    score given up is smallest, up to the full quota (``quota_share`` × K) per list: at any
+    strength both allocations promote the same number of slots.
     """
     n, c = lists.items.shape
     k = min(k, c)
-    quota = int(np.floor(cfg.strength * cfg.quota_share * k + 0.5))
+    quota = cfg.strength * cfg.quota_share * k
     target = _take(ctx.target_mask(cfg.target, cfg.target_value), lists.items, False).astype(bool)
     target &= lists.valid
-    if n == 0 or (quota == 0 and cfg.allocation == "per_user"):
+    if n == 0 or quota <= 0:
         return lists
     pos = np.arange(c)[None, :]
     top = pos < k
@@ -188,11 +192,10 @@ def promotion(lists: WorkingLists, cfg: RerankConfig, ctx: RerankContext, k: int
     other = ~target & top & lists.valid
     other_rank = np.cumsum(other[:, ::-1], axis=1)[:, ::-1]   # 1-based from the bottom
     available = np.minimum(extra.sum(axis=1), other.sum(axis=1))
-    m = np.minimum(np.clip(quota - n_have, 0, None), available)
+    m = per_list_slots(np.clip(quota - n_have, 0, available))
     if cfg.allocation == "global":
         full = int(np.floor(cfg.quota_share * k + 0.5))
-        wanted = np.clip(cfg.strength * cfg.quota_share * k - n_have, 0, available)
-        budget = int(np.floor(wanted.sum() + 0.5))  # per-user needs, without rounding each
+        budget = int(m.sum())  # the per-user total: one tail budget for both allocations
         values = swap_values(lists, cfg.swap_cost, ctx=ctx, users=users, k=k)
         m = _allocate_globally(values, extra, extra_rank, other, other_rank,
                                np.minimum(np.clip(full - n_have, 0, None), available), budget)
@@ -201,6 +204,14 @@ def promotion(lists: WorkingLists, cfg: RerankConfig, ctx: RerankContext, k: int
     group = np.where(inserted, 1, np.where(displaced, 2, np.where(top, 0, 3)))
     order = np.lexsort((np.broadcast_to(pos, (n, c)), group), axis=1)
     return lists.with_order(order, Reason.PROMOTION, inserted)
+
+
+def per_list_slots(needs: np.ndarray) -> np.ndarray:
+    """Whole slots per list for fractional ``needs``, rounded cumulatively down the lists:
+    each list gets its need rounded down or up (a whole need exactly), and the total is the
+    sum of the needs rounded once (not the sum of each rounded need)."""
+    cumulative = np.floor(np.cumsum(np.asarray(needs, dtype=np.float64)) + 0.5 + 1e-9)
+    return np.diff(cumulative, prepend=0.0).astype(np.int64)
 
 
 def swap_values(lists: WorkingLists, swap_cost: str = "gap", *,
