@@ -24,6 +24,7 @@ pages = [
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
     st.Page("pages/whatif.py", title="What-if", icon=":material/tune:"),
     st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
+    st.Page("pages/rules.py", title="Rules", icon=":material/rule:"),
     st.Page("pages/export.py", title="Export", icon=":material/download:"),
 ]
 page = st.navigation(pages)

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import annotated_types as at
 import streamlit as st
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from recsys import Dataset, Workspace
 from recsys.data.formats import DEMO_NAME, demo_dataset
@@ -553,14 +553,15 @@ _EXPORT_WIDGETS = {"method": "export_method", "strength": "export_strength",
                    "allocation": "export_alloc", "swap_cost": "export_swap_cost"}
 
 
-def hand_off_setting(run: str, config: Any, k: int) -> None:
-    """Keep a What-if setting (a :class:`~recsys.rerank.RerankConfig`) for the Export page,
-    which fills its widgets from it on its next run (:func:`take_handed_off_setting`)."""
-    st.session_state[EXPORT_HANDOFF] = {"run": run, "k": int(k),
+def hand_off_setting(run: str, config: Any, k: int, rule_set: str | None = None) -> None:
+    """Keep a What-if setting (a :class:`~recsys.rerank.RerankConfig`, and the rule set applied
+    after it) for the Export page, which fills its widgets from it on its next run
+    (:func:`take_handed_off_setting`)."""
+    st.session_state[EXPORT_HANDOFF] = {"run": run, "k": int(k), "rule_set": rule_set,
                                         "config": config.model_dump(mode="json")}
 
 
-def take_handed_off_setting() -> dict[str, Any] | None:
+def take_handed_off_setting(ds: Dataset) -> dict[str, Any] | None:
     """On the Export page, before its widgets: move a handed-off setting into the widgets'
     session state and return it (the method's other options, e.g. a promotion's target and
     quota share, are in its ``config``); ``None`` when nothing was handed over."""
@@ -573,7 +574,57 @@ def take_handed_off_setting() -> dict[str, Any] | None:
     for field, key in _EXPORT_WIDGETS.items():
         if field in config:
             st.session_state[key] = config[field]
+    st.session_state["export_rule_set"] = handoff.get("rule_set") or NO_RULES
+    for scope in ("export_model", "export_rule_set"):  # chosen on this dataset: keep them
+        st.session_state[f"{scope}__dataset"] = (ds.name, ds.fingerprint)
     return handoff
+
+
+#: The rule-set picker's "no rule set" choice.
+NO_RULES = "(no rule set)"
+
+
+def rule_set_picker(ds: Dataset, key: str, where: Any = st) -> tuple[str | None, Any]:
+    """A select box of the rule sets kept for ``ds`` (in ``where``); returns the chosen name
+    and its :class:`~recsys.rerank.rulesets.RuleSet` (``None, None`` for none, or when the set
+    cannot be read: a warning then says why)."""
+    from recsys.rerank.rulesets import RuleSet
+
+    names = [r["name"] for r in workspace().list_rule_sets(ds.name)]
+    if not names:
+        return None, None
+    forget_on_switch(ds, key, key)
+    if st.session_state.get(key) not in [NO_RULES, *names]:
+        st.session_state.pop(key, None)
+    name = where.selectbox("Rule set", [NO_RULES, *names], key=key,
+                           help="Pins, boosts, burials and blocks kept on the Rules page, applied "
+                           "after the tail method.")
+    if name == NO_RULES:
+        return None, None
+    try:
+        rules = RuleSet(**workspace().load_rule_set(ds.name, name))
+    except (WorkspaceError, ValidationError) as exc:
+        where.warning(f"The rule set '{md_escape(name)}' cannot be used: "
+                      f"{md_escape(' '.join(str(exc).split()))}")
+        return None, None
+    unknown = rules.unknown_items(ds)
+    where.caption(f"{rules.n_rules} rules" + (f"; {len(unknown)} of their items are not in this "
+                                               "catalog and do nothing here" if unknown else ""))
+    return name, rules
+
+
+@st.cache_resource(max_entries=4, show_spinner="Scoring candidates for every user…")
+def _eval_candidates(fingerprint: str, run: str, saved_at: str, c: int, _model: Any,
+                     _split: Split) -> Any:
+    from recsys.rerank import candidates_from_model
+
+    return candidates_from_model(_model, _split.train, _split.test_users, c=c)
+
+
+def eval_candidates(ds: Dataset, run: str, model: Any, split: Split, c: int = 100) -> Any:
+    """The kept model's top-``c`` candidates for every evaluation user (cached per run and
+    save): what What-if and Rules re-rank and measure."""
+    return _eval_candidates(ds.fingerprint, run, str(run_info(ds, run).saved_at), c, model, split)
 
 
 def local_time(stamp: str | None) -> str:

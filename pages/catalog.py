@@ -17,7 +17,6 @@ from recsys.data.formats import (
     demo_dataset,
     detect_format,
     load_files,
-    recognised_mapping,
 )
 from recsys.data.profile import (
     item_table,
@@ -27,6 +26,7 @@ from recsys.data.profile import (
     segment_table,
     tail_share_by,
 )
+from recsys.data.public_formats import recognised_mapping
 from recsys.data.reading import IngestError, read_table
 from recsys.data.schema import CATALOG_ROLES, INTERACTION_ROLES, guess_mapping
 from recsys.evaluation import gini

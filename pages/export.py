@@ -37,6 +37,7 @@ from recsys.rerank import (
     inner_split_method,
     needs_hit_model,
 )
+from recsys.rerank.rulesets import with_rules
 from recsys.workspace import WorkspaceError
 
 LAST = "export_last_folder"
@@ -122,9 +123,11 @@ def handed_over_options(method: str) -> dict:
 
 
 def current_steps() -> list[RerankConfig]:
-    """The re-ranking steps the widgets describe (none for the model's own lists)."""
-    return [] if method == "none" else [RerankConfig(method=method, strength=float(strength),
+    """The re-ranking steps the widgets describe: the tail method (none for the model's own
+    lists), then the chosen rule set."""
+    tail = [] if method == "none" else [RerankConfig(method=method, strength=float(strength),
                                                      **options)]
+    return with_rules(tail, rules)
 
 
 def expected_figures() -> None:
@@ -152,7 +155,7 @@ def expected_figures() -> None:
                    if steps and base[name] and abs(delta) > 0 else None)
 
 
-handoff = ui.take_handed_off_setting()  # "Export this setting" on What-if
+handoff = ui.take_handed_off_setting(ds)  # "Export this setting" on What-if
 if handoff is not None:
     st.session_state["export_handoff_options"] = handoff["config"]
 run = ui.model_picker(ds, key="export_model")
@@ -181,6 +184,8 @@ options: dict = handed_over_options(method)
 if method == "promotion":
     o = st.columns(2)
     options.update(ui.promotion_allocation("export", o[0], o[1]))
+
+rule_name, rules = ui.rule_set_picker(ds, "export_rule_set", st.columns(3)[0])
 
 s = st.columns([1, 1, 1])
 kind = s[0].selectbox("Scope", SCOPE_KINDS, format_func=SCOPES.get, key="export_scope")
@@ -248,6 +253,7 @@ if go:
                    "lists": held_out_metrics(ds.fingerprint, run, str(info.saved_at),
                                              json.dumps([x.model_dump(mode="json") for x in steps]),
                                              int(k), map_key, json.dumps(item_set)),
+                   "rule_set": rule_name,
                    "note": "measured on the evaluation split with the kept model (trained on its "
                            "training part); the exported lists exclude every interaction"}
         hits = None

@@ -31,6 +31,7 @@ from recsys.rerank import (
     preview_frame,
 )
 from recsys.rerank.business import BUSINESS_LABELS, list_business, price_band_exposure
+from recsys.rerank.rulesets import with_rules
 from recsys.workspace import WorkspaceError
 
 LABELS = {"tail_bonus": "Tail bonus (additive)", "pop_penalty": "Popularity penalty",
@@ -256,6 +257,7 @@ def tuning() -> None:
     strength = c2.slider("Strength", 0.0, 1.0, step=0.05, key="whatif_strength",
                          help="0 = the model's own lists, 1 = the method's strongest setting.")
     opts = _options(method)
+    rule_name, rules = ui.rule_set_picker(ds, "whatif_rules", st.columns(3)[0])
     item_set = None
     try:
         if opts.get("target") == "item_set" and opts.get("target_value"):
@@ -265,7 +267,8 @@ def tuning() -> None:
         hits = ui.hit_model(ds, run, model, split) if needs_hit_model(cfg) else None
         ctx = RerankContext(train, item_clusters=clusters, item_set=item_set, hit_model=hits)
         t0 = time.perf_counter()
-        result = lists_from_candidates(cands, train, k, steps=cfg, context=ctx)
+        result = lists_from_candidates(cands, train, k, steps=with_rules(cfg, rules),
+                                       context=ctx)
         promoted = {}
         if cfg.method == "promotion":  # the other allocation's budget, for the caption
             other = "global" if cfg.allocation == "per_user" else "per_user"
@@ -278,7 +281,8 @@ def tuning() -> None:
     except (ValidationError, ValueError, WorkspaceError) as exc:
         st.error(f"This setting cannot be applied: {ui.md_escape(' '.join(str(exc).split()))}")
         return
-    st.caption(f"{ui.md_escape(cfg.label())}: {cands.n_users:,} users re-ranked and measured in "
+    applied = cfg.label() + (f" + rule set '{rule_name}'" if rule_name else "")
+    st.caption(f"{ui.md_escape(applied)}: {cands.n_users:,} users re-ranked and measured in "
                f"{elapsed * 1000:.0f} ms. Deltas are against the model's unboosted lists.")
     if note := _budget_note(cfg, promoted, k):
         st.caption(note)
@@ -286,7 +290,7 @@ def tuning() -> None:
     if st.button("Export this setting", key="whatif_to_export",
                  help="Opens Export with this model, method, strength and options filled in, "
                  "and the figures they are expected to give."):
-        ui.hand_off_setting(run, cfg, k)
+        ui.hand_off_setting(run, cfg, k, rule_name)
         st.switch_page("pages/export.py")
 
     st.subheader("Trade-off")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from recsys.data.formats import recognised_mapping
+from recsys.data.public_formats import recognised_mapping
 from tests.test_app import demo_template, demo_ws, report_metrics, start, upload, validate  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("navigation_apptest")

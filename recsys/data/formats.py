@@ -39,7 +39,6 @@ from recsys.data.schema import CATALOG_ROLES, ColumnMapping, guess_mapping, norm
 from recsys.data.validation import ValidationResult, normalise_ids, validate
 
 __all__ = ["INPUT_FORMATS", "InputFormat", "LoadOptions", "ReadOptions", "detect_format",
-           "recognised_mapping",
            "load_files", "load_movielens", "load_online_retail", "MOVIELENS_GENRES",
            "demo_dataset", "DEMO_NAME"]
 
@@ -108,37 +107,6 @@ def _format_from_columns(columns: Sequence[object]) -> str:
     if cols >= _MOVIELENS_COLUMNS:
         return "movielens"
     return "generic"
-
-
-def recognised_mapping(file_format: str, columns: Sequence[object]) -> list[dict[str, str]]:
-    """How a recognised public format maps its interaction columns, for people to read: one row
-    per role (``role``, ``column``, ``how``). ``columns`` are the file's (a MovieLens file without
-    a header has positions). Empty for ``generic``, whose mapping the user picks."""
-    if file_format == "online-retail":
-        cols = {normalise_name(c): str(c) for c in columns}
-        rows = [("user_id", "customerid", "customer; lines without one are dropped"),
-                ("item_id", "stockcode", "product"),
-                ("timestamp", "invoicedate", "first purchase of the product by the customer"),
-                ("value", "quantity", "quantity, summed per customer and product"),
-                ("order_id", "invoiceno", "invoices starting with C are cancellations, dropped"),
-                ("title", "description", "catalog title (most frequent per product)"),
-                ("price", "unitprice", "catalog price")]
-        return [{"role": role, "column": cols.get(col, f"({col} not found)"), "how": how}
-                for role, col, how in rows]
-    if file_format == "movielens":
-        names = [str(c) for c in columns]
-        positional = all(n.isdigit() for n in names)
-
-        def col(i: int, name: str) -> str:
-            return f"column {i + 1}" if positional or i >= len(names) else names[i]
-
-        return [{"role": "user_id", "column": col(0, "userId"), "how": "user"},
-                {"role": "item_id", "column": col(1, "movieId"), "how": "movie"},
-                {"role": "value", "column": col(2, "rating"), "how": "rating (1–5 stars)"},
-                {"role": "timestamp", "column": col(3, "timestamp"), "how": "Unix seconds"},
-                {"role": "title, category", "column": "u.item / movies file beside it",
-                 "how": "title; first genre as category, all genres kept"}]
-    return []
 
 
 class _UsedColumns:

@@ -37,7 +37,7 @@ from recsys.data.dataset import Dataset, DatasetConfig, build_dataset
 from recsys.runs import KeptRun, RunResults
 from recsys.workspace.atomic import Store, WorkspaceError, visible, write_json
 from recsys.workspace.records import (ActiveRecord, DatasetRecord, ItemSetRecord, MapRecord,
-                                      ModelMeta, ModelRecord, read_record)
+                                      ModelMeta, ModelRecord, RuleSetRecord, read_record)
 
 __all__ = ["Workspace", "default_workspace_path", "safe_name", "WorkspaceError"]
 
@@ -218,7 +218,7 @@ class Workspace:
         return {**record.model_dump(), "display_name": record.label}
 
     def delete_dataset(self, name: str) -> None:
-        """Remove a dataset and the models, item sets and map kept for it."""
+        """Remove a dataset and the models, item sets, rule sets and map kept for it."""
         key = self._key(name)
         with self._store.locked("datasets"):
             self._store.delete(_DATASETS / key)
@@ -226,6 +226,7 @@ class Workspace:
             with self._store.locked(area):
                 self._store.delete(Path(area) / key)
         shutil.rmtree(self._sets_dir(key), ignore_errors=True)
+        shutil.rmtree(self._rules_dir(key), ignore_errors=True)
         if self.active_name() is None:
             (self.root / "active.json").unlink(missing_ok=True)
 
@@ -366,6 +367,40 @@ class Workspace:
         write_json(target, {**record.model_dump(mode="json"), "name": clean})
         old.unlink(missing_ok=True)
         return clean
+
+    # -- named rule sets -------------------------------------------------------------------
+    def _rules_dir(self, dataset: str) -> Path:
+        return self.root / "rule_sets" / self._key(dataset)
+
+    def save_rule_set(self, dataset: str, name: str, rules: dict[str, Any]) -> str:
+        """Keep a named rule set (pins, boosts, burials, blocks as plain JSON); returns its name.
+        Saving under an existing name replaces that set."""
+        if not name.strip():
+            raise WorkspaceError("A rule set needs a name.")
+        clean = safe_name(name)
+        write_json(self._rules_dir(dataset) / f"{clean}.json",
+                   {"name": clean, "rules": rules, "saved_at": _now()})
+        return clean
+
+    def list_rule_sets(self, dataset: str) -> list[dict[str, Any]]:
+        """Rule sets of ``dataset``: name, rules, saved_at; unreadable ones are skipped."""
+        out = []
+        for path in visible(self._rules_dir(dataset)):
+            if path.suffix == ".json" and (record := read_record(path, RuleSetRecord)) is not None:
+                out.append(record.model_dump())
+        return out
+
+    def load_rule_set(self, dataset: str, name: str) -> dict[str, Any]:
+        """The rules of a saved set, as saved."""
+        path = self._rules_dir(dataset) / f"{safe_name(name)}.json"
+        record = read_record(path, RuleSetRecord)
+        if record is None:
+            raise WorkspaceError(f"No rule set '{name}' for dataset '{dataset}'"
+                                 + (f" (its file {path} is damaged)." if path.exists() else "."))
+        return dict(record.rules)
+
+    def delete_rule_set(self, dataset: str, name: str) -> None:
+        (self._rules_dir(dataset) / f"{safe_name(name)}.json").unlink(missing_ok=True)
 
     # -- item maps -------------------------------------------------------------------------
     def _maps_dir(self, dataset: str) -> Path:

@@ -5,6 +5,7 @@ skipped with a warning instead of crashing whoever reads it.
   fingerprint, config, summary and validation report.
 * :class:`ActiveRecord` — ``active.json``: the dataset new sessions start on.
 * :class:`ItemSetRecord` — ``item_sets/<dataset>/<name>.json``.
+* :class:`RuleSetRecord` — ``rule_sets/<dataset>/<name>.json``.
 * :class:`ModelRecord` / :class:`ModelMeta` — ``results.json`` and ``model.json`` of a kept model.
 * :class:`MapRecord` — ``maps/<dataset>/latest.json``.
 
@@ -21,7 +22,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-__all__ = ["DatasetRecord", "DatasetSummary", "ActiveRecord", "ItemSetRecord", "ModelRecord",
+__all__ = ["DatasetRecord", "DatasetSummary", "ActiveRecord", "ItemSetRecord", "RuleSetRecord", "ModelRecord",
            "ModelMeta", "MapRecord", "read_record"]
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,15 @@ class ActiveRecord(_Record):
     """``active.json``: the dataset a new browser session starts on."""
 
     dataset: str = Field(min_length=1)
+
+
+class RuleSetRecord(_Record):
+    """A named set of merchandiser rules (validated by :class:`recsys.rerank.rulesets.RuleSet`
+    when used; kept here as plain JSON so the workspace needs no re-ranking code)."""
+
+    name: str = Field(min_length=1)
+    rules: dict[str, Any]
+    saved_at: str | None = None
 
 
 class ItemSetRecord(_Record):
