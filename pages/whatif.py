@@ -15,11 +15,9 @@ from pydantic import ValidationError
 import ui
 from recsys.rerank import (
     METHODS,
-    Candidates,
     RerankConfig,
     RerankContext,
     best_within,
-    candidates_from_model,
     changed_rows,
     exposure_table,
     frontier,
@@ -53,11 +51,6 @@ if run is None:
     st.stop()
 
 
-@st.cache_resource(max_entries=4, show_spinner="Scoring candidates for every user…")
-def _candidates(fingerprint: str, run: str, saved_at: str, c: int, _model, _split) -> Candidates:
-    return candidates_from_model(_model, _split.train, _split.test_users, c=c)
-
-
 @st.cache_data(max_entries=8, show_spinner="Sweeping strengths for the trade-off curve…")
 def _frontier(fingerprint: str, run: str, saved_at: str, k: int, methods: tuple[str, ...],
               options_json: str, _cands, _split, _clusters, _item_set, _hit_model
@@ -74,7 +67,7 @@ try:
     split = ui.evaluation_split(ds, run)
     saved_at = str(info.saved_at)
     k = info.results.protocol.k
-    cands = _candidates(ds.fingerprint, run, saved_at, POOL, model, split)
+    cands = ui.eval_candidates(ds, run, model, split, POOL)
 except (WorkspaceError, ValueError, OSError, KeyError, StopIteration) as exc:
     st.error(f"The model '{ui.md_escape(run)}' cannot be used here: {ui.md_escape(exc)}")
     st.stop()
