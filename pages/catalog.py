@@ -11,6 +11,7 @@ import streamlit as st
 
 import ui
 from recsys import Dataset, DatasetConfig, build_dataset
+from recsys.data.dataset import SEGMENT_NAMES, SEGMENTS
 from recsys.data.formats import (
     INPUT_FORMATS,
     ReadOptions,
@@ -35,7 +36,8 @@ from recsys.workspace import WorkspaceError
 
 UPLOAD_TYPES = ["csv", "tsv", "txt", "gz", "parquet", "pq", "xlsx", "data", "dat", "item"]
 NONE = "(none)"
-SEGMENT_COLORS = {"head": "#0f766e", "mid": "#67e8f9", "tail": "#f59e0b"}
+SEGMENT_COLORS = {"head": "#0f766e", "mid": "#67e8f9", "far tail": "#f59e0b"}
+SEGMENT_ORDER = [SEGMENT_NAMES[s] for s in SEGMENTS]
 DELIMS = {"auto": None, "comma ,": ",", "semicolon ;": ";", "tab": "\t", "pipe |": "|"}
 ENCODINGS = {"auto": None, "UTF-8": "utf-8", "Windows-1252": "cp1252", "latin-1": "latin-1"}
 HEADERS = {"auto": None, "first row is a header": True, "no header row": False}
@@ -63,7 +65,7 @@ def render_profile() -> None:
     with right:
         segment_tables(ds)
     groups = [c for c in ("category", "brand", "subcategory") if c in ds.catalog.columns]
-    items = item_table(ds)
+    items = named_segments(item_table(ds)).rename(columns={"is_tail": "long tail"})
     left, right = st.columns(2)
     with left:
         tail_share_chart(ds, groups)
@@ -84,14 +86,14 @@ def profile_headline(ds: Dataset, summary: dict) -> None:
                    "and no list recommends them back to the user.")
     if s["pairs"] != s["interactions"]:
         st.caption(f"Interactions = {s['interactions']:,} events (rows kept); they form "
-                   f"{s['pairs']:,} distinct user–item pairs, which the head / mid / tail table "
+                   f"{s['pairs']:,} distinct user–item pairs, which the head / mid / far tail table "
                    "counts.")
     c = st.columns(6)
     c[0].metric("Users", f"{s['users']:,}")
     c[1].metric("Items", f"{s['items']:,}")
     c[2].metric("Interactions", f"{s['interactions']:,}",
                 help=f"Interaction events (rows kept). They form {s['pairs']:,} distinct "
-                "user–item pairs, which the head / mid / tail table and the popularity curve "
+                "user–item pairs, which the head / mid / far tail table and the popularity curve "
                 "count.")
     c[3].metric("Gini of interactions", f"{summary['gini']:.3f}",
                 help="0 = every item equally popular, 1 = one item gets everything.")
@@ -119,10 +121,15 @@ def popularity_curve(ds: Dataset, summary: dict) -> None:
     st.plotly_chart(fig, key="lorenz")
 
 
+def named_segments(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its segment codes shown by name (head / mid / far tail)."""
+    return frame.assign(segment=frame["segment"].map(SEGMENT_NAMES).fillna(frame["segment"]))
+
+
 def segment_tables(ds: Dataset) -> None:
-    """Head / mid / tail shares, then price and recency per segment."""
-    seg = segment_table(ds)
-    st.markdown("**Head / mid / tail**")
+    """Head / mid / far tail shares, then price, recency and revenue per segment."""
+    seg = named_segments(segment_table(ds))
+    st.markdown("**Head / mid / far tail**")
     # Shares first: in a half-width column the last columns scroll out of view.
     st.dataframe(seg, hide_index=True, column_order=[
         "segment", "items_share", "interactions_share", "items", "interactions",
@@ -137,8 +144,9 @@ def segment_tables(ds: Dataset) -> None:
     })
     st.caption(f"Interactions here are distinct user–item pairs ({ds.n_pairs:,} in all, from "
                f"{ds.n_interactions:,} interaction events): popularity = distinct users per item. "
-               "Mid and tail together form the long tail used by the tail metrics.")
-    stats = segment_stats(ds)
+               "Mid and far tail together form the **long tail** that every tail metric "
+               "counts.")
+    stats = named_segments(segment_stats(ds))
     st.markdown("**Price and recency by segment**")
     st.dataframe(stats, hide_index=True, column_config={
         "median_price": st.column_config.NumberColumn("median price", format="%.2f"),
@@ -151,6 +159,7 @@ def segment_tables(ds: Dataset) -> None:
     })
     revenue = revenue_by_segment(ds)
     if revenue is not None:
+        revenue = named_segments(revenue)
         st.markdown("**Revenue by segment**")
         st.dataframe(revenue, hide_index=True, column_order=[
             "segment", "revenue share", "items share", "revenue", "priced events"], column_config={
@@ -163,14 +172,14 @@ def segment_tables(ds: Dataset) -> None:
         })
         long_tail = float(revenue.loc[revenue["segment"] != "head", "revenue share"].sum())
         st.caption(f"Revenue = catalog price × quantity (× 1 per event without a quantity) over "
-                   f"the kept interactions. The long tail (mid + tail) brings {long_tail:.1%} of "
+                   f"the kept interactions. The long tail (mid + far tail) brings {long_tail:.1%} of "
                    "it.")
 
 
 def tail_share_chart(ds: Dataset, groups: list[str]) -> None:
     """Share of long-tail items per category (or brand, subcategory)."""
     if groups:
-        by = st.selectbox("Tail share by", groups, key="tail_by")
+        by = st.selectbox("Long-tail share by", groups, key="tail_by")
         share = tail_share_by(ds, by, top=TAIL_GROUPS)
         # Highest tail share on top, the pooled rest last: one labelled bar per row.
         share = share.sort_values(["pooled", "tail_share"], ascending=[True, False], kind="stable")
@@ -182,7 +191,7 @@ def tail_share_chart(ds: Dataset, groups: list[str]) -> None:
                      color="interactions_share", color_continuous_scale="Teal")
         groups_shown = share["group"].tolist()
         fig.update_layout(height=max(320, 24 * len(share) + 140), xaxis_tickformat=".0%",
-                          title=f"Tail share per {by}",
+                          title=f"Long-tail share per {by}",
                           yaxis=dict(autorange="reversed", type="category", tickmode="array",
                                      tickvals=groups_shown, ticktext=groups_shown,
                                      automargin=True))
@@ -200,7 +209,7 @@ def price_or_recency_chart(items: pd.DataFrame) -> None:
     if "price" in items.columns and items["price"].notna().any():
         fig = px.box(items.dropna(subset=["price"]), x="segment", y="price",
                      color="segment", color_discrete_map=SEGMENT_COLORS, log_y=True,
-                     category_orders={"segment": ["head", "mid", "tail"]},
+                     category_orders={"segment": SEGMENT_ORDER},
                      title="Price by segment")
         fig.update_layout(height=460, showlegend=False)
         # Plotly's default log ticks repeat bare digits (2, 5, 2, 10…); label 1-2-5 steps instead.
@@ -218,7 +227,7 @@ def item_browser(items: pd.DataFrame) -> None:
     st.markdown("**Items**")
     f1, f2, f3 = st.columns([2, 1, 1])
     query = f1.text_input("Search title or id", key="item_search", placeholder="e.g. lantern")
-    segs = f2.multiselect("Segment", ["head", "mid", "tail"], key="item_segments")
+    segs = f2.multiselect("Segment", SEGMENT_ORDER, key="item_segments")
     cats = []
     if "category" in items.columns:
         cats = f3.multiselect("Category", sorted(items["category"].dropna().unique()),

@@ -39,8 +39,9 @@ LIST_COLUMNS = {"#": st.column_config.NumberColumn(width=36),
                 "why": st.column_config.TextColumn(width=110)}
 
 ds = ui.page_start("Compare")
-st.caption(f"Dataset **{ui.md_escape(ds.name)}** · one user's history beside each model's top-N; tail items are "
-           "marked ★, items the user interacted with in the held-out part are hits (✓).")
+st.caption(f"Dataset **{ui.md_escape(ds.name)}** · one user's history beside each model's top-N; "
+           "long-tail items (mid + far tail) are marked ★, items the user interacted with in the "
+           "held-out part are hits (✓).")
 
 runs = ui.model_picker(ds, key="compare_models", label="Models", multi=True, preselect="best")
 if runs is None:

@@ -88,7 +88,8 @@ item_sets = [s["name"] for s in ui.workspace().list_item_sets(ds.name)]
 split_cfg = info.results.protocol.split
 st.caption(f"Measured on **{cands.n_users:,}** users with held-out items ({split_cfg.method if split_cfg else '?'}"
            f" split, seed {split_cfg.seed if split_cfg else '?'}), K = {k}, top-{cands.c} candidates per user. "
-           f"Tail = items outside the head covering {train.config.head_share:.0%} of training "
+           f"Tail = the long tail: items outside the head (mid + far tail), the head covering "
+           f"{train.config.head_share:.0%} of training "
            "interactions.")
 
 

@@ -148,4 +148,7 @@ def test_whatif_and_catalog_pages_show_business_measures(workspace_dir) -> None:
     catalog = open_page("catalog", timeout=120)
     assert not catalog.exception
     assert any("Revenue by segment" in m.value for m in catalog.markdown)
-    assert any("The long tail (mid + tail) brings" in c.value for c in catalog.caption)
+    assert any("The long tail (mid + far tail) brings" in c.value for c in catalog.caption)
+    # One meaning of "tail": the segment codes are shown as head / mid / far tail everywhere
+    for frame in (d.value for d in catalog.dataframe if "segment" in d.value.columns):
+        assert set(frame["segment"]) <= {"head", "mid", "far tail"}, frame["segment"].unique()

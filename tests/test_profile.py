@@ -116,7 +116,7 @@ def test_every_bar_of_the_tail_share_chart_is_labelled(workspace_dir):
     at.selectbox(key="tail_by").set_value("category").run()
     assert not at.exception, [e.value for e in at.exception]
     chart = next(json.loads(p.proto.spec) for p in at.get("plotly_chart")
-                 if "Tail share per" in json.dumps(json.loads(p.proto.spec)["layout"]["title"]))
+                 if "Long-tail share per" in json.dumps(json.loads(p.proto.spec)["layout"]["title"]))
     bars = [y for trace in chart["data"] for y in trace["y"]]
     shares = [x for trace in chart["data"] for x in trace["x"]]
     yaxis = chart["layout"]["yaxis"]

@@ -37,6 +37,10 @@ __all__ = ["DatasetConfig", "Dataset", "build_dataset", "kcore_filter", "segment
 log = logging.getLogger(__name__)
 
 SEGMENTS: tuple[str, ...] = ("head", "mid", "tail")
+#: What people read for each segment code. Every tail metric (APLT, tail share, ``is_tail``)
+#: means the **long tail** = mid + far tail (everything outside the head), so the code ``tail``
+#: (the last stretch of the popularity curve) is shown as "far tail" to keep the two apart.
+SEGMENT_NAMES: dict[str, str] = {"head": "head", "mid": "mid", "tail": "far tail"}
 FINGERPRINT_VERSION = 1
 
 
