@@ -1,0 +1,17 @@
+"""Learning from feedback: exploration policies with propensities
+(:mod:`~recsys.feedback.policies`) and off-policy estimates of any list policy's reward from
+a feedback log (:mod:`~recsys.feedback.ope`, read and checked by
+:mod:`~recsys.feedback.logs`). Pure NumPy, no Streamlit."""
+
+from recsys.feedback.items import exploration_targets, item_content_vectors, new_item_mask
+from recsys.feedback.policies import (
+    POLICIES,
+    ExploredLists,
+    ItemFeedback,
+    PolicyConfig,
+    explore,
+    list_ids,
+)
+
+__all__ = ["POLICIES", "ExploredLists", "ItemFeedback", "PolicyConfig", "explore", "list_ids",
+           "exploration_targets", "item_content_vectors", "new_item_mask"]
