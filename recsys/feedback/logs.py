@@ -97,9 +97,8 @@ def _numbers(frame: pd.DataFrame, column: str, name: str, *, allow_blank: bool =
     bad = ~blank & ~np.isfinite(values)
     if bad.any() or (blank.any() and not allow_blank):
         rows = bad | (blank & (not allow_blank))
-        raise IngestError(f"'{name}': {column} must be a number; {_where(rows)} "
-                          f"hold{'s' if rows.sum() == 1 else ''} "
-                          f"{_sample(text[rows])}")
+        raise IngestError(f"'{name}': {column} must be a number; found "
+                          f"{_sample(text[rows])} in {_where(rows)}")
     return values, blank
 
 
@@ -112,7 +111,7 @@ def _positions(values: np.ndarray, column: str, name: str) -> np.ndarray:
     bad = (values < 1) | (values != np.floor(values))
     if bad.any():
         raise IngestError(f"'{name}': {column} must be a whole number from 1 (the top slot); "
-                          f"{_where(bad)} hold {values[bad][0]:g}")
+                          f"found {values[bad][0]:g} in {_where(bad)}")
     return values.astype(np.int64)
 
 
@@ -126,8 +125,8 @@ def check_log(frame: pd.DataFrame, name: str = "log") -> FeedbackLog:
     out_of_range = ~blank & ((propensity <= 0) | (propensity > 1))
     if out_of_range.any():
         raise IngestError(f"'{name}': propensity must be above 0 and at most 1 (the probability "
-                          f"the logging policy showed the item there); {_where(out_of_range)} "
-                          f"hold {propensity[out_of_range][0]:g}")
+                          f"the logging policy showed the item there); found "
+                          f"{propensity[out_of_range][0]:g} in {_where(out_of_range)}")
     reward, _ = _numbers(frame, cols["reward"], name)
     warnings: list[str] = []
     if blank.all():
@@ -151,8 +150,8 @@ def check_lists(frame: pd.DataFrame, name: str = "lists") -> TargetLists:
         prob = _numbers(frame, cols["probability"], name)[0]
         bad = (prob < 0) | (prob > 1)
         if bad.any():
-            raise IngestError(f"'{name}': probability must be from 0 to 1; {_where(bad)} hold "
-                              f"{prob[bad][0]:g}")
+            raise IngestError(f"'{name}': probability must be from 0 to 1; found "
+                              f"{prob[bad][0]:g} in {_where(bad)}")
     else:
         prob = np.ones(len(user))
     keys = pd.DataFrame({"u": user, "i": item, "r": rank, "p": prob})
