@@ -3,7 +3,8 @@
 :func:`export_explored_lists` is :func:`recsys.export.lists.export_lists` with an exploration
 policy (:mod:`recsys.feedback.policies`) in place of re-ranking: for each block of users the
 model's best ``C`` unseen items (every item the user has interacted with excluded) go through
-the policy, and each shown slot becomes a row with the usual export columns plus
+the policy, together with the model's best ``C`` tail / new items (what exploration slots
+are for), and each shown slot becomes a row with the usual export columns plus
 ``propensity`` (the probability that the policy shows this item at this rank to this user)
 and ``list_id``. ``boosted`` marks the slots the policy filled with an item outside the
 model's own top-K. The manifest records the policy, its seed and settings and whether the
@@ -36,10 +37,11 @@ from recsys.feedback import (
     item_content_vectors,
     list_ids,
 )
-from recsys.rerank import candidates_from_model
+from recsys.rerank import Candidates, candidates_from_model
 from recsys.workspace import safe_name
 
-__all__ = ["EXPLORED_COLUMNS", "explored_frame", "export_explored_lists", "policy_inputs"]
+__all__ = ["EXPLORED_COLUMNS", "explored_frame", "export_explored_lists", "policy_inputs",
+           "with_target_candidates"]
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,25 @@ def policy_inputs(dataset: Dataset, policy: PolicyConfig,
         inputs["exposure"] = (feedback.shows if feedback is not None
                               else np.asarray(dataset.popularity, dtype=np.float64))
     return inputs
+
+
+def with_target_candidates(model: Any, dataset: Dataset, cands: Candidates, c: int,
+                           targets: np.ndarray, exclude: sp.csr_matrix,
+                           allowed: np.ndarray | None) -> Candidates:
+    """The model's ``c`` best candidates followed by its ``c`` best exploration targets (tail
+    or new items) not already among them: a model whose top-C holds only head items still
+    has tail items to explore. The first columns keep the model's own order."""
+    mask = targets if allowed is None else targets & allowed
+    extra = candidates_from_model(model, dataset, cands.users, c, exclude=exclude,
+                                  allowed_items=mask)
+    n = dataset.n_items
+    rows = np.arange(cands.n_users, dtype=np.int64)[:, None]
+    main_keys = np.where(cands.items >= 0, rows * n + cands.items, -1)
+    extra_keys = rows * n + extra.items
+    dup = (extra.items < 0) | np.isin(extra_keys, main_keys[main_keys >= 0])
+    items = np.concatenate([cands.items, np.where(dup, -1, extra.items)], axis=1)
+    scores = np.concatenate([cands.scores, np.where(dup, -np.inf, extra.scores)], axis=1)
+    return Candidates(cands.users, items, scores.astype(np.float32))
 
 
 def explored_frame(lists: ExploredLists, scores: np.ndarray, dataset: Dataset,
@@ -123,7 +144,7 @@ def export_explored_lists(model: Any, dataset: Dataset, folder: str | Path,
     name = safe_name(f"lists-{config.scope.label()}-{policy.policy}")
     path = folder / f"{name}.{EXTENSIONS[config.format]}"
     users = selection.users
-    chunk = max(1, min(config.chunk_users, MAX_SLOT_CELLS // (config.k * c)))
+    chunk = max(1, min(config.chunk_users, MAX_SLOT_CELLS // (config.k * 2 * c)))
     total, rows, with_rows, t0 = len(users), 0, 0, time.perf_counter()
     sample, last = pd.DataFrame(columns=list(EXPLORED_COLUMNS)), None
     with open_writer(path, config.format, EXPLORED_COLUMNS) as writer:
@@ -131,6 +152,9 @@ def export_explored_lists(model: Any, dataset: Dataset, folder: str | Path,
             part = users[start:start + chunk]
             cands = candidates_from_model(model, dataset, part, c, exclude=exclude,
                                           allowed_items=selection.allowed_items)
+            if policy.policy != "greedy":
+                cands = with_target_candidates(model, dataset, cands, c, inputs["targets"],
+                                               exclude, selection.allowed_items)
             chunk_policy = policy.model_copy(update={"seed": policy.seed + start})
             last = explore(cands.users, cands.items, cands.scores, config.k, chunk_policy,
                            **inputs)
