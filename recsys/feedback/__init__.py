@@ -12,6 +12,8 @@ from recsys.feedback.policies import (
     explore,
     list_ids,
 )
+from recsys.feedback.pools import policy_inputs, with_target_candidates
 
 __all__ = ["POLICIES", "ExploredLists", "ItemFeedback", "PolicyConfig", "explore", "list_ids",
-           "exploration_targets", "item_content_vectors", "new_item_mask"]
+           "exploration_targets", "item_content_vectors", "new_item_mask", "policy_inputs",
+           "with_target_candidates"]
