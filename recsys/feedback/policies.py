@@ -12,7 +12,7 @@ off-policy estimate needs, :mod:`recsys.feedback.ope`). One ``exploration`` weig
 * ``epsilon``: each slot reserved for a tail / new item with probability ε = weight
   (:mod:`~recsys.feedback.epsilon`); exact propensities.
 * ``thompson``: top-K of a draw from per-item Beta posteriors whose prior mean is the
-  model's calibrated score and whose prior weight falls as the weight rises
+  model's calibrated score (flattened, and given less weight, as the weight rises)
   (:mod:`~recsys.feedback.thompson`); Monte-Carlo propensities over ``draws`` seeded draws.
 * ``linucb``: the model's score (scaled 0–1 per user) plus ``weight ×`` the LinUCB
   uncertainty ``sqrt(xᵀA⁻¹x)`` of the item's content vector, ``A = λI + Σ shows·x xᵀ`` (items
@@ -32,7 +32,13 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from recsys.feedback.epsilon import epsilon_marginals, epsilon_sample
-from recsys.feedback.thompson import beta_parameters, prior_strength, rank_prior, thompson_draws
+from recsys.feedback.thompson import (
+    beta_parameters,
+    prior_strength,
+    rank_prior,
+    tempered_prior,
+    thompson_draws,
+)
 
 __all__ = ["PolicyName", "POLICIES", "PolicyConfig", "ExploredLists", "ItemFeedback",
            "explore", "linucb_bonus", "list_ids"]
@@ -160,7 +166,8 @@ def explore(users: np.ndarray, items: np.ndarray, scores: np.ndarray, k: int,
         shows = hits = None
         if feedback is not None:
             shows, hits = feedback.shows[safe], feedback.hits[safe]
-        alpha, beta = beta_parameters(mean, prior_strength(w), shows, hits)
+        alpha, beta = beta_parameters(tempered_prior(mean, valid, w), prior_strength(w), shows,
+                                      hits)
         cols, marg = thompson_draws(alpha, beta, valid, k, config.draws, rng)
         exact, draws = False, config.draws
     elif config.policy == "linucb":

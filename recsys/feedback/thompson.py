@@ -2,8 +2,9 @@
 
 Each candidate of a user has a Beta posterior on its hit rate: the prior mean is the model's
 calibrated score for that user and item (so an item nobody has been shown yet starts from
-what the model, or its content path, guesses), the prior's weight shrinks as the exploration
-weight grows, and the item's own feedback (times shown, hits) is added on top. A list is the
+what the model, or its content path, guesses); as the exploration weight grows the prior means
+are pulled toward the user's average candidate and the prior's weight shrinks, and the item's
+own feedback (times shown, hits) is added on top. A list is the
 top-K of one joint draw from the posteriors. The probability of each candidate at each slot
 has no closed form: it is the share of ``draws`` seeded draws that put it there, and the list
 actually shown is the first of those draws (so its propensities are never zero).
@@ -13,12 +14,14 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["beta_parameters", "prior_strength", "thompson_draws", "rank_prior",
+__all__ = ["beta_parameters", "prior_strength", "thompson_draws", "rank_prior", "tempered_prior",
            "STRENGTH_MIN", "STRENGTH_MAX"]
 
 #: Prior weight (pseudo-shows) at exploration weight 1 and 0.
 STRENGTH_MIN = 2.0
 STRENGTH_MAX = 200.0
+#: Default prior mean of each user's best candidate (:func:`rank_prior`).
+TOP_PRIOR = 0.1
 #: Prior means are kept inside (EPS, 1 - EPS) so both Beta parameters stay positive.
 EPS = 1e-4
 
@@ -30,9 +33,21 @@ def prior_strength(exploration: float) -> float:
 
 
 def rank_prior(n_users: int, n_cols: int) -> np.ndarray:
-    """(U, C) default prior mean when no calibrated probability is given: ``1 / (rank + 2)``
-    for candidate rank 0, 1, … (a scale-free calibration of any model's ordering)."""
-    return np.broadcast_to(1.0 / (np.arange(n_cols) + 2.0), (n_users, n_cols)).copy()
+    """(U, C) default prior mean when no calibrated probability is given:
+    ``TOP_PRIOR / sqrt(rank + 1)`` for candidate rank 0, 1, … (a scale-free calibration of any
+    model's ordering: the best candidate a 10 % hit chance, the 100th 1 %)."""
+    return np.broadcast_to(TOP_PRIOR / np.sqrt(np.arange(n_cols) + 1.0),
+                           (n_users, n_cols)).copy()
+
+
+def tempered_prior(mean: np.ndarray, valid: np.ndarray, exploration: float) -> np.ndarray:
+    """Prior means pulled toward each user's average candidate as the weight grows:
+    ``mean^(1-w) · mean_avg^w`` (geometric), so weight 1 starts every candidate from the same
+    guess and weight 0 keeps the model's."""
+    m = np.clip(np.asarray(mean, dtype=np.float64), EPS, 1.0 - EPS)
+    logs = np.where(valid, np.log(m), 0.0)
+    avg = logs.sum(axis=1, keepdims=True) / np.maximum(valid.sum(axis=1, keepdims=True), 1)
+    return np.exp((1.0 - exploration) * logs + exploration * avg)
 
 
 def beta_parameters(prior_mean: np.ndarray, strength: float, shows: np.ndarray | None = None,
