@@ -69,6 +69,8 @@ def test_replay_rows_and_summary(shop):
     assert res.summary["policy"]["exploration"] == 0.3
     again = _run(shop, "epsilon", exploration=0.3)
     pd.testing.assert_frame_equal(res.days, again.days)
+    assert res.log["reward"].sum() == res.summary["hits"]
+    assert res.log["propensity"].between(0, 1, inclusive="right").all()
 
 
 def test_replay_needs_timestamps_and_history():
@@ -91,6 +93,9 @@ def test_simulate_command(tmp_path: Path, capsys):
     assert "tail items discovered" in text and "biased toward the logging policy" in text
     summary = json.loads((out / "summary.json").read_text())
     assert summary["policy"]["policy"] == "thompson" and "biased" in summary["note"]
+    log = pd.read_csv(out / "log.csv")
+    assert list(log.columns) == ["user_id", "item_id", "position", "propensity", "reward", "day"]
+    assert log["reward"].sum() == summary["hits"] and len(log) == summary["slots"]
     days = pd.read_csv(out / "days.csv")
     assert list(days.columns) == list(DAY_COLUMNS) and len(days) == 5
     assert main(["simulate", "--interactions", str(inter), "--model", "pop", "--days", "0",

@@ -44,7 +44,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
             map_command.add_arguments, map_command.run),
     "ope": ("off-policy estimates (IPS, SNIPS, DR) of a target policy's reward from a feedback log",
             ope.add_arguments, ope.run),
-    "simulate": ("replay a policy day by day on time-ordered data; write days.csv + summary.json",
+    "simulate": ("replay a policy day by day on time-ordered data; write days, log and summary",
                  simulate.add_arguments, simulate.run),
     "warmup": ("compile the item map's numba code into the persistent cache (run by "
                "scripts/setup.sh)", map_command.add_warmup_arguments, map_command.run_warmup),

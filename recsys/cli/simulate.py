@@ -2,7 +2,8 @@
 
 Fits the model on everything before the last ``--days`` days, then shows each day's active
 users the policy's lists (:mod:`recsys.feedback.replay`). Writes ``days.csv`` (one row per day,
-:data:`~recsys.feedback.replay.DAY_COLUMNS`) and ``summary.json`` (totals, settings and the
+:data:`~recsys.feedback.replay.DAY_COLUMNS`), ``log.csv`` (every shown slot with its propensity
+and reward: a feedback log ``ope`` reads) and ``summary.json`` (totals, settings and the
 note that replay on logged data is biased toward the logging policy) into ``--out``.
 """
 
@@ -34,7 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "(default 14)")
     p.add_argument("--candidates", type=int, default=100, help="model candidates per user the "
                    "policy chooses from, plus as many tail / new items (default 100)")
-    p.add_argument("--out", required=True, help="output folder (days.csv + summary.json)")
+    p.add_argument("--out", required=True, help="output folder (days.csv, log.csv, summary.json)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
     result = replay(model, ds, policy, config, device=args.device)
     out.mkdir(parents=True, exist_ok=True)
     write_table(result.days, out / "days.csv")
+    write_table(result.log, out / "log.csv")
     (out / "summary.json").write_text(json.dumps(result.summary, indent=2, allow_nan=False) + "\n",
                                       encoding="utf-8")
     s = result.summary

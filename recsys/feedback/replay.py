@@ -7,7 +7,8 @@ candidates; a listed item the user takes up that day for the first time is a hit
 learns online from what it showed and what hit (Thompson sampling's Beta posteriors, LinUCB's
 exposure); the model itself is not refitted. Per day: users, slots shown, hits, tail hits,
 tail exposure (tail share of the shown slots) and tail items *discovered* (a first hit for a
-tail item during the replay), with running totals.
+tail item during the replay), with running totals; and the feedback log of every shown slot
+with its propensity, so the replay of one policy can be evaluated off-policy for another.
 
 Replay on logged data is biased toward the logging policy: the interactions that reveal the
 rewards happened under whatever the shop showed at the time, so items the shop never showed
@@ -34,13 +35,15 @@ from recsys.feedback.policies import ItemFeedback, PolicyConfig, explore
 from recsys.feedback.pools import policy_inputs, with_target_candidates
 from recsys.rerank import candidates_from_model
 
-__all__ = ["ReplayConfig", "ReplayResult", "replay", "replay_split", "DAY_COLUMNS", "BIAS_NOTE"]
+__all__ = ["ReplayConfig", "ReplayResult", "replay", "replay_split", "DAY_COLUMNS", "LOG_COLUMNS",
+           "BIAS_NOTE"]
 
 log = logging.getLogger(__name__)
 
 DAY_COLUMNS: tuple[str, ...] = (
     "day", "date", "users", "slots", "hits", "tail_hits", "tail_exposure", "discovered_tail",
     "cumulative_hits", "cumulative_tail_hits", "cumulative_discovered_tail")
+LOG_COLUMNS: tuple[str, ...] = ("user_id", "item_id", "position", "propensity", "reward", "day")
 BIAS_NOTE = ("Replay on logged data is biased toward the logging policy: the interactions that "
              "reveal rewards happened under what the shop showed at the time, so items it never "
              "showed rarely hit and exploring policies are under-credited. Read it beside an "
@@ -60,10 +63,12 @@ class ReplayConfig(BaseModel):
 
 @dataclass(frozen=True, eq=False)
 class ReplayResult:
-    """Per-day rows (:data:`DAY_COLUMNS`) and the summary (JSON-ready)."""
+    """Per-day rows (:data:`DAY_COLUMNS`), the summary (JSON-ready) and the feedback log of
+    every shown slot (:data:`LOG_COLUMNS`: what ``python -m recsys ope`` reads, plus ``day``)."""
 
     days: pd.DataFrame
     summary: dict[str, Any]
+    log: pd.DataFrame
 
 
 def replay_split(dataset: Dataset, days: int) -> tuple[Split, pd.Timestamp]:
@@ -102,13 +107,14 @@ def replay(model: Any, dataset: Dataset, policy: PolicyConfig, config: ReplayCon
     inputs = policy_inputs(train, policy)
     shows, hits_per_item = np.zeros(n_items), np.zeros(n_items)
     discovered = np.zeros(n_items, dtype=bool)
-    rows, totals = [], np.zeros(3)
+    rows, logs, totals = [], [], np.zeros(3)
     for d in range(config.days):
         today = pairs.loc[day == d]
         users = np.unique(today["user"].to_numpy())
         stats = _replay_day(model, train, users, today, policy.model_copy(
             update={"seed": policy.seed + d}), config, inputs, shows, hits_per_item, is_tail)
         new_tail = stats.pop("hit_items")
+        logs.append(stats.pop("log").assign(day=d + 1))
         fresh = new_tail & ~discovered
         discovered |= new_tail
         totals += (stats["hits"], stats["tail_hits"], int(fresh.sum()))
@@ -119,8 +125,9 @@ def replay(model: Any, dataset: Dataset, policy: PolicyConfig, config: ReplayCon
         if progress is not None:
             progress(d + 1, config.days)
     frame = pd.DataFrame(rows, columns=list(DAY_COLUMNS))
+    log_frame = pd.concat(logs, ignore_index=True)[list(LOG_COLUMNS)]
     return ReplayResult(frame, _summary(frame, model, train, policy, config, start, fit_s,
-                                        time.perf_counter() - t0))
+                                        time.perf_counter() - t0), log_frame)
 
 
 def _replay_day(model: Any, train: Dataset, users: np.ndarray, today: pd.DataFrame,
@@ -131,7 +138,8 @@ def _replay_day(model: Any, train: Dataset, users: np.ndarray, today: pd.DataFra
     n_items = train.n_items
     if not len(users):
         return {"users": 0, "slots": 0, "hits": 0, "tail_hits": 0, "tail_exposure": 0.0,
-                "hit_items": np.zeros(n_items, dtype=bool)}
+                "hit_items": np.zeros(n_items, dtype=bool),
+                "log": pd.DataFrame(columns=list(LOG_COLUMNS[:-1]))}
     c = max(config.candidates, config.k)
     cands = candidates_from_model(model, train, users, c, exclude=train.known)
     if policy.policy != "greedy":
@@ -151,10 +159,15 @@ def _replay_day(model: Any, train: Dataset, users: np.ndarray, today: pd.DataFra
     hits += np.bincount(items[hit], minlength=n_items)
     hit_items = np.zeros(n_items, dtype=bool)
     hit_items[items[hit & is_tail[items]]] = True
+    log = pd.DataFrame({"user_id": train.user_ids[user_rows].astype(str),
+                        "item_id": train.item_ids[items].astype(str),
+                        "position": np.tile(np.arange(1, config.k + 1),
+                                            (len(cands.users), 1))[shown],
+                        "propensity": lists.propensity[shown], "reward": hit.astype(np.int64)})
     return {"users": len(users), "slots": int(shown.sum()), "hits": int(hit.sum()),
             "tail_hits": int((hit & is_tail[items]).sum()),
             "tail_exposure": float(is_tail[items].mean()) if len(items) else 0.0,
-            "hit_items": hit_items}
+            "hit_items": hit_items, "log": log}
 
 
 def _summary(frame: pd.DataFrame, model: Any, train: Dataset, policy: PolicyConfig,
