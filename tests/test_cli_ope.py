@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from recsys.cli import main
-from tests.bandit_support import make_bandit
+from recsys.feedback.synthetic import make_bandit
 
 ROOT = Path(__file__).resolve().parents[1]
 

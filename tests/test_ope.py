@@ -8,7 +8,7 @@ import pytest
 
 from recsys.feedback.logs import check_lists, check_log
 from recsys.feedback.ope import off_policy_estimates
-from tests.bandit_support import make_bandit
+from recsys.feedback.synthetic import make_bandit
 
 SEEDS = range(20)
 
