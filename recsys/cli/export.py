@@ -60,8 +60,8 @@ def add_policy_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--new-item-days", type=float, help="--policy: items launched or first seen "
                    "within this many days of the data's end count as new and are explored "
                    "like tail items")
-    p.add_argument("--draws", type=int, default=200, help="--policy thompson: Monte-Carlo draws "
-                   "behind the propensities (default 200)")
+    p.add_argument("--draws", type=int, default=100, help="--policy thompson: Monte-Carlo draws "
+                   "behind the propensities (default 100)")
     p.add_argument("--seed", type=int, default=0, help="--policy: seed (default 0)")
 
 

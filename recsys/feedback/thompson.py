@@ -72,19 +72,19 @@ def thompson_draws(alpha: np.ndarray, beta: np.ndarray, valid: np.ndarray, k: in
     column at each slot."""
     n_users, n_cols = alpha.shape
     kk = min(k, n_cols)
-    counts = np.zeros(n_users * k * n_cols, dtype=np.int32)
     base = (np.arange(n_users)[:, None] * k + np.arange(kk)[None, :]) * n_cols  # (U, kk)
     shown = np.full((n_users, k), -1, dtype=np.int64)
-    n_valid = valid.sum(axis=1)
-    filled = np.arange(kk)[None, :] < n_valid[:, None]
+    filled = np.arange(kk)[None, :] < valid.sum(axis=1)[:, None]
+    tops = np.empty((draws, n_users, kk), dtype=np.int32)
     for d in range(draws):
         theta = np.where(valid, rng.beta(alpha, beta), -np.inf)
         top = np.argpartition(-theta, kk - 1, axis=1)[:, :kk] if kk < n_cols else \
             np.tile(np.arange(n_cols), (n_users, 1))
         order = np.argsort(-np.take_along_axis(theta, top, axis=1), axis=1, kind="stable")
-        top = np.take_along_axis(top, order, axis=1)
-        counts += np.bincount((base + top)[filled], minlength=counts.size).astype(np.int32)
+        tops[d] = np.take_along_axis(top, order, axis=1)
         if d == 0:
-            shown[:, :kk] = np.where(filled, top, -1)
+            shown[:, :kk] = np.where(filled, tops[0], -1)
+    keys = (base[None, :, :] + tops)[np.broadcast_to(filled, tops.shape)]
+    counts = np.bincount(keys, minlength=n_users * k * n_cols)
     marginals = counts.reshape(n_users, k, n_cols).astype(np.float64) / max(draws, 1)
     return shown, marginals
