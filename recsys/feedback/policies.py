@@ -12,7 +12,9 @@ off-policy estimate needs, :mod:`recsys.feedback.ope`). One ``exploration`` weig
 * ``epsilon``: each slot reserved for a tail / new item with probability ε = weight
   (:mod:`~recsys.feedback.epsilon`); exact propensities.
 * ``thompson``: top-K of a draw from per-item Beta posteriors whose prior mean is the
-  model's calibrated score (flattened, and given less weight, as the weight rises)
+  model's calibrated score (``prior_mean``; by default a calibration of the model's ranking,
+  :func:`~recsys.feedback.thompson.rank_prior`), flattened and given less weight as the weight
+  rises
   (:mod:`~recsys.feedback.thompson`); Monte-Carlo propensities over ``draws`` seeded draws.
 * ``linucb``: the model's score (scaled 0–1 per user) plus ``weight ×`` the LinUCB
   uncertainty ``sqrt(xᵀA⁻¹x)`` of the item's content vector, ``A = λI + Σ shows·x xᵀ`` (items
