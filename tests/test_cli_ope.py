@@ -161,3 +161,14 @@ def test_export_policy_bad_options_exit_2(tmp_path, capsys, extra, flag):
                  *extra, "--out", str(tmp_path / "o")])
     assert code == 2
     assert flag in capsys.readouterr().err
+
+
+def test_examination_option_and_its_errors(files, capsys):
+    log, lists, _ = files
+    assert main(["ope", "--log", str(log), "--lists", str(lists), "--examination", "log",
+                 "--json", "-"]) == 0
+    assert json.loads(capsys.readouterr().out)["estimators"]["ips"]["ess"] > 0
+    for bad in ("1,0.5", "1,0.5,x,0.2", "1,2,0.5,0.4"):
+        assert main(["ope", "--log", str(log), "--lists", str(lists), "--examination", bad]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error: examination") and "\n" not in err
