@@ -137,13 +137,31 @@ def test_new_items_by_age_cut_off():
     assert dict(zip(ds.item_ids, new_item_mask(ds, 40), strict=True))["mid"]
 
 
-def test_explored_export_rows_carry_propensities(tmp_path):
-    from recsys.data.formats import demo_dataset
+@pytest.fixture(scope="module")
+def small_shop():
+    """400 customers × 300 products with a popular head, dated over 60 days."""
+    from recsys.data.dataset import build_dataset
+
+    rng = np.random.default_rng(0)
+    p = 1.0 / np.arange(1, 301) ** 0.9
+    p /= p.sum()
+    users = np.repeat(np.arange(400), 8)
+    items = rng.choice(300, size=len(users), p=p)
+    inter = pd.DataFrame({"user_id": "c" + pd.Series(users).astype(str),
+                          "item_id": "p" + pd.Series(items).astype(str),
+                          "timestamp": pd.Timestamp("2024-01-01")
+                          + pd.to_timedelta(rng.integers(0, 60 * 24, len(users)), unit="h")})
+    catalog = pd.DataFrame({"item_id": [f"p{i}" for i in range(300)],
+                            "title": [f"product {i} {'red' if i % 3 else 'blue'}" for i in range(300)]})
+    return build_dataset(inter, catalog, name="small")
+
+
+def test_explored_export_rows_carry_propensities(tmp_path, small_shop):
     from recsys.export import ExportConfig, read_export
     from recsys.export.explore import export_explored_lists
     from recsys.models import create_model
 
-    ds = demo_dataset()
+    ds = small_shop
     model = create_model("pop", {}).fit(ds, device="cpu")
     cfg = ExportConfig(k=5, candidates=30, chunk_users=1000)
     pol = PolicyConfig(policy="epsilon", exploration=0.5, seed=9)
@@ -161,3 +179,29 @@ def test_explored_export_rows_carry_propensities(tmp_path):
     assert (read_export(greedy.files[0])["propensity"] == 1.0).all()
     again = export_explored_lists(model, ds, tmp_path / "eps2", cfg, pol)
     pd.testing.assert_frame_equal(frame, read_export(again.files[0]))
+
+
+def test_thompson_prior_comes_from_the_calibrated_hit_model(tmp_path, small_shop):
+    from recsys.export import ExportConfig
+    from recsys.export.explore import export_explored_lists
+    from recsys.feedback import calibration_model, prior_means
+    from recsys.models import create_model
+    from recsys.rerank import candidates_from_model
+
+    ds = small_shop
+    model = create_model("pop", {}).fit(ds, device="cpu")
+    pol = PolicyConfig(policy="thompson", exploration=0.3, draws=20)
+    hits = calibration_model(model, ds, pol)
+    assert hits is not None
+    assert calibration_model(model, ds, pol.model_copy(update={"prior": "rank"})) is None
+    cands = candidates_from_model(model, ds, np.arange(50), 30, exclude=ds.known)
+    prior = prior_means(hits, cands, ds)
+    assert prior.shape == cands.items.shape and ((prior > 0) & (prior < 1)).all()
+    assert prior[:, 0].mean() > prior[:, -1].mean()  # the model's best are likelier hits
+    cfg = ExportConfig(k=5, candidates=30, scope={"kind": "segment", "value": "heavy"})
+    result = export_explored_lists(model, ds, tmp_path / "t", cfg, pol, hit_model=hits)
+    assert result.manifest["policy"]["prior_from"].startswith("hit model")
+    assert result.manifest["hit_model"]["features"]
+    ranked = export_explored_lists(model, ds, tmp_path / "r", cfg,
+                                   pol.model_copy(update={"prior": "rank"}))
+    assert ranked.manifest["policy"]["prior_from"] == "candidate rank"

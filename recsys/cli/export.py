@@ -62,6 +62,9 @@ def add_policy_args(p: argparse.ArgumentParser) -> None:
                    "like tail items")
     p.add_argument("--draws", type=int, default=100, help="--policy thompson: Monte-Carlo draws "
                    "behind the propensities (default 100)")
+    p.add_argument("--prior", choices=["calibrated", "rank"], default="calibrated",
+                   help="--policy thompson: prior means from the hit model fitted on an inner "
+                   "split (default) or from the candidate's rank alone")
     p.add_argument("--seed", type=int, default=0, help="--policy: seed (default 0)")
 
 
@@ -79,7 +82,8 @@ def policy_arg(args: argparse.Namespace) -> Any:
                        "on the model's own candidates")
     try:
         return PolicyConfig(policy=args.policy, exploration=args.exploration,
-                            new_item_days=args.new_item_days, draws=args.draws, seed=args.seed)
+                            new_item_days=args.new_item_days, draws=args.draws, seed=args.seed,
+                            prior=args.prior)
     except ValidationError as exc:
         err = exc.errors()[0]
         flag = {"exploration": "--exploration", "new_item_days": "--new-item-days",

@@ -32,9 +32,11 @@ from recsys.feedback import (
     ExploredLists,
     ItemFeedback,
     PolicyConfig,
+    calibration_model,
     explore,
     list_ids,
     policy_inputs,
+    prior_means,
     with_target_candidates,
 )
 from recsys.rerank import candidates_from_model
@@ -95,16 +97,22 @@ def export_explored_lists(model: Any, dataset: Dataset, folder: str | Path,
                           config: ExportConfig | None = None,
                           policy: PolicyConfig | None = None, *,
                           feedback: ItemFeedback | None = None,
+                          hit_model: Any = None,
                           model_info: dict[str, Any] | None = None,
                           progress: Progress | None = None) -> ExportResult:
     """Write ``policy``'s lists (with propensities) for the users of ``config.scope`` into
-    ``folder``: the list file and ``manifest.json`` (which gains a ``policy`` entry)."""
+    ``folder``: the list file and ``manifest.json`` (which gains a ``policy`` entry).
+    Thompson's calibrated prior uses ``hit_model`` when given, else fits one
+    (:func:`~recsys.feedback.calibration_model`)."""
     config = config or ExportConfig()
     policy = policy or PolicyConfig()
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     selection: ScopeSelection = resolve_scope(config.scope, dataset)
     inputs = policy_inputs(dataset, policy, feedback)
+    if hit_model is None:
+        hit_model = calibration_model(model, dataset, policy,
+                                      device=getattr(model, "device_", None) or "cpu")
     c = max(config.candidates, config.k)
     exclude = sp.csr_matrix(dataset.known)
     name = safe_name(f"lists-{config.scope.label()}-{policy.policy}")
@@ -123,7 +131,7 @@ def export_explored_lists(model: Any, dataset: Dataset, folder: str | Path,
                                                exclude, selection.allowed_items)
             chunk_policy = policy.model_copy(update={"seed": policy.seed + start})
             last = explore(cands.users, cands.items, cands.scores, config.k, chunk_policy,
-                           **inputs)
+                           prior_mean=prior_means(hit_model, cands, dataset), **inputs)
             frame = explored_frame(last, cands.scores, dataset, policy, config.k)
             writer.write(frame)
             with_rows += int((last.items >= 0).any(axis=1).sum())
@@ -141,6 +149,10 @@ def export_explored_lists(model: Any, dataset: Dataset, folder: str | Path,
         columns=dict(EXPLORED_COLUMNS), file_format=config.format, files=[file_entry(path)],
         seconds=seconds)
     manifest["policy"] = _policy_entry(policy, last, inputs["targets"], dataset)
+    if policy.policy == "thompson":
+        manifest["policy"]["prior_from"] = ("hit model fitted on an inner split"
+                                            if hit_model is not None else "candidate rank")
+        manifest["hit_model"] = hit_model.to_dict() if hit_model is not None else None
     manifest["policy"]["chunk_seeds"] = (f"seed + index of the chunk's first user (chunks of "
                                          f"{chunk} users)")
     manifest_path = write_manifest(folder, manifest)

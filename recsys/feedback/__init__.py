@@ -12,8 +12,13 @@ from recsys.feedback.policies import (
     explore,
     list_ids,
 )
-from recsys.feedback.pools import policy_inputs, with_target_candidates
+from recsys.feedback.pools import (
+    calibration_model,
+    policy_inputs,
+    prior_means,
+    with_target_candidates,
+)
 
 __all__ = ["POLICIES", "ExploredLists", "ItemFeedback", "PolicyConfig", "explore", "list_ids",
            "exploration_targets", "item_content_vectors", "new_item_mask", "policy_inputs",
-           "with_target_candidates"]
+           "with_target_candidates", "calibration_model", "prior_means"]

@@ -62,6 +62,10 @@ class PolicyConfig(BaseModel):
     new_item_days: float | None = Field(None, ge=0.0, description="Item-age cut-off: items "
                                         "launched or first seen within this many days of the "
                                         "data's end count as new (explored like tail items).")
+    prior: Literal["calibrated", "rank"] = Field("calibrated", description="Thompson's prior "
+                                                 "means: hit probabilities from the hit model "
+                                                 "(fitted on an inner split), or from the "
+                                                 "candidate's rank alone.")
     draws: int = Field(100, ge=1, le=10_000, description="Monte-Carlo draws behind Thompson "
                        "sampling's propensities.")
     seed: int = Field(0, ge=0, description="Seed of every random choice.")

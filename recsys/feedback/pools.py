@@ -6,10 +6,19 @@ Thompson sampling no tail item to discover, so exploring lists choose from the m
 best unseen items followed by its ``C`` best exploration targets (tail or new items) that are
 not already among them (:func:`with_target_candidates`). The first columns keep the model's
 own order, so the greedy list is unchanged.
+
+Thompson sampling's prior means are the candidates' hit probabilities from the hit model
+(:mod:`recsys.rerank.hits`: a logistic regression on the score relative to the user's best,
+the rank, popularity, tail flag and user activity), fitted on an inner split of the data the
+model is trained on with the model's setting refitted there (:func:`calibration_model`), so
+they are calibrated across users; the appended tail / new columns are given ranks after the
+model's ``C`` (their true rank is lower still).
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
 import numpy as np
@@ -18,9 +27,17 @@ import scipy.sparse as sp
 from recsys.data.dataset import Dataset
 from recsys.feedback.items import exploration_targets, item_content_vectors
 from recsys.feedback.policies import ItemFeedback, PolicyConfig
-from recsys.rerank import Candidates, candidates_from_model
+from recsys.rerank import (
+    Candidates,
+    HitModel,
+    candidates_from_model,
+    fit_hit_model_on_split,
+    inner_split_method,
+)
 
-__all__ = ["with_target_candidates", "policy_inputs"]
+__all__ = ["with_target_candidates", "policy_inputs", "calibration_model", "prior_means"]
+
+log = logging.getLogger(__name__)
 
 
 def with_target_candidates(model: Any, dataset: Dataset, cands: Candidates, c: int,
@@ -54,3 +71,33 @@ def policy_inputs(dataset: Dataset, policy: PolicyConfig,
         inputs["exposure"] = (feedback.shows if feedback is not None
                               else np.asarray(dataset.popularity, dtype=np.float64))
     return inputs
+
+
+def calibration_model(model: Any, dataset: Dataset, policy: PolicyConfig,
+                      device: str | None = "cpu") -> HitModel | None:
+    """The hit model behind Thompson's calibrated prior (``None`` for other policies, for
+    ``prior="rank"``, or when the inner split leaves nothing to learn from)."""
+    if policy.policy != "thompson" or policy.prior != "calibrated":
+        return None
+    t0 = time.perf_counter()
+    method = inner_split_method(dataset)
+    try:
+        hits = fit_hit_model_on_split(model, dataset, method=method, device=device)
+    except ValueError as exc:  # too little data for an inner split: fall back to ranks
+        log.warning("Thompson prior from ranks: no hit model (%s)", exc)
+        return None
+    log.info("Thompson prior: hit model fitted on an inner %s split in %.1fs", method,
+             time.perf_counter() - t0)
+    return hits
+
+
+def prior_means(hit_model: HitModel | None, cands: Candidates, dataset: Dataset
+                ) -> np.ndarray | None:
+    """(U, C) calibrated hit probabilities of the candidate columns (``None`` without a hit
+    model: the policy then calibrates by rank)."""
+    if hit_model is None:
+        return None
+    rank = np.broadcast_to(np.arange(1, cands.c + 1, dtype=np.float32), cands.items.shape)
+    scores = np.where(cands.items >= 0, cands.scores, 0.0).astype(np.float32)
+    p = hit_model.predict_lists(scores, rank, cands.items, cands.users, dataset)
+    return np.where(cands.items >= 0, p, 0.0)

@@ -32,7 +32,12 @@ from recsys.cache import CountProgress
 from recsys.data.dataset import Dataset
 from recsys.data.splits import Split, SplitConfig, split_dataset
 from recsys.feedback.policies import ItemFeedback, PolicyConfig, explore
-from recsys.feedback.pools import policy_inputs, with_target_candidates
+from recsys.feedback.pools import (
+    calibration_model,
+    policy_inputs,
+    prior_means,
+    with_target_candidates,
+)
 from recsys.rerank import candidates_from_model
 
 __all__ = ["ReplayConfig", "ReplayResult", "replay", "replay_split", "DAY_COLUMNS", "LOG_COLUMNS",
@@ -99,12 +104,13 @@ def replay(model: Any, dataset: Dataset, policy: PolicyConfig, config: ReplayCon
     train = split.train
     t0 = time.perf_counter()
     model.fit(train, device=device)
-    fit_s = time.perf_counter() - t0
+    fit_s = time.perf_counter() - t0  # the hit model (Thompson's calibrated prior) comes after
     pairs = split.test_pairs
     day = _day_of(pairs, start)
     n_items = train.n_items
     is_tail = np.asarray(train.is_tail, dtype=bool)
     inputs = policy_inputs(train, policy)
+    hit_model = calibration_model(model, train, policy, device=device)
     shows, hits_per_item = np.zeros(n_items), np.zeros(n_items)
     discovered = np.zeros(n_items, dtype=bool)
     rows, logs, totals = [], [], np.zeros(3)
@@ -112,7 +118,8 @@ def replay(model: Any, dataset: Dataset, policy: PolicyConfig, config: ReplayCon
         today = pairs.loc[day == d]
         users = np.unique(today["user"].to_numpy())
         stats = _replay_day(model, train, users, today, policy.model_copy(
-            update={"seed": policy.seed + d}), config, inputs, shows, hits_per_item, is_tail)
+            update={"seed": policy.seed + d}), config, inputs, shows, hits_per_item, is_tail,
+            hit_model)
         new_tail = stats.pop("hit_items")
         logs.append(stats.pop("log").assign(day=d + 1))
         fresh = new_tail & ~discovered
@@ -132,7 +139,8 @@ def replay(model: Any, dataset: Dataset, policy: PolicyConfig, config: ReplayCon
 
 def _replay_day(model: Any, train: Dataset, users: np.ndarray, today: pd.DataFrame,
                 policy: PolicyConfig, config: ReplayConfig, inputs: dict[str, Any],
-                shows: np.ndarray, hits: np.ndarray, is_tail: np.ndarray) -> dict[str, Any]:
+                shows: np.ndarray, hits: np.ndarray, is_tail: np.ndarray,
+                hit_model: Any = None) -> dict[str, Any]:
     """One day: lists for today's users, hits against today's new pairs, the policy's feedback
     (``shows`` and ``hits`` updated in place)."""
     n_items = train.n_items
@@ -149,7 +157,8 @@ def _replay_day(model: Any, train: Dataset, users: np.ndarray, today: pd.DataFra
     extra = dict(inputs, feedback=feedback)
     if policy.policy == "linucb":
         extra["exposure"] = np.asarray(train.popularity, dtype=np.float64) + shows
-    lists = explore(cands.users, cands.items, cands.scores, config.k, policy, **extra)
+    lists = explore(cands.users, cands.items, cands.scores, config.k, policy,
+                    prior_mean=prior_means(hit_model, cands, train), **extra)
     shown = lists.items >= 0
     user_rows = np.repeat(cands.users, config.k).reshape(lists.items.shape)[shown]
     items = lists.items[shown]
