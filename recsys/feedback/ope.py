@@ -191,27 +191,41 @@ def _terms(lg: FeedbackLog, tg: TargetLists, exam_spec: Any, folds: int, seed: i
     if np.all(mu == 1.0):
         warnings.append("every logged propensity is 1 (a deterministic logging policy): only "
                         "slots the target shows exactly as logged are supported")
-    dr = _doubly_robust(u, i, k, r, w, tu, ti, tk, tp, n_pos, n_items, exam, folds, seed)
+    dr = _doubly_robust(_Slots(u, i, k, r), w, _Slots(tu, ti, tk, tp), n_pos, n_items, exam,
+                        folds, seed)
     return _Terms(u, w, control, w * r, dr), warnings
 
 
-def _doubly_robust(u, i, k, r, w, tu, ti, tk, tp, n_pos, n_items, exam, folds, seed):
-    """Per-row DR terms with a reward model cross-fitted over ``folds`` groups of users."""
-    rng = np.random.default_rng(seed)
+@dataclass(frozen=True, eq=False)
+class _Slots:
+    """Coded slots: user and item codes, 0-based position, and a value (the log's reward, or
+    the target's probability)."""
+
+    user: np.ndarray
+    item: np.ndarray
+    pos: np.ndarray
+    value: np.ndarray
+
+
+def _doubly_robust(rows: _Slots, w: np.ndarray, target: _Slots, n_pos: int, n_items: int,
+                   exam: np.ndarray | None, folds: int, seed: int) -> np.ndarray:
+    """Per-row DR terms with a reward model cross-fitted over ``folds`` groups of users: the
+    target's expected reward at the row's slot under the model, plus the weighted residual."""
+    u, i, k, r = rows.user, rows.item, rows.pos, rows.value
+    tu, ti, tk, tp = target.user, target.item, target.pos, target.value
+    n_folds = max(folds, 1)
     n_users = int(max(u.max(), tu.max() if len(tu) else 0)) + 1
-    fold_of = rng.integers(0, max(folds, 1), size=n_users)
+    fold_of = np.random.default_rng(seed).integers(0, n_folds, size=n_users)
     out = np.zeros(len(u))
-    for f in range(max(folds, 1)):
-        fit = fold_of[u] != f if folds > 1 else np.ones(len(u), dtype=bool)
+    for f in range(n_folds):
+        here, t_here = fold_of[u] == f, fold_of[tu] == f
+        fit = ~here if n_folds > 1 else here
         m, rho = _reward_model(k[fit], i[fit], r[fit], n_pos, n_items, exam)
-        rows = fold_of[u] == f if folds > 1 else np.ones(len(u), dtype=bool)
-        t_rows = fold_of[tu] == f if folds > 1 else np.ones(len(tu), dtype=bool)
-        dm = pd.Series(tp[t_rows] * m[tk[t_rows]] * rho[ti[t_rows]],
-                       index=tu[t_rows].astype(np.int64) * n_pos + tk[t_rows])
+        dm = pd.Series(tp[t_here] * m[tk[t_here]] * rho[ti[t_here]],
+                       index=tu[t_here].astype(np.int64) * n_pos + tk[t_here])
         dm_row = dm.groupby(level=0).sum().reindex(
-            u[rows].astype(np.int64) * n_pos + k[rows]).fillna(0.0).to_numpy()
-        q_row = m[k[rows]] * rho[i[rows]]
-        out[rows] = dm_row + w[rows] * (r[rows] - q_row)
+            u[here].astype(np.int64) * n_pos + k[here]).fillna(0.0).to_numpy()
+        out[here] = dm_row + w[here] * (r[here] - m[k[here]] * rho[i[here]])
     return out
 
 
