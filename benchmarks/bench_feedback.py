@@ -14,7 +14,11 @@ Online Retail with an off-policy check whose truth is known.
    item that day, so per-slot independence holds exactly and the truth is known).
 
     python benchmarks/bench_feedback.py [--seeds 50] [--users 4000] [--days 14] [--model ease]
-                                        [--skip-retail]
+                                        [--skip-retail | --only-retail]
+    python benchmarks/bench_feedback.py --only-retail --inner --pseudo-hits 10,100,1000
+
+``--inner`` replays the ``--days`` days *before* the last ones (the replayed days of the main
+run never seen): the validation replay on which Thompson's prior weight was chosen.
 """
 
 from __future__ import annotations
@@ -26,12 +30,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from recsys import build_dataset, load_files  # noqa: E402
-from recsys.feedback import PolicyConfig, explore  # noqa: E402
+from recsys.feedback import PolicyConfig, explore, thompson  # noqa: E402
 from recsys.feedback.logs import check_lists, check_log  # noqa: E402
 from recsys.feedback.ope import off_policy_estimates  # noqa: E402
 from recsys.feedback.replay import ReplayConfig, replay  # noqa: E402
@@ -85,14 +90,25 @@ def speed(users: int) -> None:
         print(f"{policy:>10} {(time.perf_counter() - t0) * 1000:8.0f} ms")
 
 
-def retail(days: int, model_name: str) -> None:
+def retail(days: int, model_name: str, inner: bool, pseudo_hits: list[float]) -> None:
     if not RETAIL.exists():
         print(f"\nOnline Retail replay skipped: {RETAIL} not found (set TAILSTUDIO_SHARED_DATA)")
         return
     loaded = load_files(RETAIL)
-    ds = build_dataset(loaded.interactions, loaded.catalog, name="online-retail")
-    print(f"\nOnline Retail: {ds.n_users:,} users x {ds.n_items:,} items; {model_name} fitted "
-          f"before the last {days} days, K=10, 100 candidates (+100 tail / new)")
+    inter = loaded.interactions
+    where = "the last"
+    if inner:  # validation: drop the replayed days, replay the days before them
+        stamps = pd.to_datetime(inter["timestamp"])
+        start = stamps.max().normalize() - pd.Timedelta(days=days - 1)
+        inter = inter.loc[stamps < start]
+        where = f"the {days} days before the last"
+    ds = build_dataset(inter, loaded.catalog, name="online-retail")
+    print(f"\nOnline Retail{' (inner validation replay)' if inner else ''}: {ds.n_users:,} users "
+          f"x {ds.n_items:,} items; {model_name} fitted before {where} {days} days, K=10, 100 "
+          "candidates (+100 tail / new)")
+    if pseudo_hits:
+        sweep(ds, days, model_name, pseudo_hits)
+        return
     print(f"{'policy':>10} {'weight':>6} {'user-days':>9} {'hits':>6} {'hit/slot':>8} "
           f"{'tail hits':>9} {'discovered':>10} {'tail exp':>8} {'seconds':>7}")
     runs = {}
@@ -122,6 +138,25 @@ def retail(days: int, model_name: str) -> None:
             print(f"  warning: {line}")
 
 
+def sweep(ds, days: int, model_name: str, pseudo_hits: list[float]) -> None:
+    """Thompson's prior weight (pseudo-hits at weight 0) against greedy, at weights 0.1 / 0.3."""
+    base = replay(create_model(model_name), ds, PolicyConfig(policy="greedy"),
+                  ReplayConfig(days=days)).summary
+    print(f"greedy: hit/slot {base['hit_rate_per_slot']:.4f}, discovered "
+          f"{base['tail_items_discovered']}, tail exposure {base['tail_exposure']:.3f}")
+    print(f"{'pseudo-hits':>11} {'weight':>6} {'hit/slot':>8} {'vs greedy':>9} {'discovered':>10} "
+          f"{'tail exp':>8}")
+    for most in pseudo_hits:
+        thompson.PSEUDO_HITS = most
+        for weight in (0.1, 0.3):
+            s = replay(create_model(model_name), ds,
+                       PolicyConfig(policy="thompson", exploration=weight, seed=0),
+                       ReplayConfig(days=days)).summary
+            print(f"{most:11g} {weight:6.1f} {s['hit_rate_per_slot']:8.4f} "
+                  f"{s['hit_rate_per_slot'] / base['hit_rate_per_slot']:9.3f} "
+                  f"{s['tail_items_discovered']:10,} {s['tail_exposure']:8.3f}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=50)
@@ -129,11 +164,18 @@ def main() -> int:
     parser.add_argument("--days", type=int, default=14)
     parser.add_argument("--model", default="ease")
     parser.add_argument("--skip-retail", action="store_true")
+    parser.add_argument("--only-retail", action="store_true")
+    parser.add_argument("--inner", action="store_true", help="replay the days before the last "
+                        "--days instead (a validation replay for choosing defaults)")
+    parser.add_argument("--pseudo-hits", default="", help="with --inner: sweep Thompson's prior "
+                        "weight, e.g. 30,100,1000")
     args = parser.parse_args()
-    synthetic(args.seeds)
-    speed(args.users)
+    if not args.only_retail:
+        synthetic(args.seeds)
+        speed(args.users)
     if not args.skip_retail:
-        retail(args.days, args.model)
+        retail(args.days, args.model, args.inner,
+               [float(x) for x in args.pseudo_hits.split(",") if x.strip()])
     return 0
 
 

@@ -3,11 +3,12 @@
 Each candidate of a user has a Beta posterior on its hit rate: the prior mean is the model's
 calibrated score for that user and item (so an item nobody has been shown yet starts from
 what the model, or its content path, guesses); as the exploration weight grows the prior means
-are pulled toward the user's average candidate and the prior's weight shrinks, and the item's
-own feedback (times shown, hits) is added on top. A list is the
-top-K of one joint draw from the posteriors. The probability of each candidate at each slot
-has no closed form: it is the share of ``draws`` seeded draws that put it there, and the list
-actually shown is the first of those draws (so its propensities are never zero).
+are pulled toward the user's average candidate and the prior's weight (in pseudo-hits, so its
+relative spread does not depend on how rare hits are) shrinks; the item's own feedback (times
+shown, hits) is added on top. A list is the top-K of one joint draw from the posteriors. The
+probability of each candidate at each slot has no closed form: it is the share of ``draws``
+seeded draws that put it there, and the list actually shown is the first of those draws (so
+its propensities are never zero).
 """
 
 from __future__ import annotations
@@ -15,21 +16,23 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["beta_parameters", "prior_strength", "thompson_draws", "rank_prior", "tempered_prior",
-           "STRENGTH_MIN", "STRENGTH_MAX"]
+           "PSEUDO_HITS"]
 
-#: Prior weight (pseudo-shows) at exploration weight 1 and 0.
-STRENGTH_MIN = 2.0
-STRENGTH_MAX = 200.0
+#: Prior weight, in pseudo-hits, at exploration weight 0 (:func:`prior_strength`); chosen on
+#: an inner replay of Online Retail (the days before the replayed ones; bench_feedback.py).
+PSEUDO_HITS = 100.0
 #: Default prior mean of each user's best candidate (:func:`rank_prior`).
 TOP_PRIOR = 0.1
 #: Prior means are kept inside (EPS, 1 - EPS) so both Beta parameters stay positive.
 EPS = 1e-4
 
 
-def prior_strength(exploration: float) -> float:
-    """Pseudo-shows behind each prior: from :data:`STRENGTH_MAX` (weight 0: trust the model)
-    down to :data:`STRENGTH_MIN` (weight 1: let feedback decide after a few shows)."""
-    return STRENGTH_MIN + (STRENGTH_MAX - STRENGTH_MIN) * (1.0 - exploration)
+def prior_strength(exploration: float, most: float | None = None) -> float:
+    """Pseudo-hits behind each prior: ``most^(1 - w)``, from :data:`PSEUDO_HITS` (``most``) at
+    weight 0 (trust the model) down to 1 at weight 1. A prior worth ``H`` hits has a relative
+    spread of about ``1 / sqrt(H)`` whatever the hit rate's scale, and observed feedback
+    outweighs it once an item has earned about ``H`` hits."""
+    return float((PSEUDO_HITS if most is None else most) ** (1.0 - exploration))
 
 
 def rank_prior(n_users: int, n_cols: int) -> np.ndarray:
@@ -52,12 +55,12 @@ def tempered_prior(mean: np.ndarray, valid: np.ndarray, exploration: float) -> n
 
 def beta_parameters(prior_mean: np.ndarray, strength: float, shows: np.ndarray | None = None,
                     hits: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """``(alpha, beta)`` of each candidate's posterior: prior ``mean × strength`` pseudo-hits and
-    ``(1 - mean) × strength`` pseudo-misses, plus observed ``hits`` and ``shows - hits``
-    (arrays shaped like ``prior_mean``)."""
+    """``(alpha, beta)`` of each candidate's posterior: the prior is ``strength`` pseudo-hits
+    in ``strength / mean`` pseudo-shows (mean ``mean``), plus observed ``hits`` and
+    ``shows - hits`` (arrays shaped like ``prior_mean``)."""
     m = np.clip(np.asarray(prior_mean, dtype=np.float64), EPS, 1.0 - EPS)
-    alpha = m * strength
-    beta = (1.0 - m) * strength
+    alpha = np.full_like(m, strength)
+    beta = strength * (1.0 - m) / m
     if shows is not None:
         h = np.zeros_like(m) if hits is None else np.asarray(hits, dtype=np.float64)
         alpha = alpha + h
