@@ -12,7 +12,9 @@ Thompson sampling's prior means are the candidates' hit probabilities from the h
 the rank, popularity, tail flag and user activity), fitted on an inner split of the data the
 model is trained on with the model's setting refitted there (:func:`calibration_model`), so
 they are calibrated across users; the appended tail / new columns are given ranks after the
-model's ``C`` (their true rank is lower still).
+model's ``C`` (their true rank is lower still). The probabilities are handed out in the
+model's score order, so the prior keeps the model's ranking and a strong prior (weight near 0)
+reproduces the model's own list.
 """
 
 from __future__ import annotations
@@ -93,11 +95,18 @@ def calibration_model(model: Any, dataset: Dataset, policy: PolicyConfig,
 
 def prior_means(hit_model: HitModel | None, cands: Candidates, dataset: Dataset
                 ) -> np.ndarray | None:
-    """(U, C) calibrated hit probabilities of the candidate columns (``None`` without a hit
-    model: the policy then calibrates by rank)."""
+    """(U, C) calibrated hit probabilities of the candidate columns, in the model's order (the
+    user's probabilities sorted and handed out by score, so a strong prior reproduces the
+    model's list and calibration only sets the scale); ``None`` without a hit model (the
+    policy then calibrates by rank)."""
     if hit_model is None:
         return None
+    valid = cands.items >= 0
     rank = np.broadcast_to(np.arange(1, cands.c + 1, dtype=np.float32), cands.items.shape)
-    scores = np.where(cands.items >= 0, cands.scores, 0.0).astype(np.float32)
-    p = hit_model.predict_lists(scores, rank, cands.items, cands.users, dataset)
-    return np.where(cands.items >= 0, p, 0.0)
+    scores = np.where(valid, cands.scores, 0.0).astype(np.float32)
+    p = np.where(valid, hit_model.predict_lists(scores, rank, cands.items, cands.users, dataset),
+                 -np.inf)
+    by_score = np.argsort(np.where(valid, -cands.scores, np.inf), axis=1, kind="stable")
+    out = np.empty_like(p, dtype=np.float64)
+    np.put_along_axis(out, by_score, -np.sort(-p, axis=1), axis=1)
+    return np.where(valid, out, 0.0)
