@@ -172,3 +172,22 @@ def test_examination_option_and_its_errors(files, capsys):
         assert main(["ope", "--log", str(log), "--lists", str(lists), "--examination", bad]) == 2
         err = capsys.readouterr().err.strip()
         assert err.startswith("error: examination") and "\n" not in err
+
+
+def test_stochastic_target_lists_with_probabilities(files, tmp_path, capsys):
+    log, lists, _ = files
+    frame = pd.read_csv(lists)
+    half = frame.assign(probability=0.5)  # each listed item at its rank half the time
+    path = tmp_path / "half.csv"
+    half.to_csv(path, index=False)
+    assert main(["ope", "--log", str(log), "--lists", str(lists), "--estimators", "ips",
+                 "--json", "-"]) == 0
+    full = json.loads(capsys.readouterr().out)["estimators"]["ips"]["value"]
+    assert main(["ope", "--log", str(log), "--lists", str(path), "--estimators", "ips",
+                 "--json", "-"]) == 0
+    halved = json.loads(capsys.readouterr().out)["estimators"]["ips"]["value"]
+    assert halved == pytest.approx(full / 2)
+    over = pd.concat([half, half.assign(item_id=half["item_id"] + "x", probability=0.6)])
+    over.to_csv(path, index=False)
+    assert main(["ope", "--log", str(log), "--lists", str(path)]) == 2
+    assert "add up to more than 1" in capsys.readouterr().err

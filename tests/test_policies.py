@@ -205,3 +205,21 @@ def test_thompson_prior_comes_from_the_calibrated_hit_model(tmp_path, small_shop
     ranked = export_explored_lists(model, ds, tmp_path / "r", cfg,
                                    pol.model_copy(update={"prior": "rank"}))
     assert ranked.manifest["policy"]["prior_from"] == "candidate rank"
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "json"])
+def test_explored_export_formats_round_trip(tmp_path, small_shop, fmt):
+    from recsys.export import ExportConfig, read_export
+    from recsys.export.explore import export_explored_lists
+    from recsys.models import create_model
+
+    model = create_model("pop", {}).fit(small_shop, device="cpu")
+    cfg = ExportConfig(k=4, candidates=20, format=fmt)
+    res = export_explored_lists(model, small_shop, tmp_path / fmt, cfg,
+                                PolicyConfig(policy="epsilon", exploration=0.4, seed=1))
+    frame = read_export(res.files[0])
+    assert list(frame.columns)[-2:] == ["propensity", "list_id"] and len(frame) == res.rows
+    head = frame.head(len(res.frame_sample)).reset_index(drop=True)
+    pd.testing.assert_frame_equal(head, res.frame_sample.reset_index(drop=True),
+                                  check_dtype=False)
+    assert frame["list_id"].str.len().eq(16).all() and frame["propensity"].between(0, 1).all()
