@@ -1,7 +1,9 @@
 """``python -m recsys export``: train on every interaction, write tail-boost lists + manifest.
 
 Every user's lists exclude every item they have interacted with; ``--rerank`` re-ranks each
-user's top ``--candidates`` first. Columns and manifest: :mod:`recsys.export`.
+user's top ``--candidates`` first. ``--policy`` instead lets an exploration policy choose
+from them (:mod:`recsys.export.explore`): rows gain ``propensity`` and ``list_id`` and the
+manifest a ``policy`` entry. Columns and manifest: :mod:`recsys.export`.
 """
 
 from __future__ import annotations
@@ -10,8 +12,16 @@ import argparse
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
-from recsys.cli.args import add_dataset_args, add_input_args, add_model_args, json_arg, load_dataset
+from recsys.cli.args import (
+    CliError,
+    add_dataset_args,
+    add_input_args,
+    add_model_args,
+    json_arg,
+    load_dataset,
+)
 from recsys.cli.recommend import add_rerank_args
 from recsys.data.segments import USER_SEGMENTS
 from recsys.export.scopes import ExportScope
@@ -35,6 +45,50 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="csv, parquet or json (JSON Lines); default csv")
     p.add_argument("--out", required=True, help="output folder (created; lists file + "
                    "manifest.json)")
+    add_policy_args(p)
+
+
+def add_policy_args(p: argparse.ArgumentParser) -> None:
+    """``--policy`` and its settings: exploring lists whose rows carry propensities."""
+    from recsys.feedback.policies import POLICIES
+
+    p.add_argument("--policy", choices=list(POLICIES), help="exploration policy over the "
+                   "model's candidates; rows then carry propensity and list_id (not with "
+                   "--rerank)")
+    p.add_argument("--exploration", type=float, default=0.1, help="--policy: exploration weight "
+                   "from 0 (the model's own lists) to 1 (default 0.1)")
+    p.add_argument("--new-item-days", type=float, help="--policy: items launched or first seen "
+                   "within this many days of the data's end count as new and are explored "
+                   "like tail items")
+    p.add_argument("--draws", type=int, default=100, help="--policy thompson: Monte-Carlo draws "
+                   "behind the propensities (default 100)")
+    p.add_argument("--prior", choices=["calibrated", "rank"], default="calibrated",
+                   help="--policy thompson: prior means from the hit model fitted on an inner "
+                   "split (default) or from the candidate's rank alone")
+    p.add_argument("--seed", type=int, default=0, help="--policy: seed (default 0)")
+
+
+def policy_arg(args: argparse.Namespace) -> Any:
+    """The ``--policy`` settings as a config (``None`` without ``--policy``); bad values are a
+    one-line CliError (exit 2)."""
+    from pydantic import ValidationError
+
+    from recsys.feedback.policies import PolicyConfig
+
+    if getattr(args, "policy", None) is None:
+        return None
+    if getattr(args, "rerank", None) not in (None, "none"):
+        raise CliError("--policy and --rerank cannot be combined: an exploration policy works "
+                       "on the model's own candidates")
+    try:
+        return PolicyConfig(policy=args.policy, exploration=args.exploration,
+                            new_item_days=args.new_item_days, draws=args.draws, seed=args.seed,
+                            prior=args.prior)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        flag = {"exploration": "--exploration", "new_item_days": "--new-item-days",
+                "draws": "--draws", "seed": "--seed"}.get(str(err["loc"][0]), "--policy")
+        raise CliError(f"{flag}: {err['msg']} (got {err.get('input')})") from exc
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
     from recsys.rerank.config import rerank_config_from_args
 
     model_config = json_arg(args.config, "model settings")
+    policy = policy_arg(args)
     step = rerank_config_from_args(args.rerank, args.strength, args.rerank_options)
     steps = [step] if step is not None else []
     scope = ExportScope(kind="segment", value=args.segment) if args.segment else ExportScope()
@@ -61,10 +116,18 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     model.fit(ds, device=args.device)
     train_s = time.perf_counter() - t0
+    info = {"run": None, "trained_on": "all interactions", "train_s": round(train_s, 3)}
+    if policy is not None:
+        from recsys.export.explore import export_explored_lists
+
+        result = export_explored_lists(model, ds, out, config, policy, model_info=info)
+        print(f"{result.rows:,} rows for {result.users:,} users ({policy.policy}, exploration "
+              f"{policy.exploration:g}) -> {result.files[0]} (+ {result.files[1].name}) in "
+              f"{time.perf_counter() - t0:.1f}s")
+        return 0
     context = RerankContext(ds, hit_model=hit_model_for(steps, model, ds))
     result = export_lists(model, ds, out, config, rerank=steps, context=context,
-                          model_info={"run": None, "trained_on": "all interactions",
-                                      "train_s": round(train_s, 3)},
+                          model_info=info,
                           metrics=None)
     print(f"{result.rows:,} rows for {result.users:,} users -> {result.files[0]} "
           f"(+ {result.files[1].name}) in {time.perf_counter() - t0:.1f}s")

@@ -30,7 +30,7 @@ from typing import IO, Any, Literal, get_args
 import numpy as np
 import pandas as pd
 
-__all__ = ["EXPORT_COLUMNS", "TEXT_COLUMNS", "EXPORT_FORMATS", "EXTENSIONS", "ExportFormat",
+__all__ = ["EXPORT_COLUMNS", "EXPLORE_COLUMNS", "TEXT_COLUMNS", "EXPORT_FORMATS", "EXTENSIONS", "ExportFormat",
            "neutralise_cells", "unneutralise_cells", "open_writer", "ListWriter", "read_export",
            "write_csv_chunk", "write_table"]
 
@@ -47,6 +47,9 @@ EXPORT_COLUMNS: dict[str, str] = {
     "score": "float64", "base_score": "float64", "is_tail": "bool", "boosted": "bool",
     "cluster": "int64",
 }
+#: Columns an exploring export adds after :data:`EXPORT_COLUMNS`: the probability that the
+#: policy shows this item at this rank to this user, and the id of the list.
+EXPLORE_COLUMNS: dict[str, str] = {"propensity": "float64", "list_id": "string"}
 TEXT_COLUMNS: tuple[str, ...] = tuple(c for c, t in EXPORT_COLUMNS.items() if t == "string")
 
 _DANGEROUS = ("=", "+", "-", "@", "\t", "\r", "'")
@@ -70,15 +73,20 @@ class ListWriter(ABC):
 
     format: str = ""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, columns: dict[str, str] | None = None) -> None:
         self.path = Path(path)
         self.rows = 0
+        self.columns = dict(columns or EXPORT_COLUMNS)
+
+    @property
+    def text_columns(self) -> tuple[str, ...]:
+        return tuple(c for c, t in self.columns.items() if t == "string")
 
     def write(self, frame: pd.DataFrame) -> None:
-        """Append ``frame`` (columns :data:`EXPORT_COLUMNS`, in order)."""
-        if list(frame.columns) != list(EXPORT_COLUMNS):
+        """Append ``frame`` (the writer's columns, :data:`EXPORT_COLUMNS` by default, in order)."""
+        if list(frame.columns) != list(self.columns):
             raise ValueError(f"export chunk columns {list(frame.columns)} differ from "
-                             f"{list(EXPORT_COLUMNS)}")
+                             f"{list(self.columns)}")
         self._write(frame)
         self.rows += len(frame)
 
@@ -98,38 +106,38 @@ class ListWriter(ABC):
 class _CsvWriter(ListWriter):
     format = "csv"
 
-    def __init__(self, path: str | Path) -> None:
-        super().__init__(path)
+    def __init__(self, path: str | Path, columns: dict[str, str] | None = None) -> None:
+        super().__init__(path, columns)
         self._fh: IO[str] = self.path.open("w", encoding="utf-8", newline="")
         self._header = True
 
     def _write(self, frame: pd.DataFrame) -> None:
-        write_csv_chunk(self._fh, frame, header=self._header, text_columns=TEXT_COLUMNS)
+        write_csv_chunk(self._fh, frame, header=self._header, text_columns=self.text_columns)
         self._header = False
 
     def close(self) -> None:
         if self._header:  # nothing written: still a valid file with a header
-            self._fh.write(",".join(EXPORT_COLUMNS) + "\r\n")
+            self._fh.write(",".join(self.columns) + "\r\n")
             self._header = False
         self._fh.close()
 
 
-def _arrow_schema() -> Any:
+def _arrow_schema(columns: dict[str, str]) -> Any:
     import pyarrow as pa
 
     types = {"string": pa.string(), "int64": pa.int64(), "float64": pa.float64(),
              "bool": pa.bool_()}
-    return pa.schema([(c, types[t]) for c, t in EXPORT_COLUMNS.items()])
+    return pa.schema([(c, types[t]) for c, t in columns.items()])
 
 
 class _ParquetWriter(ListWriter):
     format = "parquet"
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, columns: dict[str, str] | None = None) -> None:
         import pyarrow.parquet as pq
 
-        super().__init__(path)
-        self._schema = _arrow_schema()
+        super().__init__(path, columns)
+        self._schema = _arrow_schema(self.columns)
         self._writer = pq.ParquetWriter(self.path, self._schema, compression="zstd")
 
     def _write(self, frame: pd.DataFrame) -> None:
@@ -151,8 +159,8 @@ def _json_value(value: Any) -> Any:
 class _JsonLinesWriter(ListWriter):
     format = "json"
 
-    def __init__(self, path: str | Path) -> None:
-        super().__init__(path)
+    def __init__(self, path: str | Path, columns: dict[str, str] | None = None) -> None:
+        super().__init__(path, columns)
         self._fh: IO[str] = self.path.open("w", encoding="utf-8", newline="\n")
 
     def _write(self, frame: pd.DataFrame) -> None:
@@ -172,10 +180,11 @@ _WRITERS: dict[str, type[ListWriter]] = {"csv": _CsvWriter, "parquet": _ParquetW
                                          "json": _JsonLinesWriter}
 
 
-def open_writer(path: str | Path, fmt: str) -> ListWriter:
-    """A streaming writer of export chunks in ``fmt`` (``csv``, ``parquet`` or ``json``)."""
+def open_writer(path: str | Path, fmt: str, columns: dict[str, str] | None = None) -> ListWriter:
+    """A streaming writer of export chunks in ``fmt`` (``csv``, ``parquet`` or ``json``) with
+    ``columns`` (name → dtype; default :data:`EXPORT_COLUMNS`)."""
     try:
-        return _WRITERS[fmt](path)
+        return _WRITERS[fmt](path, columns)
     except KeyError:
         raise ValueError(f"Unknown export format '{fmt}'; choose one of {', '.join(EXPORT_FORMATS)}.") \
             from None
@@ -212,10 +221,16 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
     return path
 
 
+def _file_columns(names: Sequence[str]) -> dict[str, str]:
+    """The export columns, plus the exploring ones when the file has them."""
+    extra = {c: t for c, t in EXPLORE_COLUMNS.items() if c in names}
+    return {**EXPORT_COLUMNS, **extra}
+
+
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     """Export dtypes (text as Python ``str`` objects, the way the export frame holds them)."""
     out = pd.DataFrame(index=frame.index)
-    for col, kind in EXPORT_COLUMNS.items():
+    for col, kind in _file_columns(list(frame.columns)).items():
         values = frame[col]
         if kind == "string":
             out[col] = values.astype(str).astype(object)
@@ -232,11 +247,13 @@ def read_export(path: str | Path, fmt: str | None = None) -> pd.DataFrame:
     fmt = fmt or {"csv": "csv", "parquet": "parquet", "jsonl": "json", "json": "json"}.get(
         path.suffix.lstrip(".").lower(), "")
     if fmt == "csv":
-        frame = pd.read_csv(path, dtype={c: str for c in TEXT_COLUMNS}, keep_default_na=False,
+        text = (*TEXT_COLUMNS, "list_id")
+        frame = pd.read_csv(path, dtype={c: str for c in text}, keep_default_na=False,
                             na_values={c: ["", "NaN", "nan"] for c in ("score", "base_score")},
                             encoding="utf-8")
-        for col in TEXT_COLUMNS:
-            frame[col] = unneutralise_cells(frame[col])
+        for col in text:
+            if col in frame.columns:
+                frame[col] = unneutralise_cells(frame[col])
     elif fmt == "parquet":
         frame = pd.read_parquet(path)
     elif fmt == "json":
@@ -244,7 +261,7 @@ def read_export(path: str | Path, fmt: str | None = None) -> pd.DataFrame:
         # leaves unescaped inside strings (a title may hold one).
         text = path.read_text(encoding="utf-8")
         rows = [json.loads(line) for line in text.split("\n") if line.strip()]
-        frame = pd.DataFrame(rows, columns=list(EXPORT_COLUMNS))
+        frame = pd.DataFrame(rows, columns=list(_file_columns(list(rows[0]) if rows else [])))
         for col in ("score", "base_score"):
             frame[col] = frame[col].astype("float64")  # null → NaN
     else:
