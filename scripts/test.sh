@@ -24,3 +24,5 @@ export NUMBA_CACHE_DIR="${NUMBA_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/tail-
 .venv/bin/python benchmarks/bench_rerank.py --datasets ml-100k --quick
 # Item map: Online Retail text → clustered UMAP map, cold process and warm (~20 s).
 .venv/bin/python benchmarks/bench_map.py --quick
+# Off-policy estimators on the synthetic logged bandit (bias, coverage) and policy speed (~5 s).
+.venv/bin/python benchmarks/bench_feedback.py --seeds 10 --users 1000 --skip-retail
