@@ -23,6 +23,7 @@ from recsys import Dataset, Workspace
 from recsys.data.formats import DEMO_NAME, demo_dataset
 from recsys.data.splits import Split, SplitConfig, split_dataset
 from recsys.device import describe_device
+from recsys.labels import field_title
 from recsys.runs import KeptRun
 from recsys.workspace import WorkspaceError, default_workspace_path
 
@@ -253,7 +254,8 @@ def config_form(config_cls: type[BaseModel], key: str,
     chosen = [(n, f) for n, f in config_cls.model_fields.items() if fields is None or n in fields]
     cols = st.columns(3)
     for i, (name, field) in enumerate(chosen):
-        ann, default, label = field.annotation, field.get_default(call_default_factory=True), name
+        ann, default = field.annotation, field.get_default(call_default_factory=True)
+        label = field.title or field_title(name)  # one label per field, declared with it
         lo, hi = _bounds(field)
         col, wkey, help_ = cols[i % 3], f"{key}.{name}", field.description
         args = typing.get_args(ann)

@@ -28,6 +28,7 @@ from recsys.export import (
 )
 from recsys.export.scopes import SCOPE_KINDS, SCOPE_RESTRICTS, ScopeKind, ScopeRestrict
 from recsys.export.writers import EXPORT_FORMATS
+from recsys.labels import METHOD_LABELS, method_label
 from recsys.models import create_model
 from recsys.rerank import (
     METHODS,
@@ -169,7 +170,8 @@ map_key = hashlib.sha256(clusters.tobytes()).hexdigest()[:16] if clusters is not
 
 c = st.columns(4)
 method = c[0].selectbox("Re-rank method", ["none", *METHODS], key="export_method",
-                        help="How the tail gets more exposure; 'none' exports the model's own lists.")
+                        format_func=METHOD_LABELS.get,
+                        help="How the tail gets more exposure; the model's own lists export them unchanged.")
 # Values live in session state only (a What-if hand-off sets them there): a default as well
 # would make Streamlit warn about a widget set both ways.
 st.session_state.setdefault("export_strength", 0.5)
@@ -380,7 +382,7 @@ else:
         try:
             model = m.get("model") or {}
             run_name = model.get("run") or model.get("name")
-            rerank = ", ".join(f"{r['method']} @ {r['strength']:.2f}" for r in m.get("rerank") or [])
+            rerank = ", ".join(method_label(r["method"], r["strength"]) for r in m.get("rerank") or [])
             scope = (m.get("scope") or {}).get("description")
         except (*DAMAGED, AttributeError):
             run_name, rerank, scope = None, "?", None

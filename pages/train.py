@@ -10,6 +10,7 @@ from pydantic import ValidationError
 import ui
 from recsys.data.splits import SPLIT_METHODS, SplitConfig
 from recsys.jobs import TrainingJob
+from recsys.labels import metric_label
 from recsys.models import available_models, get_model_class
 from recsys.models.selection import candidate_label, choice_rows
 
@@ -153,10 +154,22 @@ else:
                         "device", "current data", "saved")
             if c in table and c != "dataset_fingerprint"
             and (c != "run" or (table["run"] != "finished").any())]  # shown for a stopped run
-    formats = {c: st.column_config.NumberColumn(format="%.4f")
+    formats = {c: st.column_config.NumberColumn(metric_label(c), format="%.4f")
                for c in ("ndcg", "recall", "hitrate", "map", "aplt", "coverage", "gini")}
+    formats.update({c: st.column_config.NumberColumn(metric_label(c), format="%.1f")
+                    for c in ("arp", "train_s")})
+    formats["novelty"] = st.column_config.NumberColumn(metric_label("novelty"), format="%.2f")
+    formats["device"] = st.column_config.TextColumn(metric_label("device"))
     formats.update({c: st.column_config.NumberColumn(label, help=help, format="%.4f")
                     for c, (label, help) in NEW_ITEM_COLUMNS.items()})
+    table["saved"] = [ui.local_time(t) for t in table["saved"]]
+    sortable = [c for c in ("ndcg", "recall", "hitrate", "map", "aplt", "coverage",
+                            *NEW_ITEM_COLUMNS) if c in table]
+    if sortable:
+        by = st.selectbox("Sort by", sortable, key="results_sort",
+                          format_func=lambda c: NEW_ITEM_COLUMNS[c][0] if c in NEW_ITEM_COLUMNS
+                          else metric_label(c))
+        table = table.sort_values(by, ascending=False, kind="stable", na_position="last")
     st.dataframe(table[cols], hide_index=True, key="results_table", column_config=formats)
     if {"aplt", "ndcg"} <= set(table.columns):  # a run recorded without them has no point
         fig = px.scatter(table.dropna(subset=["aplt", "ndcg"]), x="aplt", y="ndcg", text="model",

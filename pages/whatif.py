@@ -13,6 +13,7 @@ import streamlit as st
 from pydantic import ValidationError
 
 import ui
+from recsys.labels import METHOD_LABELS
 from recsys.rerank import (
     METHODS,
     RerankConfig,
@@ -32,9 +33,7 @@ from recsys.rerank.business import BUSINESS_LABELS, list_business, price_band_ex
 from recsys.rerank.rulesets import with_rules
 from recsys.workspace import WorkspaceError
 
-LABELS = {"tail_bonus": "Tail bonus (additive)", "pop_penalty": "Popularity penalty",
-          "xquad": "xQuAD (popularity)", "calibrated": "Calibrated (Steck)",
-          "promotion": "Promotion quota"}
+LABELS = METHOD_LABELS
 SWEEP = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0)
 POOL = 100
 SHOWN = {"ndcg": ("NDCG@K", "normal", "{:.4f}"), "recall": ("Recall@K", "normal", "{:.4f}"),

@@ -91,7 +91,7 @@ def test_upload_validate_use_in_browser(server: tuple[str, Path], browser_page, 
     page.reload()  # results come back from the workspace
     table = page.get_by_test_id("stDataFrame")
     expect(table).to_contain_text("ease")
-    expect(table).to_contain_text("ndcg")
+    expect(table).to_contain_text("NDCG@K")
     assert (workspace / "models" / "shop_log" / "ease" / "weights.npz").exists()
     settle(page, charts=1)
     shots.append(shot(page, tmp_path / "04-train-results.png"))

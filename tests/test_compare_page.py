@@ -38,7 +38,7 @@ def test_user_by_id_two_models_and_variant(workspace_copy: Path):
     assert len(overlap) == 6  # every pair of the four lists
     assert overlap["rbo"].between(0, 1).all() and overlap["jaccard"].between(0, 1).all()
     tails = _frames(at, "tail items")[0].set_index("list")
-    assert tails.loc["itemknn + tail_bonus @ 1.00", "tail items"] >= tails.loc["itemknn", "tail items"]
+    assert tails.loc["itemknn + Tail bonus (additive) at 1.00", "tail items"] >= tails.loc["itemknn", "tail items"]
     breakdown = _frames(at, "base_rank")
     assert len(breakdown) == 4 and {"base_score", "score", "reason", "moved"} <= set(breakdown[0].columns)
     history = _frames(at, "last_time")[0]

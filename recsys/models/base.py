@@ -25,6 +25,7 @@ import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field
 
 from recsys.data.dataset import Dataset
+from recsys.labels import field_title
 
 __all__ = ["ModelConfig", "Recommender", "Callback", "Exclude", "topk_from_scores", "FitStopped", "pack_csr",
            "unpack_csr", "read_meta", "stop_requested"]
@@ -57,7 +58,7 @@ def stop_requested(callback: Callback | None) -> bool:
 class ModelConfig(BaseModel):
     """Base of every model config: frozen, typos refused, seeded."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", field_title_generator=field_title)
 
     seed: int = Field(0, ge=0, description="Random seed: same data + seed = same model.")
 

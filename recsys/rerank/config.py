@@ -19,6 +19,8 @@ from pydantic import (
     model_validator,
 )
 
+from recsys.labels import field_title, method_label
+
 __all__ = ["RerankConfig", "METHODS", "TARGETS", "MAX_POSITION", "rerank_config_from_args",
            "RERANK_OPTIONS_HELP"]
 
@@ -48,7 +50,7 @@ class RerankConfig(BaseModel):
     Rules (pins, boost, bury, block) are explicit decisions and apply whatever the strength.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", field_title_generator=field_title)
 
     method: Literal["none", "tail_bonus", "pop_penalty", "xquad", "calibrated", "promotion"] = (
         "none")
@@ -119,10 +121,10 @@ class RerankConfig(BaseModel):
         return bool(self.pins or self.boost or self.bury or self.block)
 
     def label(self) -> str:
-        """Short human label, e.g. ``tail_bonus @ 0.50``."""
+        """Short human label, e.g. "Tail bonus (additive) at 0.50" (:func:`recsys.labels.method_label`)."""
         if self.method == "none":
             return "rules" if self.has_rules else "model"
-        return f"{self.method} @ {self.strength:.2f}"
+        return method_label(self.method, self.strength)
 
 
 #: Help of the command line's ``--rerank-options``.

@@ -1,0 +1,120 @@
+"""What people read: one label per setting, metric and re-rank method, used by every form,
+table and caption of the dashboard (and the command line's tables).
+
+Settings get their label as their pydantic ``title``: configs set
+``field_title_generator=field_title`` (see :class:`recsys.models.base.ModelConfig`), so a field
+declares its label where it is declared (``Field(..., title="…")``) or, without one, takes it
+from :data:`FIELD_TITLES` by name, else from the name itself ("min_df" → "Min df").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["FIELD_TITLES", "METRIC_LABELS", "METHOD_LABELS", "field_title", "metric_label",
+           "method_label"]
+
+#: Labels of settings shared by many configs (a field's own ``title`` wins).
+FIELD_TITLES: dict[str, str] = {
+    "seed": "Random seed",
+    "l2": "Regularisation (L2 λ)",
+    "weight_decay": "Weight decay",
+    "lr": "Learning rate",
+    "epochs": "Epochs (at most)",
+    "n_epochs": "Epochs (at most)",
+    "batch_size": "Batch size",
+    "eval_every": "Validate every (epochs)",
+    "patience": "Early-stopping patience (validations)",
+    "factors": "Latent factors",
+    "dim": "Embedding size",
+    "init_std": "Initial weight spread",
+    "negatives": "Negative samples per positive",
+    "loss": "Loss",
+    "dropout": "Dropout",
+    "mlp_layers": "Hidden layer widths",
+    "mlp_width": "Hidden layer width",
+    "encoder": "Encoder layer widths",
+    "beta": "KL weight (β)",
+    "anneal_steps": "KL annealing steps",
+    "blocks": "Attention blocks",
+    "heads": "Attention heads",
+    "max_len": "History length (items)",
+    "text_init": "Start item embeddings from their text",
+    "text_method": "Text embedding",
+    "use_text": "Use item text",
+    "use_item_features": "Use item attributes",
+    "use_user_features": "Use customer attributes",
+    "side_weight": "Weight of category / brand / price fields",
+    "context_weight": "Weight of seen-but-not-liked items",
+    "history_half_life_days": "Recency half-life (days)",
+    "neighbours": "Neighbours per item",
+    "shrinkage": "Similarity shrinkage",
+    "content_weight": "Content share for well-known items",
+    "cold_shrink": "Interactions until content fades (half-way)",
+    "content_scale": "Size of content scores",
+    "debias": "Popularity debiasing",
+    "debias_strength": "Debiasing strength",
+    "propensity_clip": "Smallest propensity (clip)",
+    "macr_weight": "Popularity branch weight (MACR)",
+    "first": "First model",
+    "second": "Second model",
+    "weight": "Weight of the first model",
+    "validation": "Inner validation split",
+    "valid_frac": "Inner validation share",
+    "time_budget_s": "Time cap (seconds)",
+    "confidence": "Confidence to depart from EASE",
+    "objective": "Choose by",
+    "accuracy_budget": "Accuracy budget (NDCG loss)",
+    "neural": "Try neural models",
+    "k": "List length (K)",
+    "exact_neighbours_up_to": "Exact neighbours up to (items)",
+    "min_cluster_size": "Smallest cluster (items)",
+    "min_samples": "Cluster density (min samples)",
+    "n_neighbors": "UMAP neighbours",
+    "min_dist": "UMAP minimum distance",
+    "perplexity": "t-SNE perplexity",
+    "strength": "Strength",
+    "quota_share": "Quota at full strength (share of K)",
+    "allocation": "Allocation",
+    "swap_cost": "Cost of a slot",
+    "rule_weight": "How far boosts and burials move a product",
+}
+
+#: Labels of the protocol's metrics and run figures (keys as in results and manifests).
+METRIC_LABELS: dict[str, str] = {
+    "ndcg": "NDCG@K", "recall": "Recall@K", "hitrate": "Hit rate@K", "map": "MAP@K",
+    "precision": "Precision@K", "mrr": "MRR@K",
+    "aplt": "Tail share (APLT)", "arp": "Avg popularity (ARP)", "coverage": "Coverage",
+    "gini": "Gini (exposure)", "novelty": "Novelty", "train_s": "Training time (s)",
+    "device": "Device", "val_ndcg": "Validation NDCG@K",
+    "new_recall": "Recall@K among new items", "new_share": "New items in the lists",
+    "new_users": "Users with a new item held out",
+}
+
+#: Labels of the re-rank methods.
+METHOD_LABELS: dict[str, str] = {
+    "none": "Model's own lists", "tail_bonus": "Tail bonus (additive)",
+    "pop_penalty": "Popularity penalty", "xquad": "xQuAD (popularity)",
+    "calibrated": "Calibrated (Steck)", "promotion": "Promotion quota",
+}
+
+
+def _humanise(name: str) -> str:
+    text = name.replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+def field_title(name: str, _info: Any = None) -> str:
+    """The label of a setting without its own ``title`` (pydantic ``field_title_generator``)."""
+    return FIELD_TITLES.get(name, _humanise(name))
+
+
+def metric_label(name: str) -> str:
+    """The label of a metric or run figure (its key when unknown)."""
+    return METRIC_LABELS.get(name, name)
+
+
+def method_label(method: str, strength: float | None = None) -> str:
+    """A re-rank method as people read it, e.g. "Tail bonus (additive) at 0.30"."""
+    label = METHOD_LABELS.get(method, _humanise(method))
+    return label if strength is None or method == "none" else f"{label} at {strength:.2f}"
