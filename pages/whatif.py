@@ -138,11 +138,14 @@ def _options(method: str) -> dict:
 
 
 def _metric_row(current: dict, baseline: dict) -> None:
+    """The current lists' metrics, each with its change as % of the unboosted lists' value."""
     cols = st.columns(len(SHOWN))
     for col, (name, (label, colour, fmt)) in zip(cols, SHOWN.items(), strict=False):
         delta = current[name] - baseline[name]
-        col.metric(label, fmt.format(current[name]), delta=fmt.format(delta) if abs(delta) > 0
-                   else None, delta_color=colour)
+        shown = (None if abs(delta) == 0 else f"{delta / baseline[name]:+.1%}" if baseline[name]
+                 else fmt.format(delta))
+        col.metric(label, fmt.format(current[name]), delta=shown, delta_color=colour,
+                   help=f"Unboosted: {fmt.format(baseline[name])}; the change is shown as % of it.")
 
 
 def _exposure_chart(table: pd.DataFrame, by: str, title: str) -> go.Figure:

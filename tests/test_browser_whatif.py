@@ -79,7 +79,7 @@ def test_whatif_slider_moves_the_metrics(server, browser_page, tmp_path: Path) -
     radio = page.get_by_test_id("stRadio")  # the captions name the allocations too
     radio.filter(has_text="Allocation").get_by_text("same total, where it costs least").click()
     radio.filter(has_text="Cost of a slot").get_by_text("expected NDCG loss").click()
-    expect(page.get_by_text("promotion @", exact=False).first).to_be_visible()
+    expect(page.get_by_text("Promotion quota at", exact=False).first).to_be_visible()
     settle(page, charts=1)
     expect(page.get_by_test_id("stException")).to_have_count(0)
     expect(page.get_by_test_id("stAlertContentError")).to_have_count(0)

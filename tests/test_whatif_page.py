@@ -222,3 +222,16 @@ def test_export_this_setting_hands_it_to_the_export_page(workspace_dir):
                                           if m.label == "Tail share (APLT)")
     at.button(key="export_drop_handoff").click().run()  # back to the page's own options
     assert not any("quota share" in c.value for c in at.caption)
+
+
+def test_deltas_are_shown_as_a_share_of_the_unboosted_value(workspace_dir):
+    _workspace_with(workspace_dir)
+    at = _whatif(workspace_dir)
+    at.selectbox(key="whatif_method").set_value("tail_bonus")
+    at.slider(key="whatif_strength").set_value(0.0).run()
+    base = float(_metric(at, "NDCG@K"))
+    at.slider(key="whatif_strength").set_value(1.0).run()
+    metric = next(m for m in at.metric if m.label == "NDCG@K")
+    assert metric.delta.endswith("%") and metric.delta.startswith("-")
+    assert float(metric.delta.rstrip("%")) == pytest.approx(
+        100 * (float(metric.value) - base) / base, abs=0.2)  # the shown values are rounded

@@ -63,7 +63,8 @@ def file_entry(path: Path) -> dict[str, Any]:
 #: How each list file format is written, as the manifest states it.
 FORMAT_NOTES: dict[str, str] = {
     "csv": "UTF-8 CSV with a header; text cells starting with = + - @ ' or a tab / carriage "
-           "return are prefixed with an apostrophe (') so spreadsheets do not run them.",
+           "return are prefixed with an apostrophe (') so spreadsheets do not run them. Scores "
+           "keep full precision for the programs that read them (round them for display).",
     "parquet": "Apache Parquet (zstd), one row group per chunk of users.",
     "json": "JSON Lines: one JSON object per row, UTF-8; missing numbers are null.",
 }
