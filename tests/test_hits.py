@@ -157,3 +157,35 @@ def test_expected_swap_cost_buys_tail_share_more_cheaply_than_the_score_ratio(ml
                      strengths=[0.0, 0.25, 0.5, 0.75, 1.0], context=ctx,
                      options={"promotion": {**options, "swap_cost": "expected"}})
     assert curve["aplt"].is_monotonic_increasing and curve["aplt"].iloc[-1] > 0.3
+
+
+def test_expected_promotion_brings_in_the_likeliest_hits_not_the_next_in_model_order():
+    """With the expected cost of a slot, the promoted targets are the tail candidates the hit
+    model rates highest (here: the most popular tail items), wherever the model ranked them."""
+    from recsys.rerank import RerankConfig, RerankContext, rerank
+    from recsys.rerank.hits import FEATURES, HitModel
+    from tests.test_rerank import make_cands, synthetic_dataset
+
+    ds = synthetic_dataset(n_users=60, n_items=60, seed=3)
+    cands = make_cands(ds, n_users=30, c=40, seed=2)
+    coef = np.zeros(len(FEATURES))
+    coef[FEATURES.index("log_popularity")] = 2.0
+    hits = HitModel(np.zeros(len(FEATURES)), np.ones(len(FEATURES)), coef, -3.0)
+    cfg = RerankConfig(method="promotion", strength=0.8, quota_share=0.5, allocation="global",
+                       swap_cost="expected")
+    k = 10
+    result = rerank(cands, ds, cfg, k, context=RerankContext(ds, hit_model=hits))
+    ranks = np.broadcast_to(np.arange(1, cands.c + 1), cands.items.shape)
+    p = hits.predict_lists(cands.scores, ranks, cands.items, cands.users, ds)
+    tail = np.asarray(ds.is_tail)[cands.items]
+    checked = 0
+    for row in range(cands.n_users):
+        brought = set(result.items[row][result.boosted[row]].tolist())
+        if not brought:
+            continue
+        below = np.flatnonzero(tail[row] & (np.arange(cands.c) >= k))
+        best = set(cands.items[row, below[np.argsort(-p[row, below], kind="stable")]
+                               [:len(brought)]].tolist())
+        assert brought == best, row
+        checked += 1
+    assert checked >= 5

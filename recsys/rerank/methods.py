@@ -197,6 +197,9 @@ def promotion(lists: WorkingLists, cfg: RerankConfig, ctx: RerankContext, k: int
         full = int(np.floor(cfg.quota_share * k + 0.5))
         budget = int(m.sum())  # the per-user total: one tail budget for both allocations
         values = swap_values(lists, cfg.swap_cost, ctx=ctx, users=users, k=k)
+        if cfg.swap_cost == "expected":  # not monotone in the score: most valuable first
+            extra_rank = _rank_within(values, extra, descending=True)
+            other_rank = _rank_within(values, other, descending=False)
         m = _allocate_globally(values, extra, extra_rank, other, other_rank,
                                np.minimum(np.clip(full - n_have, 0, None), available), budget)
     inserted = extra & (extra_rank <= m[:, None])
@@ -204,6 +207,16 @@ def promotion(lists: WorkingLists, cfg: RerankConfig, ctx: RerankContext, k: int
     group = np.where(inserted, 1, np.where(displaced, 2, np.where(top, 0, 3)))
     order = np.lexsort((np.broadcast_to(pos, (n, c)), group), axis=1)
     return lists.with_order(order, Reason.PROMOTION, inserted)
+
+
+def _rank_within(values: np.ndarray, mask: np.ndarray, *, descending: bool) -> np.ndarray:
+    """1-based rank of each ``mask`` slot by ``values`` within its row (ties by position);
+    0 outside the mask."""
+    key = np.where(mask, -values if descending else values, np.inf)
+    order = np.argsort(key, axis=1, kind="stable")
+    ranks = np.empty_like(order)
+    np.put_along_axis(ranks, order, np.arange(1, order.shape[1] + 1)[None, :], axis=1)
+    return np.where(mask, ranks, 0)
 
 
 def per_list_slots(needs: np.ndarray) -> np.ndarray:
