@@ -5,7 +5,8 @@ One module per command, each with ``add_arguments(parser)`` and ``run(args) -> e
 everything, write top-K unseen items per user), :mod:`~recsys.cli.evaluate` (split, train,
 measure every protocol metric), :mod:`~recsys.cli.export` (train on everything, write
 tail-boost lists + ``manifest.json``), :mod:`~recsys.cli.map` (item map, and ``warmup``:
-compile the map's numba code ahead of the first map). Shared options live in
+compile the map's numba code ahead of the first map), :mod:`~recsys.cli.demo` (a generated
+shop as files). Shared options live in
 :mod:`~recsys.cli.args`. Nothing in the library imports this package.
 
 Errors go to stderr as one line with a non-zero exit code (2 for files that cannot be read or
@@ -19,7 +20,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from recsys.cli import evaluate, export, recommend, validate
+from recsys.cli import demo, evaluate, export, recommend, validate
 from recsys.cli import map as map_command
 from recsys.cli.args import CliError, check_ranges, one_line
 from recsys.data.reading import IngestError
@@ -40,6 +41,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
                export.add_arguments, export.run),
     "map": ("item map: embed, project to 2-D, cluster, flag tail clusters; write CSV or Parquet",
             map_command.add_arguments, map_command.run),
+    "demo": ("write a generated shop (the demo shop, or --users/--items/--interactions at any "
+             "size) as files", demo.add_arguments, demo.run),
     "warmup": ("compile the item map's numba code into the persistent cache (run by "
                "scripts/setup.sh)", map_command.add_warmup_arguments, map_command.run_warmup),
 }
