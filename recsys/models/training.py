@@ -61,7 +61,8 @@ def train(model: Recommender, net: torch.nn.Module, loss_fn: LossFn, batches: Ba
           weight_decay: float = 0.0, manual_step: LossFn | None = None) -> None:
     """Optimise ``net`` with Adam for ``config.epochs``; history goes to ``model.history_``.
 
-    ``manual_step(*batch)`` (no autograd) replaces the optimiser: it updates ``net`` itself and returns the batch's mean loss.
+    ``manual_step(*batch)`` (no autograd) replaces the optimiser: it updates ``net`` itself
+    and returns the batch's mean loss.
     """
     device = torch.device(model.device_)
     cuda = device.type == "cuda"
