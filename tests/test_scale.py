@@ -9,9 +9,9 @@ import pytest
 import scipy.sparse as sp
 
 from recsys.cli import main
-from recsys.data.batched import read_batched
+from recsys.data.batched import read_batched, wants_batched
 from recsys.data.dataset import build_dataset
-from recsys.data.formats import load_files, wants_batched
+from recsys.data.formats import load_files
 from recsys.data.scale_shop import write_scale_shop
 from recsys.data.splits import SplitConfig, split_dataset
 from recsys.evaluation import evaluate_split
@@ -131,7 +131,7 @@ def test_batched_report_counts_bad_rows_like_the_plain_reader(tmp_path):
 def test_batched_reader_is_chosen_for_large_generic_files(shop, monkeypatch):
     assert not wants_batched(shop.interactions)  # 20,000 rows: the plain path
     assert wants_batched(shop.interactions, reader="batched")
-    monkeypatch.setattr("recsys.data.formats.BATCHED_FROM_ROWS", 10_000)
+    monkeypatch.setattr("recsys.data.batched.BATCHED_FROM_ROWS", 10_000)
     assert wants_batched(shop.interactions)
     assert not wants_batched(shop.interactions, reader="plain")
 

@@ -13,9 +13,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from recsys.data.batched import read_batched
+from recsys.data.batched import read_batched, wants_batched
 from recsys.data.dataset import Dataset, DatasetConfig, build_dataset
-from recsys.data.formats import INPUT_FORMATS, load_files, wants_batched
+from recsys.data.formats import INPUT_FORMATS, load_files
 from recsys.data.report import ValidationResult
 from recsys.data.schema import CATALOG_ROLES, INTERACTION_ROLES, ColumnMapping
 from recsys.device import DEVICE_CHOICES

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -27,13 +28,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recsys.data.decoding import PARQUET_MAGIC, IngestError, IngestLimits, sniff_delimiter
+from recsys.data.decoding import PARQUET_MAGIC, IngestError, IngestLimits, Source, sniff_delimiter
 from recsys.data.limits import check_columns, check_rows, fmt_size
 from recsys.data.report import Issue, IssueCode, ValidationReport, ValidationResult
 from recsys.data.schema import CATALOG_ROLES, ColumnMapping, guess_mapping
 from recsys.data.validation import clean_catalog, clean_interactions
 
-__all__ = ["BATCH_ROWS", "read_batched", "batch_source_kind", "peek", "Vocabulary"]
+__all__ = ["BATCH_ROWS", "BATCHED_FROM_ROWS", "read_batched", "batch_source_kind", "peek",
+           "wants_batched", "Vocabulary"]
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +120,32 @@ def _csv_sample(path: Path) -> tuple[str, str]:
     except (OSError, EOFError) as exc:
         raise IngestError(f"'{path.name}' cannot be read ({exc}).") from exc
     return sample, sniff_delimiter(sample)
+
+
+#: Interaction files with more rows than this are read in batches (by :func:`read_batched`)
+#: unless the reader is chosen: the plain path holds the whole file as text first.
+BATCHED_FROM_ROWS = 2_000_000
+
+
+def wants_batched(source: Source, file_format: str = "auto",
+                  reader: str = "auto") -> bool:
+    """Whether ``source`` is read by the batched reader: ``reader`` ``batched`` (for any
+    Parquet or CSV path), ``plain`` (never) or ``auto``: a generic Parquet or CSV file (not
+    a public format) of more than :data:`BATCHED_FROM_ROWS` rows."""
+    from recsys.data.formats import _format_from_columns, detect_format
+
+    if reader == "plain" or not isinstance(source, str | os.PathLike):
+        return False
+    if batch_source_kind(source) is None or file_format not in ("auto", "generic"):
+        return False
+    if reader == "batched":
+        return True
+    if file_format == "auto" and detect_format(Path(source).name) != "generic":
+        return False
+    names, rows = peek(source)
+    if file_format == "auto" and _format_from_columns(names) != "generic":
+        return False
+    return rows > BATCHED_FROM_ROWS
 
 
 @dataclass

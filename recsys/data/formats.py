@@ -40,7 +40,7 @@ from recsys.data.validation import ValidationResult, normalise_ids, validate
 
 __all__ = ["INPUT_FORMATS", "InputFormat", "LoadOptions", "ReadOptions", "detect_format",
            "load_files", "load_movielens", "load_online_retail", "MOVIELENS_GENRES",
-           "demo_dataset", "DEMO_NAME", "wants_batched", "BATCHED_FROM_ROWS"]
+           "demo_dataset", "DEMO_NAME"]
 
 log = logging.getLogger(__name__)
 
@@ -175,32 +175,6 @@ class LoadOptions:
     interactions_name: str | None = None
     catalog_name: str | None = None
     limits: IngestLimits | None = None
-
-
-#: Interaction files with more rows than this are read in batches (:mod:`recsys.data.batched`)
-#: unless the reader is chosen: the plain path holds the whole file as text first.
-BATCHED_FROM_ROWS = 2_000_000
-
-
-def wants_batched(source: Source | RawTable, file_format: str = "auto",
-                  reader: str = "auto") -> bool:
-    """Whether ``source`` is read by the batched reader: ``reader`` ``batched`` (for any
-    Parquet or CSV path), ``plain`` (never) or ``auto``: a generic Parquet or CSV file (not
-    a public format) of more than :data:`BATCHED_FROM_ROWS` rows."""
-    from recsys.data.batched import batch_source_kind, peek
-
-    if reader == "plain" or not isinstance(source, str | os.PathLike):
-        return False
-    if batch_source_kind(source) is None or file_format not in ("auto", "generic"):
-        return False
-    if reader == "batched":
-        return True
-    if file_format == "auto" and detect_format(Path(source).name) != "generic":
-        return False
-    names, rows = peek(source)
-    if file_format == "auto" and _format_from_columns(names) != "generic":
-        return False
-    return rows > BATCHED_FROM_ROWS
 
 
 def load_files(interactions: Source | RawTable, catalog: Source | None = None,
