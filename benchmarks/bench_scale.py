@@ -13,6 +13,7 @@ of training + recommending (it should stay flat as the shop grows).
     python benchmarks/bench_scale.py            # 10k and 100k customers
     python benchmarks/bench_scale.py --quick    # 50k customers only (under 3 minutes)
     python benchmarks/bench_scale.py --full     # 10k, 100k and 1M (by hand: ~16 GB, long)
+    python benchmarks/bench_scale.py --read-rows 10000000   # plain vs batched reading only
 """
 
 from __future__ import annotations
@@ -72,6 +73,41 @@ def _read(folder: Path) -> Any:
 
     result = read_batched(folder / "interactions.parquet", folder / "catalog.parquet")
     return build_dataset(result.interactions, result.catalog, name=folder.name)
+
+
+def worker_read(folder: Path, reader: str) -> dict[str, Any]:
+    """Read + validate + build the Dataset with the plain or the batched reader."""
+    from recsys.data.dataset import build_dataset
+    from recsys.data.formats import load_files
+
+    st = Stages()
+
+    def read() -> Any:
+        if reader == "batched":
+            return _read(folder)
+        result = load_files(folder / "interactions.parquet", folder / "catalog.parquet")
+        return build_dataset(result.interactions, result.catalog, name=folder.name)
+
+    ds = st.run(f"read {reader}", read)
+    return {"users": ds.n_users, "items": ds.n_items, "pairs": ds.n_pairs, "stages": st.rows}
+
+
+def read_comparison(rows: int, env: dict[str, str], tmp: Path) -> None:
+    """Peak memory and time of reading ``rows`` purchases (customers = rows / 50, 20,000
+    products), plain against batched, each in a fresh process."""
+    users = rows // 50
+    folder = tmp / f"read-{rows}"
+    cmd = [sys.executable, "-m", "recsys", "demo", "--users", str(users), "--items", "20000",
+           "--interactions", str(rows), "--out", str(folder)]
+    subprocess.run(cmd, check=True, env=env, cwd=ROOT, capture_output=True)
+    print(f"{'rows':>12} {'reader':>8} {'seconds':>9} {'peak MB':>9}")
+    for reader in ("plain", "batched"):
+        row = _child(["--worker", "read", reader, str(folder), str(folder)], env)
+        if "error" in row:
+            print(f"{rows:>12,} {reader:>8} failed: {row['error']}")
+            continue
+        fig = row["stages"][f"read {reader}"]
+        print(f"{rows:>12,} {reader:>8} {fig['seconds']:>9.1f} {fig['peak_mb']:>9.0f}")
 
 
 def worker_own(folder: Path, model_name: str, out: Path) -> dict[str, Any]:
@@ -169,6 +205,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2, help="threads per process (default 2)")
     parser.add_argument("--no-implicit", action="store_true", help="skip the implicit peer")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
+    parser.add_argument("--read-rows", type=int, help="only compare the plain and the batched "
+                        "reader on a file of this many purchases")
     parser.add_argument("--worker", nargs=4, metavar=("ENGINE", "MODEL", "FOLDER", "OUT"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -177,6 +215,9 @@ def main() -> int:
         import torch
 
         torch.set_num_threads(args.threads)
+        if engine == "read":
+            print(json.dumps(worker_read(Path(folder), model)))
+            return 0
         fn = worker_own if engine == "own" else worker_implicit
         extra = (Path(out),) if engine == "own" else (args.threads,)
         print(json.dumps(fn(Path(folder), model, *extra)))
@@ -189,6 +230,10 @@ def main() -> int:
            "MKL_NUM_THREADS": str(args.threads),
            "NUMBA_CACHE_DIR": os.environ.get("NUMBA_CACHE_DIR",
                                              str(Path.home() / ".cache/tail-studio/numba"))}
+    if args.read_rows:
+        with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
+            read_comparison(args.read_rows, env, Path(tmp))
+        return 0
     try:
         import implicit  # noqa: F401
         peers = not args.no_implicit
