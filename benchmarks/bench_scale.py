@@ -11,7 +11,7 @@ iterations, regularisation and confidence (implicit's ``alpha`` on a binary matr
 of training + recommending (it should stay flat as the shop grows).
 
     python benchmarks/bench_scale.py            # 10k and 100k customers
-    python benchmarks/bench_scale.py --quick    # 50k customers only (under 3 minutes)
+    python benchmarks/bench_scale.py --quick    # 50k customers, ALS only (about 2 minutes)
     python benchmarks/bench_scale.py --full     # 10k, 100k and 1M (by hand: ~16 GB, long)
     python benchmarks/bench_scale.py --read-rows 10000000   # plain vs batched reading only
 """
@@ -201,7 +201,8 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="50k customers only")
     parser.add_argument("--full", action="store_true", help="also 1M customers (by hand)")
     parser.add_argument("--sizes", type=int, nargs="*", help="customer counts to run")
-    parser.add_argument("--models", nargs="*", default=["als", "bpr"], choices=["als", "bpr"])
+    parser.add_argument("--models", nargs="*", choices=["als", "bpr"],
+                        help="models to run (default als and bpr; --quick: als)")
     parser.add_argument("--threads", type=int, default=2, help="threads per process (default 2)")
     parser.add_argument("--no-implicit", action="store_true", help="skip the implicit peer")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
@@ -240,6 +241,7 @@ def main() -> int:
     except ImportError:
         log.info("implicit is not installed (pip install -r requirements-bench.txt): no peer")
         peers = False
+    models = args.models or (["als"] if args.quick else ["als", "bpr"])
     results: list[dict[str, Any]] = []
     print(f"{'customers':>10} {'engine':>9} {'model':>5} {'stage':>14} {'seconds':>9} "
           f"{'peak MB':>9} {'ms/1k cust':>11}")
@@ -251,7 +253,7 @@ def main() -> int:
                   f"{gen['peak_mb']:>9.0f}")
             results.append({"users": users, "engine": "own", "model": "", "stages":
                             {"generate": gen}})
-            for model in args.models:
+            for model in models:
                 for engine in ["own"] + (["implicit"] if peers else []):
                     out = Path(tmp) / f"out-{users}-{engine}"
                     out.mkdir(exist_ok=True)

@@ -24,3 +24,6 @@ export NUMBA_CACHE_DIR="${NUMBA_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/tail-
 .venv/bin/python benchmarks/bench_rerank.py --datasets ml-100k --quick
 # Item map: Online Retail text → clustered UMAP map, cold process and warm (~20 s).
 .venv/bin/python benchmarks/bench_map.py --quick
+# Shop scale: a generated 50k-customer shop read in batches, ALS trained, every customer's list
+# streamed and exported, next to implicit's ALS (~2 min; 10k → 100k → 1M by hand, see README).
+.venv/bin/python benchmarks/bench_scale.py --quick
