@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from recsys.data.batched import read_batched, wants_batched
 from recsys.data.dataset import Dataset, DatasetConfig, build_dataset
 from recsys.data.formats import INPUT_FORMATS, load_files
 from recsys.data.report import ValidationResult
@@ -79,6 +80,10 @@ def add_input_args(p: argparse.ArgumentParser, format_flag: str = "--format") ->
                    "item_id=sku,title=name")
     p.add_argument("--value-kind", choices=["rating", "quantity", "weight"],
                    help="how to read the value column")
+    p.add_argument("--reader", choices=["auto", "plain", "batched"], default="auto",
+                   help="how to read a Parquet or CSV interaction file: batched (in batches "
+                   "into compact arrays, for large files), plain (whole), or auto: batched above "
+                   "2,000,000 rows (default)")
 
 
 def add_filter_args(p: argparse.ArgumentParser) -> None:
@@ -153,9 +158,13 @@ def load_result(args: argparse.Namespace) -> ValidationResult:
     """
     mapping = parse_columns(args.columns, INTERACTION_ROLES, "--columns")
     catalog_mapping = parse_columns(args.catalog_columns, CATALOG_ROLES, "--catalog-columns")
-    result = load_files(args.interactions, args.catalog, file_format=args.format,
-                        mapping=mapping, catalog_mapping=catalog_mapping,
-                        value_kind=args.value_kind)
+    if wants_batched(args.interactions, args.format, getattr(args, "reader", "auto")):
+        result = read_batched(args.interactions, args.catalog, mapping=mapping,
+                              catalog_mapping=catalog_mapping, value_kind=args.value_kind)
+    else:
+        result = load_files(args.interactions, args.catalog, file_format=args.format,
+                            mapping=mapping, catalog_mapping=catalog_mapping,
+                            value_kind=args.value_kind)
     if mapping:
         _refuse_shared(result.report.mapping, "--columns")
     if catalog_mapping and args.catalog:

@@ -1,5 +1,9 @@
 """``python -m recsys recommend``: train on every interaction, write the top-K unseen items of
-every user as ``user_id,item_id,rank,score,is_tail`` (rank from 1)."""
+every user as ``user_id,item_id,rank,score,is_tail`` (rank from 1).
+
+Lists are made and written one block of customers at a time (Parquet row groups or CSV
+chunks), with a progress line per block, so no users × items matrix and no table of every list
+is ever held: memory stays that of one block whatever the number of customers."""
 
 from __future__ import annotations
 
@@ -7,15 +11,16 @@ import argparse
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from recsys.cli.args import add_dataset_args, add_input_args, add_model_args, json_arg, load_dataset, rerank_arg
-from recsys.export.writers import write_table
+from recsys.export.writers import open_table_writer
 from recsys.rerank.config import METHODS, RERANK_OPTIONS_HELP
 
-__all__ = ["add_arguments", "add_rerank_args", "run"]
+__all__ = ["add_arguments", "add_rerank_args", "run", "block_users", "list_frame"]
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +46,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="output CSV (or .parquet)")
 
 
+def block_users(n_items: int, budget: int = 2**26) -> int:
+    """Customers per written block: a block's scores (block × items floats) stay near
+    ``budget`` entries (256 MB of float32), between 256 and 20,000 customers."""
+    return int(min(20_000, max(256, budget // max(1, n_items))))
+
+
+def list_frame(ds: Any, users: np.ndarray, items: np.ndarray, scores: np.ndarray) -> pd.DataFrame:
+    """``user_id, item_id, rank, score, is_tail`` rows of one block of lists (padding dropped)."""
+    rank = np.tile(np.arange(1, items.shape[1] + 1), len(users))
+    flat = items.ravel()
+    keep = flat >= 0
+    return pd.DataFrame({
+        "user_id": np.repeat(ds.user_ids[users], items.shape[1])[keep],
+        "item_id": ds.item_ids[flat[keep]],
+        "rank": rank[keep],
+        "score": scores.ravel()[keep].astype(float),
+        "is_tail": ds.is_tail[flat[keep]],
+    })
+
+
 def run(args: argparse.Namespace) -> int:
     from recsys.models import create_model
     from recsys.rerank import RerankContext, hit_model_for, make_lists
@@ -50,25 +75,28 @@ def run(args: argparse.Namespace) -> int:
     ds = load_dataset(args)
     t0 = time.perf_counter()
     model.fit(ds, device=args.device)
-    users = np.arange(ds.n_users)
-    if rerank_config is None:  # the model's own top-K of what it has not seen
-        lists = make_lists(model, ds, users, args.k, candidates=args.k)
-    else:
+    fit_s = time.perf_counter() - t0
+    log.info("%s: trained in %.1fs", args.model, fit_s)
+    context = None
+    if rerank_config is not None:
         context = RerankContext(ds, hit_model=hit_model_for(rerank_config, model, ds))
-        lists = make_lists(model, ds, users, args.k, steps=rerank_config, context=context,
-                           candidates=max(100, args.k), exclude=ds.known)
-    items, scores = lists.items, lists.score
-    rank = np.tile(np.arange(1, items.shape[1] + 1), len(users))
-    flat = items.ravel()
-    keep = flat >= 0
-    out = pd.DataFrame({
-        "user_id": np.repeat(ds.user_ids, items.shape[1])[keep],
-        "item_id": ds.item_ids[flat[keep]],
-        "rank": rank[keep],
-        "score": scores.ravel()[keep].astype(float),
-        "is_tail": ds.is_tail[flat[keep]],
-    })
-    path = write_table(out, Path(args.out))  # spreadsheet-safe CSV, like every export
-    log.info("%s: %d users, %d rows in %.1fs -> %s", args.model, len(users), len(out),
-             time.perf_counter() - t0, path)
+    block, total, rows = block_users(ds.n_items), ds.n_users, 0
+    t1 = time.perf_counter()
+    with open_table_writer(Path(args.out)) as writer:  # one block of lists in memory at a time
+        for start in range(0, total, block):
+            users = np.arange(start, min(start + block, total))
+            if rerank_config is None:  # the model's own top-K of what it has not seen
+                lists = make_lists(model, ds, users, args.k, candidates=args.k)
+            else:
+                lists = make_lists(model, ds, users, args.k, steps=rerank_config, context=context,
+                                   candidates=max(100, args.k), exclude=ds.known)
+            frame = list_frame(ds, users, np.asarray(lists.items), np.asarray(lists.score))
+            writer.write(frame)
+            rows += len(frame)
+            done = users[-1] + 1
+            elapsed = time.perf_counter() - t1
+            log.info("recommend: %d / %d customers (%.0f%%), %.1fs, about %.0fs left", done, total,
+                     100 * done / total, elapsed, elapsed / done * (total - done))
+    log.info("%s: %d users, %d rows in %.1fs (fit %.1fs) -> %s", args.model, total, rows,
+             time.perf_counter() - t0, fit_s, writer.path)
     return 0

@@ -32,7 +32,7 @@ import pandas as pd
 
 __all__ = ["EXPORT_COLUMNS", "EXPLORE_COLUMNS", "TEXT_COLUMNS", "EXPORT_FORMATS", "EXTENSIONS", "ExportFormat",
            "neutralise_cells", "unneutralise_cells", "open_writer", "ListWriter", "read_export",
-           "write_csv_chunk", "write_table"]
+           "write_csv_chunk", "write_table", "TableWriter", "open_table_writer"]
 
 log = logging.getLogger(__name__)
 
@@ -225,6 +225,61 @@ def _file_columns(names: Sequence[str]) -> dict[str, str]:
     """The export columns, plus the exploring ones when the file has them."""
     extra = {c: t for c, t in EXPLORE_COLUMNS.items() if c in names}
     return {**EXPORT_COLUMNS, **extra}
+
+
+class TableWriter:
+    """Appends chunks of one result table (columns fixed by the first chunk) to a file:
+    Parquet (``.parquet`` / ``.pq``, one row group per chunk) or spreadsheet-safe CSV (anything
+    else), written like :func:`write_table` writes the whole table. A context manager."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.parquet = self.path.suffix.lower() in (".parquet", ".pq")
+        self.rows = 0
+        self._writer: Any = None
+        self._fh: IO[str] | None = None
+        self._columns: list[str] | None = None
+
+    def write(self, frame: pd.DataFrame) -> None:
+        """Append ``frame`` (the same columns as the first chunk)."""
+        if self._columns is None:
+            self._columns = list(frame.columns)
+        elif list(frame.columns) != self._columns:
+            raise ValueError(f"table chunk columns {list(frame.columns)} differ from "
+                             f"{self._columns}")
+        if self.parquet:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            if self._writer is None:
+                self._writer = pq.ParquetWriter(self.path, table.schema)
+            self._writer.write_table(table.cast(self._writer.schema))
+        else:
+            if self._fh is None:
+                self._fh = self.path.open("w", encoding="utf-8", newline="")
+            write_csv_chunk(self._fh, frame, header=self.rows == 0 and self._fh.tell() == 0)
+        self.rows += len(frame)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        if self._fh is not None:
+            self._fh.close()
+        if self._writer is None and self._fh is None:  # nothing written: an empty file
+            self.path.write_text("")
+
+    def __enter__(self) -> TableWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_table_writer(path: str | Path) -> TableWriter:
+    """A :class:`TableWriter` for ``path`` (format from the suffix, like :func:`write_table`)."""
+    return TableWriter(path)
 
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:

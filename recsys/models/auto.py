@@ -9,6 +9,8 @@ different mistakes), then keeps EASE λ=200, the baseline, unless a candidate's 
 is beyond noise (a paired bootstrap over users), and refits the kept one on all the training
 data. When the catalog holds products nobody has interacted with, only candidates with a
 cold-start path (the hybrid and blends with it) can be kept, so new products reach the lists.
+A catalog too large for EASE's dense item × item matrix (over the memory bound of
+:mod:`recsys.models.memory`) skips the search and keeps ALS, saying so in the report.
 
 The search is bounded by its candidate list, not by the clock, so a busy machine gets the same
 choice later rather than a worse one sooner; ``time_budget_s`` is only a safety cap (recorded
@@ -40,6 +42,8 @@ log = logging.getLogger(__name__)
 
 #: What ``auto`` keeps unless a candidate beats it beyond noise on validation.
 BASELINE: tuple[str, dict[str, Any]] = ("ease", {"l2": 200})
+#: What ``auto`` keeps when the catalog is too large for the dense candidates (EASE, item-kNN).
+SCALABLE: tuple[str, dict[str, Any]] = ("als", {})
 #: The baseline when new products must reach the lists.
 COLD_BASELINE: tuple[str, dict[str, Any]] = ("hybrid", {"l2": 200})
 
@@ -95,7 +99,16 @@ class AutoRecommender(Recommender):
     def _fit(self, dataset: Dataset, *, callback: Callback | None,
              validation: sp.csr_matrix | None) -> None:
         from recsys.evaluation import evaluate_split
+        from recsys.models.memory import dense_bound_bytes, dense_fits, dense_item_bytes
 
+        if not dense_fits(BASELINE[0], dataset.n_items):
+            need, bound = dense_item_bytes(BASELINE[0], dataset.n_items), dense_bound_bytes()
+            self._keep_scalable(dataset, f"the catalog of {dataset.n_items:,} products needs "
+                                f"about {need / 2**30:,.1f} GB for EASE / item-kNN, over the "
+                                f"memory bound of {bound / 2**30:,.1f} GB "
+                                "(TAILSTUDIO_MAX_DENSE_GB): kept ALS, whose memory grows with "
+                                "users + products")
+            return
         protocol = inner_protocol(dataset, self.config.validation)
         inner = split_dataset(dataset, SplitConfig(
             method=protocol.method, test_frac=self.config.valid_frac, seed=self.config.seed,
@@ -177,6 +190,19 @@ class AutoRecommender(Recommender):
                             search_seconds=time.perf_counter() - start)
         self.inner_ = create_model(self.chosen_["name"], {**self.chosen_["config"],
                                                           "seed": self.config.seed})
+        self.inner_.fit(dataset, device=self.device_)
+
+    def _keep_scalable(self, dataset: Dataset, reason: str) -> None:
+        """Skip the search (its candidates do not fit): keep ALS with its defaults."""
+        log.info("auto: %s", reason)
+        self.search_ = []
+        self.chosen_ = {"name": SCALABLE[0], "config": dict(SCALABLE[1])}
+        self.report_ = {"baseline": {"name": SCALABLE[0], "config": dict(SCALABLE[1])},
+                        "reason": reason, "objective": self.config.objective,
+                        "cold_path": False, "candidates": 0,
+                        "inner_split": {"method": "none", "reason": "no search: the dense "
+                                        "candidates do not fit the memory bound"}}
+        self.inner_ = create_model(SCALABLE[0], {**SCALABLE[1], "seed": self.config.seed})
         self.inner_.fit(dataset, device=self.device_)
 
     def _choose(self, results: list[dict[str, Any]], per_user: list[np.ndarray],

@@ -135,7 +135,9 @@ class Hybrid(Recommender):
              validation: sp.csr_matrix | None) -> None:
         from recsys.features.side import item_categorical_features
         from recsys.features.text import item_texts, text_embeddings
+        from recsys.models.memory import check_dense_items
 
+        check_dense_items(self.name, self.label, self.seen_.shape[1])
         cfg = self.config
         t0 = time.perf_counter()
         x = (self.seen_ > 0).astype(np.float32)

@@ -23,7 +23,7 @@ REGISTRY: dict[str, type[Recommender]] = {}
 
 #: Module of each model, in the order the UI lists them.
 MODEL_MODULES: dict[str, str] = {
-    "pop": "simple", "itemknn": "simple", "ease": "simple", "bpr": "bpr", "neumf": "neumf",
+    "pop": "simple", "itemknn": "simple", "ease": "simple", "als": "als", "bpr": "bpr", "neumf": "neumf",
     "deepfm": "deepfm", "multvae": "multvae", "sasrec": "sequence", "hybrid": "hybrid",
     "blend": "blend", "auto": "auto",
 }

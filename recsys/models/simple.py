@@ -1,7 +1,9 @@
 """Closed-form and neighbourhood models: popularity, item-kNN (cosine, shrinkage) and EASE.
 
 These need no gradient descent; EASE (Steck, 2019) solves a ridge regression of every item on
-all others in closed form and is the strongest simple peer on implicit feedback.
+all others in closed form and is the strongest simple peer on implicit feedback. Item-kNN and
+EASE hold dense items × items matrices, so a catalog whose matrices would exceed the memory
+bound is refused before fitting (:mod:`recsys.models.memory`), naming ALS and BPR instead.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pydantic import Field
 
 from recsys.data.dataset import Dataset
 from recsys.models.base import Callback, ModelConfig, Recommender, pack_csr, unpack_csr
+from recsys.models.memory import check_dense_items
 from recsys.models.registry import register
 
 __all__ = ["Popularity", "ItemKNN", "EASE", "PopConfig", "ItemKNNConfig", "EASEConfig", "ease_weights",
@@ -63,6 +66,7 @@ class ItemKNN(Recommender):
 
     def _fit(self, dataset: Dataset, *, callback: Callback | None,
              validation: sp.csr_matrix | None) -> None:
+        check_dense_items(self.name, self.label, self.seen_.shape[1])
         x = (self.seen_ > 0).astype(np.float32).tocsc()
         co = (x.T @ x).toarray()
         norms = np.sqrt(np.diag(co))
@@ -117,6 +121,7 @@ class EASE(Recommender):
 
     def _fit(self, dataset: Dataset, *, callback: Callback | None,
              validation: sp.csr_matrix | None) -> None:
+        check_dense_items(self.name, self.label, self.seen_.shape[1])
         context = _weighted_context(dataset, self.config.context_weight)
         binary = (self.seen_ > 0).astype(np.float32) + context
         side = item_attributes(dataset) if self.config.side_weight > 0 else None

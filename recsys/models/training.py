@@ -61,8 +61,12 @@ def make_generator(seed: int, device: str | torch.device = "cpu") -> torch.Gener
 def train(model: Recommender, net: torch.nn.Module, loss_fn: LossFn, batches: Batches,
           config: TrainConfig, *, dataset: Dataset, generator: torch.Generator,
           callback: Callback | None = None, validation: sp.csr_matrix | None = None,
-          weight_decay: float = 0.0) -> None:
-    """Optimise ``net`` with Adam for ``config.epochs``; history goes to ``model.history_``."""
+          weight_decay: float = 0.0, manual_step: LossFn | None = None) -> None:
+    """Optimise ``net`` with Adam for ``config.epochs``; history goes to ``model.history_``.
+
+    ``manual_step(*batch)`` (no autograd) replaces the optimiser: it updates ``net`` itself
+    and returns the batch's mean loss.
+    """
     device = torch.device(model.device_)
     cuda = device.type == "cuda"
     amp_dtype = torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float16
@@ -74,12 +78,15 @@ def train(model: Recommender, net: torch.nn.Module, loss_fn: LossFn, batches: Ba
         net.train()
         t0, total, seen = time.perf_counter(), torch.zeros((), device=device), 0
         for batch in batches(generator):
-            with torch.autocast(device.type, dtype=amp_dtype, enabled=cuda):
-                loss = loss_fn(*batch)
-            opt.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(opt)
-            scaler.update()
+            if manual_step is not None:
+                loss = manual_step(*batch)
+            else:
+                with torch.autocast(device.type, dtype=amp_dtype, enabled=cuda):
+                    loss = loss_fn(*batch)
+                opt.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
             total += loss.detach().float() * len(batch[0])
             seen += len(batch[0])
             if stop_requested(callback):  # a cancel acts within a batch, not after the epoch
