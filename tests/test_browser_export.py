@@ -35,7 +35,8 @@ def test_export_and_download_in_browser(trained_server, browser_page, tmp_path: 
     open_page(page, url, "Export")
 
     page.get_by_role("button", name="Export", exact=True).click()
-    expect(page.get_by_text("Done: 30,000 rows for 3,000 users")).to_be_visible(timeout=120_000)
+    expect(page.get_by_text("30,000 rows for 3,000 users exported", exact=False)).to_be_visible(
+        timeout=120_000)
     settle(page)
     expect(page.get_by_test_id("stAlertContentError")).to_have_count(0)
     png = shot(page, tmp_path / "export-page.png")

@@ -26,6 +26,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from recsys.cache import Progress, ReadThroughCache, noop_progress
+from recsys.labels import field_title
 from recsys.maps.cluster import cluster_points
 from recsys.maps.project import ProjectionOptions, pca, project
 from recsys.maps.sources import ItemVectors, MapDataError, cf_vectors, hybrid_vectors, model_key, text_vectors
@@ -60,7 +61,7 @@ class MapConfig(BaseModel):
     below 10,000 items.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", field_title_generator=field_title)
 
     source: Literal["text", "cf", "hybrid"] = Field(
         "text", description="Item vectors: catalog text, collaborative (a trained model or the "
