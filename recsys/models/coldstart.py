@@ -92,7 +92,7 @@ class ColdStartConfig(GeneratorSettings):
     l2: float = Field(200.0, gt=0.0, le=1e5, description="EASE L2 regularisation λ.")
     cold_shrink: float = Field(1.0, ge=0.0, le=1000.0, description="Interactions at which a "
                                "product's generated share has fallen to one half.")
-    cold_scale: float = Field(1.0, ge=0.0, le=100.0, description="Size of generated scores "
+    cold_scale: float = Field(2.0, ge=0.0, le=100.0, description="Size of generated scores "
                               "relative to collaborative ones (higher puts more new products "
                               "in the lists).")
     side_weight: float = Field(0.3, ge=0.0, le=1.0, description="Share of the categorical "
