@@ -177,7 +177,7 @@ class Hybrid(Recommender):
         self.user_proj_ = np.zeros((len(alpha), 0), dtype=np.float32)
         self.gen_out_ = np.zeros((len(alpha), 0), dtype=np.float32)
         if cfg.cold_path == "generated":
-            self._fit_generated(dataset, x, collab, content, alpha, callback)
+            self._fit_generated(dataset, x, collab, content, alpha)
         self.collab_ = collab * (1.0 - alpha)[None, :]
         self.content_ = content
         self.content_out_ = (content * (alpha * gamma)[:, None]).astype(np.float32)
@@ -189,22 +189,24 @@ class Hybrid(Recommender):
             from recsys.evaluation import validation_metrics
 
             metrics.update(validation_metrics(self, dataset, validation))
-        epoch = len(self.history_) + 1
-        self.history_.append({"epoch": epoch, **metrics})
+        self.history_.append({"epoch": 1, **metrics})
         if callback is not None:
             with contextlib.suppress(FitStopped):  # nothing left to cancel: fitting is done
-                callback(epoch, metrics)
+                callback(1, metrics)
 
     def _fit_generated(self, dataset: Dataset, x: sp.csr_matrix, collab: np.ndarray,
-                       content: np.ndarray, alpha: np.ndarray, callback: Callback | None) -> None:
-        """Train the content → embedding generator on the warm items (its epochs go to the
-        history and the callback, which may stop it early) and keep its scoring arrays."""
+                       content: np.ndarray, alpha: np.ndarray) -> None:
+        """Train the content → embedding generator on the warm items and keep its scoring
+        arrays. The hybrid still reports once, when it is done: the generator's epochs are
+        logged, not added to the history."""
         from recsys.models.coldstart import GeneratorSettings, generate_embeddings
 
         cfg = self.config
         gen = generate_embeddings(self, x, collab, content,
                                   GeneratorSettings(generator=cfg.generator, seed=cfg.seed),
-                                  dataset=dataset, callback=callback)
+                                  dataset=dataset, callback=None)
+        log.info("hybrid: generator trained for %d epochs", len(self.history_))
+        self.history_.clear()
         self.user_proj_ = gen.user_proj
         self.gen_out_ = (gen.items * (alpha * cfg.generated_scale)[:, None]).astype(np.float32)
 
