@@ -22,6 +22,8 @@ export NUMBA_CACHE_DIR="${NUMBA_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/tail-
 .venv/bin/python benchmarks/bench_auto.py --cases ml-100k:random,ml-100k:temporal
 # Re-rankers on ml-100k: frontier, best tail share within 5 % NDCG, What-if latency (~1 min).
 .venv/bin/python benchmarks/bench_rerank.py --datasets ml-100k --quick
+# New products: cold-start paths vs EASE and content kNN on a small demo shop (< 2 min).
+.venv/bin/python benchmarks/bench_coldstart.py --quick
 # Item map: Online Retail text → clustered UMAP map, cold process and warm (~20 s).
 .venv/bin/python benchmarks/bench_map.py --quick
 # Off-policy estimators on the synthetic logged bandit (bias, coverage) and policy speed (~5 s).

@@ -12,7 +12,7 @@ from recsys.models import available_models, create_model, load_model
 FAST = {
     "bpr": {"epochs": 3}, "neumf": {"epochs": 2}, "deepfm": {"epochs": 2},
     "multvae": {"epochs": 3}, "sasrec": {"epochs": 3},
-    "hybrid": {}, "auto": {"time_budget_s": 600},  # budget never binds: repeatable
+    "hybrid": {}, "coldstart": {"epochs": 3}, "auto": {"time_budget_s": 600},  # budget never binds
 }
 
 

@@ -2,7 +2,8 @@
 (:mod:`recsys.models.registry`).
 
 Model modules are imported on first use of the registry, so ``import recsys`` never pays for
-torch. Names: ``pop, itemknn, ease, bpr, neumf, deepfm, multvae, hybrid, blend, auto``.
+torch. Names: ``pop, itemknn, ease, bpr, neumf, deepfm, multvae, sasrec, hybrid, coldstart, blend,
+auto``.
 """
 
 from __future__ import annotations

@@ -13,7 +13,13 @@ the item's number of training interactions, ``w`` the ``content_weight`` and ``s
 ``cold_shrink``. An item nobody has interacted with (``n_j = 0``) is scored by content alone —
 EASE gives it nothing — while a well-known item is scored mostly collaboratively.
 
-Closed form, deterministic, no epochs. Scoring is one sparse × dense product plus one low-rank
+``cold_path="generated"`` adds, on the same share ``α_j``, a collaborative score generated from
+the item's content (:mod:`recsys.models.coldstart`: a generator trained on the warm items maps
+content to the embedding a low-rank factorisation of the EASE weights gives them), so a new
+product is ranked by what buyers of similar-looking products bought as well as by its words.
+
+The content path is closed form, with no epochs; the generated path trains the generator for a
+fixed number of epochs on the CPU in seconds. Scoring is one sparse × dense product plus one low-rank
 product per block of users (on the GPU when the model's device is CUDA).
 """
 
@@ -52,6 +58,14 @@ class HybridConfig(ModelConfig):
                                "fields (category, brand, price bucket) in the content vector.")
     text_method: Literal["auto", "sentence-model", "tfidf"] = Field(
         "auto", description="Text embedding: sentence model when installed, or TF-IDF + SVD.")
+    cold_path: Literal["content", "generated"] = Field(
+        "generated", description="How new and rare products are scored: content = their text "
+        "and fields against the user's profile; generated = that plus collaborative embeddings "
+        "generated from their content (chosen on inner item cold start splits).")
+    generator: Literal["adversarial", "mapping"] = Field(
+        "mapping", description="generated path: the generator (see the coldstart model).")
+    generated_scale: float = Field(1.0, ge=0.0, le=100.0, description="generated path: size "
+                                   "of the generated scores relative to collaborative ones.")
 
 
 def _normalise(x: np.ndarray) -> np.ndarray:
@@ -162,6 +176,10 @@ class Hybrid(Recommender):
         content_sq = float(((cw @ gram) * cw).sum() - np.sum(self_sq ** 2))
         ratio = collab_norm / np.sqrt(content_sq) if content_sq > 0 and collab_norm > 0 else 1.0
         gamma = cfg.content_scale * ratio
+        self.user_proj_ = np.zeros((len(alpha), 0), dtype=np.float32)
+        self.gen_out_ = np.zeros((len(alpha), 0), dtype=np.float32)
+        if cfg.cold_path == "generated":
+            self._fit_generated(dataset, x, collab, content, alpha)
         self.collab_ = collab * (1.0 - alpha)[None, :]
         self.content_ = content
         self.content_out_ = (content * (alpha * gamma)[:, None]).astype(np.float32)
@@ -178,6 +196,22 @@ class Hybrid(Recommender):
             with contextlib.suppress(FitStopped):  # nothing left to cancel: fitting is done
                 callback(1, metrics)
 
+    def _fit_generated(self, dataset: Dataset, x: sp.csr_matrix, collab: np.ndarray,
+                       content: np.ndarray, alpha: np.ndarray) -> None:
+        """Train the content → embedding generator on the warm items and keep its scoring
+        arrays. The hybrid still reports once, when it is done: the generator's epochs are
+        logged, not added to the history."""
+        from recsys.models.coldstart import GeneratorSettings, generate_embeddings
+
+        cfg = self.config
+        gen = generate_embeddings(self, x, collab, content,
+                                  GeneratorSettings(generator=cfg.generator, seed=cfg.seed),
+                                  dataset=dataset, callback=None)
+        log.info("hybrid: generator trained for %d epochs", len(self.history_))
+        self.history_.clear()
+        self.user_proj_ = gen.user_proj
+        self.gen_out_ = (gen.items * (alpha * cfg.generated_scale)[:, None]).astype(np.float32)
+
     def _to_device(self) -> None:
         self.tensors_: dict[str, Any] | None = None
         if self.device_.startswith("cuda"):
@@ -186,14 +220,20 @@ class Hybrid(Recommender):
             dev = torch.device(self.device_)
             self.tensors_ = {k: torch.as_tensor(np.ascontiguousarray(v), device=dev)
                              for k, v in (("collab", self.collab_), ("content", self.content_),
-                                          ("content_out", self.content_out_))}
+                                          ("content_out", self.content_out_),
+                                          ("user_proj", self.user_proj_),
+                                          ("gen_out", self.gen_out_))}
 
     def score_parts(self, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Collaborative and content parts of :meth:`score` (their sum), as NumPy arrays."""
+        """Collaborative and content parts of :meth:`score` (their sum), as NumPy arrays; the
+        content part holds the generated scores too (generated cold path)."""
         history = (self.seen_[np.asarray(users, dtype=np.int64)] > 0).astype(np.float32)
         collab = np.asarray(history @ self.collab_, dtype=np.float32)
         profile = np.asarray(history @ self.content_, dtype=np.float32)
-        return collab, profile @ self.content_out_.T
+        content = profile @ self.content_out_.T
+        if self.gen_out_.shape[1]:
+            content += np.asarray(history @ self.user_proj_, dtype=np.float32) @ self.gen_out_.T
+        return collab, content
 
     def score(self, users: np.ndarray) -> Any:
         if self.tensors_ is not None:
@@ -202,13 +242,17 @@ class Hybrid(Recommender):
             t = self.tensors_
             history = (self.seen_[np.asarray(users, dtype=np.int64)] > 0).astype(np.float32)
             h = torch.as_tensor(history.toarray(), device=t["collab"].device)
-            return h @ t["collab"] + (h @ t["content"]) @ t["content_out"].T
+            out = h @ t["collab"] + (h @ t["content"]) @ t["content_out"].T
+            if t["gen_out"].shape[1]:
+                out += (h @ t["user_proj"]) @ t["gen_out"].T
+            return out
         collab, content = self.score_parts(users)
         return collab + content
 
     def _state(self) -> dict[str, np.ndarray]:
         return {**super()._state(), "collab": self.collab_, "content": self.content_,
                 "content_out": self.content_out_, "alpha": self.alpha_,
+                "user_proj": self.user_proj_, "gen_out": self.gen_out_,
                 "text_note": np.array(self.text_note_)}
 
     def _load_state(self, state: dict[str, np.ndarray]) -> None:
@@ -217,5 +261,8 @@ class Hybrid(Recommender):
         self.content_ = state["content"]
         self.content_out_ = state["content_out"]
         self.alpha_ = state["alpha"]
+        empty = np.zeros((len(self.alpha_), 0), dtype=np.float32)  # saved before the path
+        self.user_proj_ = state.get("user_proj", empty)
+        self.gen_out_ = state.get("gen_out", empty)
         self.text_note_ = str(state["text_note"]) if "text_note" in state else ""
         self._to_device()
