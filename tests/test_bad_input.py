@@ -477,3 +477,11 @@ def test_ragged_lines_and_an_unclosed_quote_together(tmp_path: Path) -> None:
     assert "Skipped 1 malformed line(s)" in notes
     assert "opening quote is never closed" in notes
     assert set(result.interactions["item_id"]) == {"A1", "A4", "A5"}  # A2 negative, A3 ragged
+
+
+@pytest.mark.parametrize("reader", ["auto", "batched"])
+def test_cli_empty_file_message_whatever_the_reader(tmp_path: Path, reader: str) -> None:
+    proc = _cli("--interactions", str(_write(tmp_path, "empty.csv", b"")), "--reader", reader)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        "error: 'empty.csv' is empty (0 bytes). Choose a file that contains data."]

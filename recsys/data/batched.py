@@ -138,11 +138,15 @@ def wants_batched(source: Source, file_format: str = "auto",
         return False
     if batch_source_kind(source) is None or file_format not in ("auto", "generic"):
         return False
+    try:
+        names, rows = peek(source)
+    except Exception as exc:  # empty, damaged, not a table: the plain reader says what is wrong
+        log.debug("batched reader not chosen for %s: %s", source, exc)
+        return False
     if reader == "batched":
         return True
     if file_format == "auto" and detect_format(Path(source).name) != "generic":
         return False
-    names, rows = peek(source)
     if file_format == "auto" and _format_from_columns(names) != "generic":
         return False
     return rows > BATCHED_FROM_ROWS
