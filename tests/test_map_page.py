@@ -26,6 +26,15 @@ def _map_page(workspace_dir, dataset) -> AppTest:
     return open_page("map", timeout=120)
 
 
+def _draw(at: AppTest, timeout: float = 120) -> AppTest:
+    """Press Draw map, wait for the background build and draw the page with its outcome."""
+    at.button(key="FormSubmitter:map_form-Draw map").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    if "map_job" in at.session_state:
+        at.session_state["map_job"][0].join(timeout)
+    return at.run()
+
+
 def test_draw_map_search_and_keep(workspace_dir):
     ds, _ = planted_shop(per_cluster=40, n_users=200)
     at = _map_page(workspace_dir, ds)
@@ -33,7 +42,7 @@ def test_draw_map_search_and_keep(workspace_dir):
     at.selectbox(key="map_cfg.method").set_value("pca")
     at.selectbox(key="map_cfg.text_method").set_value("tfidf")
     at.selectbox(key="map_cfg.cluster_on").set_value("embedding")
-    at.button(key="FormSubmitter:map_form-Draw map").click().run()
+    _draw(at)
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
     assert any("TF-IDF + SVD fallback" in w.value for w in at.warning)  # said plainly
@@ -77,7 +86,7 @@ def test_strict_thresholds_still_draw_a_map(workspace_dir):
     at.selectbox(key="map_cfg.method").set_value("pca")
     at.selectbox(key="map_cfg.text_method").set_value("tfidf")
     at.number_input(key="map_cfg.tail_share_threshold").set_value(1.0)
-    at.button(key="FormSubmitter:map_form-Draw map").click().run()
+    _draw(at)
     assert not at.exception
     assert not at.error  # a valid map even with strict thresholds
     assert any("tail_share" in d.value.columns for d in at.dataframe)
