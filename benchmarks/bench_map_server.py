@@ -12,8 +12,12 @@ set-up machine. The map is the page's default (sentence model, UMAP, HDBSCAN) of
   reports (``Map ready (in X s)``).
 
 The three run one after another in each round, so a busy machine slows them alike; the ratios
-to *plain* are what to read. ``--spin`` runs everything with libgomp's spinning idle workers
-(``GOMP_SPINCOUNT=300000``, its default), i.e. as before :mod:`recsys.threads`.
+to *plain* are what to read. Two switches bring back what made the dashboard slow, to show
+the cause: ``--post-gc`` runs the server with Streamlit's full garbage collection after every
+script run (``runner.postScriptGC``, its default; off in ``.streamlit/config.toml``), which
+the page's progress refresh triggers every second while the job encodes; ``--spin`` runs
+everything with libgomp's spinning idle workers (``GOMP_SPINCOUNT=300000``, its default; off
+through :mod:`recsys.threads`).
 
     python benchmarks/bench_map_server.py            # demo shop, 5,000 items, 2 rounds
     python benchmarks/bench_map_server.py --quick    # 1,000 items, 1 round (CI)
@@ -54,10 +58,20 @@ def _dataset(n_items: int):
 
 def _child(mode: str, workspace: str, out: str) -> None:
     """One measurement in this process: the map of the workspace's dataset, timings to ``out``."""
+    import logging
+
     from recsys import Workspace
     from recsys.maps import MapConfig, MapJob, build_map
-    from recsys.threads import openmp_settings
 
+    heard: list[str] = []
+
+    class Heard(logging.Handler):  # the encoding thread's settings, as the server logs them
+        def emit(self, record: logging.LogRecord) -> None:
+            heard.append(record.getMessage())
+
+    text_log = logging.getLogger("recsys.features.text")
+    text_log.setLevel(logging.INFO)
+    text_log.addHandler(Heard())
     ws = Workspace(workspace)
     ds = ws.load_dataset(NAME)
     cache = ws.root / ".cache"
@@ -73,7 +87,13 @@ def _child(mode: str, workspace: str, out: str) -> None:
     wall = time.perf_counter() - t0
     Path(out).write_text(json.dumps({"build_s": frame.attrs["timings"]["total_s"], "wall_s": wall,
                                      "vectors_s": frame.attrs["timings"]["vectors_s"],
-                                     "threads": openmp_settings()}))
+                                     "threads": _threads("\n".join(heard))}))
+
+
+def _threads(log_text: str) -> str:
+    """The thread settings the sentence model ran with, from its log line."""
+    found = re.findall(r"sentence model on \w+: \d+ texts, (\{.*\})", log_text)
+    return found[-1] if found else "?"
 
 
 def _env(workspace: Path, spin: bool) -> dict[str, str]:
@@ -122,7 +142,7 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 120) -> Non
     raise SystemExit(f"{url} did not answer within {timeout:.0f} s")
 
 
-def _server(n_items: int, spin: bool) -> dict:
+def _server(n_items: int, spin: bool, post_gc: bool = False) -> dict:
     """The map drawn on a real server's Map page from Chromium; the time the page reports."""
     from playwright.sync_api import sync_playwright
 
@@ -134,7 +154,8 @@ def _server(n_items: int, spin: bool) -> dict:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
                  "--server.address", "127.0.0.1", "--server.headless", "true",
-                 "--browser.gatherUsageStats", "false"],
+                 "--browser.gatherUsageStats", "false",
+                 "--runner.postScriptGC", "true" if post_gc else "false"],
                 cwd=ROOT, env=_env(workspace, spin), stdout=sink, stderr=subprocess.STDOUT)
         try:
             url = f"http://127.0.0.1:{port}"
@@ -158,9 +179,8 @@ def _server(n_items: int, spin: bool) -> dict:
         found = re.search(r"in ([\d.]+) s", text)
         if not found:
             raise SystemExit(f"unexpected page text: {text!r}")
-        threads = re.findall(r"sentence model on \w+: \d+ texts, (\{.*\})", log.read_text())
         return {"build_s": float(found.group(1)), "wall_s": wall,
-                "threads": threads[-1] if threads else "?"}
+                "threads": _threads(log.read_text())}
 
 
 def main() -> int:
@@ -171,6 +191,8 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=0, help="rounds (default 2; 1 with --quick)")
     parser.add_argument("--spin", action="store_true", help="libgomp's spinning idle workers "
                         "(GOMP_SPINCOUNT=300000), as before the fix")
+    parser.add_argument("--post-gc", action="store_true", help="the server collects garbage "
+                        "after every script run (Streamlit's default), as before the fix")
     parser.add_argument("--modes", default="plain,job,server", help="comma-separated subset")
     parser.add_argument("--child", nargs=3, metavar=("MODE", "WORKSPACE", "OUT"),
                         help=argparse.SUPPRESS)
@@ -186,11 +208,12 @@ def main() -> int:
         modes.remove("server")
     print(f"first map of a {n_items:,}-item demo shop (sentence model, UMAP, HDBSCAN) on "
           f"{os.cpu_count()} CPU cores, load average {os.getloadavg()[0]:.1f} · idle OpenMP "
-          f"workers {'spin (GOMP_SPINCOUNT=300000)' if args.spin else 'sleep (OMP_WAIT_POLICY=PASSIVE)'}")
+          f"workers {'spin (GOMP_SPINCOUNT=300000)' if args.spin else 'sleep (OMP_WAIT_POLICY=PASSIVE)'}"
+          f" · server gc after each script run: {'on' if args.post_gc else 'off'}")
     results: dict[str, list[dict]] = {m: [] for m in modes}
     for r in range(rounds):
         for mode in modes:
-            res = _server(n_items, args.spin) if mode == "server" else \
+            res = _server(n_items, args.spin, args.post_gc) if mode == "server" else \
                 _in_process(mode, n_items, args.spin)
             results[mode].append(res)
             print(f"  round {r + 1} {mode:<6} build {res['build_s']:7.1f} s   (wall "

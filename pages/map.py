@@ -116,7 +116,7 @@ def build_job() -> tuple[MapJob | None, str | None]:
 
 
 def build_progress() -> None:
-    """Progress, elapsed time, ETA and Cancel of the running build, refreshed twice a second;
+    """Progress, elapsed time, ETA and Cancel of the running build, refreshed every second;
     when the build ends the whole page is drawn again with its outcome."""
     job, _ = build_job()
     if job is None:
@@ -163,7 +163,7 @@ if draw and job is None:
         start_build(config, run)
 if job is not None:
     st.subheader("Drawing the map…")
-    st.fragment(build_progress, run_every=0.5)()
+    st.fragment(build_progress, run_every=1.0)()
 
 frame = current_map()
 if frame is None:
