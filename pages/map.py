@@ -25,7 +25,7 @@ from recsys.workspace import WorkspaceError
 
 MAP_STATE = "item_map"  # session: (fingerprint, frame)
 MAP_JOB = "map_job"  # session: (MapJob, model run) drawing a map in the background
-MAP_NOTE = "map_note"  # session: (kind, text) about the last build, shown once
+MAP_NOTE = "map_note"  # session: [(kind, text)] about the last build, shown once
 MAIN_SETTINGS = ("source", "method", "seed")  # the rest sit in the "Advanced" expander
 NO_MODEL = "(interactions only, no model)"
 COLOUR_BY = ["cluster", "popularity bucket", "category", "price"]
@@ -83,12 +83,13 @@ def start_build(config: MapConfig, run: str | None) -> None:
 def finish_build(job: MapJob, run: str | None) -> None:
     """A finished job's outcome: the map kept (and shown), or why there is none."""
     st.session_state.pop(MAP_JOB, None)
+    notes = st.session_state.setdefault(MAP_NOTE, [])
     if job.status == "stopped":
-        st.session_state[MAP_NOTE] = ("info", f"Map drawing cancelled after {job.elapsed_s:.0f} s; "
-                                      "nothing was kept.")
+        notes.append(("info", f"Map drawing cancelled after {job.elapsed_s:.0f} s; nothing was "
+                      "kept."))
         return
     if job.status != "done" or job.frame is None:
-        st.session_state[MAP_NOTE] = ("error", f"The map could not be drawn: {job.error}")
+        notes.append(("error", f"The map could not be drawn: {job.error}"))
         return
     frame = job.frame
     t = frame.attrs.get("timings", {})
@@ -100,17 +101,21 @@ def finish_build(job: MapJob, run: str | None) -> None:
     try:
         ws.save_item_map(ds.name, frame, settings)
     except OSError as exc:
-        st.session_state[MAP_NOTE] = ("warning", "The map is shown but could not be kept in the "
-                                      f"workspace: {exc}")
+        notes.append(("warning", f"The map is shown but could not be kept in the workspace: {exc}"))
     st.session_state[MAP_STATE] = (ds.fingerprint, frame)
     st.session_state.pop("map_chart", None)
-    ui.flash(f"Map ready ({done}).")
+    notes.insert(0, ("success", f"Map ready ({done})."))
 
 
 def build_job() -> tuple[MapJob | None, str | None]:
-    """This session's map job on this dataset, if any (with the model run it uses)."""
+    """This session's map job on this dataset, if any (with the model run it uses); one left
+    running on another dataset (the sidebar switched) is cancelled, not waited for."""
     held = st.session_state.get(MAP_JOB)
-    if held is None or held[0].dataset.fingerprint != ds.fingerprint:
+    if held is None:
+        return None, None
+    if held[0].dataset.fingerprint != ds.fingerprint:
+        held[0].cancel()
+        st.session_state.pop(MAP_JOB, None)
         return None, None
     return held
 
@@ -150,8 +155,8 @@ job, job_run = build_job()
 if job is not None and not job.running:
     finish_build(job, job_run)
     job = None
-if note := st.session_state.pop(MAP_NOTE, None):
-    getattr(st, note[0])(ui.md_escape(note[1]))
+for kind, text in st.session_state.pop(MAP_NOTE, []):
+    getattr(st, kind)(ui.md_escape(text))
 values, run, draw = settings_form(current_map() is not None, busy=job is not None)
 if draw and job is None:
     try:

@@ -31,9 +31,11 @@ def _draw(at: AppTest, timeout: float = 120) -> AppTest:
     """Press Draw map, wait for the background build and draw the page with its outcome."""
     at.button(key="FormSubmitter:map_form-Draw map").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    if "map_job" in at.session_state:
+    if "map_job" in at.session_state:  # still drawing: the run after it ends shows the outcome
         at.session_state["map_job"][0].join(timeout)
-    return at.run()
+        at.run()
+    assert any("Map ready (" in s.value for s in at.success) or at.error, "no outcome shown"
+    return at
 
 
 def test_draw_map_search_and_keep(workspace_dir):
