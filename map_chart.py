@@ -37,7 +37,9 @@ BUCKET_ORDER = ("cold", "tail", "mid", "head")
 #: One group of points: (legend name, row positions in the view, marker settings).
 Layer = tuple[str, np.ndarray, dict[str, Any]]
 PLOT_HEIGHT = 640
-PLOT_WIDTH = 1250  # about the chart's width on a 1400-px-wide page
+#: About the plot area's width on a 1400-px-wide page with the sidebar open (legend below it);
+#: a smaller guess only makes label boxes roomier.
+PLOT_WIDTH = 860
 
 
 def _esc(value: Any) -> str:
@@ -160,8 +162,10 @@ def _labels(fig: go.Figure, view: pd.DataFrame, x_range: tuple[float, float],
             missing.append(int(ranks["tail_rank"].iloc[i]))
             continue
         colour = TAIL_PALETTE[i % len(TAIL_PALETTE)]
-        fig.add_annotation(x=box.x, y=box.y, text=_esc(text), showarrow=box.moved,
-                           ax=box.anchor_x, ay=box.anchor_y, axref="x", ayref="y",
+        # With an arrow Plotly puts its head at (x, y), on the cluster, and the text at (ax, ay).
+        at = (box.anchor_x, box.anchor_y) if box.moved else (box.x, box.y)
+        fig.add_annotation(x=at[0], y=at[1], text=_esc(text), showarrow=box.moved,
+                           ax=box.x, ay=box.y, axref="x", ayref="y",
                            arrowcolor=colour, arrowwidth=1, standoff=2,
                            font={"size": 12, "color": "#111827"}, bordercolor=colour,
                            borderwidth=1, borderpad=2, bgcolor="rgba(255,255,255,0.85)")
@@ -216,9 +220,10 @@ def map_figure(view: pd.DataFrame, by: str = "cluster", highlight: bool = True,
         span_y = max(float(pts["y"].max() - pts["y"].min()), float(np.ptp(ys)) * 0.08)
         x_range, y_range = (fx - span_x, fx + span_x), (fy - span_y, fy + span_y)
     fig.update_layout(height=PLOT_HEIGHT, dragmode="select",
-                      margin={"l": 10, "r": 10, "t": 30, "b": 10},
-                      legend={"itemsizing": "constant",
-                              "title": {"text": "#1 = best tail opportunity" if tail_on_top
+                      margin={"l": 10, "r": 10, "t": 30, "b": 40},
+                      legend={"itemsizing": "constant", "orientation": "h", "y": -0.02,
+                              "yanchor": "top", "x": 0,
+                              "title": {"text": "#1 = best tail opportunity · " if tail_on_top
                                         else ""}},
                       plot_bgcolor="white",
                       xaxis={"showticklabels": False, "zeroline": False, "showgrid": False,

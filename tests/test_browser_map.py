@@ -47,9 +47,9 @@ def test_map_box_selection_in_browser(server: tuple[str, Path], browser_page, tm
     expect(page.get_by_role("button", name="Draw map")).to_be_hidden()  # settings folded
     labels = page.locator("[data-testid=stPlotlyChart] .annotation-text")
     expect(labels.first).to_contain_text("#1 ")  # tail clusters labelled
-    texts = labels.all_inner_texts()
+    texts = labels.all_text_contents()
     assert len(texts) == 2 and all(t.startswith("#") for t in texts), texts
-    legend = page.locator("[data-testid=stPlotlyChart] .legendtext").all_inner_texts()
+    legend = page.locator("[data-testid=stPlotlyChart] .legendtext").all_text_contents()
     assert legend[-2].startswith("#") and legend[-1].startswith("#"), legend  # drawn last
     shots = [shot(page, tmp_path / "01-map.png")]
 
