@@ -5,9 +5,10 @@ By default its idle workers *spin* (busy-wait about 300,000 rounds) at every bar
 transformer forward pass has hundreds of barriers per batch. On a machine with as many cores as
 the team has threads and anything else running (the dashboard's own server thread, other
 processes), the spinning workers take the cores the real work needs: measured on 2 cores, the
-same matrix products cost 4x the CPU time, and whether a thread's team spins depends on how many
-OpenMP threads the process happens to have (a Streamlit script or job thread gets a team of its
-own), which is why the same map drew at different speeds in the dashboard and in a plain process.
+same matrix products cost up to 4x the CPU time, and how much a thread's team spins depends on
+how many OpenMP threads the process happens to have (every thread that runs torch code, a
+Streamlit script or map job thread, gets a team of its own), so the same encoding ran at
+different speeds in different threads.
 
 :func:`configure_openmp` sets ``OMP_WAIT_POLICY=PASSIVE`` (workers sleep on a futex at once)
 unless the user set it. libgomp reads it when it is loaded, so it must run before torch is
