@@ -497,6 +497,16 @@ def model_picker(ds: Dataset, key: str, *, label: str = "Model", multi: bool = F
     return st.selectbox(label, runs, key=key, format_func=names.get)
 
 
+def duration(seconds: float) -> str:
+    """A rounded duration for people: ``8 s``, ``1 min 05 s``, ``2 h 03 min``."""
+    s = max(0, round(float(seconds)))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
+
+
 def flash(message: str) -> None:
     """Show ``message`` once on the next run (survives ``st.rerun``)."""
     st.session_state[FLASH] = message
@@ -542,7 +552,7 @@ def sidebar(ds: Dataset | None) -> None:
 __all__ = ["ACTIVE", "DEMO_NAME", "PENDING", "TRAIN_JOB", "active_dataset", "active_name",
            "config_form", "damaged_model_message", "device_label", "md_escape", "plot_escape",
            "plot_escape_column", "save_and_activate", "set_active", "ensure_router",
-           "best_first", "evaluation_split", "flash", "forget_on_switch", "job_finished",
+           "best_first", "duration", "evaluation_split", "flash", "forget_on_switch", "job_finished",
            "kept_label", "load_trained", "mark_drawn", "training_jobs",
            "model_picker", "page_start", "show_flash",
            "sidebar", "trained_models", "upload_limit_mb", "workspace"]

@@ -4,36 +4,31 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 from pydantic import ValidationError
 
 import ui
+from map_chart import map_figure
 from recsys.maps import (
     DISPLAY_LIMIT,
     MIN_ITEMS,
     MapConfig,
     MapDataError,
-    build_map,
+    MapJob,
     cluster_table,
     display_sample,
     item_vectors,
     nearest_items,
-    popularity_bucket,
-    price_bucket,
     search_items,
 )
 from recsys.workspace import WorkspaceError
 
 MAP_STATE = "item_map"  # session: (fingerprint, frame)
+MAP_JOB = "map_job"  # session: (MapJob, model run) drawing a map in the background
+MAP_NOTE = "map_note"  # session: [(kind, text)] about the last build, shown once
 MAIN_SETTINGS = ("source", "method", "seed")  # the rest sit in the "Advanced" expander
 NO_MODEL = "(interactions only, no model)"
 COLOUR_BY = ["cluster", "popularity bucket", "category", "price"]
-MUTED = "#cbd5e1"
-NOISE = "#94a3b8"
-PALETTE = ["#f59e0b", "#dc2626", "#7c3aed", "#0891b2", "#db2777", "#65a30d", "#ea580c",
-           "#2563eb", "#0f766e", "#a16207", "#9333ea", "#be123c"]
-BUCKET_COLOURS = {"head": "#0f766e", "mid": "#67e8f9", "tail": "#f59e0b", "cold": "#7c3aed"}
 TABLE_COLUMNS = ["item_id", "title", "category", "price", "popularity", "segment",
                  "cluster_label", "is_tail", "is_tail_cluster"]
 
@@ -56,10 +51,11 @@ st.caption(f"Dataset **{ui.md_escape(ds.name)}** · {ds.n_items:,} items · each
 
 
 # ----------------------------------------------------------------------------- settings
-def settings_form() -> tuple[dict, str | None, bool]:
+def settings_form(drawn: bool, busy: bool) -> tuple[dict, str | None, bool]:
+    """The settings, open until a map is drawn (then folded under a different title)."""
     kept = ui.trained_models(ds)
-    expander = st.expander("Map settings", expanded=current_map() is None)
-    with expander, st.form("map_form"):
+    title = "Map settings: change them and draw again" if drawn else "Map settings"
+    with st.expander(title, expanded=not drawn), st.form("map_form"):
         values = ui.config_form(MapConfig, "map_cfg", fields=MAIN_SETTINGS)
         runs = [NO_MODEL, *[m.run for m in kept]]
         model = st.selectbox("Collaborative vectors from", runs, key="map_model",
@@ -68,25 +64,36 @@ def settings_form() -> tuple[dict, str | None, bool]:
         with st.expander("Advanced: embedding, neighbours, clusters, tail thresholds"):
             advanced = [f for f in MapConfig.model_fields if f not in MAIN_SETTINGS]
             values.update(ui.config_form(MapConfig, "map_cfg", fields=advanced))
-        draw = st.form_submit_button("Draw map", type="primary")
+        draw = st.form_submit_button("Draw map", type="primary", disabled=busy)
     return values, None if model == NO_MODEL else model, draw
 
 
-def compute(config: MapConfig, run: str | None) -> pd.DataFrame | None:
-    """Build the map with a progress bar; errors become a readable message."""
-    with st.status("Drawing the map…", expanded=True) as status:
-        bar = st.progress(0.0, text="starting")
-        try:
-            model = ui.load_trained(ds, run) if run and config.source != "text" else None
-            frame = build_map(ds, config, model=model, cache_dir=cache_dir,
-                              progress=lambda f, m: bar.progress(min(1.0, max(0.0, f)), text=m))
-        except (MapDataError, WorkspaceError, ValueError, RuntimeError, MemoryError) as exc:
-            status.update(label="The map could not be drawn.", state="error")
-            st.error(f"The map could not be drawn: {ui.md_escape(exc)}")
-            return None
-        t = frame.attrs.get("timings", {})
-        done = "from the cache" if frame.attrs.get("cached") else f"in {t.get('total_s', 0):.1f} s"
-        status.update(label=f"Map ready ({done}).", state="complete", expanded=False)
+def start_build(config: MapConfig, run: str | None) -> None:
+    """Start drawing in a background job (the page follows it); a model that cannot be read
+    becomes a message."""
+    try:
+        model = ui.load_trained(ds, run) if run and config.source != "text" else None
+    except (WorkspaceError, ValueError, RuntimeError, OSError) as exc:
+        st.error(f"The map could not be drawn: {ui.md_escape(exc)}")
+        return
+    st.session_state[MAP_JOB] = (MapJob(ds, config, model=model, cache_dir=cache_dir).start(), run)
+    st.rerun()  # drawn again as busy: progress, ETA and Cancel shown, Draw disabled
+
+
+def finish_build(job: MapJob, run: str | None) -> None:
+    """A finished job's outcome: the map kept (and shown), or why there is none."""
+    st.session_state.pop(MAP_JOB, None)
+    notes = st.session_state.setdefault(MAP_NOTE, [])
+    if job.status == "stopped":
+        notes.append(("info", f"Map drawing cancelled after {job.elapsed_s:.0f} s; nothing was "
+                      "kept."))
+        return
+    if job.status != "done" or job.frame is None:
+        notes.append(("error", f"The map could not be drawn: {job.error}"))
+        return
+    frame = job.frame
+    t = frame.attrs.get("timings", {})
+    done = "from the cache" if frame.attrs.get("cached") else f"in {t.get('total_s', 0):.1f} s"
     settings = {k: frame.attrs.get(k) for k in ("settings", "embedding", "fingerprint", "notes",
                                                  "n_clusters", "n_tail_clusters")}
     settings["model"] = run
@@ -94,9 +101,40 @@ def compute(config: MapConfig, run: str | None) -> pd.DataFrame | None:
     try:
         ws.save_item_map(ds.name, frame, settings)
     except OSError as exc:
-        st.warning("The map is shown but could not be kept in the workspace: "
-                   f"{ui.md_escape(exc)}")
-    return frame
+        notes.append(("warning", f"The map is shown but could not be kept in the workspace: {exc}"))
+    st.session_state[MAP_STATE] = (ds.fingerprint, frame)
+    st.session_state.pop("map_chart", None)
+    notes.insert(0, ("success", f"Map ready ({done})."))
+
+
+def build_job() -> tuple[MapJob | None, str | None]:
+    """This session's map job on this dataset, if any (with the model run it uses); one left
+    running on another dataset (the sidebar switched) is cancelled, not waited for."""
+    held = st.session_state.get(MAP_JOB)
+    if held is None:
+        return None, None
+    if held[0].dataset.fingerprint != ds.fingerprint:
+        held[0].cancel()
+        st.session_state.pop(MAP_JOB, None)
+        return None, None
+    return held
+
+
+def build_progress() -> None:
+    """Progress, elapsed time, ETA and Cancel of the running build, refreshed every second;
+    when the build ends the whole page is drawn again with its outcome."""
+    job, _ = build_job()
+    if job is None:
+        return
+    if not job.running:
+        st.rerun()
+    eta = job.eta_s
+    left = f" · about {ui.duration(eta)} left" if eta is not None else ""
+    st.progress(min(1.0, job.fraction), text=f"{'Cancelling: ' if job.cancelled else ''}"
+                f"{ui.md_escape(job.message)} · {job.elapsed_s:.0f} s{left}")
+    if st.button("Cancel", key="map_cancel", disabled=job.cancelled,
+                 help="Stops at the next step or after the current batch of texts."):
+        job.cancel()
 
 
 def current_map() -> pd.DataFrame | None:
@@ -113,23 +151,30 @@ def current_map() -> pd.DataFrame | None:
     return None
 
 
-values, run, draw = settings_form()
-if draw:
+job, job_run = build_job()
+if job is not None and not job.running:
+    finish_build(job, job_run)
+    job = None
+for kind, text in st.session_state.pop(MAP_NOTE, []):
+    getattr(st, kind)(ui.md_escape(text))
+values, run, draw = settings_form(current_map() is not None, busy=job is not None)
+if draw and job is None:
     try:
         config = MapConfig(**values)
     except ValidationError as exc:
         st.error("Invalid settings: " + "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
                                                   for e in exc.errors()))
     else:
-        built = compute(config, run)
-        if built is not None:
-            st.session_state[MAP_STATE] = (ds.fingerprint, built)
-            st.session_state.pop("map_chart", None)
+        start_build(config, run)
+if job is not None:
+    st.subheader("Drawing the map…")
+    st.fragment(build_progress, run_every=1.0)()
 
 frame = current_map()
 if frame is None:
-    st.info("No map yet for this dataset. Pick the settings above and press **Draw map** "
-            "(PCA is an instant preview; UMAP takes longer the first time).")
+    if job is None:
+        st.info("No map yet for this dataset. Pick the settings above and press **Draw map** "
+                "(PCA is an instant preview; UMAP takes longer the first time).")
     st.stop()
 
 attrs = frame.attrs
@@ -143,108 +188,6 @@ st.caption(f"Embedding: {attrs.get('embedding', '?')} · projection **{cfg.get('
 
 
 # ----------------------------------------------------------------------------- chart
-def colour_groups(view: pd.DataFrame, by: str, highlight: bool) -> list[tuple[str, np.ndarray, dict]]:
-    """(name, row positions within ``view``, marker) per trace."""
-    groups: list[tuple[str, np.ndarray, dict]] = []
-    if by == "cluster":
-        tail = view["is_tail_cluster"].to_numpy(dtype=bool)
-        noise = view["cluster"].to_numpy() < 0
-        if highlight:
-            groups.append(("other clusters", np.flatnonzero(~tail & ~noise),
-                           {"color": MUTED, "opacity": 0.45}))
-        else:
-            top = view.loc[~noise, "cluster"].value_counts().index[:len(PALETTE) * 3]
-            for i, c in enumerate(sorted(top)):
-                rows = np.flatnonzero(view["cluster"].to_numpy() == c)
-                label = view["cluster_label"].iloc[rows[0]]
-                groups.append((f"{c}: {label}", rows, {"color": PALETTE[i % len(PALETTE)],
-                                                        "opacity": 0.7}))
-            rest = ~noise & ~view["cluster"].isin(top).to_numpy()
-            if rest.any():
-                groups.append(("smaller clusters", np.flatnonzero(rest), {"color": MUTED}))
-        groups.append(("unclustered", np.flatnonzero(noise), {"color": NOISE, "opacity": 0.35}))
-        if highlight:
-            ranks = view.loc[tail, ["cluster", "tail_rank", "cluster_label"]].drop_duplicates("cluster")
-            for i, row in enumerate(ranks.sort_values("tail_rank").itertuples()):
-                rows = np.flatnonzero(view["cluster"].to_numpy() == row.cluster)
-                groups.append((f"#{row.tail_rank} {row.cluster_label}", rows,
-                               {"color": PALETTE[i % len(PALETTE)], "opacity": 0.95}))
-    elif by == "popularity bucket":
-        bucket = popularity_bucket(view["popularity"].to_numpy(), view["segment"].to_numpy())
-        for name in ("head", "mid", "tail", "cold"):
-            groups.append((name, np.flatnonzero(bucket == name), {"color": BUCKET_COLOURS[name],
-                                                                   "opacity": 0.75}))
-    elif by == "category":
-        cats = view["category"].fillna("").astype(str) if "category" in view else \
-            pd.Series("", index=view.index)
-        top = cats.value_counts().index[:12]
-        for i, c in enumerate(top):
-            groups.append((c or "(none)", np.flatnonzero((cats == c).to_numpy()),
-                           {"color": PALETTE[i % len(PALETTE)], "opacity": 0.75}))
-        rest = ~cats.isin(top).to_numpy()
-        if rest.any():
-            groups.append(("other categories", np.flatnonzero(rest), {"color": MUTED}))
-    else:
-        bands = price_bucket(view["price"] if "price" in view else pd.Series(np.nan, index=view.index))
-        for i, b in enumerate(sorted(bands.unique(), key=lambda s: (s == "no price",
-                                                                    float(s.split("–")[0])
-                                                                    if s != "no price" else 0))):
-            groups.append((b, np.flatnonzero((bands == b).to_numpy()),
-                           {"color": MUTED if b == "no price" else PALETTE[i % len(PALETTE)],
-                            "opacity": 0.75}))
-    return [g for g in groups if len(g[1])]
-
-
-def figure(view: pd.DataFrame, by: str, highlight: bool, focus: int | None,
-           neighbours: np.ndarray) -> tuple[go.Figure, list[np.ndarray]]:
-    fig = go.Figure()
-    trace_rows: list[np.ndarray] = []
-    # Titles, categories and cluster labels come from the upload: Plotly would render their HTML.
-    hover = ("<b>%{text}</b><br>%{customdata[0]}<br>popularity %{customdata[1]} · "
-             "%{customdata[2]}<br>cluster: %{customdata[3]}<extra></extra>")
-    cat = view["category"].astype(str) if "category" in view else pd.Series("", index=view.index)
-    custom = np.column_stack([ui.plot_escape_column(cat).to_numpy(dtype=object),
-                              view["popularity"].to_numpy(),
-                              view["segment"].to_numpy(dtype=object),
-                              ui.plot_escape_column(view["cluster_label"]).to_numpy(dtype=object)])
-    titles = ui.plot_escape_column(view["title"]).to_numpy(dtype=object)
-    size = 4 if len(view) > 20_000 else 6
-    for name, rows, marker in colour_groups(view, by, highlight):
-        fig.add_trace(go.Scattergl(
-            x=view["x"].to_numpy()[rows], y=view["y"].to_numpy()[rows], mode="markers",
-            name=ui.plot_escape(name), text=titles[rows], customdata=custom[rows],
-            hovertemplate=hover, marker={"size": size, **marker}))
-        trace_rows.append(rows)
-    tail = view.loc[view["is_tail_cluster"]]
-    if len(tail):
-        centres = tail.groupby("cluster").agg(x=("x", "median"), y=("y", "median"),
-                                              label=("cluster_label", "first"),
-                                              rank=("tail_rank", "first"))
-        for row in centres.itertuples():
-            fig.add_annotation(x=row.x, y=row.y, text=ui.plot_escape(f"#{row.rank} {row.label}"),
-                               showarrow=False,
-                               font={"size": 12, "color": "#111827"}, bgcolor="rgba(255,255,255,0.75)")
-    if focus is not None:
-        pts = view.iloc[np.concatenate([[focus], neighbours])]
-        fig.add_trace(go.Scattergl(x=pts["x"], y=pts["y"], mode="markers", name="searched item "
-                                   "and neighbours", text=ui.plot_escape_column(pts["title"]),
-                                   hoverinfo="text",
-                                   marker={"size": [16] + [10] * len(neighbours), "symbol": "star",
-                                           "color": "#111827", "line": {"width": 1,
-                                                                        "color": "white"}}))
-        trace_rows.append(np.concatenate([[focus], neighbours]).astype(np.int64))
-        fx, fy = float(view["x"].iloc[focus]), float(view["y"].iloc[focus])
-        span_x = max(float(pts["x"].max() - pts["x"].min()), float(np.ptp(view["x"])) * 0.08)
-        span_y = max(float(pts["y"].max() - pts["y"].min()), float(np.ptp(view["y"])) * 0.08)
-        fig.update_xaxes(range=[fx - span_x, fx + span_x])
-        fig.update_yaxes(range=[fy - span_y, fy + span_y])
-    fig.update_layout(height=640, dragmode="select", margin={"l": 10, "r": 10, "t": 30, "b": 10},
-                      legend={"itemsizing": "constant"}, plot_bgcolor="white",
-                      xaxis={"showticklabels": False, "zeroline": False, "showgrid": False},
-                      yaxis={"showticklabels": False, "zeroline": False, "showgrid": False})
-    return fig, trace_rows
-
-
 c = st.columns([2, 1, 2])
 colour_by = c[0].radio("Colour by", COLOUR_BY, horizontal=True, key="map_colour")
 highlight = c[1].toggle("Highlight tail clusters", value=True, key="map_highlight",
@@ -285,11 +228,14 @@ if query:
             similarity=sims)
         neighbour_table.attrs = {"how": how}
 
-fig, trace_rows = figure(view, colour_by, highlight, focus, neighbours)
+fig, trace_rows = map_figure(view, colour_by, highlight, focus, neighbours)
+unlabelled = fig.layout.meta.get("unlabelled_tail_ranks", []) if fig.layout.meta else []
 event = st.plotly_chart(fig, key="map_chart", on_select="rerun",
                         selection_mode=("box", "lasso", "points"), config={"displaylogo": False})
 st.caption("Drag on the map to select a box (or pick lasso in the chart's toolbar) to list those "
-           "items; double-click to clear.")
+           "items; double-click to clear."
+           + (f" Tail clusters {', '.join(f'#{r}' for r in unlabelled)} have no room for a label "
+              "here: they are named in the legend." if unlabelled else ""))
 
 if neighbour_table is not None:
     st.markdown(f"**Nearest neighbours of {ui.md_escape(view['title'].iloc[focus])}** "
@@ -356,6 +302,32 @@ st.dataframe(table, hide_index=True, key="map_clusters", column_config={
     "tail_rank": st.column_config.NumberColumn("tail rank", help="1 = best opportunity; 0 = not "
                                                "a tail cluster."),
 })
+
+def save_cluster(table: pd.DataFrame) -> None:
+    """Pick a cluster (tail clusters first) and keep its items as an item set in one click."""
+    clusters = table.loc[table["cluster"] >= 0]
+    if clusters.empty:
+        return
+    labels = {int(r.cluster): (f"#{r.tail_rank} " if r.tail_rank > 0 else "") +
+              f"{r.label} ({r.size:,} items)" for r in clusters.itertuples()}
+    c = st.columns([3, 1])
+    pick = c[0].selectbox("Cluster to keep as an item set", list(labels), key="map_cluster_pick",
+                          format_func=labels.get)
+    c[1].write("")
+    if c[1].button("Save cluster as item set", key="map_save_cluster"):
+        rank = int(clusters.loc[clusters["cluster"] == pick, "tail_rank"].iloc[0])
+        label = str(clusters.loc[clusters["cluster"] == pick, "label"].iloc[0])
+        name = (f"tail-{rank} " if rank > 0 else f"cluster-{pick} ") + label
+        items = frame.loc[frame["cluster"] == pick, "item_id"].tolist()
+        try:
+            saved = ws.save_item_set(ds.name, name, items, note=f"map cluster {label}")
+        except (WorkspaceError, OSError) as exc:
+            st.error(f"The item set could not be saved: {ui.md_escape(exc)}")
+        else:
+            st.success(f"Saved item set '{ui.md_escape(saved)}' ({len(items):,} items).")
+
+
+save_cluster(table)
 sets = ws.list_item_sets(ds.name)
 if sets:
     st.caption("Saved item sets: " + ", ".join(f"{ui.md_escape(s['name'])} ({s['size']})"

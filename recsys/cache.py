@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 __all__ = ["Progress", "CountProgress", "ReadThroughCache", "content_key", "atomic_write",
-           "noop_progress"]
+           "noop_progress", "Cancelled"]
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,14 @@ Progress = Callable[[float, str], None]
 CountProgress = Callable[[int, int], None]
 
 T = TypeVar("T")
+
+
+class Cancelled(Exception):
+    """Raised by a progress callback to stop a long computation (a user pressed Cancel).
+
+    Code that falls back on errors (the sentence model → TF-IDF) re-raises it untouched, so a
+    cancel always ends the computation and nothing half-done is cached.
+    """
 
 
 def noop_progress(fraction: float, message: str) -> None:

@@ -1,4 +1,5 @@
-"""The Map page in a real Chromium: draw a map, box-select points, see and save the selection.
+"""The Map page in a real Chromium: draw a map (tail clusters labelled on top, settings folded),
+box-select points, save the selection and a whole cluster as item sets.
 
 Uses the ``server`` and ``browser_page`` fixtures of :mod:`tests.test_browser`; skipped when
 Chromium is not installed. Run alone with ``pytest -m browser tests/test_browser_map.py``.
@@ -43,6 +44,13 @@ def test_map_box_selection_in_browser(server: tuple[str, Path], browser_page, tm
     settle(page, charts=1)
     expect(page.get_by_test_id("stException")).to_have_count(0)
     expect(page.get_by_text("TF-IDF + SVD fallback", exact=False)).to_be_visible()
+    expect(page.get_by_role("button", name="Draw map")).to_be_hidden()  # settings folded
+    labels = page.locator("[data-testid=stPlotlyChart] .annotation-text")
+    expect(labels.first).to_contain_text("#1 ")  # tail clusters labelled
+    texts = labels.all_text_contents()
+    assert len(texts) == 2 and all(t.startswith("#") for t in texts), texts
+    legend = page.locator("[data-testid=stPlotlyChart] .legendtext").all_text_contents()
+    assert legend[-2].startswith("#") and legend[-1].startswith("#"), legend  # drawn last
     shots = [shot(page, tmp_path / "01-map.png")]
 
     # Box selection: the chart opens in box-select mode; drag over most of the plot area
@@ -70,5 +78,12 @@ def test_map_box_selection_in_browser(server: tuple[str, Path], browser_page, tm
     expect(page.get_by_text("Saved item set 'tail-picks'", exact=False)).to_be_visible()
     saved = json.loads((workspace / "item_sets" / ds.name / "tail-picks.json").read_text())
     assert len(saved["items"]) > 10 and set(saved["items"]) <= set(ds.item_ids)
+
+    # A whole cluster in one click: the best tail cluster is offered first
+    page.get_by_role("button", name="Save cluster as item set").click()
+    expect(page.get_by_text("Saved item set 'tail-1", exact=False)).to_be_visible()
+    shots.append(shot(page, tmp_path / "03-cluster-saved.png"))
+    kept = [json.loads(p.read_text()) for p in (workspace / "item_sets" / ds.name).glob("tail-1*.json")]
+    assert len(kept) == 1 and len(kept[0]["items"]) >= 20
     for png in shots:
         assert png.exists() and png.stat().st_size > MIN_PNG_BYTES, png

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from recsys.cache import Progress, ReadThroughCache
+from recsys.cache import Cancelled, Progress, ReadThroughCache
 
 if TYPE_CHECKING:
     from recsys.data.dataset import Dataset
@@ -181,6 +181,9 @@ def _sentence_vectors(texts: list[str], device: str, batch_size: int | None,
     """
     with _LOAD_LOCK:
         model = _sentence_model(device)
+    from recsys.threads import openmp_settings
+
+    log.info("sentence model on %s: %d texts, %s", device, len(texts), openmp_settings())
     batch = batch_size or (32 if device == "cpu" else 256)
     unique, inverse = np.unique(np.asarray(texts, dtype=object), return_inverse=True)
     order = np.argsort([len(t) for t in unique], kind="stable")
@@ -306,6 +309,8 @@ def text_embeddings(
         dev = resolve_device(device)
         try:
             emb = _sentence_embedding(texts, dev, batch_size, progress)
+        except Cancelled:
+            raise  # the user stopped the build: no fallback, nothing cached
         except Exception as exc:  # load or inference failure → fall back, and say why
             if method == "sentence-model":
                 raise RuntimeError(f"The sentence model could not be used: {exc}") from exc

@@ -16,6 +16,8 @@ umap-learn, hdbscan and openTSNE are imported on first use with a persistent num
 
 from recsys.maps._numba import import_umap, numba_cache_dir, prepare_numba
 from recsys.maps.cluster import AUTO_MIN_SAMPLES_CAP, NOISE, auto_min_cluster_size, cluster_points, relabel_by_size
+from recsys.maps.job import MapJob
+from recsys.maps.labels import LabelBox, cluster_name, cluster_outline, dominant_category, place_labels
 from recsys.maps.neighbours import EXACT_NEIGHBOURS_UP_TO, approximate_knn_graph, neighbour_graph
 from recsys.maps.pipeline import MAP_COLUMNS, MIN_ITEMS, MapConfig, build_map, clear_memo, cluster_table, item_vectors
 from recsys.maps.project import METRICS, PROJECTION_METHODS, ProjectionOptions, knn_graph, pca, project
@@ -25,6 +27,12 @@ from recsys.maps.view import DISPLAY_LIMIT, display_sample, nearest_items, popul
 from recsys.maps.warmup import warm_up
 
 __all__ = [
+    "MapJob",
+    "LabelBox",
+    "cluster_name",
+    "cluster_outline",
+    "dominant_category",
+    "place_labels",
     "AUTO_MIN_SAMPLES_CAP", "EXACT_NEIGHBOURS_UP_TO", "approximate_knn_graph",
     "import_umap", "neighbour_graph", "warm_up",
     "DISPLAY_LIMIT", "ItemVectors", "MAP_COLUMNS", "METRICS", "MIN_ITEMS", "MapConfig",

@@ -290,10 +290,11 @@ def _stats_step(dataset: Dataset, labels: np.ndarray, config: MapConfig) -> pd.D
     """Per-cluster figures and labels, tail clusters flagged."""
     catalog = dataset.catalog
     price = catalog["price"].to_numpy() if "price" in catalog.columns else None
+    categories = catalog["category"].tolist() if "category" in catalog.columns else None
     return flag_tail_clusters(
         cluster_stats(labels, popularity=dataset.popularity, is_tail=dataset.is_tail,
                       matrix=dataset.matrix, price=price, titles=catalog["title"].tolist(),
-                      n_terms=config.label_terms),
+                      n_terms=config.label_terms, categories=categories),
         tail_share_threshold=config.tail_share_threshold, max_exposure=config.max_exposure)
 
 
@@ -354,9 +355,10 @@ def cluster_table(frame: pd.DataFrame, dataset: Dataset | None = None) -> pd.Dat
         labels = frame["cluster"].to_numpy(dtype=np.int64)
         settings = frame.attrs.get("settings", {})
         price = frame["price"].to_numpy() if "price" in frame.columns else None
+        cats = frame["category"].tolist() if "category" in frame.columns else None
         stats = cluster_stats(labels, popularity=dataset.popularity, is_tail=dataset.is_tail,
                               matrix=dataset.matrix, price=price, titles=frame["title"].tolist(),
-                              n_terms=settings.get("label_terms", 3))
+                              n_terms=settings.get("label_terms", 3), categories=cats)
         stats["label"] = stats["cluster"].map(
             frame.groupby("cluster")["cluster_label"].first()).fillna(stats["label"])
         flags = frame.groupby("cluster")[["is_tail_cluster", "tail_rank"]].first()

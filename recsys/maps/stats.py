@@ -1,7 +1,8 @@
 """What is in each cluster: size, tail share, exposure, reach, price, a readable label.
 
 * **Labels** come from class-based TF-IDF over item titles (the terms frequent in a cluster and
-  rare in the others), e.g. ``lantern · candle · glass``.
+  rare in the others) plus the cluster's dominant category when one holds 40 % of its items,
+  e.g. ``Lantern · Candle · Glass (Home decor)`` (:mod:`recsys.maps.labels`).
 * **Exposure** is a cluster's share of interactions divided by its share of items (1 = its fair
   share; 0.2 = a fifth of it).
 * **Tail clusters** have a tail share of at least ``tail_share_threshold`` and an exposure of at
@@ -19,6 +20,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+
+from recsys.maps.labels import cluster_name, dominant_category
 
 __all__ = ["NOISE_LABEL", "class_tfidf_terms", "cluster_stats", "flag_tail_clusters",
            "cluster_labels"]
@@ -97,12 +100,15 @@ def cluster_labels(terms: dict[int, list[str]]) -> dict[int, str]:
 
 def cluster_stats(labels: np.ndarray, *, popularity: np.ndarray, is_tail: np.ndarray,
                   matrix: sp.csr_matrix | None = None, price: np.ndarray | None = None,
-                  titles: Sequence[str] | None = None, n_terms: int = 3) -> pd.DataFrame:
+                  titles: Sequence[str] | None = None, n_terms: int = 3,
+                  categories: Sequence[object] | None = None) -> pd.DataFrame:
     """One row per cluster (noise last, ``cluster = -1``) with its size and tail figures.
 
     Columns: ``cluster, label, size, tail_items, tail_share, mean_popularity,
     total_popularity, interaction_share, item_share, exposure, users_reached, affinity,
-    opportunity`` and, with ``price``, ``price_min, price_median, price_max``.
+    opportunity`` and, with ``price``, ``price_min, price_median, price_max``; with
+    ``categories`` (one per item) also ``category``, the dominant one ("" when none dominates),
+    which the label then names.
     """
     labels = np.asarray(labels, dtype=np.int64)
     n = len(labels)
@@ -143,6 +149,14 @@ def cluster_stats(labels: np.ndarray, *, popularity: np.ndarray, is_tail: np.nda
         frame["price_max"] = agg["max"].to_numpy()
     terms = class_tfidf_terms(titles if titles is not None else [], labels, n_terms)
     names = cluster_labels(terms)
+    if categories is not None:
+        cats = pd.Series(list(categories), dtype="string")
+        dominant = {int(ids[g]): dominant_category(cats[group == g].tolist())
+                    for g in range(len(ids))}
+        frame["category"] = [dominant[int(c)] for c in ids]
+        names = {c: name if c < 0 else cluster_name(terms.get(c, []), dominant.get(c, ""),
+                                                    fallback=name)
+                 for c, name in names.items()}
     frame.insert(1, "label", [names.get(int(c), f"cluster {c}") for c in ids])
     return frame
 
