@@ -107,7 +107,7 @@ def item_content(dataset: Dataset, *, text_method: str, side_weight: float, devi
     a note saying which text embedding was used."""
     from recsys.features.side import item_categorical_features
     from recsys.features.text import item_texts, text_embeddings
-    from recsys.models.hybrid import content_vectors
+    from recsys.models.content import content_vectors
 
     text, note = None, "no text"
     if side_weight < 1.0:
@@ -246,7 +246,7 @@ class ColdStart(Recommender):
 
     def _fit(self, dataset: Dataset, *, callback: Callback | None,
              validation: sp.csr_matrix | None) -> None:
-        from recsys.models.hybrid import ease_item_weights
+        from recsys.models.content import ease_item_weights
 
         cfg = self.config
         t0 = time.perf_counter()

@@ -36,6 +36,7 @@ from pydantic import Field
 
 from recsys.data.dataset import Dataset
 from recsys.models.base import Callback, FitStopped, ModelConfig, Recommender
+from recsys.models.content import content_blend, content_vectors, ease_item_weights
 from recsys.models.registry import register
 
 __all__ = ["HybridConfig", "Hybrid", "content_vectors", "ease_item_weights", "content_blend"]
@@ -66,75 +67,6 @@ class HybridConfig(ModelConfig):
         "mapping", description="generated path: the generator (see the coldstart model).")
     generated_scale: float = Field(1.0, ge=0.0, le=100.0, description="generated path: size "
                                    "of the generated scores relative to collaborative ones.")
-
-
-def _normalise(x: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return (x / np.where(norms > 0, norms, 1.0)).astype(np.float32)
-
-
-def content_vectors(text: np.ndarray | None, codes: np.ndarray, cardinalities: tuple[int, ...],
-                    side_weight: float) -> np.ndarray:
-    """Unit content vector per item: ``√(1−s)·text ⊕ √s·one-hot(fields)`` (unknown code dropped).
-
-    Either part may be missing (no text, or no categorical fields); the other then takes all.
-    """
-    n = codes.shape[0]
-    onehot = [np.eye(card, dtype=np.float32)[codes[:, f]][:, 1:]
-              for f, card in enumerate(cardinalities) if card > 1]
-    side = _normalise(np.hstack(onehot)) if onehot else np.zeros((n, 0), dtype=np.float32)
-    text = _normalise(text) if text is not None and text.shape[1] else np.zeros((n, 0), np.float32)
-    if not side.shape[1] or not side.any():
-        side_weight = 0.0
-    if not text.shape[1]:
-        side_weight = 1.0 if side.shape[1] else 0.0
-    parts = [text * np.float32(np.sqrt(1.0 - side_weight)),
-             side * np.float32(np.sqrt(side_weight))]
-    out = _normalise(np.hstack(parts))
-    if not out.shape[1]:
-        out = np.zeros((n, 1), dtype=np.float32)
-    return out
-
-
-def ease_item_weights(x: sp.csr_matrix, l2: float, device: str = "cpu") -> np.ndarray:
-    """EASE weights ``B = I − P·diag(1/diag P)``, ``P = (XᵀX + λI)⁻¹``, zero diagonal.
-
-    On the CPU ``P`` comes from a single-precision Cholesky factorisation (LAPACK ``potrf`` /
-    ``potri``: about four times faster than a double-precision ``inv``; the gram matrix plus λ is
-    well conditioned), falling back to double precision if the factorisation fails. CUDA uses
-    :func:`recsys.models.simple.ease_weights`.
-    """
-    if device.startswith("cuda"):
-        from recsys.models.simple import ease_weights
-
-        return ease_weights(x, l2, device)
-    from scipy.linalg import lapack
-
-    gram = (x.T @ x).toarray()
-    for dtype, potrf, potri in ((np.float32, lapack.spotrf, lapack.spotri),
-                                (np.float64, lapack.dpotrf, lapack.dpotri)):
-        g = gram.astype(dtype)
-        g[np.diag_indices_from(g)] += l2
-        chol, info = potrf(g, lower=True, overwrite_a=True, clean=False)
-        if info == 0:
-            p, info = potri(chol, lower=True, overwrite_c=True)
-        if info == 0:
-            p = np.tril(p)
-            p += np.tril(p, -1).T
-            b = p / (-np.diag(p))
-            np.fill_diagonal(b, 0.0)
-            return b.astype(np.float32)
-        log.warning("EASE Cholesky in %s failed (info %d); retrying", np.dtype(dtype).name, info)
-    raise np.linalg.LinAlgError("EASE gram matrix is not positive definite")
-
-
-def content_blend(popularity: np.ndarray, content_weight: float, cold_shrink: float
-                  ) -> np.ndarray:
-    """Per-item content share ``α = w + (1 − w)·s/(s + n)`` (1 for items without interactions)."""
-    n = np.asarray(popularity, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        frac = np.where(n > 0, cold_shrink / (cold_shrink + n), 1.0)
-    return (content_weight + (1.0 - content_weight) * frac).astype(np.float32)
 
 
 @register
