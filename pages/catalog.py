@@ -492,6 +492,17 @@ def render_datasets() -> None:
     render_kept(chosen)
 
 
+def confirmed_delete(label: str, key: str, delete, done: str, left=st, right=st) -> None:
+    """A "Confirm delete" checkbox (in ``left``) arming a ``label`` button (in ``right``) that
+    runs ``delete``, then says ``done`` on the next run."""
+    sure = left.checkbox("Confirm delete", key=f"{key}_confirm")
+    if right.button(label, disabled=not sure, key=f"{key}_delete"):
+        delete()
+        st.session_state.pop(f"{key}_confirm", None)
+        ui.flash(done)
+        st.rerun()
+
+
 def render_kept(name: str) -> None:
     """What is kept for dataset ``name``: its trained models and item sets, to delete or (item
     sets) rename."""
@@ -509,12 +520,8 @@ def render_kept(name: str) -> None:
                 key="kept_models_table",
                 column_config={"NDCG@K": st.column_config.NumberColumn(format="%.4f")})
             run = st.selectbox("Model", [m.run for m in runs], key="kept_model_pick")
-            sure = st.checkbox("Confirm delete", key="kept_model_confirm")
-            if st.button("Delete model", disabled=not sure, key="kept_model_delete"):
-                ws.delete_model(name, run)
-                st.session_state.pop("kept_model_confirm", None)
-                ui.flash(f"The model '{ui.md_escape(run)}' was deleted.")
-                st.rerun()
+            confirmed_delete("Delete model", "kept_model", lambda: ws.delete_model(name, run),
+                             f"The model '{ui.md_escape(run)}' was deleted.")
     with right:
         sets = ws.list_item_sets(name)
         if not sets:
@@ -538,12 +545,8 @@ def render_kept(name: str) -> None:
             else:
                 ui.flash(f"The item set '{ui.md_escape(chosen)}' is now '{ui.md_escape(clean)}'.")
                 st.rerun()
-        sure = c2.checkbox("Confirm delete", key="kept_set_confirm")
-        if c3.button("Delete set", disabled=not sure, key="kept_set_delete"):
-            ws.delete_item_set(name, chosen)
-            st.session_state.pop("kept_set_confirm", None)
-            ui.flash(f"The item set '{ui.md_escape(chosen)}' was deleted.")
-            st.rerun()
+        confirmed_delete("Delete set", "kept_set", lambda: ws.delete_item_set(name, chosen),
+                         f"The item set '{ui.md_escape(chosen)}' was deleted.", c2, c3)
 
 
 with profile_tab:
