@@ -42,7 +42,8 @@ def torch_models() -> list[str]:
     """Registered models trained by gradient steps (``iterative = True``), in registry order."""
     from recsys.models import available_models, get_model_class
 
-    return [n for n in available_models() if getattr(get_model_class(n), "iterative", False)]
+    return [n for n in available_models() if getattr(get_model_class(n), "iterative", False)
+            or "iterations" in get_model_class(n).config_cls.model_fields]  # + ALS (torch on CUDA)
 
 
 def ml100k():
@@ -84,9 +85,10 @@ def _sync(device: str) -> None:
 
 
 def _fit_seconds(name: str, dataset: Any, device: str, epochs: int) -> float:
-    from recsys.models import create_model
+    from recsys.models import create_model, get_model_class
 
-    model = create_model(name, {"epochs": epochs})
+    fields = get_model_class(name).config_cls.model_fields
+    model = create_model(name, {"epochs" if "epochs" in fields else "iterations": epochs})
     _sync(device)
     t0 = time.perf_counter()
     model.fit(dataset, device=device)
