@@ -36,7 +36,7 @@ def test_map_box_selection_in_browser(server: tuple[str, Path], browser_page, tm
     expect(page.get_by_text("No map yet for this dataset.")).to_be_visible()
     choose(page, "Method", "pca")
     page.get_by_text("Advanced: embedding, neighbours", exact=False).click()  # the rest of the settings
-    expect(page.get_by_role("combobox", name="text_method", exact=True)).to_be_visible()
+    expect(page.get_by_role("combobox", name="Text embedding", exact=True)).to_be_visible()
     choose(page, "Text embedding", "tfidf")
     choose(page, "Cluster on", "embedding")
     page.get_by_role("button", name="Draw map").click()

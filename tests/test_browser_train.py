@@ -56,7 +56,8 @@ def test_train_page_follows_the_picker_and_the_run(server, browser_page, tmp_pat
     expect(panel).to_be_visible()
     panel.get_by_text("BPR matrix factorisation (bpr) settings").click()
     _set_number(page, "Epochs (at most)", 2000)   # long enough to press Stop in the middle
-    _set_number(page, "Early-stopping patience (validations)", 100)  # no early stop
+    _set_number(page, "Early-stopping patience (validations)", 100)  # no early stop:
+    _set_number(page, "Validate every (epochs)", 20)  # 100 validations of 20 epochs each
     first = shot(page, tmp_path / "train-picker.png")
 
     # Train pop, ease, bpr again; stop bpr and keep it: the page follows without a reload

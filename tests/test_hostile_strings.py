@@ -17,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 import ui
 from recsys import Workspace, build_dataset
 from tests.app_support import open_page
+from tests.test_map_page import _draw
 
 from .test_maps_data import planted_shop
 
@@ -123,8 +124,7 @@ def test_map_escapes_titles_categories_and_labels(workspace_dir):
     at.selectbox(key="map_cfg.method").set_value("pca")
     at.selectbox(key="map_cfg.text_method").set_value("tfidf")
     at.selectbox(key="map_cfg.cluster_on").set_value("embedding")
-    at.button(key="FormSubmitter:map_form-Draw map").click().run()
-    assert not at.exception, [e.value for e in at.exception]
+    _draw(at)  # the build runs in the background; wait for it
     at.text_input(key="map_search").set_value("zebrawood").run()
     assert not at.exception, [e.value for e in at.exception]
     heading = next(m.value for m in at.markdown if "Nearest neighbours of" in m.value)
