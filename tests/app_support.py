@@ -17,3 +17,19 @@ def open_page(page: str, timeout: float = 180) -> AppTest:
     at.switch_page(f"pages/{page}.py").run()
     assert not at.exception, [e.value for e in at.exception]
     return at
+
+
+def kept_ease_shop(workspace: Path, name: str = "small-shop"):
+    """A workspace holding a small synthetic shop (active) and an EASE model kept for it, as
+    the What-if, Rules and Export tests start from; returns the workspace and the dataset."""
+    from recsys import Workspace
+    from recsys.data.splits import SplitConfig
+    from recsys.jobs import train_models
+    from tests.test_rerank import synthetic_dataset
+
+    ws = Workspace(workspace)
+    ds = synthetic_dataset(n_users=150, n_items=80, seed=2, name=name)
+    ws.save_dataset(ds, source="test", activate=True)
+    job = train_models(ds, {"ease": {}}, split=SplitConfig(method="random", seed=0), workspace=ws)
+    assert job.status == "done", job.message
+    return ws, ds

@@ -8,12 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from recsys import Workspace
-from recsys.data.splits import SplitConfig
-from recsys.jobs import train_models
 from recsys.rerank.rulesets import RuleSet
+from tests.app_support import kept_ease_shop
 from tests.browser_support import MIN_PNG_BYTES, open_page, settle, shot
-from tests.test_rerank import synthetic_dataset
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -22,11 +19,7 @@ def test_rules_pin_a_product_in_browser(server, browser_page, tmp_path: Path) ->
     from playwright.sync_api import expect
 
     url, workspace = server
-    ws = Workspace(workspace)
-    ds = synthetic_dataset(n_users=150, n_items=80, seed=2, name="small-shop")
-    ws.save_dataset(ds, source="test", activate=True)
-    job = train_models(ds, {"ease": {}}, split=SplitConfig(method="random", seed=0), workspace=ws)
-    assert job.status == "done", job.message
+    ws, ds = kept_ease_shop(workspace)
     pos = int(np.argmin(ds.popularity))
     target, title = str(ds.item_ids[pos]), str(ds.catalog["title"].iloc[pos])
 

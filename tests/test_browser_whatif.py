@@ -8,11 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from recsys import Workspace
-from recsys.data.splits import SplitConfig
-from recsys.jobs import train_models
+from tests.app_support import kept_ease_shop
 from tests.browser_support import MIN_PNG_BYTES, choose, settle, shot
-from tests.test_rerank import synthetic_dataset
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -26,11 +23,7 @@ def test_whatif_slider_moves_the_metrics(server, browser_page, tmp_path: Path) -
     from playwright.sync_api import expect
 
     url, workspace = server
-    ws = Workspace(workspace)
-    ds = synthetic_dataset(n_users=150, n_items=80, seed=2, name="small-shop")
-    ws.save_dataset(ds, source="test", activate=True)
-    job = train_models(ds, {"ease": {}}, split=SplitConfig(method="random", seed=0), workspace=ws)
-    assert job.status == "done", job.message
+    kept_ease_shop(workspace)
 
     page = browser_page
     page.set_viewport_size({"width": 1400, "height": 2400})

@@ -10,11 +10,9 @@ import numpy as np
 import pytest
 
 from recsys import Workspace
-from recsys.data.splits import SplitConfig
-from recsys.jobs import train_models
 from recsys.rerank import RerankConfig
 from recsys.rerank.rulesets import RuleSet, with_rules
-from tests.app_support import open_page
+from tests.app_support import kept_ease_shop, open_page
 from tests.test_rerank import synthetic_dataset
 
 
@@ -58,12 +56,7 @@ def test_workspace_keeps_rule_sets_per_dataset(tmp_path) -> None:
 
 @pytest.fixture
 def shop(workspace_dir):
-    ws = Workspace(workspace_dir)
-    ds = synthetic_dataset(n_users=150, n_items=80, seed=2, name="small-shop")
-    ws.save_dataset(ds, source="test", activate=True)
-    job = train_models(ds, {"ease": {}}, split=SplitConfig(method="random", seed=0), workspace=ws)
-    assert job.status == "done", job.message
-    return ws, ds
+    return kept_ease_shop(workspace_dir)
 
 
 @pytest.mark.usefixtures("navigation_apptest")
