@@ -633,10 +633,10 @@ def _eval_candidates(fingerprint: str, run: str, saved_at: str, c: int, _model: 
     return candidates_from_model(_model, _split.train, _split.test_users, c=c)
 
 
-def eval_candidates(ds: Dataset, run: str, model: Any, split: Split, c: int = 100) -> Any:
+def eval_candidates(ds: Dataset, info: KeptRun, model: Any, split: Split, c: int = 100) -> Any:
     """The kept model's top-``c`` candidates for every evaluation user (cached per run and
     save): what What-if and Rules re-rank and measure."""
-    return _eval_candidates(ds.fingerprint, run, str(run_info(ds, run).saved_at), c, model, split)
+    return _eval_candidates(ds.fingerprint, info.run, str(info.saved_at), c, model, split)
 
 
 def local_time(stamp: str | None) -> str:

@@ -201,7 +201,7 @@ def effect(rules: RuleSet) -> None:
         model = ui.load_trained(ds, run)
         split = ui.evaluation_split(ds, run)
         info = ui.run_info(ds, run)
-        cands = ui.eval_candidates(ds, run, model, split)
+        cands = ui.eval_candidates(ds, info, model, split)
         k = info.results.protocol.k
         train = split.train
         result = lists_from_candidates(cands, train, k, steps=[rules.step()],

@@ -66,7 +66,7 @@ try:
     split = ui.evaluation_split(ds, run)
     saved_at = str(info.saved_at)
     k = info.results.protocol.k
-    cands = ui.eval_candidates(ds, run, model, split, POOL)
+    cands = ui.eval_candidates(ds, info, model, split, POOL)
 except (WorkspaceError, ValueError, OSError, KeyError, StopIteration) as exc:
     st.error(f"The model '{ui.md_escape(run)}' cannot be used here: {ui.md_escape(exc)}")
     st.stop()
