@@ -13,6 +13,7 @@ from recsys.jobs import TrainingJob
 from recsys.labels import metric_label
 from recsys.models import available_models, get_model_class
 from recsys.models.selection import candidate_label, choice_rows
+from train_review import render_history, render_pending
 
 ds = ui.page_start("Train")
 st.caption(f"Dataset **{ui.md_escape(ds.name)}** · {ds.n_users:,} users × {ds.n_items:,} items · training on "
@@ -78,7 +79,8 @@ if start:
             st.warning("Pick at least one model.")
         else:
             st.session_state[ui.TRAIN_JOB] = TrainingJob(ds, validated, split, k=int(k),
-                                                         workspace=ui.workspace()).start()
+                                                         workspace=ui.workspace(),
+                                                         ask_before_replacing=True).start()
             st.rerun()  # drawn again as running: Train disabled, progress and Stop shown
 
 
@@ -121,7 +123,7 @@ def live_progress(name: str, fingerprint: str) -> None:
     for run in job.runs:
         if run.status == "failed":
             st.error(f"{run.name} failed: {ui.md_escape(run.error)}")
-        elif run.status == "stopped" and not job.running:
+        elif (run.status == "stopped" or run.pending) and not job.running:
             st.caption(f"{ui.md_escape(run.name)}: {run.outcome}.")
     curves = [{"model": r.name, **e} for r in job.runs for e in r.epochs if "loss" in e]
     if curves:
@@ -140,6 +142,8 @@ ui.mark_drawn(job)
 st.fragment(live_progress, run_every=1.0 if job is not None and job.running else None)(
     ds.name, ds.fingerprint)
 
+ui.show_flash()
+render_pending(ds)
 st.subheader("Results")
 kept = ui.workspace().kept_runs(ds.name)
 rows = [{"model": m.model, "protocol": SPLIT_LABELS.get(m.results.protocol.split_config.method),
@@ -193,6 +197,7 @@ else:
                    "to the catalog, plus a share of each user's other interactions; the "
                    "new-product columns show how well each model ranks them and how much room "
                    "they get in the lists.")
+    render_history(ds, kept)
     for m in kept:
         choice = m.results.choice
         if not choice:

@@ -49,6 +49,9 @@ class ModelRun:
     stopped_at: int | None = None
     #: Whether the model was kept in the workspace (a stopped run only when asked).
     kept: bool = False
+    #: Kept as a new run waiting to be accepted: the run of that name already kept stays in
+    #: use until then (:meth:`recsys.workspace.Workspace.accept_pending`).
+    pending: bool = False
 
     @property
     def outcome(self) -> str:
@@ -58,6 +61,8 @@ class ModelRun:
             if self.results is None and not self.kept:
                 return f"{where}, discarded" if self.epochs or self.batches else "skipped"
             return f"{where}, kept marked as stopped" if self.kept else where
+        if self.pending:
+            return f"{self.status}, waiting for you to accept it (the previous run stays in use)"
         return self.status
 
 
@@ -90,13 +95,17 @@ class TrainingJob:
 
     def __init__(self, dataset: Dataset, models: dict[str, dict[str, Any]] | list[ModelSpec],
                  split: SplitConfig | None = None, *, k: int = 10, device: str | None = None,
-                 workspace: Workspace | None = None, validation_frac: float = 0.1) -> None:
+                 workspace: Workspace | None = None, validation_frac: float = 0.1,
+                 ask_before_replacing: bool = False) -> None:
         self.dataset = dataset
         self.split_config = split or SplitConfig()
         self.k = k
         self.device = device
         self.workspace = workspace
         self.validation_frac = validation_frac
+        #: A retrained model whose run is already kept waits to be accepted instead of
+        #: replacing it (the dashboard; the replaced version goes to the run history anyway).
+        self.ask_before_replacing = ask_before_replacing
         self.runs = [ModelRun(spec.name, dict(spec.config)) for spec in ModelSpec.many(models)]
         self.status: Status = "waiting"
         self.message = ""
@@ -203,7 +212,10 @@ class TrainingJob:
                                      dataset_fingerprint=self.dataset.fingerprint,
                                      **marks, **model_choice(model))
             if self.workspace is not None:
-                self.workspace.save_model(self.dataset.name, model, results=run.results)
+                name = self.dataset.name
+                run.pending = self.ask_before_replacing and any(
+                    m.run == model.name for m in self.workspace.kept_runs(name))
+                self.workspace.save_model(name, model, results=run.results, pending=run.pending)
                 run.kept = True
             run.status = "stopped" if stopped else "done"
         except Exception as exc:

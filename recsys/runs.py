@@ -141,6 +141,8 @@ class KeptRun(BaseModel):
     config: dict[str, Any] = Field(default_factory=dict)
     fingerprint: str | None = Field(None, description="Fingerprint of the data it was fitted on.")
     path: Path | None = None
+    version: str | None = Field(None, description="An earlier version's name in the run "
+                                "history (``None`` for the kept or a waiting run).")
 
     @property
     def spec(self) -> ModelSpec:

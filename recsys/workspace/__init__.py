@@ -9,6 +9,8 @@ Layout (each ``→`` is a link to the current version, see :mod:`recsys.workspac
                                             rating threshold), meta.json (display name,
                                             config, fingerprint, summary, validation report)
     <root>/models/<dataset>/<run> →         model.json + weights.npz + results.json
+    <root>/pending/<dataset>/<run> →        a retrained model waiting to be accepted
+    <root>/history/<dataset>/<run>/<v>/     earlier versions (see recsys.workspace.models)
     <root>/item_sets/<dataset>/<name>.json  named item sets (map selections, promotions)
     <root>/maps/<dataset> →                 latest.parquet (the latest item map) + latest.json
     <root>/.store/, <root>/.locks/          the versions behind the links, writer locks
@@ -24,9 +26,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import re
 import shutil
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,16 +34,22 @@ import pandas as pd
 from pydantic import ValidationError
 
 from recsys.data.dataset import Dataset, DatasetConfig, build_dataset
-from recsys.runs import KeptRun, RunResults
 from recsys.workspace.atomic import Store, WorkspaceError, visible, write_json
-from recsys.workspace.records import (ActiveRecord, DatasetRecord, ItemSetRecord, MapRecord,
-                                      ModelMeta, ModelRecord, RuleSetRecord, read_record)
+from recsys.workspace.models import ModelShelf
+from recsys.workspace.naming import now_iso, safe_name
+from recsys.workspace.records import (
+    ActiveRecord,
+    DatasetRecord,
+    ItemSetRecord,
+    MapRecord,
+    RuleSetRecord,
+    read_record,
+)
 
 __all__ = ["Workspace", "default_workspace_path", "safe_name", "WorkspaceError"]
 
 log = logging.getLogger(__name__)
 
-_NAME_OK = re.compile(r"[^A-Za-z0-9._-]+")
 _DATASETS = Path("datasets")
 
 
@@ -52,23 +58,13 @@ def default_workspace_path() -> Path:
     return Path(os.environ.get("TAILSTUDIO_WORKSPACE", "workspace")).expanduser().resolve()
 
 
-def safe_name(name: str) -> str:
-    """A file-system-safe dataset name: letters, digits, ``.``, ``_`` and ``-`` only."""
-    cleaned = _NAME_OK.sub("-", name.strip()).strip(".-_")[:64]
-    return cleaned or "dataset"
-
-
 def _hashed(display: str) -> str:
     """The slug of ``display`` plus a short hash of it: unique per display name, ≤ 64 chars."""
     digest = hashlib.sha256(display.encode("utf-8")).hexdigest()[:8]
     return f"{safe_name(display)[:55].rstrip('.-_')}-{digest}"
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-class Workspace:
+class Workspace(ModelShelf):
     """Named datasets on disk plus a pointer to the last active one."""
 
     def __init__(self, root: str | os.PathLike | None = None) -> None:
@@ -116,7 +112,7 @@ class Workspace:
                 return key
         slug = safe_name(display)
         owner = records.get(slug, False)
-        if owner is False or owner and owner[0].display_name is None:  # free, or older layout
+        if owner is False or (owner and owner[0].display_name is None):  # free, or older layout
             return slug
         key = _hashed(display)
         n = 2
@@ -159,7 +155,7 @@ class Workspace:
                 name = self._allocate(display)
                 write_json(tmp / "meta.json", {
                     "name": name, "display_name": display, "source": source,
-                    "saved_at": _now(), "fingerprint": dataset.fingerprint,
+                    "saved_at": now_iso(), "fingerprint": dataset.fingerprint,
                     "config": dataset.config.model_dump(), "summary": dataset.summary(),
                     "meta": dataset.meta, "report": report})
                 self._store.publish(tmp, _DATASETS / name)
@@ -230,81 +226,6 @@ class Workspace:
         if self.active_name() is None:
             (self.root / "active.json").unlink(missing_ok=True)
 
-    # -- trained models --------------------------------------------------------------------
-    def _models_dir(self, dataset: str) -> Path:
-        return self.root / "models" / self._key(dataset)
-
-    def _run_rel(self, dataset: str, run: str) -> Path:
-        return Path("models") / self._key(dataset) / safe_name(run)
-
-    def save_model(self, dataset: str, model: Any, *, run: str | None = None,
-                   results: RunResults | dict[str, Any] | None = None) -> str:
-        """Keep a trained model (weights, config, fingerprint) plus its evaluation results.
-
-        ``run`` defaults to the model name, so retraining a model replaces its artifact.
-        ``results`` is written as the flat ``results.json`` object either way.
-        """
-        run = safe_name(run or model.name)
-        if isinstance(results, RunResults):
-            results = results.to_json()
-        rel = self._run_rel(dataset, run)
-        with self._store.staging("models") as tmp:
-            model.save(tmp)
-            write_json(tmp / "results.json", {"run": run, "model": model.name,
-                                              "saved_at": _now(), "results": results or {}})
-            with self._store.locked("models"):
-                self._store.publish(tmp, rel)
-        return run
-
-    def _runs(self, dataset: str) -> list[tuple[ModelRecord, ModelMeta, Path]]:
-        """Readable kept models of ``dataset`` with their stable folder (the link, which
-        always shows the current version)."""
-        rel = Path("models") / self._key(dataset)
-        out = []
-        for run in sorted({p.name for p in (*visible(self.root / rel),
-                                            *visible(self._store.store / rel))}):
-            folder = self._store.current(rel / run)
-            if folder is None:
-                continue
-            record = read_record(folder / "results.json", ModelRecord)
-            meta = read_record(folder / "model.json", ModelMeta)
-            if record is None or meta is None:
-                log.warning("skipping unreadable model %s", folder)
-                continue
-            link = self.root / rel / run
-            out.append((record, meta, link if link.exists() else folder))
-        return out
-
-    def list_models(self, dataset: str) -> list[dict[str, Any]]:
-        """Trained models kept for ``dataset``: run name, model name, results, fingerprint."""
-        return [{**record.model_dump(), "fingerprint": meta.fingerprint}
-                for record, meta, _ in self._runs(dataset)]
-
-    def kept_runs(self, dataset: str) -> list[KeptRun]:
-        """Trained models kept for ``dataset`` as typed records (see :func:`list_models` for
-        the raw ones), with their config and folder; unreadable records are skipped."""
-        out = []
-        for record, meta, folder in self._runs(dataset):
-            try:
-                out.append(KeptRun(**{**record.model_dump(), "fingerprint": meta.fingerprint,
-                                      "config": meta.config, "path": folder}))
-            except ValidationError as exc:
-                log.warning("skipping unreadable model %s: %s", folder, exc)
-        return out
-
-    def load_model(self, dataset: str, run: str, device: str | None = None) -> Any:
-        """Rebuild a kept model exactly (weights loaded without pickle)."""
-        from recsys.models import load_model
-
-        folder = self._store.current(self._run_rel(dataset, run))
-        if folder is None or not (folder / "model.json").exists():
-            raise WorkspaceError(f"No trained model '{run}' for dataset '{dataset}'.")
-        return load_model(folder, device=device)
-
-    def delete_model(self, dataset: str, run: str) -> None:
-        with self._store.locked("models"):
-            self._store.delete(self._run_rel(dataset, run))
-
     # -- named item sets -------------------------------------------------------------------
     def _sets_dir(self, dataset: str) -> Path:
         return self.root / "item_sets" / self._key(dataset)
@@ -320,7 +241,7 @@ class Workspace:
         if not ids:
             raise WorkspaceError("An item set needs at least one item.")
         write_json(self._sets_dir(dataset) / f"{clean}.json",
-                   {"name": clean, "note": note, "items": ids, "saved_at": _now()})
+                   {"name": clean, "note": note, "items": ids, "saved_at": now_iso()})
         return clean
 
     def list_item_sets(self, dataset: str) -> list[dict[str, Any]]:
@@ -379,7 +300,7 @@ class Workspace:
             raise WorkspaceError("A rule set needs a name.")
         clean = safe_name(name)
         write_json(self._rules_dir(dataset) / f"{clean}.json",
-                   {"name": clean, "rules": rules, "saved_at": _now()})
+                   {"name": clean, "rules": rules, "saved_at": now_iso()})
         return clean
 
     def list_rule_sets(self, dataset: str) -> list[dict[str, Any]]:
@@ -412,7 +333,7 @@ class Workspace:
         What-if, Compare and Export pages can group by cluster."""
         with self._store.staging("maps") as tmp:
             frame.to_parquet(tmp / "latest.parquet", index=False)
-            write_json(tmp / "latest.json", {"settings": settings, "saved_at": _now()})
+            write_json(tmp / "latest.json", {"settings": settings, "saved_at": now_iso()})
             with self._store.locked("maps"):
                 self._store.publish(tmp, Path("maps") / self._key(dataset))
 

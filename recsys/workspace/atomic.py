@@ -38,7 +38,7 @@ __all__ = ["Store", "WorkspaceError", "write_json", "visible", "lock_timeout_s",
 log = logging.getLogger(__name__)
 
 #: Areas holding versioned folders, and how many name levels lead to a version.
-AREAS: dict[str, int] = {"datasets": 1, "models": 2, "maps": 1}
+AREAS: dict[str, int] = {"datasets": 1, "models": 2, "pending": 2, "maps": 1}
 
 
 class WorkspaceError(RuntimeError):
