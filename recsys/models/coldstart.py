@@ -54,7 +54,7 @@ from recsys.models.registry import register
 from recsys.models.training import TrainConfig, make_generator, train
 
 __all__ = ["ColdStartConfig", "ColdStart", "GeneratorSettings", "GeneratedEmbeddings",
-           "item_content", "factorise", "generate_embeddings", "GENERATORS"]
+           "factorise", "generate_embeddings", "GENERATORS"]
 
 log = logging.getLogger(__name__)
 
@@ -98,23 +98,9 @@ class ColdStartConfig(GeneratorSettings):
     side_weight: float = Field(0.3, ge=0.0, le=1.0, description="Share of the categorical "
                                "fields (category, brand, price bucket) in the content vector.")
     text_method: Literal["auto", "sentence-model", "tfidf"] = Field(
-        "auto", description="Text embedding: sentence model when installed, or TF-IDF + SVD.")
-
-
-def item_content(dataset: Dataset, *, text_method: str, side_weight: float, device: str,
-                 seed: int) -> tuple[np.ndarray, str]:
-    """Unit content vector per item (text embedding ⊕ categorical fields, as the hybrid's) and
-    a note saying which text embedding was used."""
-    from recsys.features.side import item_categorical_features
-    from recsys.features.text import item_texts, text_embeddings
-    from recsys.models.content import content_vectors
-
-    text, note = None, "no text"
-    if side_weight < 1.0:
-        emb = text_embeddings(item_texts(dataset), device=device, method=text_method, seed=seed)
-        text, note = emb.vectors, emb.describe()
-    fields = item_categorical_features(dataset)
-    return content_vectors(text, fields.codes, fields.cardinalities, side_weight), note
+        "auto", description="Text embedding: the sentence model or TF-IDF + SVD; auto measures "
+        "both on an inner split of the training data (hidden products ranked by users' "
+        "profiles) and keeps the sentence model unless TF-IDF is better beyond noise.")
 
 
 def factorise(weights: np.ndarray, factors: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -246,12 +232,12 @@ class ColdStart(Recommender):
 
     def _fit(self, dataset: Dataset, *, callback: Callback | None,
              validation: sp.csr_matrix | None) -> None:
-        from recsys.models.content import ease_item_weights
+        from recsys.models.content import ease_item_weights, item_content
 
         cfg = self.config
         t0 = time.perf_counter()
         x = (self.seen_ > 0).astype(np.float32).tocsr()
-        content, self.text_note_ = item_content(dataset, text_method=cfg.text_method,
+        content, self.text_note_ = item_content(dataset, x, text_method=cfg.text_method,
                                                 side_weight=cfg.side_weight, device=self.device_,
                                                 seed=cfg.seed)
         weights = ease_item_weights(x, cfg.l2, self.device_)

@@ -5,11 +5,15 @@ EASE item-item weights, and the per-item content share of the hybrid."""
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["content_vectors", "ease_item_weights", "content_blend"]
+if TYPE_CHECKING:
+    from recsys.data.dataset import Dataset
+
+__all__ = ["content_vectors", "item_content", "ease_item_weights", "content_blend"]
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +44,33 @@ def content_vectors(text: np.ndarray | None, codes: np.ndarray, cardinalities: t
     if not out.shape[1]:
         out = np.zeros((n, 1), dtype=np.float32)
     return out
+
+
+def item_content(dataset: Dataset, x: sp.csr_matrix, *, text_method: str, side_weight: float,
+                 device: str, seed: int) -> tuple[np.ndarray, str]:
+    """Unit content vector per item (text embedding ⊕ categorical fields) and a note saying
+    which text embedding was used. ``text_method="auto"`` chooses between the sentence model
+    and TF-IDF on an inner split of the training matrix ``x``
+    (:mod:`recsys.models.text_choice`)."""
+    from recsys.features.side import item_categorical_features
+    from recsys.features.text import item_texts, sentence_model_available, text_embeddings
+    from recsys.models.text_choice import choose_text_method
+
+    fields = item_categorical_features(dataset)
+    if side_weight >= 1.0:
+        return content_vectors(None, fields.codes, fields.cardinalities, 1.0), "no text"
+    texts = item_texts(dataset)
+
+    def build(method: str) -> tuple[np.ndarray, str]:
+        emb = text_embeddings(texts, device=device, method=method, seed=seed)
+        return content_vectors(emb.vectors, fields.codes, fields.cardinalities,
+                               side_weight), emb.describe()
+
+    if text_method != "auto":
+        return build(text_method)
+    choice = choose_text_method(x, build, sentence_available=sentence_model_available(),
+                                seed=seed)
+    return choice.content, choice.note
 
 
 def ease_item_weights(x: sp.csr_matrix, l2: float, device: str = "cpu") -> np.ndarray:

@@ -36,7 +36,7 @@ from pydantic import Field
 
 from recsys.data.dataset import Dataset
 from recsys.models.base import Callback, FitStopped, ModelConfig, Recommender
-from recsys.models.content import content_blend, content_vectors, ease_item_weights
+from recsys.models.content import content_blend, content_vectors, ease_item_weights, item_content
 from recsys.models.registry import register
 
 __all__ = ["HybridConfig", "Hybrid", "content_vectors", "ease_item_weights", "content_blend"]
@@ -58,7 +58,9 @@ class HybridConfig(ModelConfig):
     side_weight: float = Field(0.3, ge=0.0, le=1.0, description="Share of the categorical "
                                "fields (category, brand, price bucket) in the content vector.")
     text_method: Literal["auto", "sentence-model", "tfidf"] = Field(
-        "auto", description="Text embedding: sentence model when installed, or TF-IDF + SVD.")
+        "auto", description="Text embedding: the sentence model or TF-IDF + SVD; auto measures "
+        "both on an inner split of the training data (hidden products ranked by users' "
+        "profiles) and keeps the sentence model unless TF-IDF is better beyond noise.")
     cold_path: Literal["content", "generated"] = Field(
         "generated", description="How new and rare products are scored: content = their text "
         "and fields against the user's profile; generated = that plus collaborative embeddings "
@@ -79,8 +81,6 @@ class Hybrid(Recommender):
 
     def _fit(self, dataset: Dataset, *, callback: Callback | None,
              validation: sp.csr_matrix | None) -> None:
-        from recsys.features.side import item_categorical_features
-        from recsys.features.text import item_texts, text_embeddings
         from recsys.models.memory import check_dense_items
 
         check_dense_items(self.name, self.label, self.seen_.shape[1])
@@ -88,14 +88,9 @@ class Hybrid(Recommender):
         t0 = time.perf_counter()
         x = (self.seen_ > 0).astype(np.float32)
         popularity = np.diff(x.tocsc().indptr)
-        text = None
-        self.text_note_ = "no text"
-        if cfg.side_weight < 1.0:
-            emb = text_embeddings(item_texts(dataset), device=self.device_,
-                                  method=cfg.text_method, seed=cfg.seed)
-            text, self.text_note_ = emb.vectors, emb.describe()
-        fields = item_categorical_features(dataset)
-        content = content_vectors(text, fields.codes, fields.cardinalities, cfg.side_weight)
+        content, self.text_note_ = item_content(dataset, x.tocsr(), text_method=cfg.text_method,
+                                                side_weight=cfg.side_weight, device=self.device_,
+                                                seed=cfg.seed)
         collab = ease_item_weights(x, cfg.l2, self.device_)
         alpha = content_blend(popularity, cfg.content_weight, cfg.cold_shrink)
         # Match the content part's magnitude to the collaborative weights over warm items:
