@@ -45,7 +45,7 @@ def curve_figure(bands: pd.DataFrame, metric: str, policies: list[str], title: s
                            + (f"<br>95 % band over {seeds} seeds: %{{customdata[1]:,.1f}} – "
                               "%{customdata[2]:,.1f}" if seeds > 1 else "")
                            + "<extra></extra>")))
-    fig.update_layout(title=title, height=380, xaxis_title="replayed day",
+    fig.update_layout(title=title, height=380, xaxis={"title": "replayed day", "dtick": 1},
                       yaxis_title=REPLAY_LABELS.get(metric, metric),
                       legend={"orientation": "h", "y": -0.25}, margin={"t": 50})
     return fig

@@ -237,12 +237,16 @@ def show_result(result, main: str) -> None:
                          "value per slot", "std. error", "95 % low", "95 % high",
                          "cost per slot")} | {"ESS": st.column_config.NumberColumn(format="%.0f")})
         show_warnings(ope["warnings"])
-    table = summary["policies"]
+    names = {"hits": "hits", "tail_hits": "tail hits", "tail_items_discovered":
+             "tail items discovered", "regret": "regret", "tail_exposure": "tail exposure"}
     totals = pd.DataFrame([{"policy": POLICY_LABELS.get(n, n), "seeds": e["seeds"],
-                            **{k: e["totals"][k]["mean"] for k in (
-                                "hits", "tail_hits", "tail_items_discovered", "regret",
-                                "tail_exposure")}} for n, e in table.items()])
-    st.dataframe(totals, hide_index=True, key="explore_totals")
+                            **{label: e["totals"][k]["mean"] for k, label in names.items()}}
+                           for n, e in summary["policies"].items()])
+    st.dataframe(totals, hide_index=True, key="explore_totals", column_config={
+        "tail exposure": st.column_config.NumberColumn(format="percent"),
+        **{c: st.column_config.NumberColumn(format="%.1f") for c in (
+            "hits", "tail hits", "tail items discovered", "regret")}})
+    st.caption("Totals over the replayed days: the mean over seeds.")
     d = st.columns(2)
     d[0].download_button("Download the curves (CSV)", result.bands.to_csv(index=False),
                          file_name="explore-bands.csv", mime="text/csv", key="explore_dl_bands",

@@ -4,6 +4,8 @@ feedback log gives one message and keeps what is shown; a good one gives the est
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -131,3 +133,22 @@ def test_bad_feedback_log_gives_a_message_and_keeps_what_is_shown(workspace_dir)
     at.run()
     at.button(key="explore_estimate").click().run()
     assert not at.exception and any("no column 'reward'" in e.value for e in at.error)
+
+
+def test_exploring_lists_are_exported_with_propensities(workspace_dir):
+    from recsys.export import read_export
+
+    _, ds = kept_ease_shop(workspace_dir)
+    at = _explore()
+    at.selectbox(key="explore_policy").set_value("epsilon")
+    at.slider(key="explore_weight").set_value(0.4).run()
+    at.button(key="explore_export_run").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    folder = Path(at.session_state["explore_export"][1])
+    assert "exports" in folder.parts
+    lists = read_export(next(folder.glob("lists-*.csv")))
+    assert {"propensity", "list_id"} <= set(lists.columns)
+    assert lists["propensity"].between(0, 1, inclusive="right").all()
+    assert (lists["propensity"] < 1).any()  # ε-greedy slots are random
+    assert lists["user_id"].nunique() == ds.n_users
+    assert at.get("download_button")

@@ -189,3 +189,22 @@ def test_simulation_job_runs_and_cancels(shop):
     failed = SimulationJob(flat, create_model("pop", {}), config)
     failed.run()
     assert failed.status == "failed" and "timestamps" in failed.error
+
+
+def test_policy_targets_for_a_log(shop):
+    from recsys.feedback import PolicyConfig
+    from recsys.feedback.targets import policy_targets
+
+    model = create_model("pop", {}).fit(shop, device="cpu")
+    ids = [*shop.user_ids[:6].astype(str), "nobody"]
+    eps, unknown = policy_targets(model, shop, ids, 3, PolicyConfig(policy="epsilon",
+                                                                    exploration=0.5))
+    assert unknown == 1 and set(eps.user) == set(ids[:6])
+    slots = pd.DataFrame({"u": eps.user, "r": eps.rank, "p": eps.probability})
+    sums = slots.groupby(["u", "r"])["p"].sum()
+    assert np.allclose(sums, 1.0)  # every slot shows exactly one item
+    assert (eps.probability < 1).any() and set(eps.rank) == {1, 2, 3}
+    greedy, _ = policy_targets(model, shop, ids[:6], 3, PolicyConfig(policy="greedy"))
+    assert len(greedy.user) == 18 and (greedy.probability == 1).all()
+    with pytest.raises(ValueError, match="no user of the log"):
+        policy_targets(model, shop, ["nobody"], 3, PolicyConfig())
