@@ -33,7 +33,7 @@ class SimulationJob:
     the replay's train part when ``prepared`` is given) on ``dataset`` in a thread."""
 
     def __init__(self, dataset: Dataset, model: Any, config: SimulationConfig, *,
-                 prepared: PreparedReplay | None = None, device: str | None = "cpu",
+                 prepared: PreparedReplay | None = None, device: str | None = None,
                  label: str = "") -> None:
         self.dataset, self.model, self.config = dataset, model, config
         self.prepared, self.device, self.label = prepared, device, label
