@@ -129,7 +129,12 @@ def start() -> None:
     if reusable(prepared, config):
         model = prepared.model
     else:
-        prepared, model = None, create_model(info.model, info.config)
+        try:
+            prepared, model = None, create_model(info.model, info.config)
+        except (ValidationError, ValueError, KeyError) as exc:
+            st.error(f"The kept settings of '{ui.md_escape(run)}' cannot be fitted again: "
+                     f"{ui.md_escape(' '.join(str(exc).split()))}")
+            return
     st.session_state[SIM_JOB] = (SimulationJob(ds, model, config, prepared=prepared,
                                                label=policy).start(), owner)
     st.rerun()
