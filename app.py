@@ -25,6 +25,7 @@ pages = [
     st.Page("pages/whatif.py", title="What-if", icon=":material/tune:"),
     st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
     st.Page("pages/rules.py", title="Rules", icon=":material/rule:"),
+    st.Page("pages/explore.py", title="Explore", icon=":material/explore:"),
     st.Page("pages/export.py", title="Export", icon=":material/download:"),
 ]
 page = st.navigation(pages)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["FIELD_TITLES", "METRIC_LABELS", "METHOD_LABELS", "field_title", "metric_label",
-           "method_label"]
+__all__ = ["FIELD_TITLES", "METRIC_LABELS", "METHOD_LABELS", "POLICY_LABELS", "REPLAY_LABELS",
+           "ESTIMATOR_LABELS", "field_title", "metric_label", "method_label"]
 
 #: Labels of settings shared by many configs (a field's own ``title`` wins).
 FIELD_TITLES: dict[str, str] = {
@@ -108,6 +108,27 @@ METHOD_LABELS: dict[str, str] = {
     "pop_penalty": "Popularity penalty", "xquad": "xQuAD (popularity)",
     "calibrated": "Calibrated (Steck)", "promotion": "Promotion quota",
 }
+
+#: Labels of the policies a replay compares (exploration policies and the boosted re-rank).
+POLICY_LABELS: dict[str, str] = {
+    "greedy": "Model's own lists (greedy)", "boosted": "Tail bonus re-rank (boosted)",
+    "epsilon": "ε-greedy (tail slots)", "thompson": "Thompson sampling",
+    "linucb": "LinUCB (content uncertainty)",
+}
+
+#: Labels of a replay's per-day figures (keys as in ``days.csv`` and the bands).
+REPLAY_LABELS: dict[str, str] = {
+    "hits": "Hits", "tail_hits": "Tail hits", "discovered_tail": "Tail items discovered",
+    "tail_exposure": "Tail exposure (share of slots)", "regret": "Regret",
+    "cumulative_hits": "Cumulative hits", "cumulative_tail_hits": "Cumulative tail hits",
+    "cumulative_discovered_tail": "Tail items discovered (cumulative)",
+    "cumulative_regret": "Cumulative regret vs the best fixed list",
+    "best_fixed_hits": "Hits of the best fixed list", "hit_rate_per_slot": "Hits per slot",
+}
+
+#: Labels of the off-policy estimators.
+ESTIMATOR_LABELS: dict[str, str] = {"ips": "IPS", "snips": "SNIPS (self-normalised)",
+                                    "dr": "Doubly robust (DR)"}
 
 
 def _humanise(name: str) -> str:

@@ -1,0 +1,154 @@
+"""Explore page (AppTest): empty states (no kept model, no timestamps), a short simulation run
+in the background → metrics, curves with bands and the off-policy estimate beside it; a bad
+feedback log gives one message and keeps what is shown; a good one gives the estimate table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from recsys import Workspace
+from recsys.data.dataset import build_dataset
+from recsys.data.splits import SplitConfig
+from recsys.jobs import train_models
+from tests.app_support import kept_ease_shop, open_page
+
+pytestmark = pytest.mark.usefixtures("navigation_apptest")
+
+METRICS = {"Hits", "Tail items discovered", "Tail exposure", "Regret vs the best fixed list",
+           "OPE cost per slot (DR)"}
+
+
+def _explore() -> AppTest:
+    return open_page("explore", timeout=120)
+
+
+def _log_table(at: AppTest) -> pd.DataFrame:
+    """The estimate table of the uploaded log (the only one with estimators on this run)."""
+    return next(d.value for d in at.dataframe if "estimator" in d.value.columns)
+
+
+def _simulate(at: AppTest, *, policy: str = "epsilon", days: int = 5, seeds: int = 2) -> AppTest:
+    at.selectbox(key="explore_policy").set_value(policy)
+    at.slider(key="explore_weight").set_value(0.5)
+    at.number_input(key="explore_days").set_value(days)
+    at.number_input(key="explore_seeds").set_value(seeds).run()
+    at.button(key="explore_run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    job = at.session_state["explore_job"][0]
+    job.join(timeout=90)
+    assert job.status == "done", job.error
+    return at.run()
+
+
+def test_no_kept_model_gives_a_hint(workspace_dir):
+    from tests.test_rerank import synthetic_dataset
+
+    ws = Workspace(workspace_dir)
+    ws.save_dataset(synthetic_dataset(name="small-shop"), source="test", activate=True)
+    at = _explore()
+    assert any("No trained model" in i.value for i in at.info)
+    assert not at.metric and not at.button
+
+
+def test_data_without_timestamps_is_explained(workspace_dir):
+    from tests.test_rerank import synthetic_dataset
+
+    ws = Workspace(workspace_dir)
+    timed = synthetic_dataset(name="flat")
+    flat = build_dataset(timed.interactions.drop(columns="timestamp"), timed.catalog, name="flat")
+    ws.save_dataset(flat, source="test", activate=True)
+    job = train_models(flat, {"pop": {}}, split=SplitConfig(method="random", seed=0), workspace=ws)
+    assert job.status == "done", job.message
+    at = _explore()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("no timestamps" in i.value and "Catalog" in i.value for i in at.info)
+    assert not [b for b in at.button if b.key == "explore_run"]
+    assert at.button(key="explore_export_run")  # exports work without time
+
+
+def test_simulation_shows_curves_metrics_and_the_estimate(workspace_dir):
+    kept_ease_shop(workspace_dir)
+    at = _explore()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.selectbox(key="explore_model").value == "ease"
+    at = _simulate(at)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("Simulation done" in s.value for s in at.success)
+    assert {m.label for m in at.metric} >= METRICS
+    assert any("biased toward the logging policy" in i.value for i in at.info)
+    charts = at.get("plotly_chart")
+    assert len(charts) >= 2
+    ope = next(d.value for d in at.dataframe if "estimator" in d.value.columns)
+    assert list(ope["estimator"]) == ["IPS", "SNIPS (self-normalised)", "Doubly robust (DR)"]
+    assert (ope["95 % low"] <= ope["value per slot"]).all()
+    assert (ope["value per slot"] <= ope["95 % high"]).all()
+    totals = next(d.value for d in at.dataframe if "seeds" in d.value.columns)
+    assert dict(zip(totals["policy"], totals["seeds"], strict=True)) == {
+        "ε-greedy (tail slots)": 2, "Model's own lists (greedy)": 1}
+    # a second run with another weight reuses the fitted model (no refit)
+    prepared = at.session_state["explore_prepared"][1]
+    at = _simulate(at, seeds=1)
+    assert at.session_state["explore_prepared"][1] is prepared
+
+
+def test_bad_feedback_log_gives_a_message_and_keeps_what_is_shown(workspace_dir):
+    _, ds = kept_ease_shop(workspace_dir)
+    at = _explore()
+    at.selectbox(key="explore_policy").set_value("epsilon").run()
+    users = ds.user_ids[:20].astype(str)
+    items = ds.item_ids[:10].astype(str)
+    good = pd.DataFrame({"user_id": [u for u in users for _ in range(3)],
+                         "item_id": [items[(i + j) % 10] for i in range(20) for j in range(3)],
+                         "position": [j + 1 for _ in range(20) for j in range(3)],
+                         "propensity": 0.5, "reward": [int((i + j) % 4 == 0) for i in range(20)
+                                                      for j in range(3)]})
+    at.file_uploader(key="explore_log").set_value(("log.csv", good.to_csv(index=False).encode(),
+                                                    "text/csv"))
+    at.run()
+    at.button(key="explore_estimate").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    table = _log_table(at)
+    assert list(table["estimator"]) == ["IPS", "SNIPS (self-normalised)", "Doubly robust (DR)"]
+    assert table["ESS"].gt(0).all()
+
+    bad = good.assign(propensity=1.5)
+    at.file_uploader(key="explore_log").set_value(("bad.csv", bad.to_csv(index=False).encode(),
+                                                    "text/csv"))
+    at.run()
+    at.button(key="explore_estimate").click().run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and "propensity must be above 0 and at most 1" in errors[0]
+    assert "bad.csv" in errors[0]
+    # the estimate on the good log is still shown
+    assert _log_table(at).equals(table)
+    missing = good.drop(columns="reward")
+    at.file_uploader(key="explore_log").set_value(("short.csv",
+                                                    missing.to_csv(index=False).encode(),
+                                                    "text/csv"))
+    at.run()
+    at.button(key="explore_estimate").click().run()
+    assert not at.exception and any("no column 'reward'" in e.value for e in at.error)
+
+
+def test_exploring_lists_are_exported_with_propensities(workspace_dir):
+    from recsys.export import read_export
+
+    _, ds = kept_ease_shop(workspace_dir)
+    at = _explore()
+    at.selectbox(key="explore_policy").set_value("epsilon")
+    at.slider(key="explore_weight").set_value(0.4).run()
+    at.button(key="explore_export_run").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    folder = Path(at.session_state["explore_export"][1])
+    assert "exports" in folder.parts
+    lists = read_export(next(folder.glob("lists-*.csv")))
+    assert {"propensity", "list_id"} <= set(lists.columns)
+    assert lists["propensity"].between(0, 1, inclusive="right").all()
+    assert (lists["propensity"] < 1).any()  # ε-greedy slots are random
+    assert lists["user_id"].nunique() == ds.n_users
+    assert at.get("download_button")

@@ -1,0 +1,210 @@
+"""Simulation over policies and seeds: regret against the best fixed list, bootstrap bands,
+the off-policy estimate beside the replay, one fit shared by every policy, the job."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recsys.cli import main
+from recsys.data.dataset import build_dataset
+from recsys.feedback.arms import Arm, run_arm
+from recsys.feedback.beside import ope_beside
+from recsys.feedback.job import SimulationJob
+from recsys.feedback.regret import BAND_METRICS, best_fixed_hits, seed_bands
+from recsys.feedback.replay import BIAS_NOTE, ReplayConfig, prepare_replay
+from recsys.feedback.simulation import SimulationConfig, simulate
+from recsys.models import create_model
+from tests.test_simulate import planted_interactions
+
+REPLAY = ReplayConfig(days=5, k=3, candidates=20)
+
+
+@pytest.fixture(scope="module")
+def shop():
+    return build_dataset(planted_interactions(), None, name="planted")
+
+
+class CountingPop:
+    """The popularity model, counting its fits."""
+
+    def __init__(self) -> None:
+        self.inner, self.fits, self.name = create_model("pop", {}), 0, "pop"
+
+    def fit(self, *args, **kwargs):
+        self.fits += 1
+        self.inner.fit(*args, **kwargs)
+        return self
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def test_best_fixed_hits_matches_a_loop():
+    rng = np.random.default_rng(3)
+    day, item = rng.integers(-1, 6, 400), rng.integers(0, 30, 400)
+    got = best_fixed_hits(day, item, days=5, n_items=30, k=4)
+    for d in range(5):
+        counts = sorted((np.sum((day == d) & (item == i)) for i in range(30)), reverse=True)
+        assert got[d] == sum(counts[:4])
+    assert best_fixed_hits(day, item, days=5, n_items=30, k=99).tolist() == [
+        int(np.sum(day == d)) for d in range(5)]
+
+
+def test_seed_bands():
+    one = seed_bands(np.array([[1.0, 2.0, 4.0]]))
+    assert all(np.array_equal(one[0], b) for b in one)
+    same = seed_bands(np.tile([1.0, 5.0], (4, 1)))
+    assert np.array_equal(same[1], same[2])
+    rng = np.random.default_rng(0)
+    values = rng.normal(10, 2, size=(8, 6)).cumsum(axis=1)
+    mean, lo, hi = seed_bands(values)
+    assert np.allclose(mean, values.mean(axis=0))
+    assert (lo < mean).all() and (mean < hi).all()
+    # roughly the mean ± 2 standard errors over seeds
+    se = values.std(axis=0, ddof=1) / np.sqrt(len(values))
+    assert np.all(hi - lo > 2 * se) and np.all(hi - lo < 6 * se)
+    with pytest.raises(ValueError):
+        seed_bands(np.zeros((0, 3)))
+
+
+@pytest.fixture(scope="module")
+def result(shop):
+    model = CountingPop()
+    res = simulate(model, shop, SimulationConfig(
+        policies=("boosted", "epsilon", "thompson"), exploration=0.5, seeds=3, prior="rank",
+        replay=REPLAY, bootstrap=50))
+    return model, res
+
+
+def test_one_fit_serves_every_policy_and_seed(result, shop):
+    model, res = result
+    assert model.fits == 1
+    assert list(res.runs) == ["greedy", "boosted", "epsilon", "thompson"]
+    assert [len(res.runs[n]) for n in res.runs] == [1, 1, 3, 3]  # deterministic arms run once
+    again = simulate(model, shop, SimulationConfig(policies=("epsilon",), exploration=0.5,
+                                                   replay=REPLAY), prepared=res.prepared)
+    assert model.fits == 1  # the prepared replay was reused
+    pd.testing.assert_frame_equal(again.days("epsilon"), res.days("epsilon"))
+
+
+def test_regret_and_bands(result):
+    _, res = result
+    best = res.days("greedy")["best_fixed_hits"]
+    assert best.sum() == res.summary["best_fixed_hits"] > 0
+    for name, runs in res.runs.items():
+        for run in runs:
+            d = run.days
+            assert (d["best_fixed_hits"] == best).all()  # one yardstick for every policy
+            assert (d["regret"] == d["best_fixed_hits"] - d["hits"]).all()
+            assert (d["cumulative_regret"] == d["regret"].cumsum()).all()
+        totals = res.summary["policies"][name]["totals"]
+        assert totals["hits"]["mean"] == pytest.approx(np.mean([r.days["hits"].sum()
+                                                                for r in runs]))
+    bands = res.bands
+    assert set(bands["policy"]) == set(res.runs) and len(bands) == 4 * REPLAY.days
+    for m in BAND_METRICS:
+        assert (bands[f"{m}_lo"] <= bands[m] + 1e-12).all()
+        assert (bands[m] <= bands[f"{m}_hi"] + 1e-12).all()
+    greedy = bands[bands["policy"] == "greedy"]
+    assert (greedy["cumulative_hits_lo"] == greedy["cumulative_hits_hi"]).all()
+    eps = bands[bands["policy"] == "epsilon"]
+    assert (eps["cumulative_hits_hi"] > eps["cumulative_hits_lo"]).any()
+    found = res.summary["policies"]["thompson"]["totals"]["tail_items_discovered"]["mean"]
+    assert found > res.summary["policies"]["greedy"]["totals"]["tail_items_discovered"]["mean"]
+    assert "deterministic" in res.summary["bands_note"] or "random" in res.summary["bands_note"]
+    assert res.summary["note"] == BIAS_NOTE and "best fixed list" in res.summary[
+        "regret_definition"]
+
+
+def test_ope_beside_the_replay(result):
+    _, res = result
+    ope = res.summary["policies"]["epsilon"]["ope"]
+    assert set(ope["estimators"]) == {"ips", "snips", "dr"}
+    for est in ope["estimators"].values():
+        lo, hi = est["ci95"]
+        assert lo <= est["value"] <= hi and est["ess"] > 0
+    greedy_days = res.days("greedy")
+    assert ope["logging_hit_rate"] == pytest.approx(greedy_days["hits"].sum()
+                                                    / greedy_days["slots"].sum())
+    eps = res.days("epsilon")
+    assert ope["replay_hit_rate"] == pytest.approx(eps["hits"].sum() / eps["slots"].sum())
+    assert any("propensity is 1" in w for w in ope["warnings"])  # greedy logs deterministically
+    assert ope["cost"]["ips"]["value"] == pytest.approx(ope["logging_hit_rate"]
+                                                        - ope["estimators"]["ips"]["value"])
+    assert "greedy_on_target_log" in ope  # epsilon's own log supports the greedy lists
+    assert "ope" not in res.summary["policies"]["greedy"]
+
+
+def test_ope_of_the_logging_policy_on_its_own_log_is_its_hit_rate(shop):
+    prepared = prepare_replay(create_model("pop", {}), shop, REPLAY)
+    greedy = run_arm(prepared, Arm("greedy"), keep_targets=True)
+    eps = run_arm(prepared, Arm("epsilon", exploration=0.4), seed=1, keep_targets=True)
+    same = ope_beside(greedy, greedy, bootstrap=20)
+    rate = greedy.reward.mean()
+    assert same["estimators"]["ips"]["value"] == pytest.approx(rate)
+    assert same["estimators"]["snips"]["value"] == pytest.approx(rate)
+    own = ope_beside(eps, eps, bootstrap=20)  # on-policy: every weight is 1
+    assert own["estimators"]["ips"]["value"] == pytest.approx(eps.reward.mean())
+    assert own["estimators"]["ips"]["ess"] == pytest.approx(len(eps.key))
+
+
+def test_simulate_command_with_seeds_and_comparison(tmp_path: Path, capsys):
+    inter = tmp_path / "orders.csv"
+    planted_interactions(users=30).to_csv(inter, index=False)
+    out = tmp_path / "sim"
+    assert main(["simulate", "--interactions", str(inter), "--model", "pop", "--policy",
+                 "epsilon", "--exploration", "0.5", "--days", "5", "--k", "3", "--seeds", "2",
+                 "--compare", "greedy,boosted", "--bootstrap", "20", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "regret" in text and "over 2 seeds" in text
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["policies"]) == {"greedy", "boosted", "epsilon"}
+    assert summary["policies"]["epsilon"]["seeds"] == 2
+    assert summary["regret"] == summary["best_fixed_hits"] - summary["hits"]
+    assert "dr" in summary["policies"]["epsilon"]["ope"]["estimators"]
+    bands = pd.read_csv(out / "bands.csv")
+    assert set(bands["policy"]) == {"greedy", "boosted", "epsilon"} and len(bands) == 15
+    assert main(["simulate", "--interactions", str(inter), "--model", "pop", "--compare",
+                 "greedy,nope", "--out", str(out)]) == 2
+    assert "--compare" in capsys.readouterr().err
+    assert main(["simulate", "--interactions", str(inter), "--model", "pop", "--seeds", "0",
+                 "--out", str(out)]) == 2
+
+
+def test_simulation_job_runs_and_cancels(shop):
+    config = SimulationConfig(policies=("epsilon",), exploration=0.3, replay=REPLAY)
+    job = SimulationJob(shop, create_model("pop", {}), config)
+    job.run()
+    assert job.status == "done" and job.result is not None and job.fraction == 1.0
+    stopped = SimulationJob(shop, create_model("pop", {}), config)
+    stopped.cancel()
+    stopped.run()
+    assert stopped.status == "stopped" and stopped.result is None
+    flat = build_dataset(pd.DataFrame({"user_id": ["a", "b"], "item_id": ["x", "y"]}), None)
+    failed = SimulationJob(flat, create_model("pop", {}), config)
+    failed.run()
+    assert failed.status == "failed" and "timestamps" in failed.error
+
+
+def test_policy_targets_for_a_log(shop):
+    from recsys.feedback import PolicyConfig
+    from recsys.feedback.targets import policy_targets
+
+    model = create_model("pop", {}).fit(shop, device="cpu")
+    ids = [*shop.user_ids[:6].astype(str), "nobody"]
+    eps, unknown = policy_targets(model, shop, ids, 3, PolicyConfig(policy="epsilon",
+                                                                    exploration=0.5))
+    assert unknown == 1 and set(eps.user) == set(ids[:6])
+    slots = pd.DataFrame({"u": eps.user, "r": eps.rank, "p": eps.probability})
+    sums = slots.groupby(["u", "r"])["p"].sum()
+    assert np.allclose(sums, 1.0)  # every slot shows exactly one item
+    assert (eps.probability < 1).any() and set(eps.rank) == {1, 2, 3}
+    greedy, _ = policy_targets(model, shop, ids[:6], 3, PolicyConfig(policy="greedy"))
+    assert len(greedy.user) == 18 and (greedy.probability == 1).all()
+    with pytest.raises(ValueError, match="no user of the log"):
+        policy_targets(model, shop, ["nobody"], 3, PolicyConfig())
