@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from recsys.maps import MapConfig, build_map, item_vectors
-from recsys.maps.sample import coarse_tail_items, sample_items
+from recsys.maps.sample import coarse_tail_clusters, coarse_tail_items, sample_items
 
 from .test_maps_data import TAIL_CLUSTERS, planted_shop
 
@@ -42,7 +42,8 @@ def test_sample_keeps_every_tail_cluster_item_and_asked_items(shop):
     assert kept[flagged].all() and kept[asked].all()
     assert kept[np.isin(planted, TAIL_CLUSTERS)].all()
     assert not sample.tail_cut and sample.kept_asked == 5
-    assert "showing 200 of" in sample.describe() and "every one kept" in sample.describe()
+    assert "showing 200 of" in sample.describe()
+    assert "tail clusters of a first coarse clustering kept" in sample.describe()
     again = sample_items(vectors, ds.popularity, ds.is_tail, ds.segment, 200, keep=asked)
     assert np.array_equal(sample.index, again.index)  # seeded
     # the filled part follows the segment mix of what was left to fill
@@ -54,11 +55,16 @@ def test_sample_keeps_every_tail_cluster_item_and_asked_items(shop):
         assert abs((seg[filled] == name).sum() - expected) <= 1
 
 
-def test_a_cap_below_the_tail_items_samples_them_and_says_so(shop):
+def test_a_cap_below_the_tail_items_keeps_the_least_exposed_clusters_whole(shop):
     ds, _, vectors = shop
+    labels, order = coarse_tail_clusters(vectors, ds.popularity, ds.is_tail)
     sample = sample_items(vectors, ds.popularity, ds.is_tail, ds.segment, 100)
-    assert sample.size == 100 and sample.tail_cut
-    assert "more than the cap" in sample.describe()
+    assert sample.size == 100 and sample.tail_cut and "would not fit" in sample.describe()
+    assert 0 < sample.tail_clusters < len(order) == sample.tail_clusters_found
+    kept = np.isin(np.arange(ds.n_items), sample.index)
+    for c in order[:sample.tail_clusters]:  # the least exposed, each one whole
+        assert kept[labels == c].all()
+    assert sample.tail_cluster_items <= 80  # at most 80 % of the cap, the rest for context
 
 
 def test_map_above_the_cap_is_drawn_from_the_sample(shop):

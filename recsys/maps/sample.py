@@ -13,7 +13,8 @@ order is therefore:
    UMAP would take many minutes); each coarse cluster is judged with the map's own tail-cluster
    rule (tail share and exposure thresholds);
 3. every item of a coarse tail cluster is kept, and every item asked for (``keep``, e.g. a
-   saved item set);
+   saved item set); when the tail clusters alone exceed the cap (a catalog where nearly
+   everything is tail), whole clusters are kept least exposed first up to 80 % of it;
 4. the rest of the budget is filled by seeded stratified sampling over the popularity segments
    (head / mid / far tail), in proportion to what is left of each, so the sample keeps the
    catalog's segment mix;
@@ -32,12 +33,16 @@ import numpy as np
 
 from recsys.maps.project import _unit, pca
 
-__all__ = ["ItemSample", "sample_items", "coarse_tail_items", "ITEMS_PER_COARSE_CLUSTER"]
+__all__ = ["ItemSample", "sample_items", "coarse_tail_items", "coarse_tail_clusters",
+           "ITEMS_PER_COARSE_CLUSTER", "TAIL_SHARE_WHEN_CUT"]
 
 log = logging.getLogger(__name__)
 
 #: Items per coarse cluster of step 2 (between 20 and 2,000 clusters).
 ITEMS_PER_COARSE_CLUSTER = 500
+#: When the coarse tail clusters do not all fit, the share of the cap they may fill (whole,
+#: least exposed first); the rest shows the catalog around them.
+TAIL_SHARE_WHEN_CUT = 0.8
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,7 @@ class ItemSample:
     tail_clusters: int
     kept_asked: int = 0
     tail_cut: bool = False
+    tail_clusters_found: int = 0
 
     @property
     def size(self) -> int:
@@ -63,9 +69,13 @@ class ItemSample:
         """``showing 100,000 of 412,000 items: every tail-cluster item kept (…)``."""
         if not self.sampled:
             return f"showing all {self.total:,} items"
-        kept = (f"{self.tail_cluster_items:,} items of the {self.tail_clusters:,} tail clusters "
-                "of a first coarse clustering of every item"
-                + (" (more than the cap: a sample of them)" if self.tail_cut else ", every one kept"))
+        if self.tail_cut:
+            kept = (f"every item of the {self.tail_clusters:,} least exposed of the "
+                    f"{self.tail_clusters_found:,} tail clusters of a first coarse clustering "
+                    f"({self.tail_cluster_items:,} items; all of them would not fit)")
+        else:
+            kept = (f"every item of the {self.tail_clusters:,} tail clusters of a first coarse "
+                    f"clustering kept ({self.tail_cluster_items:,} items)")
         asked = f", {self.kept_asked:,} items asked for" if self.kept_asked else ""
         return (f"showing {self.size:,} of {self.total:,} items: {kept}{asked}, the rest a "
                 "seeded sample stratified over head, mid and far tail")
@@ -75,7 +85,8 @@ class ItemSample:
         return {"shown": self.size, "total": self.total,
                 "tail_cluster_items": self.tail_cluster_items,
                 "tail_clusters": self.tail_clusters, "kept_asked": self.kept_asked,
-                "tail_cut": self.tail_cut, "note": self.describe()}
+                "tail_cut": self.tail_cut, "tail_clusters_found": self.tail_clusters_found,
+                "note": self.describe()}
 
 
 def coarse_tail_items(vectors: np.ndarray, popularity: np.ndarray, is_tail: np.ndarray, *,
@@ -84,6 +95,18 @@ def coarse_tail_items(vectors: np.ndarray, popularity: np.ndarray, is_tail: np.n
                       ) -> tuple[np.ndarray, int]:
     """Boolean per item: is it in a tail cluster of a coarse k-means clustering of every item
     (steps 2 and 3 of the module docstring)? Also returns the number of such clusters."""
+    labels, order = coarse_tail_clusters(vectors, popularity, is_tail, dims=dims, metric=metric,
+                                         seed=seed, tail_share_threshold=tail_share_threshold,
+                                         max_exposure=max_exposure)
+    return np.isin(labels, order), len(order)
+
+
+def coarse_tail_clusters(vectors: np.ndarray, popularity: np.ndarray, is_tail: np.ndarray, *,
+                         dims: int = 10, metric: str = "cosine", seed: int = 0,
+                         tail_share_threshold: float = 0.8, max_exposure: float = 0.5
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """The coarse k-means cluster of every item, and the coarse tail clusters, least exposed
+    first (the order in which they are kept whole when they do not all fit)."""
     from sklearn.cluster import MiniBatchKMeans
 
     x = np.asarray(vectors, dtype=np.float32)
@@ -107,7 +130,8 @@ def coarse_tail_items(vectors: np.ndarray, popularity: np.ndarray, is_tail: np.n
     flagged = (size > 0) & (share >= tail_share_threshold) & (exposure <= max_exposure)
     log.info("coarse clustering of %d items: %d clusters, %d tail clusters", n, k,
              int(flagged.sum()))
-    return flagged[labels], int(flagged.sum())
+    ids = np.flatnonzero(flagged)
+    return labels, ids[np.lexsort((ids, -share[ids], exposure[ids]))]
 
 
 def _stratified(pool: np.ndarray, segment: np.ndarray, budget: int,
@@ -140,26 +164,28 @@ def sample_items(vectors: np.ndarray, popularity: np.ndarray, is_tail: np.ndarra
     if n <= cap:
         return ItemSample(np.arange(n, dtype=np.int64), n, 0, 0)
     rng = np.random.default_rng(seed)
-    in_tail, n_clusters = coarse_tail_items(
+    labels, tail_clusters = coarse_tail_clusters(
         vectors, popularity, is_tail, dims=dims, metric=metric, seed=seed,
         tail_share_threshold=tail_share_threshold, max_exposure=max_exposure)
-    asked = np.zeros(n, dtype=bool)
+    chosen = np.zeros(n, dtype=bool)
     if keep is not None and len(keep):
         pos = np.asarray(keep, dtype=np.int64)
-        asked[pos[(pos >= 0) & (pos < n)]] = True
-    must = np.flatnonzero(asked)[:cap]
-    tail_pos = np.flatnonzero(in_tail & ~asked)
-    room = cap - len(must)
-    cut = len(tail_pos) > room
+        chosen[np.flatnonzero(np.isin(np.arange(n), pos))[:cap]] = True
+    n_asked = int(chosen.sum())
+    # Whole tail clusters, least exposed first; when they do not all fit, at most
+    # TAIL_SHARE_WHEN_CUT of the cap goes to them, so the map keeps its context.
+    sizes = np.bincount(labels[~chosen], minlength=int(labels.max()) + 1)[tail_clusters]
+    room = cap - n_asked
+    cut = int(sizes.sum()) > room
     if cut:
-        tail_pos = np.sort(rng.choice(tail_pos, size=room, replace=False))
-    chosen = np.zeros(n, dtype=bool)
-    chosen[must] = True
-    chosen[tail_pos] = True
+        room = int(room * TAIL_SHARE_WHEN_CUT)
+    whole = tail_clusters[np.cumsum(sizes) <= room]
+    chosen |= np.isin(labels, whole)
+    in_tail = int(chosen.sum()) - n_asked
     rest = np.flatnonzero(~chosen)
     chosen[_stratified(rest, np.asarray(segment).astype(str), cap - int(chosen.sum()), rng)] = True
     index = np.flatnonzero(chosen).astype(np.int64)
-    log.info("map sample: %d of %d items (%d in %d coarse tail clusters, %d asked for)",
-             len(index), n, len(tail_pos), n_clusters, len(must))
-    return ItemSample(index, n, int(in_tail.sum()) if not cut else len(tail_pos), n_clusters,
-                      kept_asked=len(must), tail_cut=cut)
+    log.info("map sample: %d of %d items (%d in %d of %d coarse tail clusters, %d asked for)",
+             len(index), n, in_tail, len(whole), len(tail_clusters), n_asked)
+    return ItemSample(index, n, in_tail, len(whole), kept_asked=n_asked, tail_cut=cut,
+                      tail_clusters_found=len(tail_clusters))
