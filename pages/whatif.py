@@ -28,7 +28,7 @@ from recsys.rerank import (
     needs_hit_model,
     preview_frame,
 )
-from recsys.rerank.bands import banded_deltas, banded_figures, measure_banded
+from recsys.rerank.bands import banded_pair, measure_banded
 from recsys.rerank.business import BUSINESS_LABELS, list_business, price_band_exposure
 from recsys.rerank.rulesets import with_rules
 from recsys.sampling import Band
@@ -53,8 +53,8 @@ if run is None:
 
 @st.cache_data(max_entries=8, show_spinner="Sweeping strengths for the trade-off curve…")
 def _frontier(fingerprint: str, run: str, saved_at: str, k: int, methods: tuple[str, ...],
-              options_json: str, _cands, _split, _clusters, _item_set, _hit_model
-              ) -> pd.DataFrame:
+              options_json: str, sample: tuple[int, int], _cands, _split, _clusters, _item_set,
+              _hit_model) -> pd.DataFrame:
     context = RerankContext(_split.train, item_clusters=_clusters, item_set=_item_set,
                             hit_model=_hit_model)
     return frontier(_cands, _split.train, _split.test, methods=methods, strengths=SWEEP, k=k,
@@ -284,8 +284,7 @@ def tuning() -> None:
         elapsed = time.perf_counter() - t0
         base = measure_banded(cands.top(k), train, split.test, cands.users)
         current, baseline = now.summary, base.summary
-        bands, deltas = banded_figures(now, seed=sample.seed), banded_deltas(now, base,
-                                                                              seed=sample.seed)
+        bands, deltas = banded_pair(now, base, seed=sample.seed)
     except (ValidationError, ValueError, WorkspaceError) as exc:
         st.error(f"This setting cannot be applied: {ui.md_escape(' '.join(str(exc).split()))}")
         return
@@ -313,7 +312,7 @@ def tuning() -> None:
                     or method == "calibrated")
     try:
         curve = _frontier(ds.fingerprint, run, saved_at, k, methods, json.dumps(options, sort_keys=True),
-                          cands, split, clusters, frozenset(item_set) if item_set else None,
+                          (sample.size, sample.seed), cands, split, clusters, frozenset(item_set) if item_set else None,
                           hits)
     except ValueError as exc:
         st.error(f"The trade-off curve could not be computed: {ui.md_escape(exc)}")

@@ -105,7 +105,6 @@ def sample_users(users: np.ndarray, config: SampleConfig | None = None) -> UserS
         return UserSample(pool, len(pool), config.seed)
     rng = np.random.default_rng(config.seed)
     chosen = np.sort(pool[rng.choice(len(pool), config.max_users, replace=False)])
-    chosen.setflags(write=False)
     return UserSample(chosen, len(pool), config.seed)
 
 

@@ -26,7 +26,7 @@ from recsys.rerank.context import RerankContext
 from recsys.rerank.pipeline import Steps, active_steps, make_lists
 from recsys.sampling import Band, bootstrap_bands, mean_band, paired_band
 
-__all__ = ["MeasuredLists", "measure_banded", "banded_figures", "banded_deltas",
+__all__ = ["MeasuredLists", "measure_banded", "banded_figures", "banded_deltas", "banded_pair",
            "banded_table", "held_out_comparison", "PER_USER_METRICS", "CATALOG_METRICS"]
 
 #: Metrics that are means of per-user figures (normal-approximation bands).
@@ -65,9 +65,21 @@ def _catalog(topk: np.ndarray, n_items: int, rows: np.ndarray) -> dict[str, floa
     return {name: float(out[name]) for name in CATALOG_METRICS}
 
 
+def _per_user_bands(measured: MeasuredLists) -> dict[str, Band]:
+    return {name: mean_band(measured.per_user[name].to_numpy()) for name in PER_USER_METRICS}
+
+
+def _per_user_deltas(current: MeasuredLists, baseline: MeasuredLists) -> dict[str, Band]:
+    if len(current.per_user) != len(baseline.per_user):
+        raise ValueError("deltas need the lists of the same users "
+                         f"({len(current.per_user):,} vs {len(baseline.per_user):,})")
+    return {name: paired_band(current.per_user[name].to_numpy(),
+                              baseline.per_user[name].to_numpy()) for name in PER_USER_METRICS}
+
+
 def banded_figures(measured: MeasuredLists, *, seed: int = 0) -> dict[str, Band]:
     """Every protocol metric with its 95 % band over the measured users."""
-    out = {name: mean_band(measured.per_user[name].to_numpy()) for name in PER_USER_METRICS}
+    out = _per_user_bands(measured)
     out.update(bootstrap_bands(len(measured.topk),
                                lambda rows: _catalog(measured.topk, measured.n_items, rows),
                                resamples=RESAMPLES, seed=seed))
@@ -79,19 +91,24 @@ def banded_deltas(current: MeasuredLists, baseline: MeasuredLists, *, seed: int 
     """``current − baseline`` of every metric, banded on the same users: the mean of the
     per-user differences, and for coverage / Gini a bootstrap that resamples the same users in
     both sets of lists."""
-    if len(current.per_user) != len(baseline.per_user):
-        raise ValueError("deltas need the lists of the same users "
-                         f"({len(current.per_user):,} vs {len(baseline.per_user):,})")
-    out = {name: paired_band(current.per_user[name].to_numpy(),
-                             baseline.per_user[name].to_numpy()) for name in PER_USER_METRICS}
+    return banded_pair(current, baseline, seed=seed)[1]
 
-    def diff(rows: np.ndarray) -> dict[str, float]:
+
+def banded_pair(current: MeasuredLists, baseline: MeasuredLists, *, seed: int = 0
+                ) -> tuple[dict[str, Band], dict[str, Band]]:
+    """:func:`banded_figures` of ``current`` and :func:`banded_deltas` against ``baseline`` in
+    one bootstrap (what a What-if slider move needs, a third less work than both apart)."""
+    out, deltas = _per_user_bands(current), _per_user_deltas(current, baseline)
+
+    def both(rows: np.ndarray) -> dict[str, float]:
         now = _catalog(current.topk, current.n_items, rows)
         before = _catalog(baseline.topk, baseline.n_items, rows)
-        return {name: now[name] - before[name] for name in CATALOG_METRICS}
+        return {**now, **{f"change {name}": now[name] - before[name] for name in now}}
 
-    out.update(bootstrap_bands(len(current.topk), diff, resamples=RESAMPLES, seed=seed))
-    return out
+    boot = bootstrap_bands(len(current.topk), both, resamples=RESAMPLES, seed=seed)
+    for name in CATALOG_METRICS:
+        out[name], deltas[name] = boot[name], boot[f"change {name}"]
+    return out, deltas
 
 
 def banded_table(lists: Mapping[str, Reranked | np.ndarray], train: Dataset,
@@ -110,8 +127,8 @@ def banded_table(lists: Mapping[str, Reranked | np.ndarray], train: Dataset,
     base = measured[baseline]
     rows = []
     for name, m in measured.items():
-        bands = banded_figures(m, seed=seed)
-        deltas = banded_deltas(m, base, seed=seed) if name != baseline else {}
+        bands, deltas = (banded_pair(m, base, seed=seed) if name != baseline
+                         else (banded_figures(m, seed=seed), {}))
         for metric in metrics:
             b, d = bands[metric], deltas.get(metric)
             rows.append({"list": name, "metric": metric, "value": b.value, "low": b.low,
