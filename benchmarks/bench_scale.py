@@ -14,6 +14,15 @@ of training + recommending (it should stay flat as the shop grows).
     python benchmarks/bench_scale.py --quick    # 50k customers, ALS only (about 2 minutes)
     python benchmarks/bench_scale.py --full     # 10k, 100k and 1M (by hand: ~16 GB, long)
     python benchmarks/bench_scale.py --read-rows 10000000   # plain vs batched reading only
+    python benchmarks/bench_scale.py --whatif [--quick]     # What-if slider: sample vs everyone
+
+``--whatif`` times what one What-if slider move costs (re-rank every measured customer's 100
+candidates with a tail bonus, measure the lists and the unboosted ones, their 95 % bands and
+the paired deltas) on a random split of a 200,000-customer shop (``--quick``: 50,000), once on
+every evaluation customer and once on the seeded sample the dashboard measures
+(``TAILSTUDIO_EVAL_USERS``, 20,000), with the time to score the candidates (page load), the
+ratio, and the full population's NDCG beside the sample's band. The model is a small ALS (32
+factors, 3 iterations): the slider's cost does not depend on the model.
 """
 
 from __future__ import annotations
@@ -176,6 +185,61 @@ def worker_implicit(folder: Path, model_name: str, threads: int) -> dict[str, An
     return {"users": ds.n_users, "items": ds.n_items, "pairs": ds.n_pairs, "stages": st.rows}
 
 
+def whatif_latency(folder: Path, repeats: int = 3) -> dict[str, Any]:
+    """One What-if slider move on every evaluation customer and on the dashboard's sample."""
+    import numpy as np
+
+    from recsys.data.splits import SplitConfig, split_dataset
+    from recsys.models import create_model
+    from recsys.rerank import RerankConfig, candidates_from_model, lists_from_candidates
+    from recsys.rerank.bands import banded_pair, measure_banded
+    from recsys.sampling import SampleConfig, sample_users
+
+    ds = _read(folder)
+    split = split_dataset(ds, SplitConfig(method="random", seed=0))
+    model = create_model("als", {"factors": 32, "iterations": 3}).fit(split.train, device="cpu")
+    step = RerankConfig(method="tail_bonus", strength=0.3)
+    out: dict[str, Any] = {"customers": ds.n_users, "products": ds.n_items}
+    for label, cfg in (("every customer", SampleConfig(max_users=100_000_000)),
+                       ("sample", SampleConfig())):
+        sample = sample_users(split.test_users, cfg)
+        t0 = time.perf_counter()
+        cands = candidates_from_model(model, split.train, sample.users, c=100)
+        score_s = time.perf_counter() - t0
+        moves = []
+        for _ in range(repeats):
+            t1 = time.perf_counter()
+            result = lists_from_candidates(cands, split.train, K, steps=step)
+            now = measure_banded(result, split.train, split.test, cands.users)
+            base = measure_banded(cands.top(K), split.train, split.test, cands.users)
+            bands, deltas = banded_pair(now, base)
+            moves.append(time.perf_counter() - t1)
+        out[label] = {"users": sample.size, "score_s": score_s,
+                      "move_ms": 1000 * float(np.median(moves)), "ndcg": bands["ndcg"].value,
+                      "ndcg_low": bands["ndcg"].low, "ndcg_high": bands["ndcg"].high,
+                      "ndcg_change_low": deltas["ndcg"].low,
+                      "ndcg_change_high": deltas["ndcg"].high}
+        del cands, result
+    return out
+
+
+def print_whatif(row: dict[str, Any]) -> None:
+    print(f"What-if slider move, {row['customers']:,} customers × {row['products']:,} products "
+          "(tail bonus 0.3, K = 10, 100 candidates):")
+    print(f"{'measured on':>16} {'customers':>10} {'score (s)':>10} {'move (ms)':>10} "
+          f"{'NDCG@10 (95 % band)':>28} {'change (95 % band)':>22}")
+    for label in ("every customer", "sample"):
+        r = row[label]
+        print(f"{label:>16} {r['users']:>10,} {r['score_s']:>10.1f} {r['move_ms']:>10.0f} "
+              f"{r['ndcg']:>9.4f} ({r['ndcg_low']:.4f}–{r['ndcg_high']:.4f}) "
+              f"{r['ndcg_change_low']:>+10.4f} to {r['ndcg_change_high']:+.4f}")
+    full, part = row["every customer"], row["sample"]
+    inside = part["ndcg_low"] <= full["ndcg"] <= part["ndcg_high"]
+    print(f"ratio every customer / sample: move {full['move_ms'] / part['move_ms']:.1f}×, "
+          f"scoring {full['score_s'] / max(part['score_s'], 1e-9):.1f}×; the sample's NDCG band "
+          f"{'holds' if inside else 'misses'} every customer's NDCG")
+
+
 def _child(args: list[str], env: dict[str, str]) -> dict[str, Any]:
     proc = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True,
                           env=env, cwd=ROOT, check=False)
@@ -208,6 +272,8 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     parser.add_argument("--read-rows", type=int, help="only compare the plain and the batched "
                         "reader on a file of this many purchases")
+    parser.add_argument("--whatif", action="store_true", help="only the What-if slider move "
+                        "on every customer vs the dashboard's sample")
     parser.add_argument("--worker", nargs=4, metavar=("ENGINE", "MODEL", "FOLDER", "OUT"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -218,6 +284,9 @@ def main() -> int:
         torch.set_num_threads(args.threads)
         if engine == "read":
             print(json.dumps(worker_read(Path(folder), model)))
+            return 0
+        if engine == "whatif":
+            print(json.dumps(whatif_latency(Path(folder))))
             return 0
         fn = worker_own if engine == "own" else worker_implicit
         extra = (Path(out),) if engine == "own" else (args.threads,)
@@ -234,6 +303,20 @@ def main() -> int:
     if args.read_rows:
         with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
             read_comparison(args.read_rows, env, Path(tmp))
+        return 0
+    if args.whatif:
+        with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
+            for users in args.sizes or ([50_000] if args.quick else [200_000]):
+                folder = Path(tmp) / f"shop-{users}"
+                gen = _generate(folder, users, env)
+                log.info("generated %d customers in %.1f s", users, gen["seconds"])
+                row = _child(["--threads", str(args.threads), "--worker", "whatif", "-",
+                              str(folder), "-"], env)
+                if "error" in row:
+                    print(f"What-if benchmark failed: {row['error']}")
+                    return 1
+                print_whatif(row)
+                sys.stdout.flush()
         return 0
     try:
         import implicit  # noqa: F401

@@ -95,7 +95,7 @@ def finish_build(job: MapJob, run: str | None) -> None:
     t = frame.attrs.get("timings", {})
     done = "from the cache" if frame.attrs.get("cached") else f"in {t.get('total_s', 0):.1f} s"
     settings = {k: frame.attrs.get(k) for k in ("settings", "embedding", "fingerprint", "notes",
-                                                 "n_clusters", "n_tail_clusters")}
+                                                 "n_clusters", "n_tail_clusters", "sample")}
     settings["model"] = run
     frame.attrs["model"] = run
     try:
@@ -185,6 +185,12 @@ st.caption(f"Embedding: {attrs.get('embedding', '?')} · projection **{cfg.get('
            f"(seed {cfg.get('seed', 0)}) · clusters on the {cfg.get('cluster_on', 'map')} · "
            f"**{attrs.get('n_clusters', 0)}** clusters, **{attrs.get('n_tail_clusters', 0)}** "
            "tail clusters")
+if sample := attrs.get("sample"):
+    note = str(sample.get("note", ""))
+    st.info(ui.md_escape(note[:1].upper() + note[1:]) + f". Catalogs over "
+            f"{cfg.get('max_items', sample.get('shown', 0)):,} items (the setting "
+            f"'{MapConfig.model_fields['max_items'].title}') are drawn from a sample, so the "
+            "layout stays fast; cluster figures are those of the items shown.")
 
 
 # ----------------------------------------------------------------------------- chart

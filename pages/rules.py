@@ -222,7 +222,8 @@ def effect(rules: RuleSet) -> None:
         col.metric(label, fmt.format(now[name]),
                    delta=f"{delta / base[name]:+.1%}" if base[name] and abs(delta) > 0 else None)
     cols[-1].metric("Lists changed", f"{len(changed) / cands.n_users:.0%}")
-    st.caption(f"On {cands.n_users:,} evaluation users of '{ui.md_escape(run)}', K = {k}; deltas "
+    st.caption(f"On {cands.n_users:,} evaluation users of '{ui.md_escape(run)}' "
+               f"({ui.eval_sample(split).describe()}), K = {k}; deltas "
                "as % of the model's own lists. A pinned or boosted product a user already has "
                "is never shown to them again.")
     rows = np.concatenate([changed, np.setdiff1d(np.arange(cands.n_users), changed)])[:500]

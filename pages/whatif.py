@@ -25,12 +25,13 @@ from recsys.rerank import (
     item_categories,
     item_clusters_from_map,
     lists_from_candidates,
-    measure,
     needs_hit_model,
     preview_frame,
 )
+from recsys.rerank.bands import banded_pair, measure_banded
 from recsys.rerank.business import BUSINESS_LABELS, list_business, price_band_exposure
 from recsys.rerank.rulesets import with_rules
+from recsys.sampling import Band
 from recsys.workspace import WorkspaceError
 
 LABELS = METHOD_LABELS
@@ -52,8 +53,8 @@ if run is None:
 
 @st.cache_data(max_entries=8, show_spinner="Sweeping strengths for the trade-off curve…")
 def _frontier(fingerprint: str, run: str, saved_at: str, k: int, methods: tuple[str, ...],
-              options_json: str, _cands, _split, _clusters, _item_set, _hit_model
-              ) -> pd.DataFrame:
+              options_json: str, sample: tuple[int, int], _cands, _split, _clusters, _item_set,
+              _hit_model) -> pd.DataFrame:
     context = RerankContext(_split.train, item_clusters=_clusters, item_set=_item_set,
                             hit_model=_hit_model)
     return frontier(_cands, _split.train, _split.test, methods=methods, strengths=SWEEP, k=k,
@@ -85,8 +86,10 @@ if item_map is not None and "cluster_label" in item_map[0].columns:
 has_categories = item_categories(train) is not None or "genres" in train.catalog.columns
 item_sets = [s["name"] for s in ui.workspace().list_item_sets(ds.name)]
 split_cfg = info.results.protocol.split
-st.caption(f"Measured on **{cands.n_users:,}** users with held-out items ({split_cfg.method if split_cfg else '?'}"
-           f" split, seed {split_cfg.seed if split_cfg else '?'}), K = {k}, top-{cands.c} candidates per user. "
+sample = ui.eval_sample(split)
+st.caption(f"{ui.sample_caption(sample)} Customers with held-out items of the "
+           f"{split_cfg.method if split_cfg else '?'} split (seed "
+           f"{split_cfg.seed if split_cfg else '?'}), K = {k}, top-{cands.c} candidates per user. "
            f"Tail = the long tail: items outside the head (mid + far tail), the head covering "
            f"{train.config.head_share:.0%} of training "
            "interactions.")
@@ -137,8 +140,10 @@ def _options(method: str) -> dict:
     return opts
 
 
-def _metric_row(current: dict, baseline: dict) -> None:
-    """The current lists' metrics, each with its change as % of the unboosted lists' value."""
+def _metric_row(current: dict, baseline: dict, bands: dict[str, Band],
+                deltas: dict[str, Band]) -> None:
+    """The current lists' metrics, each with its change as % of the unboosted lists' value,
+    its 95 % band and the band of the change (paired over the same customers)."""
     cols = st.columns(len(SHOWN))
     for col, (name, (label, colour, fmt)) in zip(cols, SHOWN.items(), strict=False):
         delta = current[name] - baseline[name]
@@ -146,6 +151,10 @@ def _metric_row(current: dict, baseline: dict) -> None:
                  else fmt.format(delta))
         col.metric(label, fmt.format(current[name]), delta=shown, delta_color=colour,
                    help=f"Unboosted: {fmt.format(baseline[name])}; the change is shown as % of it.")
+        band, change = bands[name], deltas[name]
+        col.caption(f"95 %: {fmt.format(band.low)}–{fmt.format(band.high)}"
+                    + ("" if change.low == change.high == 0 else
+                       f" · change {fmt.format(change.low)} to {fmt.format(change.high)}"))
 
 
 def _exposure_chart(table: pd.DataFrame, by: str, title: str) -> go.Figure:
@@ -271,18 +280,22 @@ def tuning() -> None:
             alt = lists_from_candidates(cands, train, k, context=ctx, steps=cfg.model_copy(
                 update={"allocation": other}))
             promoted = {cfg.allocation: result.boosted, other: alt.boosted}
-        current = measure(result, train, split.test, cands.users)
+        now = measure_banded(result, train, split.test, cands.users)
         elapsed = time.perf_counter() - t0
-        baseline = measure(cands.top(k), train, split.test, cands.users)
+        base = measure_banded(cands.top(k), train, split.test, cands.users)
+        current, baseline = now.summary, base.summary
+        bands, deltas = banded_pair(now, base, seed=sample.seed)
     except (ValidationError, ValueError, WorkspaceError) as exc:
         st.error(f"This setting cannot be applied: {ui.md_escape(' '.join(str(exc).split()))}")
         return
     applied = cfg.label() + (f" + rule set '{rule_name}'" if rule_name else "")
     st.caption(f"{ui.md_escape(applied)}: {cands.n_users:,} users re-ranked and measured in "
-               f"{elapsed * 1000:.0f} ms. Deltas are against the model's unboosted lists.")
+               f"{elapsed * 1000:.0f} ms. Deltas are against the model's unboosted lists; under "
+               "each figure its 95 % band and the band of the change, from the per-customer "
+               "differences on the same customers (coverage and Gini: a bootstrap).")
     if note := _budget_note(cfg, promoted, k):
         st.caption(note)
-    _metric_row(current, baseline)
+    _metric_row(current, baseline, bands, deltas)
     if st.button("Export this setting", key="whatif_to_export",
                  help="Opens Export with this model, method, strength and options filled in, "
                  "and the figures they are expected to give."):
@@ -299,7 +312,7 @@ def tuning() -> None:
                     or method == "calibrated")
     try:
         curve = _frontier(ds.fingerprint, run, saved_at, k, methods, json.dumps(options, sort_keys=True),
-                          cands, split, clusters, frozenset(item_set) if item_set else None,
+                          (sample.size, sample.seed), cands, split, clusters, frozenset(item_set) if item_set else None,
                           hits)
     except ValueError as exc:
         st.error(f"The trade-off curve could not be computed: {ui.md_escape(exc)}")

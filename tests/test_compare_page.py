@@ -198,3 +198,26 @@ def test_the_best_kept_models_by_validation_ndcg_are_preselected(workspace_copy:
     at.sidebar.selectbox(key="sidebar_dataset").set_value("small-shop").run()
     assert not at.exception
     assert at.multiselect(key="compare_models").value == best_two
+
+
+def test_held_out_figures_on_a_sample_with_bands_and_paired_changes(workspace_copy: Path,
+                                                                     monkeypatch):
+    """Bounded to 200 evaluation users, the held-out table measures every list on the same
+    sample, shows each figure's band and each change against the first model with its band."""
+    monkeypatch.setenv("TAILSTUDIO_EVAL_USERS", "200")
+    at = _compare_page()
+    at.multiselect(key="compare_models").set_value(["pop", "itemknn"])
+    at.selectbox(key="compare_method").set_value("none").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any(re.search(r"Measured on 200 of [\d,]+ customers, seed 0", c.value)
+               for c in at.caption)
+    table = _frames(at, "change in NDCG@K")[0].set_index("list")
+    assert list(table.index) == ["pop", "itemknn"]
+    assert table.loc["pop", "change in NDCG@K"] == ""  # the baseline
+    value, low, high = (float(x) for x in re.findall(r"\d+\.\d+", table.loc["itemknn", "NDCG@K"]))
+    assert low <= value <= high and low < high
+    delta, d_low, d_high = (float(x) for x in
+                            re.findall(r"[+-]\d+\.\d+", table.loc["itemknn", "change in NDCG@K"]))
+    assert d_low <= delta <= d_high
+    pop_value = float(table.loc["pop", "NDCG@K"].split()[0])
+    assert delta == pytest.approx(value - pop_value, abs=2e-4)

@@ -156,3 +156,21 @@ def test_cancel_stops_a_build(workspace_dir, monkeypatch):
     assert any("cancelled" in i.value for i in at.info)
     assert "map_job" not in at.session_state
     assert Workspace(workspace_dir).load_item_map(ds.name) is None  # nothing kept
+
+
+def test_a_low_item_cap_draws_a_sample_and_says_so(workspace_dir):
+    ds, _ = planted_shop(per_cluster=60, n_users=200)
+    at = _map_page(workspace_dir, ds)
+    at.selectbox(key="map_cfg.method").set_value("pca")
+    at.selectbox(key="map_cfg.text_method").set_value("tfidf")
+    at.selectbox(key="map_cfg.cluster_on").set_value("embedding")
+    at.number_input(key="map_cfg.max_items").set_value(250)
+    _draw(at)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    note = next(i.value for i in at.info if "Showing 250 of" in i.value)
+    assert f"of {ds.n_items:,} items" in note and "tail clusters" in note
+    assert "Items on the map at most" in note
+    clusters = next(d.value for d in at.dataframe if "tail_share" in d.value.columns)
+    assert clusters["size"].sum() == 250 and clusters["is_tail_cluster"].any()
+    fresh = open_page("map", timeout=120)  # the kept map still says it is a sample
+    assert any("Showing 250 of" in i.value for i in fresh.info)

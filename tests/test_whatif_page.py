@@ -235,3 +235,27 @@ def test_deltas_are_shown_as_a_share_of_the_unboosted_value(workspace_dir):
     assert metric.delta.endswith("%") and metric.delta.startswith("-")
     assert float(metric.delta.rstrip("%")) == pytest.approx(
         100 * (float(metric.value) - base) / base, abs=0.2)  # the shown values are rounded
+
+
+def test_a_low_bound_measures_a_seeded_sample_and_shows_the_bands(workspace_copy, monkeypatch):
+    """The demo shop's evaluation users bounded to 200: the page names the sample and its seed,
+    every figure has its 95 % band, and the band of a change is paired (zero at strength 0)."""
+    from recsys.data.splits import SplitConfig as Cfg
+    from recsys.data.splits import split_dataset
+
+    monkeypatch.setenv("TAILSTUDIO_EVAL_USERS", "200")
+    ds = Workspace(workspace_copy).load_dataset(Workspace(workspace_copy).active_name())
+    total = len(split_dataset(ds, Cfg(method="random", seed=0)).test_users)
+    at = _whatif(workspace_copy)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any(f"Measured on 200 of {total:,} customers, seed 0" in c.value for c in at.caption)
+    assert any("200 users re-ranked and measured" in c.value for c in at.caption)
+    at.selectbox(key="whatif_method").set_value("tail_bonus")
+    at.slider(key="whatif_strength").set_value(0.0).run()
+    bands = [c.value for c in at.caption if c.value.startswith("95 %:")]
+    assert len(bands) == 7 and not any("change" in b for b in bands)  # own lists: no change
+    at.slider(key="whatif_strength").set_value(1.0).run()
+    assert not at.exception and not at.error
+    aplt = next(c.value for c in at.caption if c.value.startswith("95 %:") and "change" in c.value)
+    low, high = (float(x) for x in re.findall(r"(-?\d+\.\d+)", aplt)[:2])
+    assert low < high

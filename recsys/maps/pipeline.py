@@ -29,6 +29,7 @@ from recsys.cache import Progress, ReadThroughCache, noop_progress
 from recsys.labels import field_title
 from recsys.maps.cluster import cluster_points
 from recsys.maps.project import ProjectionOptions, pca, project
+from recsys.maps.sample import ItemSample, sample_items
 from recsys.maps.sources import ItemVectors, MapDataError, cf_vectors, hybrid_vectors, model_key, text_vectors
 from recsys.maps.stats import cluster_stats, flag_tail_clusters
 
@@ -103,6 +104,11 @@ class MapConfig(BaseModel):
     max_exposure: float = Field(0.5, ge=0.0, le=10.0, description="…and at most this exposure "
                                 "(interaction share ÷ item share; 1 = fair share).")
     label_terms: int = Field(3, ge=1, le=10, description="Words per cluster label.")
+    max_items: int = Field(
+        100_000, ge=100, le=10_000_000, title="Items on the map at most",
+        description="Larger catalogs are drawn from a sample of this many items: every item of "
+        "a tail cluster of a first coarse clustering, the rest stratified over head, mid and "
+        "far tail.")
 
     def vector_settings(self) -> dict[str, Any]:
         """The settings that change the item vectors (the rest only re-projects or re-clusters)."""
@@ -216,21 +222,28 @@ def _draw_map(dataset: Dataset, config: MapConfig, *, model: Any, progress: Prog
                       device=device)
     timings["vectors_s"] = time.perf_counter() - t0
 
+    ts = time.perf_counter()
+    sample = _sample_step(dataset, vec.vectors, config, progress=progress)
+    vectors = vec.vectors[sample.index] if sample.sampled else vec.vectors
+    timings["sample_s"] = time.perf_counter() - ts
+
     t1 = time.perf_counter()
-    coords = _layout_step(vec.vectors, config, device=device, progress=progress)
+    coords = _layout_step(vectors, config, device=device, progress=progress)
     timings["projection_s"] = time.perf_counter() - t1
 
     t2 = time.perf_counter()
-    labels = _cluster_step(vec.vectors, coords, config, progress=progress)
+    labels = _cluster_step(vectors, coords, config, progress=progress)
     timings["clustering_s"] = time.perf_counter() - t2
 
     t3 = time.perf_counter()
     progress(0.92, "cluster statistics and labels")
-    stats = _stats_step(dataset, labels, config)
-    frame = _frame(dataset, coords, labels, stats)
+    index = sample.index if sample.sampled else None
+    stats = _stats_step(dataset, labels, config, index)
+    frame = _frame(dataset, coords, labels, stats, index)
     timings["stats_s"] = time.perf_counter() - t3
     timings["total_s"] = time.perf_counter() - t0
     frame.attrs = _map_attrs(dataset, config, vec, labels, stats, timings)
+    frame.attrs["sample"] = sample.as_dict() if sample.sampled else None
     progress(1.0, f"map ready: {frame.attrs['n_clusters']} clusters, "
              f"{frame.attrs['n_tail_clusters']} tail clusters")
     log.info("map of %s (%s/%s): %d items, %d clusters in %.1f s", dataset.name, config.source,
@@ -252,6 +265,19 @@ def _embed_step(dataset: Dataset, config: MapConfig, *, model: Any, progress: Pr
     if warming is not None:
         warming.join()  # kernels ready; the layout then has the cores to itself
     return vec
+
+
+def _sample_step(dataset: Dataset, vectors: np.ndarray, config: MapConfig, *,
+                 progress: Progress) -> ItemSample:
+    """Above ``max_items``: the items to draw (:mod:`recsys.maps.sample`), before the layout."""
+    if dataset.n_items <= config.max_items:
+        return ItemSample(np.arange(dataset.n_items), dataset.n_items, 0, 0)
+    progress(0.28, f"choosing {config.max_items:,} of {dataset.n_items:,} items (every "
+             "tail-cluster item kept)")
+    return sample_items(vectors, dataset.popularity, dataset.is_tail, dataset.segment,
+                        config.max_items, seed=config.seed, dims=config.cluster_dims,
+                        metric=config.metric, tail_share_threshold=config.tail_share_threshold,
+                        max_exposure=config.max_exposure)
 
 
 def _layout_step(vectors: np.ndarray, config: MapConfig, *, device: str | None,
@@ -286,14 +312,19 @@ def _cluster_step(vectors: np.ndarray, coords: np.ndarray, config: MapConfig, *,
                           seed=config.seed)
 
 
-def _stats_step(dataset: Dataset, labels: np.ndarray, config: MapConfig) -> pd.DataFrame:
-    """Per-cluster figures and labels, tail clusters flagged."""
-    catalog = dataset.catalog
+def _stats_step(dataset: Dataset, labels: np.ndarray, config: MapConfig,
+                index: np.ndarray | None = None) -> pd.DataFrame:
+    """Per-cluster figures and labels, tail clusters flagged; with ``index`` (a sampled map)
+    over those items only."""
+    sel = slice(None) if index is None else index
+    catalog = dataset.catalog.iloc[sel]
     price = catalog["price"].to_numpy() if "price" in catalog.columns else None
     categories = catalog["category"].tolist() if "category" in catalog.columns else None
+    matrix = dataset.matrix if index is None else dataset.matrix.tocsc()[:, index].tocsr()
     return flag_tail_clusters(
-        cluster_stats(labels, popularity=dataset.popularity, is_tail=dataset.is_tail,
-                      matrix=dataset.matrix, price=price, titles=catalog["title"].tolist(),
+        cluster_stats(labels, popularity=np.asarray(dataset.popularity)[sel],
+                      is_tail=np.asarray(dataset.is_tail)[sel],
+                      matrix=matrix, price=price, titles=catalog["title"].tolist(),
                       n_terms=config.label_terms, categories=categories),
         tail_share_threshold=config.tail_share_threshold, max_exposure=config.max_exposure)
 
@@ -308,24 +339,26 @@ def _map_attrs(dataset: Dataset, config: MapConfig, vec: ItemVectors, labels: np
     return {"settings": config.model_dump(mode="json"), "embedding": vec.description,
             "text_fallback": vec.fallback, "notes": notes, "timings": timings,
             "fingerprint": dataset.fingerprint, "cache_key": "", "cached": False,
-            "neighbours": "approximate" if config.method == "umap" and dataset.n_items
+            "neighbours": "approximate" if config.method == "umap" and len(labels)
             > config.exact_neighbours_up_to else "exact",
             "n_clusters": int(labels.max() + 1) if len(labels) else 0,
             "n_tail_clusters": int(stats["is_tail_cluster"].sum())}
 
 
 def _frame(dataset: Dataset, coords: np.ndarray, labels: np.ndarray,
-           stats: pd.DataFrame) -> pd.DataFrame:
-    """Per-item rows: the contract columns, item facts, then the item's cluster figures."""
-    catalog = dataset.catalog
+           stats: pd.DataFrame, index: np.ndarray | None = None) -> pd.DataFrame:
+    """Per-item rows: the contract columns, item facts, then the item's cluster figures (the
+    items of ``index`` only, for a sampled map)."""
+    sel = slice(None) if index is None else index
+    catalog = dataset.catalog.iloc[sel]
     by_cluster = stats.set_index("cluster")
     per_item = by_cluster.loc[labels]
     frame = pd.DataFrame({
-        "item_id": dataset.item_ids.astype(str),
+        "item_id": dataset.item_ids[sel].astype(str),
         "x": coords[:, 0].astype(np.float32),
         "y": coords[:, 1].astype(np.float32),
         "cluster": labels.astype(np.int64),
-        "is_tail": np.asarray(dataset.is_tail, dtype=bool),
+        "is_tail": np.asarray(dataset.is_tail, dtype=bool)[sel],
         "is_tail_cluster": per_item["is_tail_cluster"].to_numpy(dtype=bool),
         "cluster_label": per_item["label"].to_numpy(dtype=object),
         "title": catalog["title"].astype(str).to_numpy(),
@@ -335,8 +368,8 @@ def _frame(dataset: Dataset, coords: np.ndarray, labels: np.ndarray,
             frame[col] = catalog[col].astype("string").fillna("").to_numpy(dtype=object)
     if "price" in catalog.columns:
         frame["price"] = pd.to_numeric(catalog["price"], errors="coerce").to_numpy(dtype=float)
-    frame["popularity"] = np.asarray(dataset.popularity, dtype=np.int64)
-    frame["segment"] = np.asarray(dataset.segment, dtype=object)
+    frame["popularity"] = np.asarray(dataset.popularity, dtype=np.int64)[sel]
+    frame["segment"] = np.asarray(dataset.segment, dtype=object)[sel]
     frame["cluster_size"] = per_item["size"].to_numpy(dtype=np.int64)
     frame["cluster_tail_share"] = per_item["tail_share"].to_numpy(dtype=float)
     frame["cluster_exposure"] = per_item["exposure"].to_numpy(dtype=float)
