@@ -166,7 +166,7 @@ def metric_row(summary: dict, main: str) -> None:
                                  (cols[1], "tail_items_discovered", "Tail items discovered",
                                   "{:,.0f}"),
                                  (cols[2], "tail_exposure", "Tail exposure", "{:.1%}"),
-                                 (cols[3], "regret", "Regret vs the best fixed list", "{:,.0f}")):
+                                 (cols[3], "regret", "Regret vs best list", "{:,.0f}")):
         now, then = mine[key]["mean"], base[key]["mean"]
         delta = now - then
         band = (f" 95 % band over seeds: {fmt.format(mine[key]['lo'])} – "
