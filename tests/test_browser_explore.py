@@ -44,7 +44,7 @@ def test_explore_runs_a_short_simulation(server, browser_page, trained_workspace
     settle(page, charts=2)
     expect(page.get_by_test_id("stException")).to_have_count(0)
     expect(page.get_by_test_id("stAlertContentError")).to_have_count(0)
-    for label in ("Hits", "Tail items discovered", "Regret vs the best fixed list",
+    for label in ("Hits", "Tail items discovered", "Regret vs best list",
                   "OPE cost per slot (DR)"):
         expect(page.get_by_test_id("stMetric").filter(has_text=label).first).to_be_visible()
     expect(page.get_by_text("biased toward the logging policy", exact=False).first

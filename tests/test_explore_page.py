@@ -18,7 +18,7 @@ from tests.app_support import kept_ease_shop, open_page
 
 pytestmark = pytest.mark.usefixtures("navigation_apptest")
 
-METRICS = {"Hits", "Tail items discovered", "Tail exposure", "Regret vs the best fixed list",
+METRICS = {"Hits", "Tail items discovered", "Tail exposure", "Regret vs best list",
            "OPE cost per slot (DR)"}
 
 
