@@ -24,6 +24,7 @@ import os
 import socket
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -39,6 +40,8 @@ RAY_INSTALL_HINT = "pip install -r requirements-scale.txt"
 #: Seconds to wait for a cluster's address to answer before giving up (Ray itself would retry
 #: for minutes).
 CONNECT_TIMEOUT_S = 3.0
+#: Thread settings of the numeric libraries: a local Ray's workers get one thread each.
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -80,6 +83,23 @@ class LocalEngine:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@contextmanager
+def _worker_threads() -> Iterator[None]:
+    """One thread per numeric library while a local Ray starts: its workers inherit this
+    process's environment, and every task holds one CPU, so a setting meant for this process
+    (e.g. ``OMP_NUM_THREADS=2``) would oversubscribe the cores. Restored afterwards."""
+    saved = {name: os.environ.get(name) for name in THREAD_VARS}
+    os.environ.update(dict.fromkeys(THREAD_VARS, "1"))
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _call(fn: Callable[[Any], Any], block: Any) -> Any:
@@ -145,7 +165,8 @@ class RayEngine:
         quiet = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
         logging.getLogger("ray").setLevel(logging.ERROR)  # start-up notices, not the user's output
         if address is None:
-            ray.init(num_cpus=num_cpus or os.cpu_count() or 1, **quiet)
+            with _worker_threads():
+                ray.init(num_cpus=num_cpus or os.cpu_count() or 1, **quiet)
         else:
             import recsys
 
