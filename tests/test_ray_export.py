@@ -112,6 +112,28 @@ def test_ray_recommend_equals_local(ray_cluster, tmp_path: Path):
     pd.testing.assert_frame_equal(local, on_ray)
 
 
+@needs_ray
+@needs_ml
+def test_a_model_off_the_cpu_reaches_the_tasks_as_an_exact_cpu_copy(ray_cluster):
+    """Ray tasks hold no GPU: a model on another device is saved and loaded back on the CPU."""
+    import numpy as np
+
+    from recsys import build_dataset, load_files
+    from recsys.export.engines import LocalEngine, RayEngine
+    from recsys.models import create_model
+
+    loaded = load_files(ML100K)
+    ds = build_dataset(loaded.interactions, loaded.catalog, name="ml-100k")
+    model = create_model("itemknn").fit(ds, device="cpu")
+    engine = RayEngine()
+    assert engine.prepare(model) is model and LocalEngine().prepare(model) is model
+    model.device_ = "cuda"  # as if trained there (the arrays are the same)
+    copy = engine.prepare(model)
+    assert copy is not model and copy.device_ == "cpu"
+    users = np.arange(50)
+    assert np.array_equal(copy.recommend(users, 10)[0], model.recommend(users, 10)[0])
+
+
 def _free_port() -> int:
     """A port nothing listens on (bound, then released)."""
     with socket.socket() as s:

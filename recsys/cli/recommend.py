@@ -126,7 +126,7 @@ def _recommend(args: argparse.Namespace, model: Any, rerank_config: Any, engine:
         context = RerankContext(ds, hit_model=hit_model_for(rerank_config, model, ds))
     block, total, rows = block_users(ds.n_items), ds.n_users, 0
     blocks = [np.arange(start, min(start + block, total)) for start in range(0, total, block)]
-    scorer = BlockLists(model, ds, args.k, rerank_config, context)
+    scorer = BlockLists(engine.prepare(model), ds, args.k, rerank_config, context)
     t1 = time.perf_counter()
     with open_table_writer(Path(args.out)) as writer:  # one block of lists in memory at a time
         for users, frame in zip(blocks, engine.map(scorer, blocks), strict=True):

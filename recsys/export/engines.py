@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import tempfile
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -56,6 +57,8 @@ class ExportEngine(Protocol):
 
     name: str
 
+    def prepare(self, model: Any) -> Any: ...
+
     def map(self, fn: Callable[[In], Out], blocks: Iterable[In]) -> Iterator[Out]: ...
 
     def describe(self) -> dict[str, Any]: ...
@@ -67,6 +70,10 @@ class LocalEngine:
     """Every block in this process, one after the other."""
 
     name = "local"
+
+    def prepare(self, model: Any) -> Any:
+        """The model as it is: it scores where it was trained."""
+        return model
 
     def map(self, fn: Callable[[In], Out], blocks: Iterable[In]) -> Iterator[Out]:
         for block in blocks:
@@ -182,6 +189,23 @@ class RayEngine:
         self._owned = True
         log.info("ray: %s with %s CPUs", "local" if address is None else address,
                  ray.cluster_resources().get("CPU"))
+
+    def prepare(self, model: Any) -> Any:
+        """The model as the tasks can hold it: itself on the CPU, else an exact CPU copy (saved
+        and loaded back). A task holds one CPU and no GPU, and a CUDA tensor cannot be unpickled
+        without one; such lists may then differ from the GPU's in the last float bits."""
+        if str(getattr(model, "device_", "cpu")) == "cpu" or not hasattr(model, "save"):
+            return model
+        try:
+            with tempfile.TemporaryDirectory(prefix="recsys-ray-model-") as tmp:
+                model.save(tmp)
+                copy = type(model).load(tmp, device="cpu")
+        except Exception as exc:  # a model without an exact save / load
+            raise EngineError(f"--engine ray: the {model.name} model trained on {model.device_} "
+                              f"cannot be copied to the CPU for the Ray tasks ({exc}); train "
+                              f"with --device cpu") from exc
+        log.info("ray: %s moved from %s to the CPU for the tasks", model.name, model.device_)
+        return copy
 
     def map(self, fn: Callable[[In], Out], blocks: Iterable[In]) -> Iterator[Out]:
         """``fn(block)`` of every block as Ray tasks; ``fn`` goes into the object store once."""

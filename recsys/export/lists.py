@@ -213,11 +213,11 @@ def export_lists(
     total, rows, with_rows, done, t0 = len(users), 0, 0, 0, time.perf_counter()
     sample = pd.DataFrame(columns=list(EXPORT_COLUMNS))
     tally = BusinessTally.for_dataset(dataset)  # None when the catalog has no prices
-    scorer = BlockScorer(model, dataset, config.k, c, steps, ctx, exclude,
+    engine = engine or LocalEngine()
+    scorer = BlockScorer(engine.prepare(model), dataset, config.k, c, steps, ctx, exclude,
                          selection.allowed_items)
     blocks = [users[start:start + config.chunk_users]
               for start in range(0, total, config.chunk_users)]
-    engine = engine or LocalEngine()
     with open_writer(path, config.format) as writer:
         for n, block in enumerate(engine.map(scorer, blocks)):
             writer.write(block.frame)
