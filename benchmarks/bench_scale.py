@@ -3,7 +3,9 @@
 For every size (products = customers / 10, purchases = customers × 10) it generates the shop
 (``python -m recsys demo``), then, in one child process per model, reads and validates it in
 batches, trains, recommends the top 10 for every customer (streamed to Parquet) and exports
-tail-boost lists (CSV + manifest). Each stage gets its wall time and its own peak resident memory
+tail-boost lists (CSV + manifest), then (with Ray installed) starts a local Ray on the same cores
+and exports the same lists with ``--engine ray``: the ratio against the local export is printed,
+with whether both files are identical. Each stage gets its wall time and its own peak resident memory
 (the process's high-water mark is reset between stages through ``/proc/self/clear_refs``). The
 ``implicit`` library's ALS and BPR run in their own child on the same matrix with the same factors,
 iterations, regularisation and confidence (implicit's ``alpha`` on a binary matrix is our
@@ -119,8 +121,9 @@ def read_comparison(rows: int, env: dict[str, str], tmp: Path) -> None:
         print(f"{rows:>12,} {reader:>8} {fig['seconds']:>9.1f} {fig['peak_mb']:>9.0f}")
 
 
-def worker_own(folder: Path, model_name: str, out: Path) -> dict[str, Any]:
-    """Read, train, recommend all (streamed), export: our engine."""
+def worker_own(folder: Path, model_name: str, out: Path, ray_cpus: int = 0) -> dict[str, Any]:
+    """Read, train, recommend all (streamed), export: our engine; with ``ray_cpus`` also a
+    local Ray of that many CPUs started and the same export run on it."""
     import numpy as np
 
     from recsys.cli.recommend import block_users, list_frame
@@ -147,9 +150,22 @@ def worker_own(folder: Path, model_name: str, out: Path) -> dict[str, Any]:
         return rows
 
     st.run("recommend all", recommend_all)
-    st.run("export", lambda: export_lists(model, ds, out / f"export-{model_name}",
-                                          ExportConfig(k=K, candidates=K)))
-    return {"users": ds.n_users, "items": ds.n_items, "pairs": ds.n_pairs, "stages": st.rows}
+    local = st.run("export", lambda: export_lists(model, ds, out / f"export-{model_name}",
+                                                  ExportConfig(k=K, candidates=K)))
+    row: dict[str, Any] = {"users": ds.n_users, "items": ds.n_items, "pairs": ds.n_pairs,
+                           "stages": st.rows}
+    if ray_cpus:
+        from recsys.export.engines import RayEngine
+
+        engine = st.run("ray start", lambda: RayEngine(num_cpus=ray_cpus))
+        try:
+            on_ray = st.run("export ray", lambda: export_lists(
+                model, ds, out / f"export-{model_name}-ray", ExportConfig(k=K, candidates=K),
+                engine=engine))
+        finally:
+            engine.close()
+        row["same_lists"] = on_ray.manifest["files"] == local.manifest["files"]  # SHA-256
+    return row
 
 
 def worker_implicit(folder: Path, model_name: str, threads: int) -> dict[str, Any]:
@@ -269,6 +285,8 @@ def main() -> int:
                         help="models to run (default als and bpr; --quick: als)")
     parser.add_argument("--threads", type=int, default=2, help="threads per process (default 2)")
     parser.add_argument("--no-implicit", action="store_true", help="skip the implicit peer")
+    parser.add_argument("--no-ray", action="store_true", help="skip the export on Ray")
+    parser.add_argument("--ray", action="store_true", help=argparse.SUPPRESS)  # worker: Ray too
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     parser.add_argument("--read-rows", type=int, help="only compare the plain and the batched "
                         "reader on a file of this many purchases")
@@ -289,7 +307,8 @@ def main() -> int:
             print(json.dumps(whatif_latency(Path(folder))))
             return 0
         fn = worker_own if engine == "own" else worker_implicit
-        extra = (Path(out),) if engine == "own" else (args.threads,)
+        extra = ((Path(out), args.threads if args.ray else 0) if engine == "own"
+                 else (args.threads,))
         print(json.dumps(fn(Path(folder), model, *extra)))
         return 0
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
@@ -324,6 +343,12 @@ def main() -> int:
     except ImportError:
         log.info("implicit is not installed (pip install -r requirements-bench.txt): no peer")
         peers = False
+    try:
+        import ray  # noqa: F401
+        on_ray = not args.no_ray
+    except ImportError:
+        log.info("ray is not installed (pip install -r requirements-scale.txt): no Ray export")
+        on_ray = False
     models = args.models or (["als"] if args.quick else ["als", "bpr"])
     results: list[dict[str, Any]] = []
     print(f"{'customers':>10} {'engine':>9} {'model':>5} {'stage':>14} {'seconds':>9} "
@@ -340,8 +365,9 @@ def main() -> int:
                 for engine in ["own"] + (["implicit"] if peers else []):
                     out = Path(tmp) / f"out-{users}-{engine}"
                     out.mkdir(exist_ok=True)
-                    row = _child(["--threads", str(args.threads), "--worker", engine, model,
-                                  str(folder), str(out)], env)
+                    ray_flag = ["--ray"] if on_ray and engine == "own" else []
+                    row = _child(["--threads", str(args.threads), *ray_flag, "--worker", engine,
+                                  model, str(folder), str(out)], env)
                     row.update(users=users, engine=engine, model=model)
                     results.append(row)
                     if "error" in row:
@@ -357,6 +383,13 @@ def main() -> int:
                                 if s.startswith("train") or s == "recommend all")
                     print(f"{users:>10,} {engine:>9} {model:>5} {'train+recommend':>14} "
                           f"{total:>9.1f} {'':>9} {1e6 * total / users:>11.1f}")
+                    if "export ray" in row["stages"]:
+                        fig = row["stages"]
+                        print(f"{users:>10,} {'ray':>9} {model:>5} export on Ray / local: "
+                              f"{fig['export ray']['seconds'] / fig['export']['seconds']:.2f}x "
+                              f"({args.threads} CPUs, Ray start "
+                              f"{fig['ray start']['seconds']:.1f}s not counted; same lists: "
+                              f"{'yes' if row['same_lists'] else 'NO'})")
                     sys.stdout.flush()
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

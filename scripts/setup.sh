@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create .venv and install the pinned dependencies (--dev: test tools; --bench: + benchmark peers).
+# Create .venv and install the pinned dependencies (--dev: test tools; --scale: + Ray;
+# --bench: test tools, Ray and the benchmark peers).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
@@ -8,6 +9,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 req=requirements.txt
 [ "${1:-}" = "--dev" ] && req=requirements-dev.txt
+[ "${1:-}" = "--scale" ] && req=requirements-scale.txt
 [ "${1:-}" = "--bench" ] && req=requirements-bench.txt
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -r "$req"

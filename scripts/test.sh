@@ -29,7 +29,8 @@ export NUMBA_CACHE_DIR="${NUMBA_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/tail-
 # Off-policy estimators on the synthetic logged bandit (bias, coverage) and policy speed (~5 s).
 .venv/bin/python benchmarks/bench_feedback.py --seeds 10 --users 1000 --skip-retail
 # Shop scale: a generated 50k-customer shop read in batches, ALS trained, every customer's list
-# streamed and exported, next to implicit's ALS (~2 min; 10k → 100k → 1M by hand, see README).
+# streamed and exported (locally, then on a local Ray), next to implicit's ALS (~3 min; 10k → 100k
+# → 1M by hand, see README).
 .venv/bin/python benchmarks/bench_scale.py --quick
 # What-if slider on a 50k-customer shop: every evaluation customer vs the 20,000 sample (~35 s).
 .venv/bin/python benchmarks/bench_scale.py --whatif --quick

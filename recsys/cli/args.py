@@ -22,7 +22,8 @@ from recsys.device import DEVICE_CHOICES
 
 __all__ = ["CliError", "parse_columns", "add_input_args", "add_filter_args", "add_dataset_args",
            "add_model_args", "check_ranges", "load_result", "load_dataset", "json_arg",
-           "rerank_arg", "one_line", "model_names_help", "MAX_K"]
+           "rerank_arg", "one_line", "model_names_help", "add_engine_args", "open_engine_arg",
+           "MAX_K"]
 
 #: The longest list ``--k`` asks for; beyond it a "list" is a dump of the catalog.
 MAX_K = 1000
@@ -133,6 +134,7 @@ def _range_problem(value: float, low: float, high: float | None, open_bounds: bo
 RANGES: dict[str, tuple[str, float, float | None, bool, str]] = {
     "k": ("--k", 1, MAX_K, False, f"a list length from 1 to {MAX_K}"),
     "candidates": ("--candidates", 1, None, False, "at least 1"),
+    "chunk_users": ("--chunk-users", 1, 200_000, False, "from 1 to 200,000 users"),
     "kcore": ("--kcore", 0, 100, False, "from 0 (off) to 100"),
     "test_frac": ("--test-frac", 0, 1, True, "a share between 0 and 1 (both excluded), e.g. 0.2"),
     "cold_item_frac": ("--cold-item-frac", 0, 1, True,
@@ -222,3 +224,26 @@ def rerank_arg(method: str | None, strength: float | None, options: str | None =
 def one_line(exc: Exception) -> str:
     """Pydantic and other errors can span lines; the CLI contract is one line."""
     return " ".join(str(exc).split())
+
+
+def add_engine_args(p: argparse.ArgumentParser) -> None:
+    """``--engine local|ray`` and ``--ray-address``: where the blocks of users are scored."""
+    from recsys.export.engines import ENGINES, RAY_INSTALL_HINT
+
+    p.add_argument("--engine", choices=list(ENGINES), default="local", help="where blocks of "
+                   "users are scored: local (this process, default) or ray (Ray tasks; "
+                   f"{RAY_INSTALL_HINT})")
+    p.add_argument("--ray-address", metavar="auto|HOST:PORT", help="--engine ray: connect to "
+                   "a running Ray cluster (auto: the one this node belongs to); without it a "
+                   "local Ray on this machine's cores is started and stopped")
+
+
+def open_engine_arg(args: argparse.Namespace) -> Any:
+    """The engine ``--engine`` / ``--ray-address`` ask for, opened (Ray started or connected)
+    before any data is read; an unusable one is a one-line CliError (exit 2)."""
+    from recsys.export.engines import EngineError, open_engine
+
+    try:
+        return open_engine(args.engine, args.ray_address)
+    except EngineError as exc:
+        raise CliError(str(exc)) from exc

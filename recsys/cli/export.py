@@ -17,10 +17,12 @@ from typing import Any
 from recsys.cli.args import (
     CliError,
     add_dataset_args,
+    add_engine_args,
     add_input_args,
     add_model_args,
     json_arg,
     load_dataset,
+    open_engine_arg,
 )
 from recsys.cli.recommend import add_rerank_args
 from recsys.data.segments import USER_SEGMENTS
@@ -45,6 +47,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="csv, parquet or json (JSON Lines); default csv")
     p.add_argument("--out", required=True, help="output folder (created; lists file + "
                    "manifest.json)")
+    p.add_argument("--chunk-users", type=int, default=2048, help="users scored and written per "
+                   "block (one Ray task each with --engine ray; default 2048)")
+    add_engine_args(p)
     add_policy_args(p)
 
 
@@ -96,9 +101,8 @@ def run(args: argparse.Namespace) -> int:
 
     Raises ``ValueError`` (bad options, exit code 2 in the CLI) before any training starts.
     """
-    from recsys.export.lists import ExportConfig, export_lists
+    from recsys.export.lists import ExportConfig
     from recsys.models import create_model
-    from recsys.rerank import RerankContext, hit_model_for
     from recsys.rerank.config import rerank_config_from_args
 
     model_config = json_arg(args.config, "model settings")
@@ -106,12 +110,25 @@ def run(args: argparse.Namespace) -> int:
     step = rerank_config_from_args(args.rerank, args.strength, args.rerank_options)
     steps = [step] if step is not None else []
     scope = ExportScope(kind="segment", value=args.segment) if args.segment else ExportScope()
-    config = ExportConfig(k=args.k, format=args.out_format,
+    if policy is not None and args.engine != "local":
+        raise CliError("--policy runs on the local engine only: drop --engine ray (or export "
+                       "the model's or re-ranked lists with Ray)")
+    config = ExportConfig(k=args.k, format=args.out_format, chunk_users=args.chunk_users,
                           candidates=max(args.candidates, args.k), scope=scope)
     model = create_model(args.model, model_config)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out must be a folder, '{out}' is a file")
+    with open_engine_arg(args) as engine:
+        return _export(args, model, policy, steps, scope, config, out, engine)
+
+
+def _export(args: argparse.Namespace, model: Any, policy: Any, steps: list[Any],
+            scope: ExportScope, config: Any, out: Path, engine: Any) -> int:
+    """Load and train here, then export through ``engine``."""
+    from recsys.export.lists import export_lists
+    from recsys.rerank import RerankContext, hit_model_for
+
     ds = load_dataset(args)
     t0 = time.perf_counter()
     model.fit(ds, device=args.device)
@@ -127,8 +144,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     context = RerankContext(ds, hit_model=hit_model_for(steps, model, ds))
     result = export_lists(model, ds, out, config, rerank=steps, context=context,
-                          model_info=info,
-                          metrics=None)
+                          model_info=info, metrics=None, engine=engine)
     print(f"{result.rows:,} rows for {result.users:,} users -> {result.files[0]} "
-          f"(+ {result.files[1].name}) in {time.perf_counter() - t0:.1f}s")
+          f"(+ {result.files[1].name}) in {time.perf_counter() - t0:.1f}s ({engine.name})")
     return 0

@@ -3,24 +3,36 @@ every user as ``user_id,item_id,rank,score,is_tail`` (rank from 1).
 
 Lists are made and written one block of customers at a time (Parquet row groups or CSV
 chunks), with a progress line per block, so no users × items matrix and no table of every list
-is ever held: memory stays that of one block whatever the number of customers."""
+is ever held: memory stays that of one block whatever the number of customers. Each block goes
+through one :class:`BlockLists`, scored here or as a Ray task (``--engine ray``,
+:mod:`recsys.export.engines`); the driver writes the blocks in order either way."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from recsys.cli.args import add_dataset_args, add_input_args, add_model_args, json_arg, load_dataset, rerank_arg
+from recsys.cli.args import (
+    add_dataset_args,
+    add_engine_args,
+    add_input_args,
+    add_model_args,
+    json_arg,
+    load_dataset,
+    open_engine_arg,
+    rerank_arg,
+)
 from recsys.export.writers import open_table_writer
 from recsys.rerank.config import METHODS, RERANK_OPTIONS_HELP
 
-__all__ = ["add_arguments", "add_rerank_args", "run", "block_users", "list_frame"]
+__all__ = ["add_arguments", "add_rerank_args", "run", "block_users", "list_frame", "BlockLists"]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +56,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_model_args(p)
     add_rerank_args(p)
     p.add_argument("--out", required=True, help="output CSV (or .parquet)")
+    add_engine_args(p)
 
 
 def block_users(n_items: int, budget: int = 2**26) -> int:
@@ -66,12 +79,43 @@ def list_frame(ds: Any, users: np.ndarray, items: np.ndarray, scores: np.ndarray
     })
 
 
+@dataclass(frozen=True)
+class BlockLists:
+    """The rows of one block of customers (:func:`list_frame`), picklable so a Ray task can
+    make them: without ``rerank`` the model's own top-``k`` of what it has not seen, with it
+    the best 100 unseen (every interacted item excluded) re-ranked with ``context``."""
+
+    model: Any
+    ds: Any
+    k: int
+    rerank: Any = None
+    context: Any = None
+
+    def __call__(self, users: np.ndarray) -> pd.DataFrame:
+        from recsys.rerank import make_lists
+
+        if self.rerank is None:
+            lists = make_lists(self.model, self.ds, users, self.k, candidates=self.k)
+        else:
+            lists = make_lists(self.model, self.ds, users, self.k, steps=self.rerank,
+                               context=self.context, candidates=max(100, self.k),
+                               exclude=self.ds.known)
+        return list_frame(self.ds, users, np.asarray(lists.items), np.asarray(lists.score))
+
+
 def run(args: argparse.Namespace) -> int:
     from recsys.models import create_model
-    from recsys.rerank import RerankContext, hit_model_for, make_lists
 
     model = create_model(args.model, json_arg(args.config, "model settings"))
     rerank_config = rerank_arg(args.rerank, args.strength, args.rerank_options)
+    with open_engine_arg(args) as engine:
+        return _recommend(args, model, rerank_config, engine)
+
+
+def _recommend(args: argparse.Namespace, model: Any, rerank_config: Any, engine: Any) -> int:
+    """Load and train here, then score the blocks through ``engine`` and write them in order."""
+    from recsys.rerank import RerankContext, hit_model_for
+
     ds = load_dataset(args)
     t0 = time.perf_counter()
     model.fit(ds, device=args.device)
@@ -81,22 +125,17 @@ def run(args: argparse.Namespace) -> int:
     if rerank_config is not None:
         context = RerankContext(ds, hit_model=hit_model_for(rerank_config, model, ds))
     block, total, rows = block_users(ds.n_items), ds.n_users, 0
+    blocks = [np.arange(start, min(start + block, total)) for start in range(0, total, block)]
+    scorer = BlockLists(engine.prepare(model), ds, args.k, rerank_config, context)
     t1 = time.perf_counter()
     with open_table_writer(Path(args.out)) as writer:  # one block of lists in memory at a time
-        for start in range(0, total, block):
-            users = np.arange(start, min(start + block, total))
-            if rerank_config is None:  # the model's own top-K of what it has not seen
-                lists = make_lists(model, ds, users, args.k, candidates=args.k)
-            else:
-                lists = make_lists(model, ds, users, args.k, steps=rerank_config, context=context,
-                                   candidates=max(100, args.k), exclude=ds.known)
-            frame = list_frame(ds, users, np.asarray(lists.items), np.asarray(lists.score))
+        for users, frame in zip(blocks, engine.map(scorer, blocks), strict=True):
             writer.write(frame)
             rows += len(frame)
             done = users[-1] + 1
             elapsed = time.perf_counter() - t1
             log.info("recommend: %d / %d customers (%.0f%%), %.1fs, about %.0fs left", done, total,
                      100 * done / total, elapsed, elapsed / done * (total - done))
-    log.info("%s: %d users, %d rows in %.1fs (fit %.1fs) -> %s", args.model, total, rows,
-             time.perf_counter() - t0, fit_s, writer.path)
+    log.info("%s: %d users, %d rows in %.1fs (fit %.1fs, %s) -> %s", args.model, total, rows,
+             time.perf_counter() - t0, fit_s, engine.name, writer.path)
     return 0

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from recsys.cache import CountProgress
 from recsys.data.dataset import Dataset
 from recsys.evaluation import measure_lists
+from recsys.export.engines import ExportEngine, LocalEngine
 from recsys.export.manifest import build_manifest, file_entry, write_manifest
 from recsys.export.scopes import ExportScope, ScopeSelection, resolve_scope
 from recsys.export.writers import EXPORT_COLUMNS, EXTENSIONS, ExportFormat, open_writer
@@ -40,7 +41,7 @@ from recsys.rerank.business import BusinessTally
 from recsys.rerank.pipeline import Steps
 from recsys.workspace import safe_name
 
-__all__ = ["ExportConfig", "ExportResult", "export_frame", "export_lists",
+__all__ = ["BlockScorer", "ScoredBlock", "ExportConfig", "ExportResult", "export_frame", "export_lists",
            "plain_lists", "split_metrics", "Progress"]
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,42 @@ class ExportResult:
     users: int
     seconds: float
     frame_sample: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
+
+
+@dataclass(frozen=True)
+class ScoredBlock:
+    """One block of users' export rows and their list items (users × K positions, ``-1`` =
+    padding: what the business tally and the users-with-rows count read)."""
+
+    frame: pd.DataFrame
+    items: np.ndarray
+
+
+@dataclass(frozen=True)
+class BlockScorer:
+    """Everything one block of users needs to become export rows, picklable so an engine can
+    send it to other processes once (:mod:`recsys.export.engines`) and call it per block.
+
+    Calling it with user positions makes their lists with :func:`~recsys.rerank.make_lists`
+    (``candidates`` best unseen items, ``exclude`` kept out, ``allowed_items`` only, re-ranked
+    by ``steps`` with ``context``) and turns them into rows (:func:`export_frame`).
+    """
+
+    model: Any
+    dataset: Dataset
+    k: int
+    candidates: int
+    steps: Sequence[Any]
+    context: RerankContext
+    exclude: Any
+    allowed_items: np.ndarray | None = None
+
+    def __call__(self, users: np.ndarray) -> ScoredBlock:
+        lists = make_lists(self.model, self.dataset, users, self.k, steps=self.steps,
+                           context=self.context, candidates=self.candidates,
+                           exclude=self.exclude, allowed_items=self.allowed_items)
+        frame = export_frame(lists, self.dataset, self.context.item_clusters)
+        return ScoredBlock(frame, np.asarray(lists.items))
 
 
 def export_frame(lists: Any, dataset: Dataset, clusters: np.ndarray | None = None) -> pd.DataFrame:
@@ -145,6 +182,7 @@ def export_lists(
     model_info: dict[str, Any] | None = None,
     metrics: dict[str, Any] | None = None,
     progress: Progress | None = None,
+    engine: ExportEngine | None = None,
 ) -> ExportResult:
     """Write the lists of ``model`` for the users of ``config.scope`` into ``folder``.
 
@@ -155,7 +193,9 @@ def export_lists(
     promotions) and the hit model (the ``expected`` swap cost; its coefficients go into the
     manifest); ``item_set`` (item ids) serves item-set scopes and promotions.
     ``model_info`` (run, trained_on, …) and ``metrics`` go into the manifest as given.
-    Every chunk of users goes through :func:`~recsys.rerank.make_lists`.
+    Every chunk of users goes through one :class:`BlockScorer`, run by ``engine``
+    (:mod:`recsys.export.engines`; default :class:`~recsys.export.engines.LocalEngine`, this
+    process) and written here in chunk order, so every engine writes the same file.
     Returns the files (the list file, then ``manifest.json``) and counts.
     """
     config = config or ExportConfig()
@@ -170,25 +210,26 @@ def export_lists(
     exclude = sp.csr_matrix(dataset.known)
     path = folder / f"{safe_name('lists-' + config.scope.label())}.{EXTENSIONS[config.format]}"
     users = selection.users
-    total, rows, with_rows, t0 = len(users), 0, 0, time.perf_counter()
+    total, rows, with_rows, done, t0 = len(users), 0, 0, 0, time.perf_counter()
     sample = pd.DataFrame(columns=list(EXPORT_COLUMNS))
     tally = BusinessTally.for_dataset(dataset)  # None when the catalog has no prices
+    engine = engine or LocalEngine()
+    scorer = BlockScorer(engine.prepare(model), dataset, config.k, c, steps, ctx, exclude,
+                         selection.allowed_items)
+    blocks = [users[start:start + config.chunk_users]
+              for start in range(0, total, config.chunk_users)]
     with open_writer(path, config.format) as writer:
-        for start in range(0, total, config.chunk_users):
-            part = users[start:start + config.chunk_users]
-            lists = make_lists(model, dataset, part, config.k, steps=steps, context=ctx,
-                               candidates=c, exclude=exclude,
-                               allowed_items=selection.allowed_items)
-            frame = export_frame(lists, dataset, clusters)
-            writer.write(frame)
+        for n, block in enumerate(engine.map(scorer, blocks)):
+            writer.write(block.frame)
             if tally is not None:
-                tally.add(lists)
-            with_rows += int((np.asarray(lists.items) >= 0).any(axis=1).sum())
-            if start == 0:
-                sample = frame.head(50)
-            rows += len(frame)
+                tally.add(block.items)
+            with_rows += int((block.items >= 0).any(axis=1).sum())
+            if n == 0:
+                sample = block.frame.head(50)
+            rows += len(block.frame)
+            done += len(blocks[n])
             if progress is not None:
-                progress(min(start + len(part), total), total)
+                progress(done, total)
         if progress is not None and total == 0:
             progress(0, 0)
     seconds = time.perf_counter() - t0
@@ -198,7 +239,8 @@ def export_lists(
         scope_description=selection.description, metrics=metrics, model_info=model_info,
         counts={"rows": rows, "users": int(total), "users_with_rows": with_rows},
         columns=dict(EXPORT_COLUMNS), file_format=config.format, files=[file_entry(path)],
-        seconds=seconds, business=tally.manifest_entry() if tally is not None else None)
+        seconds=seconds, business=tally.manifest_entry() if tally is not None else None,
+        engine=engine.describe())
     manifest_path = write_manifest(folder, manifest)
     log.info("export %s: %d users, %d rows in %.2fs -> %s", config.scope.label(), total, rows,
              seconds, path)

@@ -78,13 +78,16 @@ def build_manifest(*, model: Any, dataset: Any, steps: Sequence[Any], hit_model:
                    metrics: dict[str, Any] | None, model_info: dict[str, Any] | None,
                    counts: dict[str, int], columns: dict[str, str], file_format: str,
                    files: list[dict[str, Any]], seconds: float,
-                   business: dict[str, Any] | None = None) -> dict[str, Any]:
+                   business: dict[str, Any] | None = None,
+                   engine: dict[str, Any] | None = None) -> dict[str, Any]:
     """The manifest of an export: the dataset and model (with ``model_info``), the re-ranking
     ``steps`` and ``hit_model``, list length and candidate pool, the ``scope`` (with its
     description), ``metrics`` as given, the ``counts`` (rows, users, users with rows), columns,
     format, files, seconds and software versions; created now (UTC). ``business`` (the
     exported lists' price on show, the long tail's share of expected revenue and the slot share
-    per price band, :class:`recsys.rerank.business.BusinessTally`) is ``None`` without prices."""
+    per price band, :class:`recsys.rerank.business.BusinessTally`) is ``None`` without prices;
+    ``engine`` says where the lists were scored (:mod:`recsys.export.engines`; local when
+    ``None``)."""
     return {
         "manifest_version": MANIFEST_VERSION,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -112,6 +115,7 @@ def build_manifest(*, model: Any, dataset: Any, steps: Sequence[Any], hit_model:
         "format_notes": FORMAT_NOTES[file_format],
         "files": files,
         "seconds": round(seconds, 3),
+        "engine": engine or {"name": "local"},
         "versions": software_versions(),
     }
 
