@@ -16,8 +16,6 @@ import numpy as np
 __all__ = ["cg_half_step"]
 
 _KERNEL = None
-#: Rows per scheduling chunk of the parallel loop (dynamic hand-out, see cg_half_step).
-CHUNK_ROWS = 64
 
 
 def _compile() -> Any:
@@ -85,10 +83,5 @@ def cg_half_step(indptr: np.ndarray, indices: np.ndarray, x: np.ndarray, y: np.n
         _KERNEL = _compile()
     gram = (y.T.astype(np.float64) @ y.astype(np.float64)).astype(np.float32)
     gram[np.diag_indices_from(gram)] += np.float32(reg)
-    import numba
-
-    # Rows differ widely in work (a best-seller has thousands of buyers): hand them out in small
-    # chunks so neither thread waits for the other (numba splits a prange statically otherwise).
-    with numba.parallel_chunksize(CHUNK_ROWS):
-        _KERNEL(indptr.astype(np.int64), indices.astype(np.int32), x, np.ascontiguousarray(y),
-                gram, np.float32(alpha), int(steps))
+    _KERNEL(indptr.astype(np.int64), indices.astype(np.int32), x, np.ascontiguousarray(y), gram,
+            np.float32(alpha), int(steps))
