@@ -1,0 +1,117 @@
+"""The numeric pieces of online updates (:meth:`recsys.models.base.Recommender.update`).
+
+A full retrain re-learns every vector from all interactions; an update changes only what the
+new interactions touch:
+
+* **fold-in** of a factor model's user vectors with the item vectors fixed: ALS solves each
+  affected user's least-squares system exactly (:func:`als_fold_in`), BPR takes a few Adam
+  steps of its ranking loss on those users only (:func:`bpr_fold_in`);
+* **padding** of learned arrays for appended users and items (:func:`pad_rows`,
+  :func:`pad_square`): a new item without collaborative signal gets zero weights;
+* **sequences** of sequence models gain the new events at their end (:func:`append_events`).
+
+Everything here is deterministic for a given seed, so an update is repeatable.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+__all__ = ["pad_rows", "pad_square", "als_fold_in", "bpr_fold_in", "append_events"]
+
+
+def pad_rows(array: np.ndarray | torch.Tensor, n_rows: int, fill: float = 0.0
+             ) -> np.ndarray | torch.Tensor:
+    """``array`` with rows of ``fill`` appended up to ``n_rows`` (NumPy or torch, same device)."""
+    extra = n_rows - array.shape[0]
+    if extra <= 0:
+        return array
+    if isinstance(array, torch.Tensor):
+        pad = torch.full((extra, *array.shape[1:]), fill, dtype=array.dtype, device=array.device)
+        return torch.cat([array, pad])
+    pad = np.full((extra, *array.shape[1:]), fill, dtype=array.dtype)
+    return np.concatenate([array, pad])
+
+
+def pad_square(weights: np.ndarray | sp.spmatrix, n: int) -> np.ndarray | sp.csr_matrix:
+    """An items × items matrix with zero rows and columns appended up to ``n`` × ``n``."""
+    if sp.issparse(weights):
+        m = sp.csr_matrix(weights)
+        indptr = np.concatenate([m.indptr, np.full(n - m.shape[0], m.indptr[-1])])
+        return sp.csr_matrix((m.data, m.indices, indptr), shape=(n, n))
+    out = np.zeros((n, n), dtype=weights.dtype)
+    out[:weights.shape[0], :weights.shape[1]] = weights
+    return out
+
+
+def als_fold_in(rows: sp.csr_matrix, other: torch.Tensor, reg: float, alpha: float,
+                block: int = 512) -> torch.Tensor:
+    """Exact implicit-ALS vectors for the binary ``rows`` (n × cols) given ``other`` (cols × f).
+
+    Each row solves ``(YᵀY + λI + α Σᵢ yᵢyᵢᵀ) x = (1 + α) Σᵢ yᵢ`` over its items ``i`` (Hu et
+    al., 2008) in float64, ``block`` rows at a time (a block holds ``block × f × f`` numbers).
+    A row without items gets the zero vector.
+    """
+    device, f = other.device, other.shape[1]
+    y = other.double()
+    gram = y.T @ y + reg * torch.eye(f, device=device, dtype=torch.float64)
+    rows = sp.csr_matrix(rows)
+    out = torch.zeros((rows.shape[0], f), dtype=other.dtype, device=device)
+    for start in range(0, rows.shape[0], block):
+        part = rows[start:start + block]
+        counts = torch.as_tensor(np.diff(part.indptr).astype(np.int64), device=device)
+        owner = torch.repeat_interleave(torch.arange(part.shape[0], device=device), counts)
+        yc = y[torch.as_tensor(part.indices.astype(np.int64), device=device)]
+        a = gram.expand(part.shape[0], f, f).clone()
+        a.index_add_(0, owner, alpha * yc[:, :, None] * yc[:, None, :])
+        b = torch.zeros((part.shape[0], f), dtype=torch.float64, device=device)
+        b.index_add_(0, owner, (1.0 + alpha) * yc)
+        out[start:start + part.shape[0]] = torch.linalg.solve(a, b).to(other.dtype)
+    return out
+
+
+def bpr_fold_in(user: torch.Tensor, item: torch.Tensor, bias: torch.Tensor, rows: sp.csr_matrix,
+                *, l2: float, steps: int = 60, lr: float = 0.05, seed: int = 0) -> torch.Tensor:
+    """User vectors for the binary ``rows`` (n × items) by Adam on the BPR loss, items fixed.
+
+    ``user`` (n × f) is the starting point (the old vectors, or zeros for new users). Every step
+    takes all the rows' positive pairs, one fresh uniform negative each, and the loss
+    ``−mean log σ(xᵤᵢ − xᵤⱼ) + l2 · mean ‖u‖²``; only these users' vectors move.
+    """
+    device = item.device
+    rows = sp.csr_matrix(rows)
+    counts = np.diff(rows.indptr).astype(np.int64)
+    owner = torch.as_tensor(np.repeat(np.arange(rows.shape[0]), counts), device=device)
+    pos = torch.as_tensor(rows.indices.astype(np.int64), device=device)
+    u = user.detach().clone().float().requires_grad_(True)
+    if not len(pos):
+        return u.detach()
+    vecs, b = item.detach().float(), bias.detach().float()
+    gen = torch.Generator(device=device).manual_seed(seed)
+    opt = torch.optim.Adam([u], lr=lr)
+    for _ in range(steps):
+        neg = torch.randint(0, item.shape[0], (len(pos),), generator=gen, device=device)
+        uu = u[owner]
+        x = (uu * (vecs[pos] - vecs[neg])).sum(1) + b[pos] - b[neg]
+        loss = -torch.nn.functional.logsigmoid(x).mean() + l2 * u.pow(2).sum(1).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return u.detach().to(user.dtype)
+
+
+def append_events(indptr: np.ndarray, items: np.ndarray, n_users: int, users: np.ndarray,
+                  new_items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-user sequences (CSR-like ``indptr``, ``items``) with ``new_items`` of ``users``
+    appended at the end of each user's sequence, in the given order; ``n_users`` ≥ the old
+    number of users (new users start empty)."""
+    indptr = np.asarray(indptr, dtype=np.int64)
+    old_users = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))
+    owner = np.concatenate([old_users, np.asarray(users, dtype=np.int64)])
+    seq = np.concatenate([np.asarray(items, dtype=np.int64), np.asarray(new_items, np.int64)])
+    order = np.argsort(owner, kind="stable")  # old events first per user, then the new ones
+    out_indptr = np.zeros(n_users + 1, dtype=np.int64)
+    np.cumsum(np.bincount(owner, minlength=n_users), out=out_indptr[1:])
+    return out_indptr, seq[order]
