@@ -16,6 +16,7 @@ run beside the old one (``<run>-updated-<n>``), never replacing it.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 import time
@@ -34,7 +35,8 @@ from recsys.feedback.logs import LOG_COLUMNS, check_log
 from recsys.workspace import Workspace, WorkspaceError, safe_name
 
 __all__ = ["UpdateResult", "FeedbackKind", "read_feedback", "feedback_interactions",
-           "update_model", "update_kept_run", "next_run_name"]
+           "update_model", "update_kept_run", "update_saved_model", "next_run_name",
+           "find_kept_run"]
 
 log = logging.getLogger(__name__)
 
@@ -194,8 +196,9 @@ def update_model(model: Any, interactions: pd.DataFrame, *, user_ids: np.ndarray
     fresh = np.zeros(len(rows), dtype=bool)
     fresh[first] = True
     known_before = (rows < old_users) & (cols < old_items)
-    fresh[known_before] &= np.asarray(old_seen[rows[known_before], cols[known_before]]
-                                      ).ravel() <= 0
+    if known_before.any():  # a pair the user already had is folded in, but is not new
+        had = np.asarray(old_seen[rows[known_before], cols[known_before]]).ravel() > 0
+        fresh[np.flatnonzero(known_before)[had]] = False
     t0 = time.perf_counter()
     method = model.update(new, events=(rows[fresh], cols[fresh]))
     seconds = time.perf_counter() - t0
@@ -270,4 +273,50 @@ def update_kept_run(workspace: Workspace | str | Path, dataset_name: str, run_na
               "note": f"updated from {run_name} with {result.interactions:,} interactions "
                       f"from {source}", "update": result.to_dict()}
     ws.save_model(dataset_name, model, run=name, results=record)
+    return result
+
+
+def find_kept_run(workspace: Workspace, run: str, dataset: str | None = None) -> str:
+    """The dataset of the workspace that keeps a model named ``run`` (``dataset`` when given);
+    :class:`WorkspaceError` when none or more than one does."""
+    names = [dataset] if dataset else workspace.names()
+    if dataset and not workspace.exists(dataset):
+        raise WorkspaceError(f"No dataset named '{dataset}' in {workspace.root}.")
+    owners = [n for n in names if any(r.run == run for r in workspace.kept_runs(n))]
+    if not owners:
+        where = f"dataset '{dataset}'" if dataset else f"any dataset of {workspace.root}"
+        raise WorkspaceError(f"No kept model '{run}' in {where}.")
+    if len(owners) > 1:
+        raise WorkspaceError(f"Several datasets keep a model '{run}' ({', '.join(owners)}); "
+                             "choose one with --dataset.")
+    return owners[0]
+
+
+def update_saved_model(folder: str | Path, feedback_frame: pd.DataFrame, *,
+                       out: str | Path | None = None, user_ids: np.ndarray | None = None,
+                       item_ids: np.ndarray | None = None, source: str = "feedback",
+                       device: str | None = None) -> UpdateResult:
+    """Update the model saved in ``folder`` and save it into ``out`` (default: the first free
+    ``<folder>-updated-<n>`` beside it; never ``folder`` itself), with an ``update.json`` that
+    says what was done. A model saved without its ids needs ``user_ids`` / ``item_ids``."""
+    from recsys.models import load_model
+
+    folder = Path(folder)
+    if not (folder / "model.json").is_file():
+        raise WorkspaceError(f"'{folder}' is not a saved model folder (no model.json).")
+    if out is None:
+        siblings = [p.name for p in folder.parent.iterdir()] if folder.parent.is_dir() else []
+        out = folder.parent / next_run_name(siblings, folder.name)
+    out = Path(out)
+    if out.resolve() == folder.resolve():
+        raise WorkspaceError("--out must not be the model's own folder: an update never "
+                             "replaces the previous model")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise WorkspaceError(f"'{out}' exists and is not an empty folder.")
+    model = load_model(folder, device=device)
+    result = update_model(model, feedback_frame, user_ids=user_ids, item_ids=item_ids)
+    result.updated_from, result.source, result.run = str(folder), source, str(out)
+    model.save(out)
+    (out / "update.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n",
+                                     encoding="utf-8")
     return result
