@@ -150,3 +150,20 @@ def test_bad_feedback_logs_are_one_line_errors(tmp_path):
                   "reward": [0]}).to_csv(path, index=False)
     with pytest.raises(IngestError, match="no row of the feedback log has a reward"):
         read_feedback(path)
+
+
+def test_als_fold_in_is_the_exact_least_squares_solve():
+    import scipy.sparse as sp
+    import torch
+
+    from recsys.models.online import als_fold_in
+
+    rows = sp.random(40, 30, density=0.2, random_state=1, format="csr")
+    rows.data[:] = 1.0
+    vectors = torch.randn(30, 8, generator=torch.Generator().manual_seed(0))
+    solved = als_fold_in(rows, vectors, 2.0, 5.0, budget=40).numpy()  # several blocks
+    y = vectors.double().numpy()
+    for u in range(rows.shape[0]):
+        mine = y[rows[u].indices]
+        a = y.T @ y + 2.0 * np.eye(8) + 5.0 * mine.T @ mine
+        np.testing.assert_allclose(solved[u], np.linalg.solve(a, 6.0 * mine.sum(0)), atol=1e-4)

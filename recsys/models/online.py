@@ -47,28 +47,39 @@ def pad_square(weights: np.ndarray | sp.spmatrix, n: int) -> np.ndarray | sp.csr
 
 
 def als_fold_in(rows: sp.csr_matrix, other: torch.Tensor, reg: float, alpha: float,
-                block: int = 512) -> torch.Tensor:
+                budget: int = 1 << 16) -> torch.Tensor:
     """Exact implicit-ALS vectors for the binary ``rows`` (n × cols) given ``other`` (cols × f).
 
     Each row solves ``(YᵀY + λI + α Σᵢ yᵢyᵢᵀ) x = (1 + α) Σᵢ yᵢ`` over its items ``i`` (Hu et
-    al., 2008) in float64, ``block`` rows at a time (a block holds ``block × f × f`` numbers).
-    A row without items gets the zero vector.
+    al., 2008): the products in float32, the solve in float64. Rows are taken shortest first in blocks whose padded histories hold
+    at most ``budget`` item slots; a block's ``Σ yᵢyᵢᵀ`` is one batched matrix product of its
+    padded item vectors. A row without items gets the zero vector.
     """
     device, f = other.device, other.shape[1]
-    y = other.double()
-    gram = y.T @ y + reg * torch.eye(f, device=device, dtype=torch.float64)
+    y = torch.cat([other.float(), torch.zeros((1, f), dtype=torch.float32, device=device)])
+    pad = other.shape[0]  # index of the zero row that pads short histories
+    y64 = y.double()
+    gram = y64.T @ y64 + reg * torch.eye(f, device=device, dtype=torch.float64)
     rows = sp.csr_matrix(rows)
+    counts = np.diff(rows.indptr)
+    order = np.argsort(counts, kind="stable")
     out = torch.zeros((rows.shape[0], f), dtype=other.dtype, device=device)
-    for start in range(0, rows.shape[0], block):
-        part = rows[start:start + block]
-        counts = torch.as_tensor(np.diff(part.indptr).astype(np.int64), device=device)
-        owner = torch.repeat_interleave(torch.arange(part.shape[0], device=device), counts)
-        yc = y[torch.as_tensor(part.indices.astype(np.int64), device=device)]
-        a = gram.expand(part.shape[0], f, f).clone()
-        a.index_add_(0, owner, alpha * yc[:, :, None] * yc[:, None, :])
-        b = torch.zeros((part.shape[0], f), dtype=torch.float64, device=device)
-        b.index_add_(0, owner, (1.0 + alpha) * yc)
-        out[start:start + part.shape[0]] = torch.linalg.solve(a, b).to(other.dtype)
+    start = 0
+    while start < len(order):
+        stop = start + 1
+        while stop < len(order) and (stop + 1 - start) * counts[order[stop]] <= budget:
+            stop += 1
+        block = order[start:stop]
+        width = max(1, int(counts[block].max()))
+        src = rows.indptr[block][:, None] + np.arange(width)[None, :]
+        inside = np.arange(width)[None, :] < counts[block][:, None]
+        index = np.where(inside, rows.indices[np.minimum(src, max(rows.nnz - 1, 0))]
+                         if rows.nnz else pad, pad).astype(np.int64)
+        vecs = y[torch.as_tensor(index, device=device)]              # block × width × f
+        a = gram + alpha * torch.bmm(vecs.transpose(1, 2), vecs).double()
+        b = (1.0 + alpha) * vecs.sum(1).double()
+        out[torch.as_tensor(block, device=device)] = torch.linalg.solve(a, b).to(other.dtype)
+        start = stop
     return out
 
 
