@@ -51,9 +51,10 @@ def als_fold_in(rows: sp.csr_matrix, other: torch.Tensor, reg: float, alpha: flo
     """Exact implicit-ALS vectors for the binary ``rows`` (n × cols) given ``other`` (cols × f).
 
     Each row solves ``(YᵀY + λI + α Σᵢ yᵢyᵢᵀ) x = (1 + α) Σᵢ yᵢ`` over its items ``i`` (Hu et
-    al., 2008): the products in float32, the solve in float64. Rows are taken shortest first in blocks whose padded histories hold
-    at most ``budget`` item slots; a block's ``Σ yᵢyᵢᵀ`` is one batched matrix product of its
-    padded item vectors. A row without items gets the zero vector.
+    al., 2008): the products in float32, the solve in float64. Rows are taken shortest first,
+    in blocks whose padded histories hold at most ``budget`` item slots; a block's
+    ``Σ yᵢyᵢᵀ`` is one batched matrix product of its padded item vectors. A row without items
+    gets the zero vector.
     """
     device, f = other.device, other.shape[1]
     y = torch.cat([other.float(), torch.zeros((1, f), dtype=torch.float32, device=device)])
