@@ -167,3 +167,17 @@ def test_als_fold_in_is_the_exact_least_squares_solve():
         mine = y[rows[u].indices]
         a = y.T @ y + 2.0 * np.eye(8) + 5.0 * mine.T @ mine
         np.testing.assert_allclose(solved[u], np.linalg.solve(a, 6.0 * mine.sum(0)), atol=1e-4)
+
+
+def test_kept_run_takes_a_feedback_log_frame_as_uploaded(shop, tmp_path):
+    ws = Workspace(tmp_path / "ws")
+    name = ws.save_dataset(shop)
+    ws.save_model(name, _fit("ease", shop), run="ease")
+    log = pd.DataFrame({"user_id": ["u1", "u1", "u2"], "item_id": ["i40", "i41", "i42"],
+                        "position": [1, 2, 1], "propensity": [0.5, 0.5, 1.0],
+                        "reward": [1, 0, 1]})
+    result = update_kept_run(ws, name, "ease", log, source="log.csv")
+    assert result.interactions == 2 and result.users_updated == 2
+    model = ws.load_model(name, result.run)
+    assert model.seen_[shop.user_positions(["u1"])[0], shop.item_positions(["i41"])[0]] == 0
+    assert model.seen_[shop.user_positions(["u2"])[0], shop.item_positions(["i42"])[0]] > 0

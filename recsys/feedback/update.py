@@ -36,7 +36,7 @@ from recsys.workspace import Workspace, WorkspaceError, safe_name
 
 __all__ = ["UpdateResult", "FeedbackKind", "read_feedback", "feedback_interactions",
            "update_model", "update_kept_run", "update_saved_model", "next_run_name",
-           "find_kept_run"]
+           "find_kept_run", "log_rewards"]
 
 log = logging.getLogger(__name__)
 
@@ -97,13 +97,7 @@ def feedback_interactions(raw: RawTable, *, kind: FeedbackKind = "auto",
     error, or no interaction left.
     """
     if kind == "log" or (kind == "auto" and not mapping and _has_log_columns(raw.frame)):
-        checked = check_log(raw.frame, raw.name)
-        rewarded = checked.reward > 0
-        frame = pd.DataFrame({"user_id": checked.user[rewarded], "item_id": checked.item[rewarded]})
-        if not len(frame):
-            raise IngestError(f"'{raw.name}': no row of the feedback log has a reward above 0, "
-                              "so there is nothing to learn from")
-        return frame, "log"
+        return log_rewards(raw.frame, raw.name), "log"
     result = load_files(raw, file_format=file_format, mapping=mapping, value_kind=value_kind)
     if not result.ok:
         errors = result.report.errors
@@ -113,6 +107,17 @@ def feedback_interactions(raw: RawTable, *, kind: FeedbackKind = "auto",
     if not len(frame):
         raise IngestError(f"'{raw.name}' has no usable interaction")
     return frame, "interactions"
+
+
+def log_rewards(frame: pd.DataFrame, name: str = "log") -> pd.DataFrame:
+    """The rows of a feedback log frame with reward > 0 as ``user_id, item_id`` interactions;
+    :class:`IngestError` for a bad log (:func:`recsys.feedback.logs.check_log`) or no reward."""
+    checked = check_log(frame, name)
+    rewarded = checked.reward > 0
+    if not rewarded.any():
+        raise IngestError(f"'{name}': no row of the feedback log has a reward above 0, "
+                          "so there is nothing to learn from")
+    return pd.DataFrame({"user_id": checked.user[rewarded], "item_id": checked.item[rewarded]})
 
 
 def read_feedback(source: Any, *, kind: FeedbackKind = "auto", name: str | None = None,
@@ -239,13 +244,16 @@ def update_kept_run(workspace: Workspace | str | Path, dataset_name: str, run_na
                     feedback_frame: pd.DataFrame, *, source: str = "feedback",
                     new_run: str | None = None, device: str | None = None) -> UpdateResult:
     """Update the kept model ``run_name`` of ``dataset_name`` with ``feedback_frame``
-    (canonical interactions, e.g. from :func:`read_feedback`) and keep it as a new run.
+    (canonical interactions, e.g. from :func:`read_feedback`, or a feedback log frame, whose
+    rewarded rows are taken) and keep it as a new run.
 
     The new run (``new_run`` or :func:`next_run_name`) sits beside the old one, whose files are
     never touched; its record says what it was updated from and with what. It is not evaluated,
     so it carries no metrics (and no dataset fingerprint: the pages do not take it for a model
     evaluated on the current data). Raises :class:`WorkspaceError` for an unknown run.
     """
+    if _has_log_columns(feedback_frame):  # a feedback log uploaded as it is
+        feedback_frame = log_rewards(feedback_frame, source)
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
     runs = {r.run: r for r in ws.kept_runs(dataset_name)}
     if run_name not in runs:
