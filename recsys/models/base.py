@@ -132,6 +132,8 @@ class Recommender(ABC):
     updatable: ClassVar[bool] = True
     adds_users: ClassVar[bool] = True
     adds_items: ClassVar[bool] = False
+    #: What the default :meth:`_update` does, as the update result reports it.
+    update_method: ClassVar[str] = "history fold-in (learned weights kept)"
     #: Id vocabularies of an updated model (``None``: the positions of the dataset it was fitted on).
     user_ids_: np.ndarray | None = None
     item_ids_: np.ndarray | None = None
@@ -221,7 +223,7 @@ class Recommender(ABC):
         """Model-specific part of :meth:`update` (``seen_`` already holds the new pairs); by
         default nothing more: a model that scores from each user's history changes those
         users' lists only."""
-        return "history fold-in (learned weights kept)"
+        return self.update_method
 
     @property
     def exclusion(self) -> sp.csr_matrix:
