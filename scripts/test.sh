@@ -28,6 +28,8 @@ export NUMBA_CACHE_DIR="${NUMBA_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/tail-
 .venv/bin/python benchmarks/bench_map.py --quick
 # Off-policy estimators on the synthetic logged bandit (bias, coverage) and policy speed (~5 s).
 .venv/bin/python benchmarks/bench_feedback.py --seeds 10 --users 1000 --skip-retail
+# Online updates on Online Retail: EASE and ALS updated vs retrained on two 14-day chunks (< 1 min).
+.venv/bin/python benchmarks/bench_update.py --quick
 # Shop scale: a generated 50k-customer shop read in batches, ALS trained, every customer's list
 # streamed and exported (locally, then on a local Ray), next to implicit's ALS (~3 min; 10k → 100k
 # → 1M by hand, see README).

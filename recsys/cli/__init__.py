@@ -7,7 +7,8 @@ measure every protocol metric), :mod:`~recsys.cli.export` (train on everything, 
 tail-boost lists + ``manifest.json``), :mod:`~recsys.cli.map` (item map, and ``warmup``:
 compile the map's numba code ahead of the first map), :mod:`~recsys.cli.ope` (off-policy
 estimates of a target policy from a feedback log), :mod:`~recsys.cli.simulate` (replay a policy
-day by day), :mod:`~recsys.cli.demo` (a generated shop as files). Shared options live in
+day by day), :mod:`~recsys.cli.update` (fold feedback into a kept model),
+:mod:`~recsys.cli.demo` (a generated shop as files). Shared options live in
 :mod:`~recsys.cli.args`. Nothing in the library imports this package.
 
 Errors go to stderr as one line with a non-zero exit code (2 for files that cannot be read or
@@ -21,7 +22,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from recsys.cli import demo, evaluate, export, ope, recommend, simulate, validate
+from recsys.cli import demo, evaluate, export, ope, recommend, simulate, update, validate
 from recsys.cli import map as map_command
 from recsys.cli.args import CliError, check_ranges, one_line
 from recsys.data.reading import IngestError
@@ -46,6 +47,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
             ope.add_arguments, ope.run),
     "simulate": ("replay a policy day by day on time-ordered data; write days, log and summary",
                  simulate.add_arguments, simulate.run),
+    "update": ("fold new interactions (a feedback file or log) into a kept model without a "
+               "full retrain; keep it as a new run", update.add_arguments, update.run),
     "demo": ("write a generated shop (the demo shop, or --users/--items/--interactions at any "
              "size) as files", demo.add_arguments, demo.run),
     "warmup": ("compile the item map's numba code into the persistent cache (run by "

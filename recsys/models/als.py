@@ -27,6 +27,7 @@ from pydantic import Field
 
 from recsys.data.dataset import Dataset
 from recsys.models.base import Callback, ModelConfig, Recommender
+from recsys.models.online import als_fold_in, pad_rows
 from recsys.models.registry import register
 from recsys.models.training import make_generator
 
@@ -104,6 +105,7 @@ class ALS(Recommender):
     name = "als"
     label = "ALS (implicit feedback)"
     config_cls = ALSConfig
+    adds_items = True
 
     def _fit(self, dataset: Dataset, *, callback: Callback | None,
              validation: sp.csr_matrix | None) -> None:
@@ -151,6 +153,33 @@ class ALS(Recommender):
         idx = torch.as_tensor(np.asarray(users, dtype=np.int64), device=self.item_vectors_.device)
         with torch.no_grad():
             return self.user_factors_[idx] @ self.item_vectors_.T
+
+    def _grow(self, n_users: int, n_items: int) -> None:
+        self.new_items_ = np.arange(self.n_items_, n_items)
+        self.user_factors_ = pad_rows(self.user_factors_, n_users)
+        self.item_vectors_ = pad_rows(self.item_vectors_, n_items)
+
+    def _update(self, new: sp.csr_matrix, affected: np.ndarray,
+                events: tuple[np.ndarray, np.ndarray] | None) -> str:
+        """Fold-in: each affected user's vector is the exact least-squares solve of their
+        whole updated history with the item vectors fixed; new items (appended columns) get
+        the solve of their buyers' vectors, then those users are solved once more. Every
+        other user and item keeps its vector."""
+        cfg = self.config
+        binary = (sp.csr_matrix(self.seen_) > 0).astype(np.float32).tocsr()
+        idx = torch.as_tensor(affected, device=self.item_vectors_.device)
+        solve = lambda: als_fold_in(binary[affected], self.item_vectors_,  # noqa: E731
+                                    cfg.regularization, cfg.alpha)
+        self.user_factors_[idx] = solve()
+        fresh = getattr(self, "new_items_", np.zeros(0, dtype=np.int64))
+        if len(fresh):
+            cols = torch.as_tensor(fresh, device=self.item_vectors_.device)
+            self.item_vectors_[cols] = als_fold_in(binary.T.tocsr()[fresh], self.user_factors_,
+                                                   cfg.regularization, cfg.alpha)
+            self.user_factors_[idx] = solve()
+        self.new_items_ = np.zeros(0, dtype=np.int64)
+        return "user fold-in (exact least squares, item vectors fixed)" + (
+            f"; {len(fresh)} new items solved from their buyers" if len(fresh) else "")
 
     def _state(self) -> dict[str, np.ndarray]:
         return {**super()._state(), "user_factors": self.user_factors_.cpu().numpy(),

@@ -9,6 +9,11 @@ returns the top-``n`` items, by default leaving out what each user already has.
 Artifacts are a folder with ``model.json`` (name, config, dataset fingerprint, sizes) and
 ``weights.npz`` (plain arrays, loaded with ``allow_pickle=False``): enough to rebuild the model
 exactly, without unpickling anything.
+
+``update(new)`` folds new interactions into a trained model without a full retrain (online
+updates, :mod:`recsys.models.online`); a model updated with new users or items keeps its own id
+vocabulary (:attr:`Recommender.user_ids_`, saved as plain text arrays) because its positions no
+longer match the dataset it was first fitted on.
 """
 
 from __future__ import annotations
@@ -122,6 +127,16 @@ class Recommender(ABC):
     #: Trained in epochs with early stopping on a validation matrix: a training job fits it on
     #: an inner split of the training data and reports each epoch.
     iterative: ClassVar[bool] = False
+    #: Online updates (:meth:`update`): whether new users (rows) and new items (columns) can be
+    #: added, and whether the model can be updated at all.
+    updatable: ClassVar[bool] = True
+    adds_users: ClassVar[bool] = True
+    adds_items: ClassVar[bool] = False
+    #: What the default :meth:`_update` does, as the update result reports it.
+    update_method: ClassVar[str] = "history fold-in (learned weights kept)"
+    #: Id vocabularies of an updated model (``None``: the positions of the dataset it was fitted on).
+    user_ids_: np.ndarray | None = None
+    item_ids_: np.ndarray | None = None
 
     def __init__(self, config: ModelConfig | None = None) -> None:
         self.config = config if config is not None else self.config_cls()
@@ -159,6 +174,56 @@ class Recommender(ABC):
         self.seen_ = sp.csr_matrix(dataset.matrix, dtype=np.float32)
         self.known_ = (sp.csr_matrix(dataset.known, dtype=np.float32)
                        if dataset.n_context_pairs else self.seen_)  # saved once, not twice
+
+    # -- online updates --------------------------------------------------------------------
+    def update(self, new: sp.csr_matrix, *, events: tuple[np.ndarray, np.ndarray] | None = None
+               ) -> str:
+        """Fold the new positives ``new`` in without retraining; returns how (one phrase).
+
+        ``new`` is users × items in the grown shape: rows from :attr:`n_users_` on are new users,
+        columns from :attr:`n_items_` on new items (refused with ``ValueError`` where the model
+        cannot add them: :attr:`adds_users`, :attr:`adds_items`). The affected users' histories
+        gain the new pairs; what else changes is model-specific (:meth:`_update`). Users without
+        new pairs score exactly as before, except where the model's scores are shared by
+        everyone (popularity counts). ``events`` (user, item positions in time order) lets
+        sequence models append in order.
+        """
+        if not self.updatable:
+            raise ValueError(f"{self.label or self.name} cannot be updated online; retrain it")
+        new = sp.csr_matrix(new, dtype=np.float32)
+        n_users, n_items = new.shape
+        if n_users < self.n_users_ or n_items < self.n_items_:
+            raise ValueError(f"update needs at least {self.n_users_} users × {self.n_items_} "
+                             f"items, got {n_users} × {n_items}")
+        if n_users > self.n_users_ and not self.adds_users:
+            raise ValueError(f"{self.label or self.name} cannot add users without a retrain")
+        if n_items > self.n_items_ and not self.adds_items:
+            raise ValueError(f"{self.label or self.name} cannot add items without a retrain")
+        if (n_users, n_items) != (self.n_users_, self.n_items_):
+            self._grow(n_users, n_items)
+            self.seen_ = _padded(self.seen_, n_users, n_items)
+            known = getattr(self, "known_", None)
+            self.known_ = self.seen_ if known is None or known is self.seen_ else _padded(
+                known, n_users, n_items)
+            self.n_users_, self.n_items_ = n_users, n_items
+        separate = self.exclusion is not self.seen_
+        self.seen_ = sp.csr_matrix(self.seen_ + new, dtype=np.float32)
+        self.known_ = sp.csr_matrix(((self.known_ + new) > 0), dtype=np.float32) if separate \
+            else self.seen_
+        affected = np.flatnonzero(np.diff(new.indptr) > 0)
+        return self._update(new, affected, events)
+
+    def _grow(self, n_users: int, n_items: int) -> None:
+        """Pad the learned arrays to ``n_users`` × ``n_items`` before an update (the history
+        matrices are padded by :meth:`update`); models with per-user or per-item state override."""
+        return None
+
+    def _update(self, new: sp.csr_matrix, affected: np.ndarray,
+                events: tuple[np.ndarray, np.ndarray] | None) -> str:
+        """Model-specific part of :meth:`update` (``seen_`` already holds the new pairs); by
+        default nothing more: a model that scores from each user's history changes those
+        users' lists only."""
+        return self.update_method
 
     @property
     def exclusion(self) -> sp.csr_matrix:
@@ -253,7 +318,11 @@ class Recommender(ABC):
         meta = {"name": self.name, "config": self.config.model_dump(mode="json"),
                 "fingerprint": self.fingerprint_, "n_users": self.n_users_,
                 "n_items": self.n_items_, "history": self.history_}
-        np.savez(folder / "weights.npz", **self._state())
+        state = self._state()
+        if self.user_ids_ is not None and self.item_ids_ is not None:  # an updated model
+            state["vocab_users"] = np.asarray(self.user_ids_, dtype=str)
+            state["vocab_items"] = np.asarray(self.item_ids_, dtype=str)
+        np.savez(folder / "weights.npz", **state)
         (folder / "model.json").write_text(json.dumps(meta, indent=2, default=float))
         return folder
 
@@ -273,8 +342,19 @@ class Recommender(ABC):
         model.fingerprint_ = meta["fingerprint"]
         model.history_ = meta.get("history", [])
         with np.load(folder / "weights.npz", allow_pickle=False) as data:
-            model._load_state({k: data[k] for k in data.files})
+            state = {k: data[k] for k in data.files}
+        if "vocab_users" in state:
+            model.user_ids_ = state.pop("vocab_users").astype(object)
+            model.item_ids_ = state.pop("vocab_items").astype(object)
+        model._load_state(state)
         return model
+
+
+def _padded(matrix: sp.spmatrix, n_rows: int, n_cols: int) -> sp.csr_matrix:
+    """``matrix`` with empty rows and columns appended up to ``n_rows`` × ``n_cols``."""
+    m = sp.csr_matrix(matrix)
+    indptr = np.concatenate([m.indptr, np.full(n_rows - m.shape[0], m.indptr[-1])])
+    return sp.csr_matrix((m.data, m.indices, indptr), shape=(n_rows, n_cols))
 
 
 def read_meta(folder: str | Path) -> dict[str, Any]:

@@ -52,6 +52,7 @@ class Blend(Recommender):
 
     name = "blend"
     label = "Blend of two models"
+    updatable = False
     config_cls = BlendConfig
 
     @classmethod

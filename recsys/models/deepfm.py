@@ -76,6 +76,10 @@ class DeepFM(TorchStateMixin, Recommender):
 
     name = "deepfm"
     label = "DeepFM (ids + side features + text)"
+    #: Online updates keep the user embeddings (no fold-in yet): the affected users' histories
+    #: change what their lists exclude; new users need a retrain.
+    adds_users = False
+    update_method = "history only: lists leave out the new items, user embeddings kept"
     config_cls = DeepFMConfig
     iterative = True
 

@@ -111,6 +111,10 @@ class NeuMF(TorchStateMixin, Recommender):
 
     name = "neumf"
     label = "NeuMF (neural CF)"
+    #: Online updates keep the user embeddings (no fold-in yet): the affected users' histories
+    #: change what their lists exclude; new users need a retrain.
+    adds_users = False
+    update_method = "history only: lists leave out the new items, user embeddings kept"
     config_cls = NeuMFConfig
     iterative = True
 

@@ -29,6 +29,7 @@ from pydantic import Field
 
 from recsys.data.dataset import Dataset
 from recsys.models.base import Callback, Recommender
+from recsys.models.online import append_events
 from recsys.models.registry import register
 from recsys.models.sequence_net import SASRecNet
 from recsys.models.training import TorchStateMixin, TrainConfig, make_generator, train
@@ -183,6 +184,18 @@ class SASRec(TorchStateMixin, Recommender):
 
         train(self, net, loss_fn, batches, cfg, dataset=dataset, generator=gen, callback=callback,
               validation=validation, weight_decay=cfg.weight_decay)
+
+    def _update(self, new: sp.csr_matrix, affected: np.ndarray,
+                events: tuple[np.ndarray, np.ndarray] | None) -> str:
+        """The affected users' sequences gain the new items at their end (``events`` in time
+        order; else each user's new items in item order); the network is kept."""
+        if events is None:
+            coo = sp.csr_matrix(new).tocoo()
+            events = (coo.row, coo.col)
+        indptr, items = append_events(self.seq_indptr_, self.seq_items_, self.n_users_,
+                                      *events)
+        self._set_inputs(indptr, items)
+        return "sequence fold-in (new items appended, network kept)"
 
     def _set_inputs(self, indptr: np.ndarray, items: np.ndarray) -> None:
         """Keep the sequences (plain arrays, saved) and the scoring inputs on the device."""

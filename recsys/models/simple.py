@@ -16,6 +16,7 @@ from pydantic import Field
 from recsys.data.dataset import Dataset
 from recsys.models.base import Callback, ModelConfig, Recommender, pack_csr, unpack_csr
 from recsys.models.memory import check_dense_items
+from recsys.models.online import pad_rows, pad_square
 from recsys.models.registry import register
 
 __all__ = ["Popularity", "ItemKNN", "EASE", "PopConfig", "ItemKNNConfig", "EASEConfig", "ease_weights",
@@ -33,11 +34,21 @@ class Popularity(Recommender):
     name = "pop"
     label = "Popularity"
     config_cls = PopConfig
+    adds_items = True
 
     def _fit(self, dataset: Dataset, *, callback: Callback | None,
              validation: sp.csr_matrix | None) -> None:
+        self._count()
+
+    def _count(self) -> None:
         pop = np.asarray((self.seen_ > 0).sum(axis=0)).ravel().astype(np.float32)
         self.item_scores_ = pop / max(1.0, pop.max())
+
+    def _update(self, new: sp.csr_matrix, affected: np.ndarray,
+                events: tuple[np.ndarray, np.ndarray] | None) -> str:
+        """Counts recomputed from the updated histories: everyone's list may change."""
+        self._count()
+        return "popularity counts updated"
 
     def score(self, users: np.ndarray) -> np.ndarray:
         return np.broadcast_to(self.item_scores_, (len(users), self.n_items_)).copy()
@@ -63,6 +74,7 @@ class ItemKNN(Recommender):
     name = "itemknn"
     label = "Item-kNN (cosine)"
     config_cls = ItemKNNConfig
+    adds_items = True
 
     def _fit(self, dataset: Dataset, *, callback: Callback | None,
              validation: sp.csr_matrix | None) -> None:
@@ -81,6 +93,15 @@ class ItemKNN(Recommender):
     def score(self, users: np.ndarray) -> np.ndarray:
         history = (self.seen_[users] > 0).astype(np.float32)
         return np.asarray((history @ self.similarity_).todense(), dtype=np.float32)
+
+    def _grow(self, n_users: int, n_items: int) -> None:
+        """New items get no neighbours (no co-occurrence signal until a refit)."""
+        self.similarity_ = pad_square(self.similarity_, n_items)
+
+    def _update(self, new: sp.csr_matrix, affected: np.ndarray,
+                events: tuple[np.ndarray, np.ndarray] | None) -> str:
+        """The affected users' histories gain the new items; the similarities are kept."""
+        return "history fold-in (similarities kept)"
 
     def _state(self) -> dict[str, np.ndarray]:
         return {**super()._state(), **pack_csr("sim", self.similarity_)}
@@ -118,6 +139,7 @@ class EASE(Recommender):
     name = "ease"
     label = "EASE"
     config_cls = EASEConfig
+    adds_items = True
 
     def _fit(self, dataset: Dataset, *, callback: Callback | None,
              validation: sp.csr_matrix | None) -> None:
@@ -132,6 +154,22 @@ class EASE(Recommender):
 
     def score(self, users: np.ndarray) -> np.ndarray:
         return np.asarray(self.history_matrix_[users] @ self.weights_, dtype=np.float32)
+
+    def _grow(self, n_users: int, n_items: int) -> None:
+        """New items get zero weights in B (no collaborative signal until a refit)."""
+        self.weights_ = pad_square(self.weights_, n_items)
+        h = self.history_matrix_
+        self.history_matrix_ = sp.csr_matrix((h.data, h.indices, pad_rows(h.indptr, n_users + 1,
+                                              h.indptr[-1])), shape=(n_users, n_items))
+
+    def _update(self, new: sp.csr_matrix, affected: np.ndarray,
+                events: tuple[np.ndarray, np.ndarray] | None) -> str:
+        """Fold-in: the affected users' history rows (X) gain the new pairs at weight 1 (the
+        most recent weight when recency weighting is on); B is kept, not refreshed."""
+        binary = (sp.csr_matrix(new) > 0).astype(np.float32)
+        self.history_matrix_ = sp.csr_matrix(self.history_matrix_.maximum(binary),
+                                             dtype=np.float32)
+        return "X-row fold-in (B kept)"
 
     def _state(self) -> dict[str, np.ndarray]:
         return {**super()._state(), "weights": self.weights_, **pack_csr("h", self.history_matrix_)}

@@ -1,0 +1,330 @@
+"""Online update of a kept model from new interactions, without a full retrain.
+
+The new interactions come from a feedback file (any interaction file the loaders read, with the
+same column mapping) or from the rewarded rows of a feedback log (``user_id, item_id,
+position, propensity, reward`` as ``simulate`` and ``ope`` use it: rows with reward > 0 become
+interactions): :func:`read_feedback`. :func:`update_model` maps their ids onto the model's
+positions, appends unseen users and items, and calls the model's own
+:meth:`~recsys.models.base.Recommender.update` (EASE and item-kNN fold the new pairs into the
+users' history rows with B / the similarities kept; ALS solves the affected users' vectors
+exactly with the item vectors fixed; BPR takes a few steps on those users only; Mult-VAE,
+SASRec and the content models read the updated histories; popularity recounts).
+:func:`update_kept_run` does it for a model kept in a workspace and keeps the result as a new
+run beside the old one (``<run>-updated-<n>``), never replacing it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from recsys.data.decoding import RawTable
+from recsys.data.formats import load_files
+from recsys.data.reading import IngestError, IngestLimits, read_table
+from recsys.feedback.logs import LOG_COLUMNS, check_log
+from recsys.workspace import Workspace, WorkspaceError, safe_name
+
+__all__ = ["UpdateResult", "FeedbackKind", "read_feedback", "feedback_interactions",
+           "update_model", "update_kept_run", "update_saved_model", "next_run_name",
+           "find_kept_run", "log_rewards"]
+
+log = logging.getLogger(__name__)
+
+#: How a feedback file is read: ``log`` (rewarded rows of a feedback log), ``interactions``
+#: (an interaction file) or ``auto`` (a log when it has every log column).
+FeedbackKind = Literal["auto", "log", "interactions"]
+
+
+@dataclass(eq=False)
+class UpdateResult:
+    """What an update did: counts, seconds, the model's method, notes on what was left out."""
+
+    model: Any
+    method: str
+    users_updated: int
+    users_added: int
+    items_added: int
+    interactions: int
+    new_pairs: int
+    seconds: float
+    notes: list[str] = field(default_factory=list)
+    run: str | None = None
+    updated_from: str | None = None
+    source: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready figures (the run record's ``update`` entry)."""
+        return {"model": self.model.name, "method": self.method,
+                "users_updated": self.users_updated, "users_added": self.users_added,
+                "items_added": self.items_added, "interactions": self.interactions,
+                "new_pairs": self.new_pairs, "seconds": round(self.seconds, 4),
+                "notes": list(self.notes), "run": self.run, "updated_from": self.updated_from,
+                "source": self.source}
+
+    def summary(self) -> str:
+        """One line: what was folded in, how, and where it was kept."""
+        where = f" -> {self.run}" if self.run else ""
+        notes = f" ({'; '.join(self.notes)})" if self.notes else ""
+        return (f"{self.model.name}: {self.interactions:,} interactions folded in "
+                f"({self.new_pairs:,} new pairs), {self.users_updated:,} users updated, "
+                f"{self.users_added:,} added, {self.items_added:,} items added in "
+                f"{self.seconds:.2f}s by {self.method}{notes}{where}")
+
+
+def _has_log_columns(frame: pd.DataFrame) -> bool:
+    lower = {str(c).strip().lower() for c in frame.columns}
+    return all(c in lower for c in LOG_COLUMNS)
+
+
+def feedback_interactions(raw: RawTable, *, kind: FeedbackKind = "auto",
+                          file_format: str = "auto", mapping: dict[str, str] | None = None,
+                          value_kind: str | None = None) -> tuple[pd.DataFrame, str]:
+    """Canonical interactions (``user_id, item_id`` and ``timestamp`` / ``value`` when known)
+    from a read feedback table, and the kind it was read as (``log`` or ``interactions``).
+
+    Raises :class:`IngestError` (one line) when the table is not usable: a log with bad rows
+    (:func:`recsys.feedback.logs.check_log`), an interaction file whose validation reports an
+    error, or no interaction left.
+    """
+    if kind == "log" or (kind == "auto" and not mapping and _has_log_columns(raw.frame)):
+        return log_rewards(raw.frame, raw.name), "log"
+    result = load_files(raw, file_format=file_format, mapping=mapping, value_kind=value_kind)
+    if not result.ok:
+        errors = result.report.errors
+        raise IngestError(errors[0].message if errors else f"'{raw.name}' could not be read "
+                          "as interactions")
+    frame = result.interactions
+    if not len(frame):
+        raise IngestError(f"'{raw.name}' has no usable interaction")
+    return frame, "interactions"
+
+
+def log_rewards(frame: pd.DataFrame, name: str = "log") -> pd.DataFrame:
+    """The rows of a feedback log frame with reward > 0 as ``user_id, item_id`` interactions;
+    :class:`IngestError` for a bad log (:func:`recsys.feedback.logs.check_log`) or no reward."""
+    checked = check_log(frame, name)
+    rewarded = checked.reward > 0
+    if not rewarded.any():
+        raise IngestError(f"'{name}': no row of the feedback log has a reward above 0, "
+                          "so there is nothing to learn from")
+    return pd.DataFrame({"user_id": checked.user[rewarded], "item_id": checked.item[rewarded]})
+
+
+def read_feedback(source: Any, *, kind: FeedbackKind = "auto", name: str | None = None,
+                  limits: IngestLimits | None = None, **settings: Any) -> tuple[pd.DataFrame, str]:
+    """Read (bounded) a feedback file and turn it into interactions; see
+    :func:`feedback_interactions` (``settings``: ``file_format``, ``mapping``, ``value_kind``)."""
+    return feedback_interactions(read_table(source, name=name, limits=limits), kind=kind,
+                                 **settings)
+
+
+def _target(model: Any) -> Any:
+    """The model whose abilities count (a self-tuned model's kept candidate)."""
+    return getattr(model, "inner_", None) or model
+
+
+def _extend(vocab: np.ndarray, ids: np.ndarray, allowed: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of ``ids`` in ``vocab``, unseen ids appended (first appearance order) when
+    ``allowed`` (else ``-1``); returns the new vocabulary and the positions."""
+    index = pd.Index(vocab)
+    pos = index.get_indexer(ids).astype(np.int64)
+    if allowed and (pos < 0).any():
+        fresh = pd.unique(ids[pos < 0])
+        vocab = np.concatenate([np.asarray(vocab, dtype=object), fresh.astype(object)])
+        pos = pd.Index(vocab).get_indexer(ids).astype(np.int64)
+    return vocab, pos
+
+
+def update_model(model: Any, interactions: pd.DataFrame, *, user_ids: np.ndarray | None = None,
+                 item_ids: np.ndarray | None = None, rating_threshold: float | None = None
+                 ) -> UpdateResult:
+    """Fold ``interactions`` into ``model`` in place and say what was done.
+
+    Ids are matched against the model's own vocabulary (an updated model keeps one) or
+    ``user_ids`` / ``item_ids`` (the dataset it was fitted on). Unseen users are added; unseen
+    items are appended without collaborative signal where the model can add items, else those
+    rows are left out (said in :attr:`UpdateResult.notes`). With ``rating_threshold``, rows
+    whose ``value`` is below it are not positives and are left out too.
+    """
+    users_vocab = model.user_ids_ if model.user_ids_ is not None else user_ids
+    items_vocab = model.item_ids_ if model.item_ids_ is not None else item_ids
+    if users_vocab is None or items_vocab is None:
+        raise ValueError("the model's user and item ids are needed: pass the dataset's")
+    if len(users_vocab) != model.n_users_ or len(items_vocab) != model.n_items_:
+        raise ValueError(f"the ids given ({len(users_vocab):,} users × {len(items_vocab):,} "
+                         f"items) do not match the model ({model.n_users_:,} × "
+                         f"{model.n_items_:,}); was it fitted on another dataset?")
+    notes: list[str] = []
+    frame = interactions
+    if rating_threshold is not None and "value" in frame.columns:
+        keep = (pd.to_numeric(frame["value"], errors="coerce") >= rating_threshold).to_numpy()
+        if (~keep).any():
+            notes.append(f"{int((~keep).sum()):,} rows below the rating threshold "
+                         f"{rating_threshold:g} left out")
+        frame = frame.loc[keep]
+    if "timestamp" in frame.columns:
+        frame = frame.sort_values("timestamp", kind="stable")
+    u_ids = frame["user_id"].astype(str).to_numpy(dtype=object)
+    i_ids = frame["item_id"].astype(str).to_numpy(dtype=object)
+    target = _target(model)
+    old_users, old_items = model.n_users_, model.n_items_
+    users_vocab, rows = _extend(np.asarray(users_vocab, dtype=object), u_ids, target.adds_users)
+    items_vocab, cols = _extend(np.asarray(items_vocab, dtype=object), i_ids, target.adds_items)
+    inside = (rows >= 0) & (cols >= 0)
+    if (rows < 0).any():
+        notes.append(f"{int((rows < 0).sum()):,} rows of {len(pd.unique(u_ids[rows < 0])):,} new "
+                     f"users left out: {target.label} cannot add users without a retrain")
+    if ((cols < 0) & (rows >= 0)).any():
+        lost = (cols < 0) & (rows >= 0)
+        notes.append(f"{int(lost.sum()):,} rows of {len(pd.unique(i_ids[lost])):,} new items "
+                     f"left out: {target.label} cannot add items without a retrain")
+    rows, cols = rows[inside], cols[inside]
+    if not len(rows):
+        raise ValueError("no interaction of the feedback can be folded in ("
+                         + ("; ".join(notes) or "it is empty") + ")")
+    shape = (len(users_vocab), len(items_vocab))
+    new = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=shape)
+    new.sum_duplicates()
+    old_seen = model.seen_
+    key = rows * shape[1] + cols
+    first = np.unique(key, return_index=True)[1]
+    fresh = np.zeros(len(rows), dtype=bool)
+    fresh[first] = True
+    known_before = (rows < old_users) & (cols < old_items)
+    if known_before.any():  # a pair the user already had is folded in, but is not new
+        had = np.asarray(old_seen[rows[known_before], cols[known_before]]).ravel() > 0
+        fresh[np.flatnonzero(known_before)[had]] = False
+    t0 = time.perf_counter()
+    method = model.update(new, events=(rows[fresh], cols[fresh]))
+    seconds = time.perf_counter() - t0
+    items_added = shape[1] - old_items
+    if items_added:
+        notes.append(f"{items_added:,} new items appended"
+                     + ("" if target.name == "als" else " with no collaborative signal "
+                        "until a retrain"))
+    model.user_ids_, model.item_ids_ = users_vocab, items_vocab
+    digest = hashlib.sha256(f"{model.fingerprint_}:{len(rows)}".encode())
+    digest.update(key.astype(np.int64).tobytes())
+    model.fingerprint_ = digest.hexdigest()[:16]
+    affected = np.unique(rows)
+    log.info("updated %s with %d interactions in %.2fs (%s)", model.name, len(rows), seconds,
+             method)
+    return UpdateResult(model=model, method=method,
+                        users_updated=int((affected < old_users).sum()),
+                        users_added=shape[0] - old_users, items_added=items_added,
+                        interactions=len(rows), new_pairs=int(fresh.sum()),
+                        seconds=seconds, notes=notes)
+
+
+_UPDATED = re.compile(r"-updated-(\d+)$")
+
+
+def next_run_name(existing: list[str], run: str) -> str:
+    """``<base>-updated-<n>`` with the first ``n`` not taken (``base`` = ``run`` without an
+    ``-updated-<n>`` suffix, so updates of updates count on)."""
+    base = _UPDATED.sub("", run)
+    taken = {int(m.group(1)) for name in existing
+             if name.startswith(base) and (m := _UPDATED.search(name)) and
+             _UPDATED.sub("", name) == base}
+    n = max(taken, default=0) + 1
+    return safe_name(f"{base}-updated-{n}")
+
+
+def update_kept_run(workspace: Workspace | str | Path, dataset_name: str, run_name: str,
+                    feedback_frame: pd.DataFrame, *, source: str = "feedback",
+                    new_run: str | None = None, device: str | None = None) -> UpdateResult:
+    """Update the kept model ``run_name`` of ``dataset_name`` with ``feedback_frame``
+    (canonical interactions, e.g. from :func:`read_feedback`, or a feedback log frame, whose
+    rewarded rows are taken) and keep it as a new run.
+
+    The new run (``new_run`` or :func:`next_run_name`) sits beside the old one, whose files are
+    never touched; its record says what it was updated from and with what. It is not evaluated,
+    so it carries no metrics (and no dataset fingerprint: the pages do not take it for a model
+    evaluated on the current data). Raises :class:`WorkspaceError` for an unknown run.
+    """
+    if _has_log_columns(feedback_frame):  # a feedback log uploaded as it is
+        feedback_frame = log_rewards(feedback_frame, source)
+    ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
+    runs = {r.run: r for r in ws.kept_runs(dataset_name)}
+    if run_name not in runs:
+        names = ", ".join(sorted(runs)) or "none"
+        raise WorkspaceError(f"No kept model '{run_name}' for dataset '{dataset_name}' "
+                             f"(kept: {names}).")
+    model = ws.load_model(dataset_name, run_name, device=device)
+    user_ids = item_ids = None
+    threshold = None
+    if model.user_ids_ is None or model.item_ids_ is None:
+        dataset = ws.load_dataset(dataset_name)
+        user_ids, item_ids = dataset.user_ids, dataset.item_ids
+        threshold = dataset.config.rating_threshold
+    else:
+        threshold = ws.read_meta(dataset_name).get("config", {}).get("rating_threshold")
+    result = update_model(model, feedback_frame, user_ids=user_ids, item_ids=item_ids,
+                          rating_threshold=threshold)
+    name = safe_name(new_run) if new_run else next_run_name(list(runs), run_name)
+    if name == run_name or name in runs:
+        raise WorkspaceError(f"A kept model '{name}' already exists; choose another name.")
+    result.updated_from, result.source = run_name, source
+    result.run = name
+    old = runs[run_name].results.to_json()
+    record = {"protocol": old.get("protocol", {}), "updated_from": run_name,
+              "note": f"updated from {run_name} with {result.interactions:,} interactions "
+                      f"from {source}", "update": result.to_dict()}
+    ws.save_model(dataset_name, model, run=name, results=record)
+    return result
+
+
+def find_kept_run(workspace: Workspace, run: str, dataset: str | None = None) -> str:
+    """The dataset of the workspace that keeps a model named ``run`` (``dataset`` when given);
+    :class:`WorkspaceError` when none or more than one does."""
+    names = [dataset] if dataset else workspace.names()
+    if dataset and not workspace.exists(dataset):
+        raise WorkspaceError(f"No dataset named '{dataset}' in {workspace.root}.")
+    owners = [n for n in names if any(r.run == run for r in workspace.kept_runs(n))]
+    if not owners:
+        where = f"dataset '{dataset}'" if dataset else f"any dataset of {workspace.root}"
+        raise WorkspaceError(f"No kept model '{run}' in {where}.")
+    if len(owners) > 1:
+        raise WorkspaceError(f"Several datasets keep a model '{run}' ({', '.join(owners)}); "
+                             "choose one with --dataset.")
+    return owners[0]
+
+
+def update_saved_model(folder: str | Path, feedback_frame: pd.DataFrame, *,
+                       out: str | Path | None = None, user_ids: np.ndarray | None = None,
+                       item_ids: np.ndarray | None = None, source: str = "feedback",
+                       device: str | None = None) -> UpdateResult:
+    """Update the model saved in ``folder`` and save it into ``out`` (default: the first free
+    ``<folder>-updated-<n>`` beside it; never ``folder`` itself), with an ``update.json`` that
+    says what was done. A model saved without its ids needs ``user_ids`` / ``item_ids``."""
+    from recsys.models import load_model
+
+    folder = Path(folder)
+    if not (folder / "model.json").is_file():
+        raise WorkspaceError(f"'{folder}' is not a saved model folder (no model.json).")
+    if out is None:
+        siblings = [p.name for p in folder.parent.iterdir()] if folder.parent.is_dir() else []
+        out = folder.parent / next_run_name(siblings, folder.name)
+    out = Path(out)
+    if out.resolve() == folder.resolve():
+        raise WorkspaceError("--out must not be the model's own folder: an update never "
+                             "replaces the previous model")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise WorkspaceError(f"'{out}' exists and is not an empty folder.")
+    model = load_model(folder, device=device)
+    result = update_model(model, feedback_frame, user_ids=user_ids, item_ids=item_ids)
+    result.updated_from, result.source, result.run = str(folder), source, str(out)
+    model.save(out)
+    (out / "update.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n",
+                                     encoding="utf-8")
+    return result
