@@ -13,7 +13,7 @@ import streamlit as st
 from pydantic import ValidationError
 
 import ui
-from recsys.labels import METHOD_LABELS
+from recsys.labels import METHOD_LABELS, metric_label
 from recsys.rerank import (
     METHODS,
     RerankConfig,
@@ -37,11 +37,11 @@ from recsys.workspace import WorkspaceError
 LABELS = METHOD_LABELS
 SWEEP = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0)
 POOL = 100
-SHOWN = {"ndcg": ("NDCG@K", "normal", "{:.4f}"), "recall": ("Recall@K", "normal", "{:.4f}"),
-         "aplt": ("Tail share (APLT)", "normal", "{:.3f}"), "arp": ("Avg popularity (ARP)",
-                                                                    "inverse", "{:.1f}"),
-         "coverage": ("Coverage", "normal", "{:.3f}"), "gini": ("Gini", "inverse", "{:.3f}"),
-         "novelty": ("Novelty", "normal", "{:.2f}")}
+#: Metric tiles: direction of a good change and number format (labels from recsys.labels).
+SHOWN = {name: (metric_label(name), colour, fmt) for name, colour, fmt in (
+    ("ndcg", "normal", "{:.4f}"), ("recall", "normal", "{:.4f}"), ("aplt", "normal", "{:.3f}"),
+    ("arp", "inverse", "{:.1f}"), ("coverage", "normal", "{:.3f}"), ("gini", "inverse", "{:.3f}"),
+    ("novelty", "normal", "{:.2f}"))}
 
 ds = ui.page_start("What-if")
 st.caption("Re-rank each user's best candidates to give the long tail more exposure, and see what "
@@ -147,10 +147,14 @@ def _metric_row(current: dict, baseline: dict, bands: dict[str, Band],
     cols = st.columns(len(SHOWN))
     for col, (name, (label, colour, fmt)) in zip(cols, SHOWN.items(), strict=False):
         delta = current[name] - baseline[name]
-        shown = (None if abs(delta) == 0 else f"{delta / baseline[name]:+.1%}" if baseline[name]
-                 else fmt.format(delta))
+        # As % of the unboosted value, unless that is (near) zero: then +88,500 % says
+        # nothing and the change itself is shown.
+        relative = baseline[name] and abs(delta / baseline[name]) <= 10
+        shown = (None if abs(delta) == 0 else f"{delta / baseline[name]:+.1%}" if relative
+                 else f"+{fmt.format(delta)}" if delta > 0 else fmt.format(delta))
         col.metric(label, fmt.format(current[name]), delta=shown, delta_color=colour,
-                   help=f"Unboosted: {fmt.format(baseline[name])}; the change is shown as % of it.")
+                   help=f"Unboosted: {fmt.format(baseline[name])}; the change is shown as % of "
+                   "it (as the change itself when it is more than ten times it).")
         band, change = bands[name], deltas[name]
         col.caption(f"95 %: {fmt.format(band.low)}–{fmt.format(band.high)}"
                     + ("" if change.low == change.high == 0 else

@@ -95,7 +95,7 @@ FIELD_TITLES: dict[str, str] = {
 METRIC_LABELS: dict[str, str] = {
     "ndcg": "NDCG@K", "recall": "Recall@K", "hitrate": "Hit rate@K", "map": "MAP@K",
     "precision": "Precision@K", "mrr": "MRR@K",
-    "aplt": "Tail share (APLT)", "arp": "Avg popularity (ARP)", "coverage": "Coverage",
+    "aplt": "Tail share (APLT)", "arp": "Popularity (ARP)", "coverage": "Coverage",
     "gini": "Gini (exposure)", "novelty": "Novelty", "train_s": "Training time (s)",
     "device": "Device", "val_ndcg": "Validation NDCG@K",
     "new_recall": "Recall@K among new items", "new_share": "New items in the lists",

@@ -51,7 +51,7 @@ def test_strength_slider_changes_the_metrics(workspace_dir):
     at.slider(key="whatif_strength").set_value(0.0).run()
     assert not at.exception
     labels = {m.label for m in at.metric}
-    assert {"NDCG@K", "Recall@K", "Tail share (APLT)", "Avg popularity (ARP)", "Coverage", "Gini",
+    assert {"NDCG@K", "Recall@K", "Tail share (APLT)", "Popularity (ARP)", "Coverage", "Gini (exposure)",
             "Novelty"} <= labels
     zero = _metric(at, "Tail share (APLT)")
     assert all(m.delta in (None, "") for m in at.metric)  # strength 0: the model's own lists
