@@ -26,6 +26,7 @@ from recsys.feedback.logs import LOG_COLUMNS, read_log
 from recsys.feedback.replay import BIAS_NOTE, ReplayConfig
 from recsys.feedback.simulation import SimulationConfig, reusable
 from recsys.feedback.targets import estimate_policy
+from recsys.feedback.update import fresh_lists, update_kept_run
 from recsys.labels import ESTIMATOR_LABELS, POLICY_LABELS
 from recsys.models import create_model
 from recsys.workspace import WorkspaceError
@@ -35,6 +36,7 @@ SIM_RESULT = "explore_result"  # session: (owner, SimulationResult, chosen polic
 PREPARED = "explore_prepared"  # session: (owner, PreparedReplay) reusable by the next run
 OPE_RESULT = "explore_ope"  # session: (owner, file name, policy label, OpeResult dict)
 LAST_EXPORT = "explore_export"  # session: (owner, folder)
+UPDATE_RESULT = "explore_update_result"  # session: (owner, summary, notes, new run, fresh lists)
 NOTE = "explore_note"  # session: [(kind, text)] about the last run, shown once
 UPLOAD_TYPES = ["csv", "tsv", "txt", "gz", "parquet", "pq", "xlsx"]
 #: Policies offered, the first preselected (the model's own lists are always replayed beside).
@@ -377,5 +379,48 @@ if held is not None and held[0] == owner:
                  | {"ESS": st.column_config.NumberColumn(format="%.0f")})
     show_warnings(result["warnings"])
 
-# The update of the kept model from feedback belongs here, below the estimate, once the
-# library offers it.
+
+# ----------------------------------------------------------------------------- model update
+st.subheader("Update the model from this feedback")
+st.caption("Folds the log's rewarded rows (reward above 0) into a copy of the kept model without "
+           "a full retrain: the customers in it get fresh lists at once (their histories, and "
+           "for factor models their vectors, are updated; everyone else's lists stay as they "
+           "were). The copy is kept as a new run beside this one, which is not touched. It is "
+           "not evaluated, so the pages that compare models do not offer it; retrain on the "
+           "Train page now and then, as the item side ages.")
+if upload is None:
+    st.caption("Upload a feedback log above to update the model from it.")
+elif st.button(f"Update {run} from {upload.name}", key="explore_update"):
+    try:
+        upload.seek(0)
+        logged = read_log(upload, name=upload.name)
+        frame = pd.DataFrame({"user_id": logged.user, "item_id": logged.item,
+                              "position": logged.position, "propensity": logged.propensity,
+                              "reward": logged.reward})
+        with st.spinner(f"Updating {run}…"):
+            result = update_kept_run(ws, ds.name, run, frame, source=upload.name)
+            customers = frame.loc[frame["reward"] > 0, "user_id"]
+            lists = fresh_lists(result.model, customers, k=10, user_ids=ds.user_ids,
+                                item_ids=ds.item_ids)
+    except IngestError as exc:
+        st.error(f"This feedback log cannot be used: {ui.md_escape(exc)}")
+    except (ValueError, WorkspaceError) as exc:
+        st.error(f"No update: {ui.md_escape(exc)}")
+    else:
+        st.session_state[UPDATE_RESULT] = (owner, result.summary(), list(result.notes),
+                                           result.run, lists)
+held = st.session_state.get(UPDATE_RESULT)
+if held is not None and held[0] == owner:
+    _, summary, notes, new_run, lists = held
+    st.success(ui.md_escape(summary))
+    for line in notes:
+        st.caption(ui.md_escape(line))
+    if len(lists):
+        st.markdown(f"**Fresh lists** from **{ui.md_escape(new_run)}** for the "
+                    f"{lists['user_id'].nunique():,} customers with a rewarded row "
+                    f"(first {min(len(lists), 200):,} rows shown)")
+        st.dataframe(lists.head(200), hide_index=True, key="explore_fresh_lists",
+                     column_config={"score": st.column_config.NumberColumn(format="%.4f")})
+        st.download_button("Download the fresh lists (CSV)", lists.to_csv(index=False),
+                           file_name=f"fresh-lists-{new_run}.csv", mime="text/csv",
+                           key="explore_dl_fresh", on_click="ignore")

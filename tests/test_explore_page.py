@@ -152,3 +152,32 @@ def test_exploring_lists_are_exported_with_propensities(workspace_dir):
     assert (lists["propensity"] < 1).any()  # ε-greedy slots are random
     assert lists["user_id"].nunique() == ds.n_users
     assert at.get("download_button")
+
+
+def test_feedback_log_updates_the_model_and_gives_fresh_lists(workspace_dir):
+    """Update from the uploaded log: a new run beside the kept one (which is unchanged), fresh
+    lists for exactly the customers with a rewarded row, none holding what they just took."""
+    import numpy as np
+
+    ws, ds = kept_ease_shop(workspace_dir)
+    before = ws.load_model(ds.name, "ease").recommend(np.arange(ds.n_users), n=10)[0]
+    at = _explore()
+    rewarded = ds.user_ids[:6].astype(str)
+    taken = {u: ds.item_ids[(3 * i) % ds.n_items] for i, u in enumerate(rewarded)}
+    log = pd.DataFrame({"user_id": list(rewarded) + list(ds.user_ids[6:9].astype(str)),
+                        "item_id": [str(taken[u]) for u in rewarded]
+                        + list(ds.item_ids[:3].astype(str)),
+                        "position": 1, "propensity": 0.5, "reward": [1] * 6 + [0] * 3})
+    at.file_uploader(key="explore_log").set_value(("log.csv", log.to_csv(index=False).encode(),
+                                                    "text/csv"))
+    at.run()
+    at.button(key="explore_update").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("ease-updated-1" in s.value for s in at.success)
+    fresh = next(d.value for d in at.dataframe if {"rank", "score"} <= set(d.value.columns))
+    assert set(fresh["user_id"]) == set(rewarded)  # only the customers with a reward
+    assert all(str(taken[u]) not in set(fresh.loc[fresh["user_id"] == u, "item_id"])
+               for u in rewarded)
+    assert {m.run for m in ws.kept_runs(ds.name)} == {"ease", "ease-updated-1"}
+    after = ws.load_model(ds.name, "ease").recommend(np.arange(ds.n_users), n=10)[0]
+    assert np.array_equal(before, after)  # the kept run itself is untouched

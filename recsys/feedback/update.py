@@ -36,7 +36,7 @@ from recsys.workspace import Workspace, WorkspaceError, safe_name
 
 __all__ = ["UpdateResult", "FeedbackKind", "read_feedback", "feedback_interactions",
            "update_model", "update_kept_run", "update_saved_model", "next_run_name",
-           "find_kept_run", "log_rewards"]
+           "find_kept_run", "log_rewards", "fresh_lists"]
 
 log = logging.getLogger(__name__)
 
@@ -328,3 +328,29 @@ def update_saved_model(folder: str | Path, feedback_frame: pd.DataFrame, *,
     (out / "update.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n",
                                      encoding="utf-8")
     return result
+
+
+def fresh_lists(model: Any, users: Any, k: int = 10, *, user_ids: np.ndarray | None = None,
+                item_ids: np.ndarray | None = None) -> pd.DataFrame:
+    """The updated ``model``'s top-``k`` lists for the customers ``users`` (ids, e.g. those in
+    the feedback), as ``user_id, rank, item_id, score`` rows: what to show them next, without
+    waiting for a retrain. Ids go through the model's own vocabulary when it has one (it was
+    updated with new users or items), else ``user_ids`` / ``item_ids`` (the dataset's); unknown
+    ids are left out."""
+    u_vocab = model.user_ids_ if model.user_ids_ is not None else user_ids
+    i_vocab = model.item_ids_ if model.item_ids_ is not None else item_ids
+    if u_vocab is None or i_vocab is None:
+        raise ValueError("fresh_lists needs the ids of the data the model was fitted on")
+    position = {str(u): i for i, u in enumerate(np.asarray(u_vocab).astype(str))}
+    wanted = list(dict.fromkeys(str(u) for u in users))
+    rows = np.array([position[u] for u in wanted if u in position], dtype=np.int64)
+    if not len(rows):
+        return pd.DataFrame(columns=["user_id", "rank", "item_id", "score"])
+    items, scores = model.recommend(rows, n=k)
+    items, scores = np.asarray(items), np.asarray(scores, dtype=np.float64)
+    valid = items >= 0
+    ranks = np.broadcast_to(np.arange(1, items.shape[1] + 1), items.shape)
+    names = np.asarray(u_vocab).astype(str)
+    return pd.DataFrame({"user_id": np.repeat(names[rows], items.shape[1])[valid.ravel()],
+                         "rank": ranks[valid], "item_id": np.asarray(i_vocab).astype(str)[
+                             items[valid]], "score": np.round(scores[valid], 6)})
