@@ -17,6 +17,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -47,6 +49,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from recsys.models import create_model
+    from recsys.models.distributed import torchrun_env
 
     if not 0.0 <= args.validation_frac < 1.0:
         raise CliError(f"--validation-frac must be a share from 0 (off) to 1 (excluded), e.g. 0.1 "
@@ -70,6 +73,9 @@ def run(args: argparse.Namespace) -> int:
             model.fit(train_ds, device=args.device)
         train_s = time.perf_counter() - t0
         place = getattr(model, "distributed_", {"world_size": 1, "backend": "none"})
+        if _rank() == 0 and torchrun_env() is not None and place["world_size"] == 1:
+            print(f"warning: {model.name} does not train data-parallel: every torchrun process "
+                  "trained it whole (bpr, multvae and sasrec use DDP)", file=sys.stderr)
         if _rank() == 0:
             _finish(args, model, split, train_s, place)
     finally:
@@ -96,10 +102,14 @@ def _finish(args: argparse.Namespace, model: Any, split: Any, train_s: float,
 
 
 def _rank() -> int:
-    """This process's rank in a torchrun fit (0 without one)."""
+    """This process's rank under torchrun (0 without it): only rank 0 writes."""
     import torch.distributed as dist
 
-    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+    from recsys.models.distributed import torchrun_env
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank()
+    return int(os.environ.get("RANK", "0")) if torchrun_env() is not None else 0
 
 
 def _leave_group() -> None:

@@ -108,9 +108,9 @@ class Shards:
         if not self.active:
             return torch.randperm(n, generator=gen, device=device)
         order = torch.randperm(n, generator=self._order_gen, device=device)
-        per_rank = math.ceil(n / self.world_size)
-        if n and per_rank * self.world_size > n:  # wrap, so every rank gets as many
-            order = torch.cat([order, order[:per_rank * self.world_size - n]])
+        total = math.ceil(n / self.world_size) * self.world_size
+        if n and total > n:  # wrap around, so every rank gets as many
+            order = order.repeat(math.ceil(total / n))[:total]
         return order[self.rank::self.world_size]
 
     def wrap(self, loss_module: torch.nn.Module, device: torch.device) -> torch.nn.Module:

@@ -146,7 +146,10 @@ def train(model: Recommender, net: torch.nn.Module, loss_fn: LossFn, batches: Ba
     if best_state is not None:
         net.load_state_dict(best_state)
     model.best_epoch_ = best_epoch if best_state is not None else len(model.history_)
-    model.distributed_ = {**shards.describe(), "examples_per_rank": shards.gather(examples)}
+    # each rank's examples and a sum of its weights: equal sums show the ranks stayed in step
+    weight_sum = float(sum(p.detach().double().abs().sum() for p in net.parameters()))
+    model.distributed_ = {**shards.describe(), "examples_per_rank": shards.gather(examples),
+                          "weight_sum_per_rank": shards.gather(weight_sum)}
     net.eval()
 
 
