@@ -40,7 +40,7 @@ SIZES = {"full": (20_000, 5_000, 400_000), "quick": (1_200, 600, 24_000)}
 CONFIGS: dict[str, dict[str, dict[str, Any]]] = {
     "full": {"bpr": {"epochs": 5, "batch_size": 8192},
              "multvae": {"epochs": 5},
-             "sasrec": {"epochs": 3, "text_init": False}},
+             "sasrec": {"epochs": 3, "loss": "sampled", "max_len": 30, "text_init": False}},
     "quick": {"bpr": {"epochs": 8, "batch_size": 1024},
               "multvae": {"epochs": 10, "encoder": [200, 64], "batch_size": 128},
               "sasrec": {"epochs": 3, "dim": 16, "blocks": 1, "max_len": 20, "text_init": False}},
