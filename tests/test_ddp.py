@@ -102,6 +102,38 @@ def test_sasrec_trains_in_step_under_torchrun(shop: Path, tmp_path: Path):
     assert record["metrics"]["ndcg"] > 0
 
 
+FAILING_VALIDATION = """
+import sys
+
+import recsys.evaluation
+from recsys.cli import main
+
+
+def broken(*args, **kwargs):
+    raise OSError("validation data is gone")
+
+
+recsys.evaluation.validation_metrics = broken
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_failure_on_rank_0_stops_every_rank(shop: Path, tmp_path: Path):
+    """Rank 0 validates alone: when that fails, the other rank must stop too, not wait for ever."""
+    script = tmp_path / "failing_validation.py"
+    script.write_text(FAILING_VALIDATION)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--standalone",
+           str(script), "train", "--interactions", str(shop / "interactions.csv"), "--model", "bpr",
+           "--config", '{"epochs": 2}', "--validation-frac", "0.1", "--device", "cpu", "--out",
+           str(tmp_path / "m")]
+    proc = subprocess.run(cmd, cwd=ROOT, env={**_env(), "PYTHONPATH": str(ROOT)}, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode != 0
+    assert "error: validation data is gone" in proc.stderr
+    assert "unexpected" not in proc.stderr  # the other rank stops quietly
+    assert not (tmp_path / "m").exists()
+
+
 def test_sgd_solver_is_refused_under_torchrun(monkeypatch: pytest.MonkeyPatch):
     """The fit of a torchrun rank (its place faked: no process group needed to refuse)."""
     from recsys.data.dataset import build_dataset

@@ -49,7 +49,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from recsys.models import create_model
-    from recsys.models.distributed import torchrun_env
+    from recsys.models.distributed import RankFailed, torchrun_env
 
     if not 0.0 <= args.validation_frac < 1.0:
         raise CliError(f"--validation-frac must be a share from 0 (off) to 1 (excluded), e.g. 0.1 "
@@ -78,6 +78,9 @@ def run(args: argparse.Namespace) -> int:
                   "trained it whole (bpr, multvae and sasrec use DDP)", file=sys.stderr)
         if _rank() == 0:
             _finish(args, model, split, train_s, place)
+    except RankFailed as exc:  # rank 0 prints the reason; this rank only stops
+        log.info("%s", exc)
+        return 1
     finally:
         _leave_group()
     return 0

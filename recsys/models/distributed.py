@@ -27,15 +27,23 @@ from __future__ import annotations
 import logging
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 import torch.distributed as dist
 
-__all__ = ["Shards", "torchrun_env", "ENV_VARS"]
+__all__ = ["Shards", "RankFailed", "torchrun_env", "ENV_VARS"]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class RankFailed(RuntimeError):
+    """Raised on the other ranks when rank 0 failed in a step they wait on (rank 0 raises the
+    original error and reports it)."""
 
 #: The variables ``torchrun`` sets for every process it starts.
 ENV_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
@@ -136,6 +144,24 @@ class Shards:
         box = [value if self.main else None]
         dist.broadcast_object_list(box, src=0)
         return box[0]
+
+    def on_main(self, compute: Callable[[], T]) -> T:
+        """``compute()`` run on rank 0, its result on every rank. A failure there is raised on
+        every rank (the others would otherwise wait in the broadcast for ever)."""
+        if not self.active:
+            return compute()
+        result, error, failure = None, None, None
+        if self.main:
+            try:
+                result = compute()
+            except Exception as exc:  # re-raised below, after the others are told
+                failure, error = exc, f"{type(exc).__name__}: {exc}"
+        result, error = self.from_main((result, error))
+        if failure is not None:
+            raise failure
+        if error is not None:
+            raise RankFailed(f"rank 0 failed, so this rank stops too: {error}")
+        return result
 
     def gather(self, value: Any) -> list[Any]:
         """Every rank's ``value``, in rank order (``[value]`` on one process)."""

@@ -24,6 +24,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 
 import numpy as np
 import scipy.sparse as sp
@@ -121,8 +122,7 @@ def train(model: Recommender, net: torch.nn.Module, loss_fn: LossFn, batches: Ba
         if validation is not None and (epoch % config.eval_every == 0 or epoch == config.epochs):
             from recsys.evaluation import validation_metrics
 
-            metrics.update(shards.from_main(validation_metrics(model, dataset, validation)
-                                            if shards.main else None))
+            metrics.update(shards.on_main(lambda: validation_metrics(model, dataset, validation)))
             if metrics["val_ndcg"] > best:
                 best, bad, best_epoch = metrics["val_ndcg"], 0, epoch
                 best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
@@ -134,7 +134,7 @@ def train(model: Recommender, net: torch.nn.Module, loss_fn: LossFn, batches: Ba
         if not math.isfinite(loss_value):
             log.warning("%s: loss is not finite at epoch %d; stopping", model.name, epoch)
             break
-        stop = shards.from_main(_ask(callback, epoch, metrics, shards) if shards.main else None)
+        stop = shards.on_main(partial(_ask, callback, epoch, metrics, shards))
         if stop:
             log.info("%s: stopped by the callback after epoch %d", model.name, epoch)
             model.stopped_at_ = epoch
