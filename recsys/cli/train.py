@@ -62,6 +62,10 @@ def run(args: argparse.Namespace) -> int:
         split = split_dataset(ds, SplitConfig(method=args.split, test_frac=args.test_frac,
                                               seed=args.seed))
         train_ds = split.train
+        if not len(split.test_users):
+            raise CliError(f"nothing to measure: no user has held-out interactions under --split "
+                           f"{args.split}; keep users with 2 or more (--kcore 2), pick another split, "
+                           "or train on everything with --split none", code=1)
     t0 = time.perf_counter()
     try:
         if args.validation_frac > 0 and model.iterative:
@@ -100,8 +104,9 @@ def _finish(args: argparse.Namespace, model: Any, split: Any, train_s: float,
               **place, "metrics": metrics}
     (out / "metrics.json").write_text(json.dumps(record, indent=2, default=float))
     figures = " ".join(f"{m}={metrics[m]:.4f}" for m in ("ndcg", "recall", "aplt") if m in metrics)
+    epochs = f", {record['epochs']} epochs" if record["epochs"] else ""
     print(f"{model.name}: trained in {train_s:.1f}s on {place['world_size']} process(es) "
-          f"({model.device_}), {record['epochs']} epochs {figures} -> {out}")
+          f"({model.device_}){epochs}{' ' + figures if figures else ''} -> {out}")
 
 
 def _rank() -> int:
