@@ -186,3 +186,14 @@ def test_train_command_refuses_a_bad_validation_share(tmp_path: Path, capsys: py
                  str(tmp_path / "m"), "--validation-frac", "1.5"])
     err = capsys.readouterr().err
     assert code == 2 and "--validation-frac" in err and len(err.strip().splitlines()) == 1
+
+
+def test_train_command_refuses_a_split_with_nothing_held_out(tmp_path: Path, capsys: pytest.CaptureFixture):
+    from recsys.cli import main
+
+    data = tmp_path / "one_each.csv"
+    data.write_text("user_id,item_id\nu1,a\nu2,b\nu3,c\n")
+    code = main(["train", "--interactions", str(data), "--model", "pop", "--out", str(tmp_path / "m")])
+    err = capsys.readouterr().err
+    assert code == 1 and "--split none" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "m").exists()
