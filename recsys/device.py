@@ -21,7 +21,8 @@ DEVICE_CHOICES: tuple[DeviceChoice, ...] = get_args(DeviceChoice)
 
 
 def resolve_device(preference: str | None = None) -> str:
-    """Return ``"cuda"``, ``"mps"`` or ``"cpu"``.
+    """Return ``"cuda"``, ``"mps"`` or ``"cpu"`` (``"cuda:LOCAL_RANK"`` for a plain ``cuda``
+    under torchrun with several processes, so each process trains on its own GPU).
 
     ``preference`` (or ``RECSYS_DEVICE``) may be ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or
     ``mps``. An explicit accelerator that is not available raises ``ValueError`` with a clear
@@ -39,16 +40,25 @@ def resolve_device(preference: str | None = None) -> str:
     cuda = torch.cuda.is_available()
     mps = bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
     if choice == "auto":
-        return "cuda" if cuda else "mps" if mps else "cpu"
+        return _local_gpu() if cuda else "mps" if mps else "cpu"
     if choice.startswith("cuda"):
         if not cuda:
             raise ValueError(f"Device '{choice}' was requested but no CUDA GPU is available.")
-        return choice
+        return _local_gpu() if choice == "cuda" else choice
     if choice == "mps":
         if not mps:
             raise ValueError("Device 'mps' was requested but Apple MPS is not available.")
         return "mps"
     raise ValueError(f"Unknown device '{choice}'; use one of {', '.join(DEVICE_CHOICES)}.")
+
+
+def _local_gpu() -> str:
+    """``cuda``, or under torchrun with several processes ``cuda:LOCAL_RANK`` (one GPU each)."""
+    local = os.environ.get("LOCAL_RANK")
+    world = os.environ.get("WORLD_SIZE", "1")
+    if local is not None and local.isdigit() and world.isdigit() and int(world) > 1:
+        return f"cuda:{local}"
+    return "cuda"
 
 
 @lru_cache(maxsize=4)

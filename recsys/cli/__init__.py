@@ -3,7 +3,8 @@
 One module per command, each with ``add_arguments(parser)`` and ``run(args) -> exit code``:
 :mod:`~recsys.cli.validate` (report on files), :mod:`~recsys.cli.recommend` (train on
 everything, write top-K unseen items per user), :mod:`~recsys.cli.evaluate` (split, train,
-measure every protocol metric), :mod:`~recsys.cli.export` (train on everything, write
+measure every protocol metric), :mod:`~recsys.cli.train` (split, train one model and save
+it, also under ``torchrun``), :mod:`~recsys.cli.export` (train on everything, write
 tail-boost lists + ``manifest.json``), :mod:`~recsys.cli.map` (item map, and ``warmup``:
 compile the map's numba code ahead of the first map), :mod:`~recsys.cli.ope` (off-policy
 estimates of a target policy from a feedback log), :mod:`~recsys.cli.simulate` (replay a policy
@@ -22,7 +23,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from recsys.cli import demo, evaluate, export, ope, recommend, simulate, update, validate
+from recsys.cli import demo, evaluate, export, ope, recommend, simulate, train, update, validate
 from recsys.cli import map as map_command
 from recsys.cli.args import CliError, check_ranges, one_line
 from recsys.data.reading import IngestError
@@ -39,6 +40,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
     "recommend": ("train on all interactions, write top-K per user", recommend.add_arguments,
                   recommend.run),
     "evaluate": ("split, train and measure models", evaluate.add_arguments, evaluate.run),
+    "train": ("split, train one model, save its folder with metrics.json (works under torchrun)",
+              train.add_arguments, train.run),
     "export": ("train on all interactions, write tail-boost lists + manifest.json into a folder",
                export.add_arguments, export.run),
     "map": ("item map: embed, project to 2-D, cluster, flag tail clusters; write CSV or Parquet",

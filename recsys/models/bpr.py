@@ -14,10 +14,15 @@ plus an auxiliary loss on the branch alone, and ranks by the counterfactual scor
 ``log ŷ − c·log σ(b) = log σ(u·v) + (1 − c)·log σ(b)`` (``c = 1``: the match alone). The
 product form ``(σ(u·v) − c)·σ(b)`` of the paper multiplies every positive margin by the item's
 popularity, which on the data at hand ranked the head even higher than plain BPR.
+
+Under ``torchrun`` (:mod:`.distributed`) the Adam path trains with DDP; the ``sgd`` solver and
+``sparse_updates="on"`` (which update the weights without autograd) are refused there, and
+``sparse_updates="auto"`` stays off, said in the log.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Literal
 
 import numpy as np
@@ -28,12 +33,15 @@ from pydantic import Field
 
 from recsys.data.dataset import Dataset
 from recsys.models.base import Callback, Recommender
+from recsys.models.distributed import Shards
 from recsys.models.online import bpr_fold_in, pad_rows
 from recsys.models.propensity import ipw_weights
 from recsys.models.registry import register
 from recsys.models.training import PairSampler, TorchStateMixin, TrainConfig, make_generator, train
 
 __all__ = ["BPR", "BPRConfig", "MatrixFactorization", "SPARSE_FROM"]
+
+log = logging.getLogger(__name__)
 
 #: ``sparse_updates="auto"`` turns sparse updates on above this many user + item numbers
 #: (about 260,000 customers at 64 factors): below it a dense Adam step is cheap and exact runs
@@ -124,6 +132,9 @@ class BPR(TorchStateMixin, Recommender):
         net = self._build()
         bulk = cfg.debias != "macr" and (cfg.sparse_updates == "on" or (
             cfg.sparse_updates == "auto" and (self.n_users_ + self.n_items_) * cfg.factors > SPARSE_FROM))
+        shards = Shards.from_env(self.device_, cfg.seed)
+        if shards.active:
+            bulk = self._ddp_solver(bulk)
         net.reset_parameters(cfg.init_std, make_generator(cfg.seed))
         popularity = np.asarray((self.seen_ > 0).sum(axis=0)).ravel()
         weights = torch.as_tensor(ipw_weights(popularity, cfg.debias_strength, cfg.propensity_clip)
@@ -148,10 +159,27 @@ class BPR(TorchStateMixin, Recommender):
                    + net.items(neg).pow(2).sum() / neg.shape[1]) / len(users)
             return rank + cfg.l2 * reg
 
-        train(self, net, loss_fn, lambda gen: sampler.epoch(cfg.batch_size, cfg.negatives, gen), cfg,
-              dataset=dataset, generator=make_generator(cfg.seed, device), callback=callback,
+        train(self, net, loss_fn, lambda gen: sampler.epoch(cfg.batch_size, cfg.negatives, gen, shards), cfg,
+              dataset=dataset, generator=make_generator(shards.noise_seed, device), callback=callback,
               validation=validation,
-              manual_step=_BulkStep(net, weights, cfg.lr, cfg.l2) if bulk else None)
+              manual_step=_BulkStep(net, weights, cfg.lr, cfg.l2) if bulk else None, shards=shards)
+
+    def _ddp_solver(self, bulk: bool) -> bool:
+        """Under torchrun only the autograd + Adam path runs (DDP all-reduces its gradients):
+        a solver that updates the weights itself is refused when asked for by name, and the
+        automatic sparse updates are turned off (logged). Returns whether to use them (never)."""
+        cfg = self.config
+        if cfg.solver == "sgd" and cfg.debias != "macr":
+            raise ValueError("BPR solver 'sgd' trains in one CPU process and cannot run under "
+                             "torchrun (DDP); use solver 'adam' there, or run without torchrun")
+        if cfg.sparse_updates == "on" and bulk:
+            raise ValueError("BPR sparse_updates 'on' cannot run under torchrun (DDP all-reduces "
+                             "dense gradients); use sparse_updates 'off' or 'auto' there")
+        if bulk:
+            log.warning("bpr: sparse updates are off under torchrun: DDP trains with dense "
+                        "gradients (%d user and item vectors all-reduced per step)",
+                        self.n_users_ + self.n_items_)
+        return False
 
     def _fit_sgd(self, net: MatrixFactorization, dataset: Dataset, weights: torch.Tensor,
                  callback: Callback | None, validation: sp.csr_matrix | None) -> None:

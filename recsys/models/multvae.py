@@ -24,6 +24,7 @@ from pydantic import Field
 
 from recsys.data.dataset import Dataset
 from recsys.models.base import Callback, Recommender
+from recsys.models.distributed import Shards
 from recsys.models.propensity import ipw_weights
 from recsys.models.registry import register
 from recsys.models.training import RowSource, TorchStateMixin, TrainConfig, make_generator, train
@@ -103,7 +104,8 @@ class MultVAE(TorchStateMixin, Recommender):
         net.reset_parameters(make_generator(cfg.seed))
         self.net_ = net.to(device)
         rows = RowSource(self.seen_, device)
-        gen = make_generator(cfg.seed, device)
+        shards = Shards.from_env(self.device_, cfg.seed)  # under torchrun: this rank's users
+        gen = make_generator(shards.noise_seed, device)
         step = [0]
         popularity = np.asarray((self.seen_ > 0).sum(axis=0)).ravel()
         weights = torch.as_tensor(ipw_weights(popularity, cfg.debias_strength, cfg.propensity_clip)
@@ -120,8 +122,9 @@ class MultVAE(TorchStateMixin, Recommender):
             step[0] += 1
             return nll + beta * kl
 
-        train(self, net, loss_fn, lambda g: rows.epoch(cfg.batch_size, g), cfg, dataset=dataset,
-              generator=gen, callback=callback, validation=validation, weight_decay=cfg.weight_decay)
+        train(self, net, loss_fn, lambda g: rows.epoch(cfg.batch_size, g, shards), cfg, dataset=dataset,
+              generator=gen, callback=callback, validation=validation, weight_decay=cfg.weight_decay,
+              shards=shards)
 
     @property
     def item_factors_(self) -> np.ndarray:

@@ -29,6 +29,7 @@ from pydantic import Field
 
 from recsys.data.dataset import Dataset
 from recsys.models.base import Callback, Recommender
+from recsys.models.distributed import Shards
 from recsys.models.online import append_events
 from recsys.models.registry import register
 from recsys.models.sequence_net import SASRecNet
@@ -161,12 +162,14 @@ class SASRec(TorchStateMixin, Recommender):
         self._set_inputs(indptr, items)
         windows = torch.as_tensor(sequence_matrix(indptr, items, cfg.max_len + 1), device=device)
         active = torch.as_tensor(np.flatnonzero(np.diff(indptr) >= 2), device=device)
-        gen = make_generator(cfg.seed, device)
+        shards = Shards.from_env(self.device_, cfg.seed)  # under torchrun: this rank's sequences
+        gen = make_generator(shards.noise_seed, device)
+        size = shards.batch_size(cfg.batch_size)
 
         def batches(g: torch.Generator) -> Iterator[tuple[torch.Tensor, ...]]:
-            order = active[torch.randperm(len(active), generator=g, device=device)]
-            for start in range(0, len(order), cfg.batch_size):
-                yield (windows[order[start:start + cfg.batch_size]],)
+            order = active[shards.permutation(len(active), g, device)]
+            for start in range(0, len(order), size):
+                yield (windows[order[start:start + size]],)
 
         def loss_fn(window: torch.Tensor) -> torch.Tensor:
             seq, target = window[:, :-1], window[:, 1:]
@@ -183,7 +186,7 @@ class SASRec(TorchStateMixin, Recommender):
             return F.cross_entropy(logits, torch.zeros(len(y), dtype=torch.long, device=device))
 
         train(self, net, loss_fn, batches, cfg, dataset=dataset, generator=gen, callback=callback,
-              validation=validation, weight_decay=cfg.weight_decay)
+              validation=validation, weight_decay=cfg.weight_decay, shards=shards)
 
     def _update(self, new: sp.csr_matrix, affected: np.ndarray,
                 events: tuple[np.ndarray, np.ndarray] | None) -> str:

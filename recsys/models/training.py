@@ -13,6 +13,9 @@ watches ``val_ndcg`` and restores the best weights; a callback returning ``False
 method is also asked after every batch (:func:`~recsys.models.base.stop_requested`): a cancel
 then acts within a batch, the epoch in progress is abandoned (no validation, no callback) and
 ``model.stopped_at_`` records the epoch it stopped in (``None`` when the fit was not cut short).
+Under ``torchrun`` (``shards``, :mod:`.distributed`) the step goes through DDP, each rank runs
+its shard of the epoch, the loss is summed over the ranks, and validation, early stopping and
+the callback (asked once per epoch, not per batch) are rank 0's verdict, broadcast.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 
 import numpy as np
 import scipy.sparse as sp
@@ -29,6 +33,7 @@ from pydantic import Field
 
 from recsys.data.dataset import Dataset
 from recsys.models.base import Callback, FitStopped, ModelConfig, Recommender, stop_requested
+from recsys.models.distributed import Shards
 
 __all__ = ["TorchStateMixin", "TrainConfig", "train", "make_generator", "PairSampler", "RowSource", "module_state",
            "load_module_state"]
@@ -61,19 +66,28 @@ def make_generator(seed: int, device: str | torch.device = "cpu") -> torch.Gener
 def train(model: Recommender, net: torch.nn.Module, loss_fn: LossFn, batches: Batches,
           config: TrainConfig, *, dataset: Dataset, generator: torch.Generator,
           callback: Callback | None = None, validation: sp.csr_matrix | None = None,
-          weight_decay: float = 0.0, manual_step: LossFn | None = None) -> None:
+          weight_decay: float = 0.0, manual_step: LossFn | None = None,
+          shards: Shards | None = None) -> None:
     """Optimise ``net`` with Adam for ``config.epochs``; history goes to ``model.history_``.
 
     ``manual_step(*batch)`` (no autograd) replaces the optimiser: it updates ``net`` itself
-    and returns the batch's mean loss.
+    and returns the batch's mean loss (one process only). ``shards``: this process's place in
+    a torchrun fit (``batches`` must already yield only its shard); ``model.distributed_``
+    records the world size and each rank's examples.
     """
+    shards = shards or Shards()
+    if shards.active and manual_step is not None:
+        raise ValueError(f"{model.name}: this solver updates the weights itself and cannot run "
+                         "under torchrun (DDP); use the default Adam solver there")
     device = torch.device(model.device_)
+    step_loss = shards.wrap(_LossModule(net, loss_fn), device) if shards.active else loss_fn
     cuda = device.type == "cuda"
     amp_dtype = torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float16
     scaler = torch.amp.GradScaler("cuda", enabled=cuda and amp_dtype == torch.float16)
     opt = torch.optim.Adam(net.parameters(), lr=config.lr, weight_decay=weight_decay, fused=cuda or None)
     best, best_state, bad, best_epoch = -math.inf, None, 0, 0
     model.stopped_at_ = None
+    examples = 0
     for epoch in range(1, config.epochs + 1):
         net.train()
         t0, total, seen = time.perf_counter(), torch.zeros((), device=device), 0
@@ -82,20 +96,25 @@ def train(model: Recommender, net: torch.nn.Module, loss_fn: LossFn, batches: Ba
                 loss = manual_step(*batch)
             else:
                 with torch.autocast(device.type, dtype=amp_dtype, enabled=cuda):
-                    loss = loss_fn(*batch)
+                    loss = step_loss(*batch)
                 opt.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
                 scaler.step(opt)
                 scaler.update()
             total += loss.detach().float() * len(batch[0])
             seen += len(batch[0])
-            if stop_requested(callback):  # a cancel acts within a batch, not after the epoch
+            if not shards.active and stop_requested(callback):  # acts within a batch
                 model.stopped_at_ = epoch
                 break
         if model.stopped_at_ is not None:
             log.info("%s: stopped by a cancel during epoch %d", model.name, epoch)
             break
-        loss_value = total.item() / max(1, seen)  # the one host sync of the epoch
+        examples += seen
+        if shards.active:  # the loss and the examples of every rank
+            total, seen = shards.sum(torch.stack([total.float(), torch.tensor(float(seen), device=device)])
+                                     ).tolist()
+            seen = int(seen)
+        loss_value = float(total) / max(1, seen)  # the one host sync of the epoch
         seconds = time.perf_counter() - t0
         metrics = {"epoch": float(epoch), "loss": loss_value, "examples_per_s": seen / max(seconds, 1e-9),
                    "seconds": seconds}
@@ -103,21 +122,19 @@ def train(model: Recommender, net: torch.nn.Module, loss_fn: LossFn, batches: Ba
         if validation is not None and (epoch % config.eval_every == 0 or epoch == config.epochs):
             from recsys.evaluation import validation_metrics
 
-            metrics.update(validation_metrics(model, dataset, validation))
+            metrics.update(shards.on_main(lambda: validation_metrics(model, dataset, validation)))
             if metrics["val_ndcg"] > best:
                 best, bad, best_epoch = metrics["val_ndcg"], 0, epoch
                 best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
             else:
                 bad += 1
         model.history_.append(metrics)
-        log.info("%s epoch %d: %s", model.name, epoch, {k: round(v, 5) for k, v in metrics.items()})
+        if shards.main:
+            log.info("%s epoch %d: %s", model.name, epoch, {k: round(v, 5) for k, v in metrics.items()})
         if not math.isfinite(loss_value):
             log.warning("%s: loss is not finite at epoch %d; stopping", model.name, epoch)
             break
-        try:
-            stop = callback is not None and callback(epoch, dict(metrics)) is False
-        except FitStopped:
-            stop = True
+        stop = shards.on_main(partial(_ask, callback, epoch, metrics, shards))
         if stop:
             log.info("%s: stopped by the callback after epoch %d", model.name, epoch)
             model.stopped_at_ = epoch
@@ -129,7 +146,33 @@ def train(model: Recommender, net: torch.nn.Module, loss_fn: LossFn, batches: Ba
     if best_state is not None:
         net.load_state_dict(best_state)
     model.best_epoch_ = best_epoch if best_state is not None else len(model.history_)
+    # each rank's examples and a sum of its weights: equal sums show the ranks stayed in step
+    weight_sum = float(sum(p.detach().double().abs().sum() for p in net.parameters()))
+    model.distributed_ = {**shards.describe(), "examples_per_rank": shards.gather(examples),
+                          "weight_sum_per_rank": shards.gather(weight_sum)}
     net.eval()
+
+
+def _ask(callback: Callback | None, epoch: int, metrics: dict[str, float], shards: Shards) -> bool:
+    """Whether the callback stops the fit after ``epoch`` (under torchrun its cancel flag is
+    asked here too, once per epoch: a per-batch poll would need a collective per batch)."""
+    try:
+        stop = callback is not None and callback(epoch, dict(metrics)) is False
+    except FitStopped:
+        stop = True
+    return stop or (shards.active and stop_requested(callback))
+
+
+class _LossModule(torch.nn.Module):
+    """``net`` with the loss as its forward, so DDP sees the forward of every step (its
+    gradient hooks only all-reduce after a forward through the wrapper)."""
+
+    def __init__(self, net: torch.nn.Module, loss_fn: LossFn) -> None:
+        super().__init__()
+        self.net, self.loss_fn = net, loss_fn
+
+    def forward(self, *batch: torch.Tensor) -> torch.Tensor:
+        return self.loss_fn(*batch)
 
 
 class PairSampler:
@@ -159,9 +202,13 @@ class PairSampler:
             neg = torch.where(self.keys[pos] == key, redraw, neg)
         return neg
 
-    def epoch(self, batch_size: int, k: int, gen: torch.Generator) -> Iterator[tuple[torch.Tensor, ...]]:
-        """Shuffled ``(users, positives, negatives[B, k])`` batches covering every pair once."""
-        order = torch.randperm(len(self.users), generator=gen, device=self.device)
+    def epoch(self, batch_size: int, k: int, gen: torch.Generator,
+              shards: Shards | None = None) -> Iterator[tuple[torch.Tensor, ...]]:
+        """Shuffled ``(users, positives, negatives[B, k])`` batches covering every pair once
+        (this rank's shard of them under torchrun)."""
+        shards = shards or Shards()
+        order = shards.permutation(len(self.users), gen, self.device)
+        batch_size = shards.batch_size(batch_size)
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
             users = self.users[idx]
@@ -192,9 +239,13 @@ class RowSource:
             return self.dense[users].float()
         return self.sparse.index_select(0, users).to_dense()
 
-    def epoch(self, batch_size: int, gen: torch.Generator) -> Iterator[tuple[torch.Tensor, ...]]:
-        """Shuffled batches ``(rows,)`` of every user with at least one training item."""
-        order = self.active[torch.randperm(len(self.active), generator=gen, device=self.device)]
+    def epoch(self, batch_size: int, gen: torch.Generator,
+              shards: Shards | None = None) -> Iterator[tuple[torch.Tensor, ...]]:
+        """Shuffled batches ``(rows,)`` of every user with at least one training item (this
+        rank's shard of them under torchrun)."""
+        shards = shards or Shards()
+        order = self.active[shards.permutation(len(self.active), gen, self.device)]
+        batch_size = shards.batch_size(batch_size)
         for start in range(0, len(order), batch_size):
             yield (self.rows(order[start:start + batch_size]),)
 
