@@ -10,13 +10,10 @@ it is cached.
 
 from __future__ import annotations
 
-import logging
 import os
-import threading
-import time
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from recsys.cache import Cancelled
+from recsys.background import BackgroundTask, TaskStatus
 from recsys.maps.pipeline import MapConfig, build_map
 
 if TYPE_CHECKING:
@@ -26,91 +23,25 @@ if TYPE_CHECKING:
 
 __all__ = ["MapJob", "MapStatus"]
 
-log = logging.getLogger(__name__)
-
-MapStatus = Literal["waiting", "running", "done", "stopped", "failed"]
-#: Share of the build that must be done before an ETA is given (early steps say little).
-_ETA_AFTER = 0.03
+MapStatus = TaskStatus
 
 
-class MapJob:
+class MapJob(BackgroundTask):
     """Build the map of ``dataset`` with ``config`` in a thread (or call :meth:`run` directly)."""
+
+    what = "map build"
+    thread_name = "tailstudio-map"
+    eta_after = 0.03  # early steps say little about the rest
 
     def __init__(self, dataset: Dataset, config: MapConfig, *, model: Any = None,
                  cache_dir: str | os.PathLike[str] | None = None,
                  device: str | None = None) -> None:
+        super().__init__(dataset.name)
         self.dataset, self.config, self.model = dataset, config, model
         self.cache_dir, self.device = cache_dir, device
-        self.status: MapStatus = "waiting"
-        self.fraction = 0.0
-        self.message = "waiting to start"
-        self.error = ""
         self.frame: pd.DataFrame | None = None
-        self.started_at = 0.0
-        self.finished_at = 0.0
-        self._cancel = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    # -- control ---------------------------------------------------------------------------
-    def start(self) -> MapJob:
-        self.status, self.started_at = "running", time.monotonic()
-        self._thread = threading.Thread(target=self.run, name="tailstudio-map", daemon=True)
-        self._thread.start()
-        return self
-
-    def cancel(self) -> None:
-        """Ask the build to stop at its next progress report."""
-        self._cancel.set()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._cancel.is_set()
-
-    @property
-    def running(self) -> bool:
-        return self.status in ("waiting", "running") and self._thread is not None
-
-    def join(self, timeout: float | None = None) -> None:
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    # -- reading ---------------------------------------------------------------------------
-    @property
-    def elapsed_s(self) -> float:
-        if not self.started_at:
-            return 0.0
-        return (self.finished_at or time.monotonic()) - self.started_at
-
-    @property
-    def eta_s(self) -> float | None:
-        """Seconds left, extrapolated from the progress so far (``None`` until it says much)."""
-        if self.status != "running" or self.fraction < _ETA_AFTER:
-            return None
-        return self.elapsed_s * (1.0 - self.fraction) / self.fraction
-
-    # -- work ------------------------------------------------------------------------------
-    def _progress(self, fraction: float, message: str) -> None:
-        if self._cancel.is_set():
-            raise Cancelled("map build cancelled")
-        self.fraction = min(1.0, max(self.fraction, float(fraction)))
-        self.message = message
-
-    def run(self) -> None:
-        """The build (in the thread by :meth:`start`); the outcome lands in ``status``."""
-        self.status = "running"
-        if not self.started_at:
-            self.started_at = time.monotonic()
-        try:
-            self._progress(0.0, "starting")
-            self.frame = build_map(self.dataset, self.config, model=self.model,
-                                   progress=self._progress, cache_dir=self.cache_dir,
-                                   device=self.device)
-            self.status = "done"
-        except Cancelled:
-            self.status, self.message = "stopped", "cancelled"
-            log.info("map build of %s cancelled after %.1f s", self.dataset.name, self.elapsed_s)
-        except Exception as exc:  # reported on the page; the app keeps running
-            log.warning("map build of %s failed: %s", self.dataset.name, exc)
-            self.status, self.error = "failed", str(exc) or type(exc).__name__
-        finally:
-            self.finished_at = time.monotonic()
+    def _work(self) -> None:
+        self.frame = build_map(self.dataset, self.config, model=self.model,
+                               progress=self._progress, cache_dir=self.cache_dir,
+                               device=self.device)
