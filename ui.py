@@ -556,7 +556,7 @@ __all__ = ["ACTIVE", "DEMO_NAME", "PENDING", "TRAIN_JOB", "active_dataset", "act
            "best_first", "duration", "evaluation_split", "flash", "forget_on_switch", "job_finished",
            "kept_label", "load_trained", "mark_drawn", "training_jobs",
            "model_picker", "page_start", "show_flash",
-           "sidebar", "trained_models", "upload_limit_mb", "workspace"]
+           "sidebar", "task_progress", "trained_models", "upload_limit_mb", "workspace"]
 
 
 #: Session key of a What-if setting on its way to the Export page (see :func:`hand_off_setting`).
@@ -672,3 +672,19 @@ def local_time(stamp: str | None) -> str:
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
     return when.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def task_progress(job: Any, key: str, cancel_help: str) -> None:
+    """A background task's progress bar (message, elapsed time, ETA) and its Cancel button,
+    for a fragment refreshed every second; when the task ends the whole page is drawn again
+    with its outcome."""
+    if job is None:
+        return
+    if not job.running:
+        st.rerun()
+    eta = job.eta_s
+    left = f" · about {duration(eta)} left" if eta is not None else ""
+    st.progress(min(1.0, job.fraction), text=f"{'Cancelling: ' if job.cancelled else ''}"
+                f"{md_escape(job.message)} · {job.elapsed_s:.0f} s{left}")
+    if st.button("Cancel", key=key, disabled=job.cancelled, help=cancel_help):
+        job.cancel()

@@ -145,18 +145,7 @@ def start() -> None:
 def progress() -> None:
     """Progress, elapsed time, ETA and Cancel, refreshed every second; when the job ends the
     whole page is drawn again with its outcome."""
-    job = simulation_job()
-    if job is None:
-        return
-    if not job.running:
-        st.rerun()
-    eta = job.eta_s
-    left = f" · about {ui.duration(eta)} left" if eta is not None else ""
-    st.progress(min(1.0, job.fraction), text=f"{'Cancelling: ' if job.cancelled else ''}"
-                f"{ui.md_escape(job.message)} · {job.elapsed_s:.0f} s{left}")
-    if st.button("Cancel", key="explore_cancel", disabled=job.cancelled,
-                 help="Stops before the next replayed day."):
-        job.cancel()
+    ui.task_progress(simulation_job(), "explore_cancel", "Stops before the next replayed day.")
 
 
 def metric_row(summary: dict, main: str) -> None:

@@ -123,18 +123,8 @@ def build_job() -> tuple[MapJob | None, str | None]:
 def build_progress() -> None:
     """Progress, elapsed time, ETA and Cancel of the running build, refreshed every second;
     when the build ends the whole page is drawn again with its outcome."""
-    job, _ = build_job()
-    if job is None:
-        return
-    if not job.running:
-        st.rerun()
-    eta = job.eta_s
-    left = f" · about {ui.duration(eta)} left" if eta is not None else ""
-    st.progress(min(1.0, job.fraction), text=f"{'Cancelling: ' if job.cancelled else ''}"
-                f"{ui.md_escape(job.message)} · {job.elapsed_s:.0f} s{left}")
-    if st.button("Cancel", key="map_cancel", disabled=job.cancelled,
-                 help="Stops at the next step or after the current batch of texts."):
-        job.cancel()
+    ui.task_progress(build_job()[0], "map_cancel",
+                     "Stops at the next step or after the current batch of texts.")
 
 
 def current_map() -> pd.DataFrame | None:
