@@ -182,8 +182,10 @@ table = overlap_table({name: list(f["item_id"]) for name, f in frames.items()})
 if table.empty:
     st.caption("Pick two models, or a boosted variant, to compare lists.")
 else:
-    st.dataframe(table, hide_index=True, key="compare_overlap",
-                 column_config={x: st.column_config.NumberColumn(format="%.3f") for x in ("jaccard", "rbo")})
+    st.dataframe(table, hide_index=True, key="compare_overlap", column_config={
+        "list A": "List A", "list B": "List B", "shared": "Shared items",
+        "jaccard": st.column_config.NumberColumn("Jaccard", format="%.3f"),
+        "rbo": st.column_config.NumberColumn("RBO", format="%.3f")})
     st.caption("Jaccard = shared items / all items of both lists; RBO = rank-biased overlap (p = 0.9, "
                "extrapolated): agreement weighted towards the top of the lists.")
 tails = pd.DataFrame({"list": list(frames), "tail items": [int(f["is_tail"].sum()) for f in frames.values()],
@@ -218,18 +220,16 @@ def show_held_out() -> None:
         return
     fmt = {"ndcg": "{:.4f}", "recall": "{:.4f}", "aplt": "{:.3f}", "coverage": "{:.3f}"}
     first = runs[0]
-    rows = []
-    for name, part in table.groupby("list", sort=False):
-        row: dict[str, str] = {"list": name}
-        for r in part.itertuples():
-            f = fmt.get(r.metric, "{:.4f}")
-            label = metric_label(r.metric)
-            row[label] = f"{f.format(r.value)} ({f.format(r.low)}–{f.format(r.high)})"
-            row[f"change in {label}"] = ("" if name == first or np.isnan(r.delta) else
-                                         f"{r.delta:+.4f} ({r.delta_low:+.4f} to "
-                                         f"{r.delta_high:+.4f})")
-        rows.append(row)
-    st.dataframe(pd.DataFrame(rows), hide_index=True, key="compare_held_out")
+    rows = []  # one row per list and figure: four columns fit any page width
+    for r in table.itertuples():
+        f = fmt.get(r.metric, "{:.4f}")
+        rows.append({"list": r.list, "figure": metric_label(r.metric),
+                     "value (95 % band)": f"{f.format(r.value)} ({f.format(r.low)}–"
+                                          f"{f.format(r.high)})",
+                     "change (95 % band)": "" if r.list == first or np.isnan(r.delta) else
+                     f"{r.delta:+.4f} ({r.delta_low:+.4f} to {r.delta_high:+.4f})"})
+    st.dataframe(pd.DataFrame(rows), hide_index=True, key="compare_held_out",
+                 height=min(35 * (len(rows) + 1) + 3, 720))  # every row without scrolling
     st.caption(f"{ui.sample_caption(sample)} Top-{n} lists, the same customers for every list; "
                f"changes are against '{ui.md_escape(first)}', banded from the per-customer "
                "differences (paired); coverage by a bootstrap, and it grows with the number "
@@ -238,9 +238,15 @@ def show_held_out() -> None:
 
 show_held_out()
 
+#: Headers of the score breakdown (the frame keeps its field names for programs).
+BREAKDOWN_COLUMNS = {
+    "rank": "Rank", "title": "Title", "is_tail": st.column_config.CheckboxColumn("Long tail"),
+    "base_rank": st.column_config.NumberColumn("Model's rank"), "moved": "Places moved",
+    "base_score": st.column_config.NumberColumn("Model's score", format="%.4f"),
+    "score": st.column_config.NumberColumn("Score", format="%.4f"),
+    "boosted": st.column_config.CheckboxColumn("Boosted"), "reason": "Reason"}
 st.subheader("Score breakdown")
 for name, frame in frames.items():
     with st.expander(ui.md_escape(name)):
         st.dataframe(frame.drop(columns=["item_id"]), hide_index=True, key=f"compare_breakdown_{name}",
-                     column_config={x: st.column_config.NumberColumn(format="%.4f")
-                                    for x in ("base_score", "score")})
+                     column_config=BREAKDOWN_COLUMNS)

@@ -38,12 +38,12 @@ def test_compare_lists_in_browser(compare_server, browser_page, tmp_path: Path) 
     # Four lists: two models and their tail-bonus variants, each headed by its tail count
     for name in ("pop", "itemknn"):
         expect(page.get_by_text(f"{name} + Tail bonus (additive) at 0.50", exact=False).first).to_be_visible()
-    overlap = page.get_by_test_id("stDataFrame").filter(has_text="jaccard")
+    overlap = page.get_by_test_id("stDataFrame").filter(has_text="Jaccard")
     expect(overlap).to_have_count(1)
-    expect(overlap).to_contain_text("rbo")
+    expect(overlap).to_contain_text("RBO")
     expect(page.get_by_role("heading", name="Score breakdown")).to_be_visible()
     page.get_by_text("itemknn + Tail bonus (additive) at 0.50", exact=True).last.click()  # its breakdown
     settle(page)
-    expect(page.get_by_test_id("stDataFrame").filter(has_text="base_score").first).to_be_visible()
+    expect(page.get_by_test_id("stDataFrame").filter(has_text="Model's score").first).to_be_visible()
     png = shot(page, tmp_path / "compare.png")
     assert png.stat().st_size > MIN_PNG_BYTES

@@ -211,13 +211,16 @@ def test_held_out_figures_on_a_sample_with_bands_and_paired_changes(workspace_co
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert any(re.search(r"Measured on 200 of [\d,]+ customers, seed 0", c.value)
                for c in at.caption)
-    table = _frames(at, "change in NDCG@K")[0].set_index("list")
-    assert list(table.index) == ["pop", "itemknn"]
-    assert table.loc["pop", "change in NDCG@K"] == ""  # the baseline
-    value, low, high = (float(x) for x in re.findall(r"\d+\.\d+", table.loc["itemknn", "NDCG@K"]))
+    held = _frames(at, "change (95 % band)")[0]
+    assert list(held.columns) == ["list", "figure", "value (95 % band)", "change (95 % band)"]
+    assert list(dict.fromkeys(held["list"])) == ["pop", "itemknn"]
+    table = held[held["figure"] == "NDCG@K"].set_index("list")
+    assert table.loc["pop", "change (95 % band)"] == ""  # the baseline
+    value, low, high = (float(x) for x in
+                        re.findall(r"\d+\.\d+", table.loc["itemknn", "value (95 % band)"]))
     assert low <= value <= high and low < high
-    delta, d_low, d_high = (float(x) for x in
-                            re.findall(r"[+-]\d+\.\d+", table.loc["itemknn", "change in NDCG@K"]))
+    delta, d_low, d_high = (float(x) for x in re.findall(
+        r"[+-]\d+\.\d+", table.loc["itemknn", "change (95 % band)"]))
     assert d_low <= delta <= d_high
-    pop_value = float(table.loc["pop", "NDCG@K"].split()[0])
+    pop_value = float(table.loc["pop", "value (95 % band)"].split()[0])
     assert delta == pytest.approx(value - pop_value, abs=2e-4)
