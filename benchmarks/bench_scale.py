@@ -45,7 +45,8 @@ sys.path.insert(0, str(ROOT))
 log = logging.getLogger("bench_scale")
 
 ALS = {"factors": 64, "iterations": 15, "regularization": 50.0, "alpha": 10.0}
-BPR = {"factors": 64, "epochs": 100, "lr": 0.05, "l2": 0.01, "solver": "sgd"}
+BPR = {"factors": 64, "epochs": 100, "lr": 0.05, "l2": 0.01, "solver": "sgd",
+       "sgd_threads": 0}  # every core the child has (NUMBA_NUM_THREADS), as implicit
 K = 10
 
 

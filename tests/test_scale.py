@@ -188,6 +188,19 @@ def test_bpr_large_shop_solvers_learn_and_repeat(config):
     np.testing.assert_array_equal(again.recommend(users, 10)[0], model.recommend(users, 10)[0])
 
 
+def test_bpr_sgd_on_two_threads_learns_as_well_as_one():
+    """Hogwild SGD (two threads updating the shared vectors) learns the planted tastes as well
+    as the repeatable single-thread loop, within noise."""
+    split = _planted()
+    pop = _ndcg(create_model("pop").fit(split.train, device="cpu"), split)
+    config = {"factors": 8, "solver": "sgd", "epochs": 60, "lr": 0.05}
+    one = _ndcg(create_model("bpr", config).fit(split.train, device="cpu"), split)
+    two = _ndcg(create_model("bpr", {**config, "sgd_threads": 2}).fit(split.train, device="cpu"),
+                split)
+    assert two > 1.5 * pop
+    assert two > 0.9 * one
+
+
 @pytest.mark.parametrize("name", ["ease", "itemknn"])
 def test_dense_models_are_refused_above_the_memory_bound(name, shop_ds, monkeypatch):
     monkeypatch.setenv("TAILSTUDIO_MAX_DENSE_GB", "0.001")

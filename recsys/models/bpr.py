@@ -23,6 +23,7 @@ Under ``torchrun`` (:mod:`.distributed`) the Adam path trains with DDP; the ``sg
 from __future__ import annotations
 
 import logging
+import os
 from typing import Literal
 
 import numpy as np
@@ -81,6 +82,9 @@ class BPRConfig(TrainConfig):
         "adam", description="adam: mini-batches with Adam on the model's device; sgd: plain "
         "per-sample SGD in compiled code on the CPU (``lr`` per sample, ``l2`` per update, as "
         "the implicit library): far faster on a CPU for large shops. sgd: not with debias macr.")
+    sgd_threads: int = Field(1, ge=0, le=256, description="sgd: threads updating the vectors "
+                             "at once (0 = every core). 1 is exactly repeatable; more is "
+                             "faster, lock-free (Hogwild) and repeatable only to rounding.")
 
 
 class MatrixFactorization(torch.nn.Module):
@@ -198,11 +202,12 @@ class BPR(TorchStateMixin, Recommender):
         w = weights.detach().cpu().numpy().astype(np.float32)
         epochs = iter(range(1, cfg.epochs + 1))
         examples = torch.empty(len(indices), dtype=torch.uint8)  # counts the epoch's samples
+        threads = cfg.sgd_threads or (os.cpu_count() or 1)
 
         def one_epoch(_: torch.Tensor) -> torch.Tensor:
             seed = cfg.seed * 1_000_003 + next(epochs)
             return torch.tensor(sgd_epoch(indptr, indices, pair_users, indices, *arrays, w,
-                                          cfg.lr, cfg.l2, seed))
+                                          cfg.lr, cfg.l2, seed, threads=threads))
 
         device_, self.device_ = self.device_, "cpu"
         self.net_ = net  # validation scores it during training
