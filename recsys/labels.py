@@ -17,6 +17,7 @@ __all__ = ["FIELD_TITLES", "METRIC_LABELS", "METHOD_LABELS", "POLICY_LABELS", "R
 #: Labels of settings shared by many configs (a field's own ``title`` wins).
 FIELD_TITLES: dict[str, str] = {
     "seed": "Random seed",
+    "sgd_threads": "SGD threads",
     "l2": "Regularisation (L2 λ)",
     "weight_decay": "Weight decay",
     "lr": "Learning rate",

@@ -42,7 +42,7 @@ def test_train_page_follows_the_picker_and_the_run(server, browser_page, tmp_pat
     # The default models: once the run is done, Results show them without leaving the page
     page.get_by_role("button", name="Train", exact=True).click()
     expect(page.get_by_text("Last run: done.")).to_be_visible(timeout=120_000)
-    table = page.get_by_test_id("stDataFrame")
+    table = page.get_by_test_id("stDataFrame")  # the Results table: the only one yet
     expect(table).to_contain_text("ease")
     expect(page.get_by_text("No trained model yet for this dataset.")).to_have_count(0)
     settle(page, charts=1)
@@ -69,12 +69,20 @@ def test_train_page_follows_the_picker_and_the_run(server, browser_page, tmp_pat
     expect(page.get_by_text("Last run: stopped.")).to_be_visible(timeout=30_000)
     stop_s = time.monotonic() - pressed
     expect(page.get_by_text("bpr: stopped at epoch", exact=False)).to_be_visible()
-    expect(table).to_contain_text("bpr")  # Results follow at once (no leaving the page)
-    expect(table).to_contain_text("stopped at epoch")
+    # Results follow at once (no leaving the page); the review tables of the retrained pop and
+    # ease come before them
+    expect(page.get_by_role("heading", name="New runs to review")).to_be_visible()
+    table = page.get_by_test_id("stDataFrame")
+    expect(table).to_have_count(3)
+    expect(table.last).to_contain_text("bpr")
+    expect(table.last).to_contain_text("stopped at epoch")
     expect(page.get_by_text("No trained model yet for this dataset.")).to_have_count(0)
     expect(page.get_by_test_id("stException")).to_have_count(0)
     settle(page, charts=1)
     second = shot(page, tmp_path / "train-stopped.png")
+    # pop and ease were kept already: their new runs wait for a decision, the old ones stay
+    expect(page.get_by_role("button", name="Use the new run")).to_have_count(2)
+    assert {m.run for m in ws.pending_runs("small-shop")} == {"pop", "ease"}
     kept = {m.run: m.results for m in ws.kept_runs("small-shop")}
     assert set(kept) == {"pop", "ease", "bpr"}
     assert kept["bpr"].stopped and kept["bpr"].epochs and kept["bpr"].epochs < 2000

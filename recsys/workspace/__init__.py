@@ -130,8 +130,14 @@ class Workspace(ModelShelf):
             if found is None:
                 log.warning("skipping dataset %s: no readable meta.json", key)
                 continue
-            out.append({**found[0].model_dump(), "display_name": found[0].label})
-        return sorted(out, key=lambda m: m.get("saved_at", ""), reverse=True)
+            record, folder = found
+            try:  # saves within one second (saved_at's resolution): the later file first
+                written = (folder / "meta.json").stat().st_mtime_ns
+            except OSError:
+                written = 0
+            out.append({**record.model_dump(), "display_name": record.label, "_written": written})
+        out.sort(key=lambda m: (m.get("saved_at") or "", m["_written"]), reverse=True)
+        return [{k: v for k, v in m.items() if k != "_written"} for m in out]
 
     def names(self) -> list[str]:
         return [m["name"] for m in self.list_datasets()]
