@@ -42,11 +42,8 @@ def render_profile(ds: Dataset | None) -> None:
         return
     summary = profile_summary(ds)
     profile_headline(ds, summary)
-    left, right = st.columns(2)
-    with left:
-        popularity_curve(ds, summary)
-    with right:
-        segment_tables(ds)
+    popularity_curve(ds, summary)
+    segment_tables(ds)  # full width: in a half-width column their last columns scrolled away
     groups = [c for c in ("category", "brand", "subcategory") if c in ds.catalog.columns]
     items = named_segments(item_table(ds)).rename(columns={"is_tail": "long tail"})
     left, right = st.columns(2)
@@ -113,7 +110,6 @@ def segment_tables(ds: Dataset) -> None:
     """Head / mid / far tail shares, then price, recency and revenue per segment."""
     seg = named_segments(segment_table(ds))
     st.markdown("**Head / mid / far tail**")
-    # Shares first: in a half-width column the last columns scroll out of view.
     st.dataframe(seg, hide_index=True, column_order=[
         "segment", "items_share", "interactions_share", "items", "interactions",
         "mean_popularity", "cold_items"], column_config={
