@@ -208,3 +208,17 @@ def test_policy_targets_for_a_log(shop):
     assert len(greedy.user) == 18 and (greedy.probability == 1).all()
     with pytest.raises(ValueError, match="no user of the log"):
         policy_targets(model, shop, ["nobody"], 3, PolicyConfig())
+
+
+def test_thompson_with_the_rank_prior_ignores_a_prepared_calibrated_prior(shop):
+    """A replay prepared with the calibrated prior (hit model) and reused for Thompson with the
+    rank prior shows what a replay prepared without it shows: the prior asked for is used."""
+    with_prior = prepare_replay(create_model("pop", {}), shop, REPLAY, thompson_prior=True)
+    without = prepare_replay(create_model("pop", {}), shop, REPLAY)
+    arm = Arm("thompson", exploration=0.5, prior="rank")
+    a, b = run_arm(with_prior, arm, seed=3), run_arm(without, arm, seed=3)
+    np.testing.assert_array_equal(a.item, b.item)
+    np.testing.assert_array_equal(a.propensity, b.propensity)
+    calibrated = run_arm(with_prior, Arm("thompson", exploration=0.5), seed=3)
+    assert not (np.array_equal(calibrated.item, a.item)
+                and np.array_equal(calibrated.propensity, a.propensity))

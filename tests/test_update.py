@@ -181,3 +181,20 @@ def test_kept_run_takes_a_feedback_log_frame_as_uploaded(shop, tmp_path):
     model = ws.load_model(name, result.run)
     assert model.seen_[shop.user_positions(["u1"])[0], shop.item_positions(["i41"])[0]] == 0
     assert model.seen_[shop.user_positions(["u2"])[0], shop.item_positions(["i42"])[0]] > 0
+
+
+def test_saved_model_update_applies_the_rating_threshold(shop, tmp_path):
+    """A model folder updated with a rating threshold leaves the rows below it out, as the kept
+    run's update does (a rating of 2 under a threshold of 4 is not a positive)."""
+    from recsys.feedback.update import update_saved_model
+
+    model = _fit("ease", shop)
+    model.save(tmp_path / "ease")
+    feedback = pd.DataFrame({"user_id": ["u4", "u5"], "item_id": ["i30", "i31"],
+                             "value": [5.0, 2.0]})
+    kept = update_saved_model(tmp_path / "ease", feedback, out=tmp_path / "a",
+                              user_ids=shop.user_ids, item_ids=shop.item_ids, rating_threshold=4.0)
+    assert kept.interactions == 1 and kept.users_updated == 1
+    unfiltered = update_saved_model(tmp_path / "ease", feedback, out=tmp_path / "b",
+                                    user_ids=shop.user_ids, item_ids=shop.item_ids)
+    assert unfiltered.interactions == 2

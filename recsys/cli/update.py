@@ -72,11 +72,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         if (folder / "model.json").is_file():
             user_ids = item_ids = None
+            threshold = None
             if args.dataset:
                 ds = Workspace(args.workspace).load_dataset(args.dataset)
                 user_ids, item_ids = ds.user_ids, ds.item_ids
+                threshold = ds.config.rating_threshold
             result = update_saved_model(folder, frame, out=args.out, user_ids=user_ids,
-                                        item_ids=item_ids, source=source, device=device)
+                                        item_ids=item_ids, source=source, device=device,
+                                        rating_threshold=threshold)
         else:
             ws = Workspace(args.workspace)
             dataset = find_kept_run(ws, args.model, args.dataset)
@@ -84,7 +87,8 @@ def run(args: argparse.Namespace) -> int:
                 kept = next(r for r in ws.kept_runs(dataset) if r.run == args.model)
                 ds = ws.load_dataset(dataset)
                 result = update_saved_model(kept.path, frame, out=args.out, user_ids=ds.user_ids,
-                                            item_ids=ds.item_ids, source=source, device=device)
+                                            item_ids=ds.item_ids, source=source, device=device,
+                                            rating_threshold=ds.config.rating_threshold)
             else:
                 result = update_kept_run(ws, dataset, args.model, frame, source=source,
                                          new_run=args.new_run, device=device)

@@ -152,7 +152,8 @@ def run_arm(prepared: PreparedReplay, arm: Arm, seed: int = 0, *,
                 if vectors is not None:
                     extra.update(vectors=vectors, exposure=popularity + shows)
                 lists = explore(cands.users, cands.items, cands.scores, k, arm.policy(seed + d),
-                                prior_mean=day.prior, **extra)
+                                prior_mean=day.prior if arm.prior == "calibrated" else None,
+                                **extra)
                 items, prop, marg = lists.items, lists.propensity, lists.marginals
             shown = items >= 0
             rows_of = np.repeat(np.arange(n_users), k).reshape(items.shape)[shown]

@@ -303,7 +303,8 @@ def find_kept_run(workspace: Workspace, run: str, dataset: str | None = None) ->
 def update_saved_model(folder: str | Path, feedback_frame: pd.DataFrame, *,
                        out: str | Path | None = None, user_ids: np.ndarray | None = None,
                        item_ids: np.ndarray | None = None, source: str = "feedback",
-                       device: str | None = None) -> UpdateResult:
+                       device: str | None = None,
+                       rating_threshold: float | None = None) -> UpdateResult:
     """Update the model saved in ``folder`` and save it into ``out`` (default: the first free
     ``<folder>-updated-<n>`` beside it; never ``folder`` itself), with an ``update.json`` that
     says what was done. A model saved without its ids needs ``user_ids`` / ``item_ids``."""
@@ -322,7 +323,8 @@ def update_saved_model(folder: str | Path, feedback_frame: pd.DataFrame, *,
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise WorkspaceError(f"'{out}' exists and is not an empty folder.")
     model = load_model(folder, device=device)
-    result = update_model(model, feedback_frame, user_ids=user_ids, item_ids=item_ids)
+    result = update_model(model, feedback_frame, user_ids=user_ids, item_ids=item_ids,
+                          rating_threshold=rating_threshold)
     result.updated_from, result.source, result.run = str(folder), source, str(out)
     model.save(out)
     (out / "update.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n",
