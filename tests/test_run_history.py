@@ -118,3 +118,25 @@ def test_train_page_review_and_history(workspace_dir):
     assert ws.kept_runs(ds.name)[0].results.metric("ndcg") == pytest.approx(first / 2)
     assert [m.results.metric("ndcg") for m in ws.run_history(ds.name, "ease")] == [
         pytest.approx(first)]
+
+
+def test_restoring_the_oldest_version_of_a_full_history(workspace_dir):
+    """The oldest of HISTORY_KEEP versions comes back in use (not trimmed away by the
+    retiring of the run in use), and a direct save supersedes a run still waiting."""
+    from recsys.workspace.models import HISTORY_KEEP
+
+    ws, ds = kept_ease_shop(workspace_dir)
+    for i in range(HISTORY_KEEP):
+        _retrain(ws, ds, l2=10.0 + i, ndcg=i / 10)
+    history = ws.run_history(ds.name, "ease")
+    assert len(history) == HISTORY_KEEP
+    oldest = history[-1]
+    ws.restore_run(ds.name, "ease", oldest.version)
+    assert ws.kept_runs(ds.name)[0].results.metric("ndcg") == oldest.results.metric("ndcg")
+    assert len(ws.run_history(ds.name, "ease")) == HISTORY_KEEP
+
+    _retrain(ws, ds, l2=1.0, ndcg=0.7, pending=True)
+    _retrain(ws, ds, l2=2.0, ndcg=0.8)  # direct save: the waiting run is superseded
+    assert ws.pending_runs(ds.name) == []
+    assert ws.kept_runs(ds.name)[0].results.metric("ndcg") == 0.8
+    assert 0.7 in [m.results.metric("ndcg") for m in ws.run_history(ds.name, "ease")]

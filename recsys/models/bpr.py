@@ -240,11 +240,12 @@ class BPR(TorchStateMixin, Recommender):
                 events: tuple[np.ndarray, np.ndarray] | None) -> str:
         """Fold-in: a few Adam steps of the BPR loss on the affected users' vectors only (their
         whole updated histories, fresh negatives), items fixed; everyone else is untouched."""
-        net, binary = self.net_, (sp.csr_matrix(self.seen_) > 0).astype(np.float32).tocsr()
+        net = self.net_
+        rows = (sp.csr_matrix(self.seen_)[affected] > 0).astype(np.float32).tocsr()
         idx = torch.as_tensor(affected, device=net.user.device)
         with torch.no_grad():
             start = net.user[idx]
-        vectors = bpr_fold_in(start, net.item, net.bias, binary[affected], l2=self.config.l2,
+        vectors = bpr_fold_in(start, net.item, net.bias, rows, l2=self.config.l2,
                               steps=FOLD_IN_STEPS, seed=self.config.seed)
         with torch.no_grad():
             net.user[idx] = vectors

@@ -131,11 +131,6 @@ class MultVAE(TorchStateMixin, Recommender):
         """Item vectors (items × last decoder width: the output layer's rows), e.g. for the map."""
         return self.net_.decoder[-1].weight.detach().float().cpu().numpy()
 
-    def _update(self, new: sp.csr_matrix, affected: np.ndarray,
-                events: tuple[np.ndarray, np.ndarray] | None) -> str:
-        """User-free: the encoder reads each user's updated history, the network is kept."""
-        return "history fold-in (user-free encoder, network kept)"
-
     def score(self, users: np.ndarray) -> torch.Tensor:
         device = self.net_.decoder[-1].weight.device
         x = torch.as_tensor((self.seen_[np.asarray(users, dtype=np.int64)] > 0).toarray(), dtype=torch.float32,

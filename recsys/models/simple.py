@@ -98,11 +98,6 @@ class ItemKNN(Recommender):
         """New items get no neighbours (no co-occurrence signal until a refit)."""
         self.similarity_ = pad_square(self.similarity_, n_items)
 
-    def _update(self, new: sp.csr_matrix, affected: np.ndarray,
-                events: tuple[np.ndarray, np.ndarray] | None) -> str:
-        """The affected users' histories gain the new items; the similarities are kept."""
-        return "history fold-in (similarities kept)"
-
     def _state(self) -> dict[str, np.ndarray]:
         return {**super()._state(), **pack_csr("sim", self.similarity_)}
 

@@ -146,10 +146,13 @@ def train(model: Recommender, net: torch.nn.Module, loss_fn: LossFn, batches: Ba
     if best_state is not None:
         net.load_state_dict(best_state)
     model.best_epoch_ = best_epoch if best_state is not None else len(model.history_)
-    # each rank's examples and a sum of its weights: equal sums show the ranks stayed in step
-    weight_sum = float(sum(p.detach().double().abs().sum() for p in net.parameters()))
-    model.distributed_ = {**shards.describe(), "examples_per_rank": shards.gather(examples),
-                          "weight_sum_per_rank": shards.gather(weight_sum)}
+    # each rank's examples and (under torchrun) a sum of its weights: equal sums show the ranks
+    # stayed in step; accumulated in float64 without a float64 copy of the weights
+    model.distributed_ = {**shards.describe(), "examples_per_rank": shards.gather(examples)}
+    if shards.active:
+        weight_sum = float(sum(p.detach().abs().sum(dtype=torch.float64)
+                               for p in net.parameters()))
+        model.distributed_["weight_sum_per_rank"] = shards.gather(weight_sum)
     net.eval()
 
 

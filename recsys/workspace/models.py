@@ -88,7 +88,9 @@ class ModelShelf:
                 if pending and current is not None:
                     self._retire(dataset, run, _PENDING)
                     self._store.publish(tmp, self._run_rel(dataset, run, _PENDING))
-                else:
+                else:  # replaces the kept run; a run still waiting is superseded too
+                    self._retire(dataset, run, _PENDING)
+                    self._store.delete(self._run_rel(dataset, run, _PENDING))
                     self._retire(dataset, run, _MODELS)
                     self._store.publish(tmp, self._run_rel(dataset, run))
         return run
@@ -180,10 +182,10 @@ class ModelShelf:
     def _promote(self, dataset: str, run: str, source: Path) -> None:
         """Make a copy of the version folder ``source`` the kept run (models lock held); the
         kept one moves to the history."""
-        self._retire(dataset, run, _MODELS)
         with self._store.staging("models") as tmp:
             shutil.rmtree(tmp)
-            shutil.copytree(source, tmp, copy_function=_link_or_copy)
+            shutil.copytree(source, tmp, copy_function=_link_or_copy)  # before the history is
+            self._retire(dataset, run, _MODELS)  # trimmed: source may be its oldest version
             self._store.publish(tmp, self._run_rel(dataset, run))
 
     def accept_pending(self, dataset: str, run: str) -> None:
@@ -216,8 +218,4 @@ class ModelShelf:
         with self._store.locked("models"):
             self._store.delete(self._run_rel(dataset, run))
             self._store.delete(self._run_rel(dataset, run, _PENDING))
-            history = self.root / self._run_rel(dataset, run, _HISTORY)
-            if history.exists():
-                trash = history.parent / f".trash-{history.name}-{secrets.token_hex(4)}"
-                history.rename(trash)
-                shutil.rmtree(trash, ignore_errors=True)
+            self._store.delete(self._run_rel(dataset, run, _HISTORY))
