@@ -21,9 +21,9 @@ import scipy.sparse as sp
 
 from recsys.data.dataset import Dataset
 from recsys.evaluation import catalog_metrics, measure_lists
-from recsys.rerank.candidates import Reranked
+from recsys.rerank.candidates import Reranked, candidates_from_model
 from recsys.rerank.context import RerankContext
-from recsys.rerank.pipeline import Steps, active_steps, make_lists
+from recsys.rerank.pipeline import Steps, active_steps, lists_from_candidates
 from recsys.sampling import Band, bootstrap_bands, mean_band, paired_band
 
 __all__ = ["MeasuredLists", "measure_banded", "banded_figures", "banded_deltas", "banded_pair",
@@ -148,9 +148,10 @@ def held_out_comparison(models: Mapping[str, Any], train: Dataset, test: sp.csr_
     <steps>"``); every delta is against the first model, on the same users."""
     lists: dict[str, Reranked] = {}
     label = " → ".join(c.label() for c in active_steps(steps))
-    for name, model in models.items():
-        lists[name] = make_lists(model, train, users, k, candidates=max(100, k))
+    for name, model in models.items():  # scored once: both lists come from one candidate pool
+        cands = candidates_from_model(model, train, users, c=max(100, k))
+        lists[name] = lists_from_candidates(cands, train, k)
         if label:
-            lists[f"{name} + {label}"] = make_lists(model, train, users, k, steps=steps,
-                                                    context=context, candidates=max(100, k))
+            lists[f"{name} + {label}"] = lists_from_candidates(cands, train, k, steps=steps,
+                                                               context=context)
     return banded_table(lists, train, test, users, metrics=metrics, seed=seed)
