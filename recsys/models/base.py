@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from recsys.data.dataset import Dataset
 from recsys.labels import field_title
+from recsys.models.online import pad_csr
 
 __all__ = ["ModelConfig", "Recommender", "Callback", "Exclude", "topk_from_scores", "FitStopped", "pack_csr",
            "unpack_csr", "read_meta", "stop_requested"]
@@ -201,9 +202,9 @@ class Recommender(ABC):
             raise ValueError(f"{self.label or self.name} cannot add items without a retrain")
         if (n_users, n_items) != (self.n_users_, self.n_items_):
             self._grow(n_users, n_items)
-            self.seen_ = _padded(self.seen_, n_users, n_items)
+            self.seen_ = pad_csr(self.seen_, n_users, n_items)
             known = getattr(self, "known_", None)
-            self.known_ = self.seen_ if known is None or known is self.seen_ else _padded(
+            self.known_ = self.seen_ if known is None or known is self.seen_ else pad_csr(
                 known, n_users, n_items)
             self.n_users_, self.n_items_ = n_users, n_items
         separate = self.exclusion is not self.seen_
@@ -348,13 +349,6 @@ class Recommender(ABC):
             model.item_ids_ = state.pop("vocab_items").astype(object)
         model._load_state(state)
         return model
-
-
-def _padded(matrix: sp.spmatrix, n_rows: int, n_cols: int) -> sp.csr_matrix:
-    """``matrix`` with empty rows and columns appended up to ``n_rows`` × ``n_cols``."""
-    m = sp.csr_matrix(matrix)
-    indptr = np.concatenate([m.indptr, np.full(n_rows - m.shape[0], m.indptr[-1])])
-    return sp.csr_matrix((m.data, m.indices, indptr), shape=(n_rows, n_cols))
 
 
 def read_meta(folder: str | Path) -> dict[str, Any]:

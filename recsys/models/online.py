@@ -19,7 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-__all__ = ["pad_rows", "pad_square", "als_fold_in", "bpr_fold_in", "append_events"]
+__all__ = ["pad_rows", "pad_csr", "pad_square", "als_fold_in", "bpr_fold_in", "append_events"]
 
 
 def pad_rows(array: np.ndarray | torch.Tensor, n_rows: int, fill: float = 0.0
@@ -35,12 +35,18 @@ def pad_rows(array: np.ndarray | torch.Tensor, n_rows: int, fill: float = 0.0
     return np.concatenate([array, pad])
 
 
+def pad_csr(matrix: sp.spmatrix, n_rows: int, n_cols: int) -> sp.csr_matrix:
+    """A CSR copy of ``matrix`` with empty rows and columns appended up to ``n_rows`` ×
+    ``n_cols``."""
+    out = sp.csr_matrix(matrix, copy=True)
+    out.resize(n_rows, n_cols)
+    return out
+
+
 def pad_square(weights: np.ndarray | sp.spmatrix, n: int) -> np.ndarray | sp.csr_matrix:
     """An items × items matrix with zero rows and columns appended up to ``n`` × ``n``."""
     if sp.issparse(weights):
-        m = sp.csr_matrix(weights)
-        indptr = np.concatenate([m.indptr, np.full(n - m.shape[0], m.indptr[-1])])
-        return sp.csr_matrix((m.data, m.indices, indptr), shape=(n, n))
+        return pad_csr(weights, n, n)
     out = np.zeros((n, n), dtype=weights.dtype)
     out[:weights.shape[0], :weights.shape[1]] = weights
     return out

@@ -16,7 +16,7 @@ from pydantic import Field
 from recsys.data.dataset import Dataset
 from recsys.models.base import Callback, ModelConfig, Recommender, pack_csr, unpack_csr
 from recsys.models.memory import check_dense_items
-from recsys.models.online import pad_rows, pad_square
+from recsys.models.online import pad_csr, pad_square
 from recsys.models.registry import register
 
 __all__ = ["Popularity", "ItemKNN", "EASE", "PopConfig", "ItemKNNConfig", "EASEConfig", "ease_weights",
@@ -153,9 +153,7 @@ class EASE(Recommender):
     def _grow(self, n_users: int, n_items: int) -> None:
         """New items get zero weights in B (no collaborative signal until a refit)."""
         self.weights_ = pad_square(self.weights_, n_items)
-        h = self.history_matrix_
-        self.history_matrix_ = sp.csr_matrix((h.data, h.indices, pad_rows(h.indptr, n_users + 1,
-                                              h.indptr[-1])), shape=(n_users, n_items))
+        self.history_matrix_ = pad_csr(self.history_matrix_, n_users, n_items)
 
     def _update(self, new: sp.csr_matrix, affected: np.ndarray,
                 events: tuple[np.ndarray, np.ndarray] | None) -> str:
