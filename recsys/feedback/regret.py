@@ -36,18 +36,21 @@ def best_fixed_hits(day: np.ndarray, item: np.ndarray, days: int, n_items: int, 
                     ) -> np.ndarray:
     """(days,) hits of each day's best fixed K-list: the sum of the K largest per-item counts
     of that day's new (user, item) pairs (``day`` 0-based, one entry per pair; pairs outside
-    ``0 … days-1`` are ignored). Vectorised: one bincount over ``day × n_items + item`` and a
-    partition per row."""
+    ``0 … days-1`` are ignored). Vectorised and proportional to the pairs, not to days ×
+    items: the distinct (day, item) counts, sorted by day and count, the first K of each day."""
     day = np.asarray(day, dtype=np.int64)
     item = np.asarray(item, dtype=np.int64)
     keep = (day >= 0) & (day < days)
-    counts = np.bincount(day[keep] * n_items + item[keep],
-                         minlength=days * n_items).reshape(days, n_items)
     k = min(int(k), n_items)
-    if k <= 0:
+    if k <= 0 or not keep.any():
         return np.zeros(days, dtype=np.int64)
-    top = np.partition(counts, n_items - k, axis=1)[:, n_items - k:]
-    return top.sum(axis=1).astype(np.int64)
+    keys, counts = np.unique(day[keep] * n_items + item[keep], return_counts=True)
+    which = keys // n_items
+    order = np.lexsort((-counts, which))                 # by day, most taken first
+    which, counts = which[order], counts[order]
+    first = np.searchsorted(which, which, side="left")   # where each day's run starts
+    top = (np.arange(len(which)) - first) < k
+    return np.bincount(which[top], weights=counts[top], minlength=days).astype(np.int64)
 
 
 def seed_bands(values: np.ndarray, *, bootstrap: int = BOOTSTRAP, seed: int = 0
