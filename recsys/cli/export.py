@@ -120,11 +120,11 @@ def run(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out must be a folder, '{out}' is a file")
     with open_engine_arg(args) as engine:
-        return _export(args, model, policy, steps, scope, config, out, engine)
+        return _export(args, model, policy, steps, config, out, engine)
 
 
 def _export(args: argparse.Namespace, model: Any, policy: Any, steps: list[Any],
-            scope: ExportScope, config: Any, out: Path, engine: Any) -> int:
+            config: Any, out: Path, engine: Any) -> int:
     """Load and train here, then export through ``engine``."""
     from recsys.export.lists import export_lists
     from recsys.rerank import RerankContext, hit_model_for
