@@ -26,7 +26,7 @@ from recsys.feedback.logs import LOG_COLUMNS, read_log
 from recsys.feedback.replay import BIAS_NOTE, ReplayConfig
 from recsys.feedback.simulation import SimulationConfig, reusable
 from recsys.feedback.targets import estimate_policy
-from recsys.feedback.update import fresh_lists, update_kept_run
+from recsys.feedback.update import fresh_lists, read_new_products, update_kept_run
 from recsys.labels import ESTIMATOR_LABELS, POLICY_LABELS
 from recsys.models import create_model
 from recsys.workspace import WorkspaceError
@@ -370,27 +370,52 @@ if held is not None and held[0] == owner:
 
 
 # ----------------------------------------------------------------------------- model update
+class _CatalogProblem(Exception):
+    """The uploaded catalog rows of new products cannot be read."""
+
+
+def _new_product_rows(upload: object | None) -> pd.DataFrame | None:
+    """The uploaded catalog rows of new products (``None`` when none was uploaded)."""
+    if upload is None:
+        return None
+    try:
+        upload.seek(0)  # type: ignore[attr-defined]
+        return read_new_products(upload, name=upload.name)  # type: ignore[attr-defined]
+    except IngestError as exc:
+        raise _CatalogProblem(str(exc)) from exc
+
+
 st.subheader("Update the model from this feedback")
 st.caption("Folds the log's rewarded rows (reward above 0) into a copy of the kept model without "
            "a full retrain: the customers in it get fresh lists at once (their histories, and "
            "for factor models their vectors, are updated; everyone else's lists stay as they "
-           "were). The copy is kept as a new run beside this one, which is not touched. It is "
+           "were, except that new products added from their catalog rows can enter anyone's "
+           "list). The copy is kept as a new run beside this one, which is not touched. It is "
            "not evaluated, so the pages that compare models do not offer it; retrain on the "
            "Train page now and then, as the item side ages.")
+new_products = st.file_uploader(
+    "Catalog rows of new products (optional)", type=UPLOAD_TYPES, key="explore_new_products",
+    help="Products the model has never seen (item id, title, description, category, brand, "
+         "price). Hybrid and cold start models score them from this text at once; other models "
+         "append them without collaborative signal or leave them out until a retrain.")
 if upload is None:
     st.caption("Upload a feedback log above to update the model from it.")
 elif st.button(f"Update {run} from {upload.name}", key="explore_update"):
     try:
+        catalog = _new_product_rows(new_products)
         upload.seek(0)
         logged = read_log(upload, name=upload.name)
         frame = pd.DataFrame({"user_id": logged.user, "item_id": logged.item,
                               "position": logged.position, "propensity": logged.propensity,
                               "reward": logged.reward})
         with st.spinner(f"Updating {run}…"):
-            result = update_kept_run(ws, ds.name, run, frame, source=upload.name)
+            result = update_kept_run(ws, ds.name, run, frame, source=upload.name,
+                                     catalog=catalog)
             customers = frame.loc[frame["reward"] > 0, "user_id"]
             lists = fresh_lists(result.model, customers, k=10, user_ids=ds.user_ids,
                                 item_ids=ds.item_ids)
+    except _CatalogProblem as exc:
+        st.error(f"These catalog rows cannot be used: {ui.md_escape(exc)}")
     except IngestError as exc:
         st.error(f"This feedback log cannot be used: {ui.md_escape(exc)}")
     except (ValueError, WorkspaceError) as exc:

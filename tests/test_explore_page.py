@@ -181,3 +181,31 @@ def test_feedback_log_updates_the_model_and_gives_fresh_lists(workspace_dir):
     assert {m.run for m in ws.kept_runs(ds.name)} == {"ease", "ease-updated-1"}
     after = ws.load_model(ds.name, "ease").recommend(np.arange(ds.n_users), n=10)[0]
     assert np.array_equal(before, after)  # the kept run itself is untouched
+
+
+def test_new_products_come_with_their_catalog_rows_and_bad_rows_are_one_message(workspace_dir):
+    """A log naming a product the model has never seen, with its catalog rows uploaded beside
+    it: the update appends it and says how; catalog rows without an id column are refused in
+    one message, with nothing lost."""
+    ws, ds = kept_ease_shop(workspace_dir)
+    at = _explore()
+    log = pd.DataFrame({"user_id": [str(ds.user_ids[0]), str(ds.user_ids[1])],
+                        "item_id": ["brand-new-lamp", str(ds.item_ids[2])], "position": 1,
+                        "propensity": 0.5, "reward": 1})
+    at.file_uploader(key="explore_log").set_value(("log.csv", log.to_csv(index=False).encode(),
+                                                    "text/csv"))
+    at.file_uploader(key="explore_new_products").set_value(
+        ("new.csv", b"colour,size\nred,3\n", "text/csv"))
+    at.run()
+    at.button(key="explore_update").click().run()
+    assert not at.exception
+    assert any("These catalog rows cannot be used" in e.value for e in at.error)
+    assert {m.run for m in ws.kept_runs(ds.name)} == {"ease"}
+    rows = pd.DataFrame({"item_id": ["brand-new-lamp"], "title": ["Brass desk lamp"]})
+    at.file_uploader(key="explore_new_products").set_value(
+        ("new.csv", rows.to_csv(index=False).encode(), "text/csv"))
+    at.run()
+    at.button(key="explore_update").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("1 items added" in s.value for s in at.success)
+    assert ws.load_model(ds.name, "ease-updated-1").item_ids_[-1] == "brand-new-lamp"

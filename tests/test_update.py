@@ -133,10 +133,10 @@ def test_a_feedback_log_gives_its_rewarded_rows(tmp_path):
     pd.DataFrame({"user_id": ["a", "a", "b", "c"], "item_id": ["x", "y", "x", "z"],
                   "position": [1, 2, 1, 1], "propensity": [0.5, 0.2, 1.0, 0.9],
                   "reward": [1, 0, 2.5, 0]}).to_csv(path, index=False)
-    frame, kind = read_feedback(path)
+    frame, kind, _ = read_feedback(path)
     assert kind == "log"
     assert list(zip(frame["user_id"], frame["item_id"], strict=True)) == [("a", "x"), ("b", "x")]
-    plain, kind = read_feedback(path, kind="interactions")
+    plain, kind, _ = read_feedback(path, kind="interactions")
     assert kind == "interactions" and len(plain) == 4
 
 

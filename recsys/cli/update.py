@@ -27,6 +27,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--feedback", required=True, metavar="PATH", help="new interactions (CSV, "
                    "gz, Parquet, XLSX; columns as for --interactions) or a feedback log "
                    "(user_id, item_id, position, propensity, reward: rows with reward > 0)")
+    p.add_argument("--catalog", metavar="PATH", help="catalog rows of new products (item id, "
+                   "title, description, category, brand, price): content models (hybrid, "
+                   "coldstart) score products they have never seen from these; an interaction "
+                   "file's own title / category columns are used too")
     p.add_argument("--feedback-kind", choices=["auto", "interactions", "log"], default="auto",
                    help="how to read --feedback (default auto: a log when it has every log "
                    "column)")
@@ -52,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
     from recsys.feedback.update import (
         find_kept_run,
         read_feedback,
+        read_new_products,
         update_kept_run,
         update_saved_model,
     )
@@ -60,10 +65,14 @@ def run(args: argparse.Namespace) -> int:
     if not Path(args.feedback).is_file():
         raise CliError(f"--feedback: no such file '{args.feedback}'")
     mapping = parse_columns(args.columns, INTERACTION_ROLES, "--columns")
+    if args.catalog and not Path(args.catalog).is_file():
+        raise CliError(f"--catalog: no such file '{args.catalog}'")
     try:
-        frame, kind = read_feedback(args.feedback, kind=args.feedback_kind,
-                                    file_format=args.format, mapping=mapping or None,
-                                    value_kind=args.value_kind)
+        frame, kind, catalog = read_feedback(args.feedback, kind=args.feedback_kind,
+                                             file_format=args.format, mapping=mapping or None,
+                                             value_kind=args.value_kind)
+        if args.catalog:
+            catalog = read_new_products(args.catalog)
     except IngestError as exc:
         raise CliError(str(exc)) from exc
     source = Path(args.feedback).name + (" (rewarded log rows)" if kind == "log" else "")
@@ -79,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
                 threshold = ds.config.rating_threshold
             result = update_saved_model(folder, frame, out=args.out, user_ids=user_ids,
                                         item_ids=item_ids, source=source, device=device,
-                                        rating_threshold=threshold)
+                                        rating_threshold=threshold, catalog=catalog)
         else:
             ws = Workspace(args.workspace)
             dataset = find_kept_run(ws, args.model, args.dataset)
@@ -88,10 +97,11 @@ def run(args: argparse.Namespace) -> int:
                 ds = ws.load_dataset(dataset)
                 result = update_saved_model(kept.path, frame, out=args.out, user_ids=ds.user_ids,
                                             item_ids=ds.item_ids, source=source, device=device,
-                                            rating_threshold=ds.config.rating_threshold)
+                                            rating_threshold=ds.config.rating_threshold,
+                                            catalog=catalog)
             else:
                 result = update_kept_run(ws, dataset, args.model, frame, source=source,
-                                         new_run=args.new_run, device=device)
+                                         new_run=args.new_run, device=device, catalog=catalog)
     except WorkspaceError as exc:
         raise CliError(str(exc)) from exc
     except ValueError as exc:

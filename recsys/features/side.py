@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     from recsys.features.text import TextEmbedding
 
 __all__ = ["CategoricalFeatures", "ItemFeatures", "categorical_codes", "quantile_buckets",
-           "item_categorical_features", "user_categorical_features", "item_features",
+           "quantile_edges", "bucket_codes", "item_categorical_features", "user_categorical_features",
+           "item_features",
            "ITEM_CATEGORICAL_COLUMNS", "UNKNOWN"]
 
 UNKNOWN = "unknown"
@@ -104,17 +105,35 @@ def quantile_buckets(values: Sequence[float] | np.ndarray, n_buckets: int = 5
     Edges are quantiles of the finite values, so buckets hold about equal counts; repeated
     edges merge buckets. Labels read like ``"12.5–20"``.
     """
-    x = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=np.float64)
-    finite = np.isfinite(x)
-    codes = np.zeros(len(x), dtype=np.int64)
-    if not finite.any():
-        return codes, (UNKNOWN,)
-    edges = np.unique(np.quantile(x[finite], np.linspace(0, 1, max(1, n_buckets) + 1)))
+    edges = quantile_edges(values, n_buckets)
+    if not len(edges):
+        return np.zeros(len(values), dtype=np.int64), (UNKNOWN,)
     inner = edges[1:-1]
-    codes[finite] = np.searchsorted(inner, x[finite], side="right") + 1
+    codes = bucket_codes(values, inner)
     bounds = np.concatenate([[edges[0]], inner, [edges[-1]]])
     labels = tuple(f"{_num(lo)}–{_num(hi)}" for lo, hi in pairwise(bounds))
     return codes, (UNKNOWN, *labels)
+
+
+def quantile_edges(values: Sequence[float] | np.ndarray, n_buckets: int = 5) -> np.ndarray:
+    """Distinct quantile edges (lowest, inner…, highest) of the finite ``values``; empty
+    when none is finite."""
+    x = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=np.float64)
+    finite = x[np.isfinite(x)]
+    if not len(finite):
+        return np.zeros(0, dtype=np.float64)
+    return np.unique(np.quantile(finite, np.linspace(0, 1, max(1, n_buckets) + 1)))
+
+
+def bucket_codes(values: Sequence[float] | np.ndarray, inner_edges: np.ndarray) -> np.ndarray:
+    """Bucket ``1..B`` of each value between the ``inner_edges`` of :func:`quantile_buckets`
+    (``0`` for missing / non-finite): how new rows are bucketed with edges fitted before."""
+    x = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=np.float64)
+    finite = np.isfinite(x)
+    codes = np.zeros(len(x), dtype=np.int64)
+    codes[finite] = np.searchsorted(np.asarray(inner_edges, np.float64), x[finite],
+                                    side="right") + 1
+    return codes
 
 
 def _num(v: float) -> str:

@@ -33,10 +33,13 @@ import numpy as np
 from recsys.cache import Cancelled, Progress, ReadThroughCache
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from recsys.data.dataset import Dataset
 
 __all__ = ["TextEmbedding", "TextMethod", "TEXT_METHODS", "SENTENCE_MODEL_NAME", "item_texts",
-           "text_embeddings", "sentence_model_available", "tfidf_svd_vectors", "l2_normalise",
+           "catalog_texts", "text_embeddings", "sentence_model_available", "tfidf_svd_vectors",
+           "fit_tfidf_svd", "TfidfSvd", "l2_normalise",
            "CACHE_VERSION", "Progress", "clear_memo"]
 
 log = logging.getLogger(__name__)
@@ -93,7 +96,12 @@ def _tidy(value: Any) -> str:
 
 
 def item_texts(dataset: Dataset, columns: Sequence[str] = _TEXT_COLUMNS) -> list[str]:
-    """One tidy string per item (catalog order): ``title. description. category. brand``.
+    """One tidy string per item of ``dataset`` (catalog order): see :func:`catalog_texts`."""
+    return catalog_texts(dataset.catalog, columns)
+
+
+def catalog_texts(catalog: pd.DataFrame, columns: Sequence[str] = _TEXT_COLUMNS) -> list[str]:
+    """One tidy string per row of a canonical catalog: ``title. description. category. brand``.
 
     ``genres`` (MovieLens, ``|``-separated) and ``subcategory`` are used too when present.
     Missing or blank parts are skipped, whitespace is collapsed, and a part already contained in
@@ -102,7 +110,6 @@ def item_texts(dataset: Dataset, columns: Sequence[str] = _TEXT_COLUMNS) -> list
     would only pull unrelated items together (and lengthen the text the model encodes). An item
     with no text at all gets its id.
     """
-    catalog = dataset.catalog
     present = [c for c in columns if c in catalog.columns]
     parts = [[_tidy(v).replace("|", ", ") if c == "genres" else
               "" if c in _LABEL_COLUMNS and _tidy(v).lower() in _PLACEHOLDERS else _tidy(v)
@@ -201,8 +208,38 @@ def _sentence_vectors(texts: list[str], device: str, batch_size: int | None,
     return l2_normalise(out)[inverse.ravel()]
 
 
-def tfidf_svd_vectors(texts: Sequence[str], *, dim: int = 128, seed: int = 0) -> np.ndarray:
-    """TF-IDF of word 1–2 grams (sublinear tf) reduced by a seeded truncated SVD, normalised.
+_TFIDF_SETTINGS: dict[str, Any] = {"ngram_range": (1, 2), "sublinear_tf": True,
+                                   "strip_accents": "unicode", "dtype": np.float32,
+                                   "token_pattern": r"(?u)\b\w+\b"}
+
+
+@dataclass(frozen=True, eq=False)
+class TfidfSvd:
+    """A fitted TF-IDF + SVD text encoder, kept as plain arrays so a saved model can embed
+    texts it has never seen (new products) exactly as it embedded its catalog."""
+
+    terms: np.ndarray                 # vocabulary, in column order
+    idf: np.ndarray                   # float32 per term
+    components: np.ndarray | None     # SVD rows (k × terms); None: TF-IDF rows used as they are
+
+    def transform(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit vectors of ``texts`` in the fitted space (zero rows for texts of unknown words)."""
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        texts = [t if t.strip() else "_" for t in (_tidy(t) for t in texts)]
+        vectoriser = TfidfVectorizer(vocabulary={str(t): i for i, t in enumerate(self.terms)},
+                                     **_TFIDF_SETTINGS)
+        vectoriser.idf_ = self.idf
+        tfidf = vectoriser.transform(texts)
+        if self.components is None:
+            return l2_normalise(tfidf.toarray())
+        return l2_normalise(np.asarray(tfidf @ self.components.T))
+
+
+def fit_tfidf_svd(texts: Sequence[str], *, dim: int = 128, seed: int = 0
+                  ) -> tuple[np.ndarray, TfidfSvd | None]:
+    """TF-IDF of word 1–2 grams (sublinear tf) reduced by a seeded truncated SVD, normalised,
+    and the fitted encoder (``None`` when no word was found).
 
     With fewer distinct terms than ``dim`` (tiny catalogs) the TF-IDF rows are used as they are.
     """
@@ -212,22 +249,29 @@ def tfidf_svd_vectors(texts: Sequence[str], *, dim: int = 128, seed: int = 0) ->
 
     texts = [t if t.strip() else "_" for t in texts]
     n = len(texts)
-    vectoriser = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, strip_accents="unicode",
-                                 min_df=2 if n >= 1000 else 1, max_features=100_000,
-                                 dtype=np.float32, token_pattern=r"(?u)\b\w+\b")
+    vectoriser = TfidfVectorizer(min_df=2 if n >= 1000 else 1, max_features=100_000,
+                                 **_TFIDF_SETTINGS)
     try:
         tfidf = vectoriser.fit_transform(texts)
     except ValueError:  # empty vocabulary (e.g. every text is blank)
-        return np.zeros((n, 1), dtype=np.float32)
+        return np.zeros((n, 1), dtype=np.float32), None
+    terms = vectoriser.get_feature_names_out().astype(str)
+    idf = vectoriser.idf_.astype(np.float32)
     n_terms = tfidf.shape[1]
     k = min(dim, n_terms - 1, n - 1)
     if n_terms <= dim or k < 1:
-        return l2_normalise(tfidf.toarray())
+        return l2_normalise(tfidf.toarray()), TfidfSvd(terms, idf, None)
     svd = TruncatedSVD(n_components=k, algorithm="randomized", n_iter=5, random_state=seed)
     # The randomised SVD is a chain of thin products that multi-threaded BLAS spins on (20x
     # slower on a busy 2-core machine); one thread is fast and gives the same result.
     with threadpool_limits(limits=1, user_api="blas"):
-        return l2_normalise(svd.fit_transform(tfidf))
+        vectors = l2_normalise(svd.fit_transform(tfidf))
+    return vectors, TfidfSvd(terms, idf, svd.components_.astype(np.float32))
+
+
+def tfidf_svd_vectors(texts: Sequence[str], *, dim: int = 128, seed: int = 0) -> np.ndarray:
+    """The vectors of :func:`fit_tfidf_svd` (without the encoder)."""
+    return fit_tfidf_svd(texts, dim=dim, seed=seed)[0]
 
 
 def _dump(emb: TextEmbedding, path: Path) -> None:

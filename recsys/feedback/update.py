@@ -22,7 +22,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -34,7 +34,8 @@ from recsys.data.reading import IngestError, IngestLimits, read_table
 from recsys.feedback.logs import LOG_COLUMNS, check_log
 from recsys.workspace import Workspace, WorkspaceError, safe_name
 
-__all__ = ["UpdateResult", "FeedbackKind", "read_feedback", "feedback_interactions",
+__all__ = ["UpdateResult", "Feedback", "FeedbackKind", "read_feedback", "feedback_interactions",
+           "read_new_products",
            "update_model", "update_kept_run", "update_saved_model", "next_run_name",
            "find_kept_run", "log_rewards", "fresh_lists"]
 
@@ -86,18 +87,29 @@ def _has_log_columns(frame: pd.DataFrame) -> bool:
     return all(c in lower for c in LOG_COLUMNS)
 
 
+class Feedback(NamedTuple):
+    """Feedback read for an update: canonical interactions, how the file was read (``log`` or
+    ``interactions``) and the catalog rows it carries (titles, categories… of its products,
+    when the file has them: new products enter content models through these)."""
+
+    interactions: pd.DataFrame
+    kind: str
+    catalog: pd.DataFrame | None = None
+
+
 def feedback_interactions(raw: RawTable, *, kind: FeedbackKind = "auto",
                           file_format: str = "auto", mapping: dict[str, str] | None = None,
-                          value_kind: str | None = None) -> tuple[pd.DataFrame, str]:
+                          value_kind: str | None = None) -> Feedback:
     """Canonical interactions (``user_id, item_id`` and ``timestamp`` / ``value`` when known)
-    from a read feedback table, and the kind it was read as (``log`` or ``interactions``).
+    from a read feedback table, the kind it was read as (``log`` or ``interactions``) and the
+    catalog an interaction file carries (Online Retail descriptions, title / category columns).
 
     Raises :class:`IngestError` (one line) when the table is not usable: a log with bad rows
     (:func:`recsys.feedback.logs.check_log`), an interaction file whose validation reports an
     error, or no interaction left.
     """
     if kind == "log" or (kind == "auto" and not mapping and _has_log_columns(raw.frame)):
-        return log_rewards(raw.frame, raw.name), "log"
+        return Feedback(log_rewards(raw.frame, raw.name), "log")
     result = load_files(raw, file_format=file_format, mapping=mapping, value_kind=value_kind)
     if not result.ok:
         errors = result.report.errors
@@ -106,7 +118,25 @@ def feedback_interactions(raw: RawTable, *, kind: FeedbackKind = "auto",
     frame = result.interactions
     if not len(frame):
         raise IngestError(f"'{raw.name}' has no usable interaction")
-    return frame, "interactions"
+    return Feedback(frame, "interactions", result.catalog)
+
+
+def read_new_products(source: Any, *, name: str | None = None,
+                      limits: IngestLimits | None = None) -> pd.DataFrame:
+    """A catalog file of new products (columns guessed as for catalogs: item id, title,
+    description, category, brand, price) as a canonical frame; :class:`IngestError` (one line)
+    when it has no usable item id column or no row."""
+    from recsys.data.report import ValidationReport
+    from recsys.data.schema import CATALOG_ROLES, guess_mapping
+    from recsys.data.validation import clean_catalog
+
+    raw = read_table(source, name=name, limits=limits)
+    report = ValidationReport(source=raw.name)
+    catalog = clean_catalog(raw.frame, guess_mapping(raw.frame.columns, CATALOG_ROLES), report)
+    if catalog is None or not len(catalog):
+        errors = report.errors
+        raise IngestError(errors[0].message if errors else f"'{raw.name}' has no product row")
+    return catalog
 
 
 def log_rewards(frame: pd.DataFrame, name: str = "log") -> pd.DataFrame:
@@ -121,7 +151,7 @@ def log_rewards(frame: pd.DataFrame, name: str = "log") -> pd.DataFrame:
 
 
 def read_feedback(source: Any, *, kind: FeedbackKind = "auto", name: str | None = None,
-                  limits: IngestLimits | None = None, **settings: Any) -> tuple[pd.DataFrame, str]:
+                  limits: IngestLimits | None = None, **settings: Any) -> Feedback:
     """Read (bounded) a feedback file and turn it into interactions; see
     :func:`feedback_interactions` (``settings``: ``file_format``, ``mapping``, ``value_kind``)."""
     return feedback_interactions(read_table(source, name=name, limits=limits), kind=kind,
@@ -133,28 +163,34 @@ def _target(model: Any) -> Any:
     return getattr(model, "inner_", None) or model
 
 
-def _extend(vocab: np.ndarray, ids: np.ndarray, allowed: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Positions of ``ids`` in ``vocab``, unseen ids appended (first appearance order) when
-    ``allowed`` (else ``-1``); returns the new vocabulary and the positions."""
+def _extend(vocab: np.ndarray, ids: np.ndarray, allowed: bool | np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of ``ids`` in ``vocab``, unseen ids appended (first appearance order) where
+    ``allowed`` (one flag, or one per id; else ``-1``); returns the new vocabulary and the
+    positions."""
     index = pd.Index(vocab)
     pos = index.get_indexer(ids).astype(np.int64)
-    if allowed and (pos < 0).any():
-        fresh = pd.unique(ids[pos < 0])
+    addable = (pos < 0) & np.asarray(allowed, dtype=bool)
+    if addable.any():
+        fresh = pd.unique(ids[addable])
         vocab = np.concatenate([np.asarray(vocab, dtype=object), fresh.astype(object)])
         pos = pd.Index(vocab).get_indexer(ids).astype(np.int64)
     return vocab, pos
 
 
 def update_model(model: Any, interactions: pd.DataFrame, *, user_ids: np.ndarray | None = None,
-                 item_ids: np.ndarray | None = None, rating_threshold: float | None = None
-                 ) -> UpdateResult:
+                 item_ids: np.ndarray | None = None, rating_threshold: float | None = None,
+                 catalog: pd.DataFrame | None = None) -> UpdateResult:
     """Fold ``interactions`` into ``model`` in place and say what was done.
 
     Ids are matched against the model's own vocabulary (an updated model keeps one) or
-    ``user_ids`` / ``item_ids`` (the dataset it was fitted on). Unseen users are added; unseen
-    items are appended without collaborative signal where the model can add items, else those
-    rows are left out (said in :attr:`UpdateResult.notes`). With ``rating_threshold``, rows
-    whose ``value`` is below it are not positives and are left out too.
+    ``user_ids`` / ``item_ids`` (the dataset it was fitted on). Unseen users are added. Unseen
+    items: the content models (``hybrid``, ``coldstart``, or ``auto`` keeping one) embed them
+    from their rows of ``catalog`` (a canonical catalog frame: ``item_id`` plus title,
+    category…) and score them through their content path; other models that can add items
+    append them without collaborative signal; the rest leave those rows out (said in
+    :attr:`UpdateResult.notes`, as are new products without a catalog row). With
+    ``rating_threshold``, rows whose ``value`` is below it are not positives and are left out.
     """
     users_vocab = model.user_ids_ if model.user_ids_ is not None else user_ids
     items_vocab = model.item_ids_ if model.item_ids_ is not None else item_ids
@@ -179,15 +215,23 @@ def update_model(model: Any, interactions: pd.DataFrame, *, user_ids: np.ndarray
     target = _target(model)
     old_users, old_items = model.n_users_, model.n_items_
     users_vocab, rows = _extend(np.asarray(users_vocab, dtype=object), u_ids, target.adds_users)
-    items_vocab, cols = _extend(np.asarray(items_vocab, dtype=object), i_ids, target.adds_items)
+    content = bool(getattr(target, "needs_item_rows", False)) and target.adds_items
+    rows_of = _catalog_rows(catalog)
+    addable: bool | np.ndarray = target.adds_items
+    if content:
+        addable = np.isin(i_ids, rows_of.index.to_numpy(dtype=object)) if rows_of is not None \
+            else np.zeros(len(i_ids), dtype=bool)
+    items_vocab, cols = _extend(np.asarray(items_vocab, dtype=object), i_ids, addable)
     inside = (rows >= 0) & (cols >= 0)
     if (rows < 0).any():
         notes.append(f"{int((rows < 0).sum()):,} rows of {len(pd.unique(u_ids[rows < 0])):,} new "
                      f"users left out: {target.label} cannot add users without a retrain")
     if ((cols < 0) & (rows >= 0)).any():
         lost = (cols < 0) & (rows >= 0)
+        why = (f"{target.label} embeds new products from their catalog rows, and these have "
+               "none" if content else f"{target.label} cannot add items without a retrain")
         notes.append(f"{int(lost.sum()):,} rows of {len(pd.unique(i_ids[lost])):,} new items "
-                     f"left out: {target.label} cannot add items without a retrain")
+                     f"left out: {why}")
     rows, cols = rows[inside], cols[inside]
     if not len(rows):
         raise ValueError("no interaction of the feedback can be folded in ("
@@ -205,13 +249,16 @@ def update_model(model: Any, interactions: pd.DataFrame, *, user_ids: np.ndarray
         had = np.asarray(old_seen[rows[known_before], cols[known_before]]).ravel() > 0
         fresh[np.flatnonzero(known_before)[had]] = False
     t0 = time.perf_counter()
-    method = model.update(new, events=(rows[fresh], cols[fresh]))
-    seconds = time.perf_counter() - t0
     items_added = shape[1] - old_items
+    item_rows = None
+    if content and items_added:
+        item_rows = rows_of.loc[items_vocab[old_items:]].reset_index()  # type: ignore[union-attr]
+    method = model.update(new, events=(rows[fresh], cols[fresh]), items=item_rows)
+    seconds = time.perf_counter() - t0
     if items_added:
-        notes.append(f"{items_added:,} new items appended"
-                     + ("" if target.name == "als" else " with no collaborative signal "
-                        "until a retrain"))
+        notes.append(f"{items_added:,} new items appended" + (
+            " through their content path (catalog text and fields)" if content else
+            "" if target.name == "als" else " with no collaborative signal until a retrain"))
     model.user_ids_, model.item_ids_ = users_vocab, items_vocab
     digest = hashlib.sha256(f"{model.fingerprint_}:{len(rows)}".encode())
     digest.update(key.astype(np.int64).tobytes())
@@ -224,6 +271,15 @@ def update_model(model: Any, interactions: pd.DataFrame, *, user_ids: np.ndarray
                         users_added=shape[0] - old_users, items_added=items_added,
                         interactions=len(rows), new_pairs=int(fresh.sum()),
                         seconds=seconds, notes=notes)
+
+
+def _catalog_rows(catalog: pd.DataFrame | None) -> pd.DataFrame | None:
+    """``catalog`` indexed by its ``item_id`` as strings (first row of a repeated id)."""
+    if catalog is None or "item_id" not in catalog.columns or not len(catalog):
+        return None
+    ids = catalog["item_id"].astype(str)
+    keep = ~ids.duplicated().to_numpy()
+    return catalog.loc[keep].assign(item_id=ids[keep]).set_index("item_id")
 
 
 _UPDATED = re.compile(r"-updated-(\d+)$")
@@ -242,7 +298,8 @@ def next_run_name(existing: list[str], run: str) -> str:
 
 def update_kept_run(workspace: Workspace | str | Path, dataset_name: str, run_name: str,
                     feedback_frame: pd.DataFrame, *, source: str = "feedback",
-                    new_run: str | None = None, device: str | None = None) -> UpdateResult:
+                    new_run: str | None = None, device: str | None = None,
+                    catalog: pd.DataFrame | None = None) -> UpdateResult:
     """Update the kept model ``run_name`` of ``dataset_name`` with ``feedback_frame``
     (canonical interactions, e.g. from :func:`read_feedback`, or a feedback log frame, whose
     rewarded rows are taken) and keep it as a new run.
@@ -250,7 +307,8 @@ def update_kept_run(workspace: Workspace | str | Path, dataset_name: str, run_na
     The new run (``new_run`` or :func:`next_run_name`) sits beside the old one, whose files are
     never touched; its record says what it was updated from and with what. It is not evaluated,
     so it carries no metrics (and no dataset fingerprint: the pages do not take it for a model
-    evaluated on the current data). Raises :class:`WorkspaceError` for an unknown run.
+    evaluated on the current data). ``catalog``: rows of new products (see
+    :func:`update_model`). Raises :class:`WorkspaceError` for an unknown run.
     """
     if _has_log_columns(feedback_frame):  # a feedback log uploaded as it is
         feedback_frame = log_rewards(feedback_frame, source)
@@ -270,7 +328,7 @@ def update_kept_run(workspace: Workspace | str | Path, dataset_name: str, run_na
     else:
         threshold = ws.read_meta(dataset_name).get("config", {}).get("rating_threshold")
     result = update_model(model, feedback_frame, user_ids=user_ids, item_ids=item_ids,
-                          rating_threshold=threshold)
+                          rating_threshold=threshold, catalog=catalog)
     name = safe_name(new_run) if new_run else next_run_name(list(runs), run_name)
     if name == run_name or name in runs:
         raise WorkspaceError(f"A kept model '{name}' already exists; choose another name.")
@@ -303,8 +361,8 @@ def find_kept_run(workspace: Workspace, run: str, dataset: str | None = None) ->
 def update_saved_model(folder: str | Path, feedback_frame: pd.DataFrame, *,
                        out: str | Path | None = None, user_ids: np.ndarray | None = None,
                        item_ids: np.ndarray | None = None, source: str = "feedback",
-                       device: str | None = None,
-                       rating_threshold: float | None = None) -> UpdateResult:
+                       device: str | None = None, rating_threshold: float | None = None,
+                       catalog: pd.DataFrame | None = None) -> UpdateResult:
     """Update the model saved in ``folder`` and save it into ``out`` (default: the first free
     ``<folder>-updated-<n>`` beside it; never ``folder`` itself), with an ``update.json`` that
     says what was done. A model saved without its ids needs ``user_ids`` / ``item_ids``."""
@@ -324,7 +382,7 @@ def update_saved_model(folder: str | Path, feedback_frame: pd.DataFrame, *,
         raise WorkspaceError(f"'{out}' exists and is not an empty folder.")
     model = load_model(folder, device=device)
     result = update_model(model, feedback_frame, user_ids=user_ids, item_ids=item_ids,
-                          rating_threshold=rating_threshold)
+                          rating_threshold=rating_threshold, catalog=catalog)
     result.updated_from, result.source, result.run = str(folder), source, str(out)
     model.save(out)
     (out / "update.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n",

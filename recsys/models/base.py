@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal, Self
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -177,8 +178,8 @@ class Recommender(ABC):
                        if dataset.n_context_pairs else self.seen_)  # saved once, not twice
 
     # -- online updates --------------------------------------------------------------------
-    def update(self, new: sp.csr_matrix, *, events: tuple[np.ndarray, np.ndarray] | None = None
-               ) -> str:
+    def update(self, new: sp.csr_matrix, *, events: tuple[np.ndarray, np.ndarray] | None = None,
+               items: pd.DataFrame | None = None) -> str:
         """Fold the new positives ``new`` in without retraining; returns how (one phrase).
 
         ``new`` is users × items in the grown shape: rows from :attr:`n_users_` on are new users,
@@ -187,7 +188,9 @@ class Recommender(ABC):
         gain the new pairs; what else changes is model-specific (:meth:`_update`). Users without
         new pairs score exactly as before, except where the model's scores are shared by
         everyone (popularity counts). ``events`` (user, item positions in time order) lets
-        sequence models append in order.
+        sequence models append in order. ``items`` (catalog rows of the new columns, in column
+        order) lets content models embed new products (:class:`~recsys.models.content.
+        ContentItems`); other models ignore it.
         """
         if not self.updatable:
             raise ValueError(f"{self.label or self.name} cannot be updated online; retrain it")

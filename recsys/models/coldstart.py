@@ -40,7 +40,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -50,11 +50,13 @@ from pydantic import Field
 
 from recsys.data.dataset import Dataset
 from recsys.models.base import Callback, Recommender
+from recsys.models.content import ContentItems
 from recsys.models.registry import register
 from recsys.models.training import TrainConfig, make_generator, train
 
 __all__ = ["ColdStartConfig", "ColdStart", "GeneratorSettings", "GeneratedEmbeddings",
-           "factorise", "generate_embeddings", "GENERATORS"]
+           "factorise", "generate_embeddings", "GENERATORS", "generator_arrays",
+           "generate_from_arrays"]
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +126,9 @@ class GeneratedEmbeddings:
     user_proj: np.ndarray  # items × k: P A
     items: np.ndarray      # items × k: G(content) for every item
     temperature: float
+    #: The trained generator as plain arrays (:func:`generator_arrays`): it embeds products
+    #: added after training (online updates).
+    generator: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 class _WarmItems:
@@ -210,7 +215,33 @@ def _finish(net: Any, p: np.ndarray, content: np.ndarray, temperature: float,
         items = net.generator(torch.as_tensor(content, device=device)).float().cpu().numpy()
         critic = net.critic.weight.detach().float().cpu().numpy()
     return GeneratedEmbeddings((p @ critic).astype(np.float32), items.astype(np.float32),
-                               temperature)
+                               temperature, generator_arrays(net.generator))
+
+
+GENERATOR_PREFIX = "generator."
+
+
+def generator_arrays(generator: torch.nn.Module) -> dict[str, np.ndarray]:
+    """The generator's weights as ``float32`` arrays keyed ``generator.<name>`` (for a model's
+    saved state; no pickle)."""
+    return {GENERATOR_PREFIX + k: v.detach().float().cpu().numpy()
+            for k, v in generator.state_dict().items()}
+
+
+def generate_from_arrays(arrays: dict[str, np.ndarray], content: np.ndarray) -> np.ndarray:
+    """``G(content)`` with the generator saved by :func:`generator_arrays` (CPU, float32)."""
+    from recsys.models.coldstart_net import Generator
+
+    weights = {k[len(GENERATOR_PREFIX):]: torch.as_tensor(v) for k, v in arrays.items()
+               if k.startswith(GENERATOR_PREFIX)}
+    if not weights:
+        raise ValueError("the model was saved without its generator; retrain it to add "
+                         "new products")
+    hidden, d_in = weights["hidden.weight"].shape
+    net = Generator(d_in, hidden, weights["out.weight"].shape[0])
+    net.load_state_dict(weights)
+    with torch.no_grad():
+        return net(torch.as_tensor(content, dtype=torch.float32)).numpy().astype(np.float32)
 
 
 def generated_share(popularity: np.ndarray, cold_shrink: float) -> np.ndarray:
@@ -222,7 +253,7 @@ def generated_share(popularity: np.ndarray, cold_shrink: float) -> np.ndarray:
 
 
 @register
-class ColdStart(Recommender):
+class ColdStart(ContentItems, Recommender):
     """EASE for known products, embeddings generated from content for new and rare ones."""
 
     name = "coldstart"
@@ -237,9 +268,9 @@ class ColdStart(Recommender):
         cfg = self.config
         t0 = time.perf_counter()
         x = (self.seen_ > 0).astype(np.float32).tocsr()
-        content, self.text_note_ = item_content(dataset, x, text_method=cfg.text_method,
-                                                side_weight=cfg.side_weight, device=self.device_,
-                                                seed=cfg.seed)
+        content, self.text_note_, self.encoder_ = item_content(
+            dataset, x, text_method=cfg.text_method, side_weight=cfg.side_weight,
+            device=self.device_, seed=cfg.seed)
         weights = ease_item_weights(x, cfg.l2, self.device_)
         gen = generate_embeddings(self, x, weights, content, cfg, dataset=dataset,
                                   callback=callback)
@@ -247,6 +278,7 @@ class ColdStart(Recommender):
         self.collab_ = (weights * (1.0 - beta)[None, :]).astype(np.float32)
         self.user_proj_ = gen.user_proj
         self.gen_out_ = (gen.items * (beta * cfg.cold_scale)[:, None]).astype(np.float32)
+        self.generator_ = gen.generator
         log.info("coldstart (%s) fitted in %.1f s (%s)", cfg.generator,
                  time.perf_counter() - t0, self.text_note_)
 
@@ -261,9 +293,22 @@ class ColdStart(Recommender):
         collab, generated = self.score_parts(users)
         return collab + generated
 
+    def _grow(self, n_users: int, n_items: int) -> None:
+        """New products (``new_content_``, see :class:`ContentItems`): no EASE weights, their
+        generated embedding at the full generated share."""
+        from recsys.models.online import pad_rows, pad_square
+
+        if self.new_content_ is None:
+            return
+        self.collab_ = pad_square(self.collab_, n_items)
+        self.user_proj_ = pad_rows(self.user_proj_, n_items)
+        fresh = generate_from_arrays(self.generator_, self.new_content_) * self.config.cold_scale
+        self.gen_out_ = np.concatenate([self.gen_out_, fresh.astype(np.float32)])
+
     def _state(self) -> dict[str, np.ndarray]:
         return {**super()._state(), "collab": self.collab_, "user_proj": self.user_proj_,
-                "gen_out": self.gen_out_, "text_note": np.array(self.text_note_)}
+                "gen_out": self.gen_out_, "text_note": np.array(self.text_note_),
+                **self._encoder_state(), **self.generator_}
 
     def _load_state(self, state: dict[str, np.ndarray]) -> None:
         super()._load_state(state)
@@ -271,3 +316,5 @@ class ColdStart(Recommender):
         self.user_proj_ = state["user_proj"]
         self.gen_out_ = state["gen_out"]
         self.text_note_ = str(state["text_note"]) if "text_note" in state else ""
+        self._load_encoder(state)
+        self.generator_ = {k: v for k, v in state.items() if k.startswith(GENERATOR_PREFIX)}

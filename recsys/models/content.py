@@ -5,52 +5,37 @@ EASE item-item weights, and the per-item content share of the hybrid."""
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar, NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
 
+from recsys.features.encoder import ItemEncoder, content_vectors
+
 if TYPE_CHECKING:
+    import pandas as pd
+
     from recsys.data.dataset import Dataset
 
-__all__ = ["content_vectors", "item_content", "ease_item_weights", "content_blend"]
+__all__ = ["ItemContent", "ContentItems", "content_vectors", "item_content", "ease_item_weights", "content_blend"]
 
 log = logging.getLogger(__name__)
 
 
-def _normalise(x: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return (x / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+class ItemContent(NamedTuple):
+    """Content vectors of the catalog, a note on the text embedding, and the fitted encoder
+    that gives products added later their vectors in the same space."""
 
-
-def content_vectors(text: np.ndarray | None, codes: np.ndarray, cardinalities: tuple[int, ...],
-                    side_weight: float) -> np.ndarray:
-    """Unit content vector per item: ``√(1−s)·text ⊕ √s·one-hot(fields)`` (unknown code dropped).
-
-    Either part may be missing (no text, or no categorical fields); the other then takes all.
-    """
-    n = codes.shape[0]
-    onehot = [np.eye(card, dtype=np.float32)[codes[:, f]][:, 1:]
-              for f, card in enumerate(cardinalities) if card > 1]
-    side = _normalise(np.hstack(onehot)) if onehot else np.zeros((n, 0), dtype=np.float32)
-    text = _normalise(text) if text is not None and text.shape[1] else np.zeros((n, 0), np.float32)
-    if not side.shape[1] or not side.any():
-        side_weight = 0.0
-    if not text.shape[1]:
-        side_weight = 1.0 if side.shape[1] else 0.0
-    parts = [text * np.float32(np.sqrt(1.0 - side_weight)),
-             side * np.float32(np.sqrt(side_weight))]
-    out = _normalise(np.hstack(parts))
-    if not out.shape[1]:
-        out = np.zeros((n, 1), dtype=np.float32)
-    return out
+    vectors: np.ndarray
+    note: str
+    encoder: ItemEncoder
 
 
 def item_content(dataset: Dataset, x: sp.csr_matrix, *, text_method: str, side_weight: float,
-                 device: str, seed: int) -> tuple[np.ndarray, str]:
-    """Unit content vector per item (text embedding ⊕ categorical fields) and a note saying
-    which text embedding was used. ``text_method="auto"`` chooses between the sentence model
-    and TF-IDF on an inner split of the training matrix ``x``
+                 device: str, seed: int) -> ItemContent:
+    """Unit content vector per item (text embedding ⊕ categorical fields), a note saying
+    which text embedding was used and the encoder. ``text_method="auto"`` chooses between the
+    sentence model and TF-IDF on an inner split of the training matrix ``x``
     (:mod:`recsys.models.text_choice`)."""
     from recsys.features.side import item_categorical_features
     from recsys.features.text import item_texts, sentence_model_available, text_embeddings
@@ -58,7 +43,8 @@ def item_content(dataset: Dataset, x: sp.csr_matrix, *, text_method: str, side_w
 
     fields = item_categorical_features(dataset)
     if side_weight >= 1.0:
-        return content_vectors(None, fields.codes, fields.cardinalities, 1.0), "no text"
+        return ItemContent(content_vectors(None, fields.codes, fields.cardinalities, 1.0),
+                           "no text", ItemEncoder.fit(dataset, "none", 1.0, seed=seed))
     texts = item_texts(dataset)
 
     def build(method: str) -> tuple[np.ndarray, str]:
@@ -67,10 +53,13 @@ def item_content(dataset: Dataset, x: sp.csr_matrix, *, text_method: str, side_w
                                side_weight), emb.describe()
 
     if text_method != "auto":
-        return build(text_method)
-    choice = choose_text_method(x, build, sentence_available=sentence_model_available(),
-                                seed=seed)
-    return choice.content, choice.note
+        vectors, note = build(text_method)
+        method = text_method
+    else:
+        choice = choose_text_method(x, build, sentence_available=sentence_model_available(),
+                                    seed=seed)
+        vectors, note, method = choice.content, choice.note, choice.method
+    return ItemContent(vectors, note, ItemEncoder.fit(dataset, method, side_weight, seed=seed))
 
 
 def ease_item_weights(x: sp.csr_matrix, l2: float, device: str = "cpu") -> np.ndarray:
@@ -112,3 +101,43 @@ def content_blend(popularity: np.ndarray, content_weight: float, cold_shrink: fl
     with np.errstate(divide="ignore", invalid="ignore"):
         frac = np.where(n > 0, cold_shrink / (cold_shrink + n), 1.0)
     return (content_weight + (1.0 - content_weight) * frac).astype(np.float32)
+
+
+class ContentItems:
+    """Mixin for content models (``hybrid``, ``coldstart``): in an online update, products the
+    model has never seen enter through the content path, embedded by the model's own
+    :class:`~recsys.features.encoder.ItemEncoder` from their catalog rows.
+
+    :meth:`update` takes ``items`` (the catalog rows of the new columns, in column order) and
+    leaves their vectors in ``new_content_`` for the model's ``_grow``; a model saved before it
+    kept an encoder cannot add products and says so.
+    """
+
+    adds_items: ClassVar[bool] = True
+    #: New products need their catalog rows (``items``) to be added.
+    needs_item_rows: ClassVar[bool] = True
+    encoder_: ItemEncoder | None = None
+    new_content_: np.ndarray | None = None
+
+    def update(self, new: sp.csr_matrix, *, events: tuple[np.ndarray, np.ndarray] | None = None,
+               items: pd.DataFrame | None = None) -> str:
+        extra = new.shape[1] - self.n_items_  # type: ignore[attr-defined]
+        self.new_content_ = None
+        if extra > 0:
+            if self.encoder_ is None:
+                raise ValueError("this model was saved without its content encoder, so it "
+                                 "cannot add new products; retrain it")
+            if items is None or len(items) != extra:
+                raise ValueError(f"{extra:,} new products need their catalog rows (title, "
+                                 "category…) to enter through the content path")
+            self.new_content_ = self.encoder_.encode(items, device=self.device_)  # type: ignore[attr-defined]
+        try:
+            return super().update(new, events=events)  # type: ignore[misc]
+        finally:
+            self.new_content_ = None
+
+    def _encoder_state(self) -> dict[str, np.ndarray]:
+        return self.encoder_.state() if self.encoder_ is not None else {}
+
+    def _load_encoder(self, state: dict[str, np.ndarray]) -> None:
+        self.encoder_ = ItemEncoder.from_state(state)

@@ -36,7 +36,13 @@ from pydantic import Field
 
 from recsys.data.dataset import Dataset
 from recsys.models.base import Callback, FitStopped, ModelConfig, Recommender
-from recsys.models.content import content_blend, content_vectors, ease_item_weights, item_content
+from recsys.models.content import (
+    ContentItems,
+    content_blend,
+    content_vectors,
+    ease_item_weights,
+    item_content,
+)
 from recsys.models.registry import register
 
 __all__ = ["HybridConfig", "Hybrid", "content_vectors", "ease_item_weights", "content_blend"]
@@ -72,7 +78,7 @@ class HybridConfig(ModelConfig):
 
 
 @register
-class Hybrid(Recommender):
+class Hybrid(ContentItems, Recommender):
     """EASE blended with a text/attribute content profile, favouring content for rare items."""
 
     name = "hybrid"
@@ -88,9 +94,9 @@ class Hybrid(Recommender):
         t0 = time.perf_counter()
         x = (self.seen_ > 0).astype(np.float32)
         popularity = np.diff(x.tocsc().indptr)
-        content, self.text_note_ = item_content(dataset, x.tocsr(), text_method=cfg.text_method,
-                                                side_weight=cfg.side_weight, device=self.device_,
-                                                seed=cfg.seed)
+        content, self.text_note_, self.encoder_ = item_content(
+            dataset, x.tocsr(), text_method=cfg.text_method, side_weight=cfg.side_weight,
+            device=self.device_, seed=cfg.seed)
         collab = ease_item_weights(x, cfg.l2, self.device_)
         alpha = content_blend(popularity, cfg.content_weight, cfg.cold_shrink)
         # Match the content part's magnitude to the collaborative weights over warm items:
@@ -103,6 +109,8 @@ class Hybrid(Recommender):
         content_sq = float(((cw @ gram) * cw).sum() - np.sum(self_sq ** 2))
         ratio = collab_norm / np.sqrt(content_sq) if content_sq > 0 and collab_norm > 0 else 1.0
         gamma = cfg.content_scale * ratio
+        self.gamma_ = float(gamma)
+        self.generator_: dict[str, np.ndarray] = {}
         self.user_proj_ = np.zeros((len(alpha), 0), dtype=np.float32)
         self.gen_out_ = np.zeros((len(alpha), 0), dtype=np.float32)
         if cfg.cold_path == "generated":
@@ -138,6 +146,7 @@ class Hybrid(Recommender):
         self.history_.clear()
         self.user_proj_ = gen.user_proj
         self.gen_out_ = (gen.items * (alpha * cfg.generated_scale)[:, None]).astype(np.float32)
+        self.generator_ = gen.generator
 
     def _to_device(self) -> None:
         self.tensors_: dict[str, Any] | None = None
@@ -176,11 +185,34 @@ class Hybrid(Recommender):
         collab, content = self.score_parts(users)
         return collab + content
 
+    def _grow(self, n_users: int, n_items: int) -> None:
+        """New products (``new_content_``, see :class:`ContentItems`): scored by content alone
+        (content share 1, no EASE weights), plus their generated embedding on the generated
+        path, exactly as a catalog product without interactions was at training."""
+        from recsys.models.coldstart import generate_from_arrays
+        from recsys.models.online import pad_rows, pad_square
+
+        if self.new_content_ is None:
+            return
+        fresh = self.new_content_.astype(np.float32)
+        self.collab_ = pad_square(self.collab_, n_items)
+        self.content_ = np.concatenate([self.content_, fresh])
+        self.alpha_ = np.concatenate([self.alpha_, np.ones(len(fresh), np.float32)])
+        self.content_out_ = np.concatenate([self.content_out_, fresh * np.float32(self.gamma_)])
+        self.user_proj_ = pad_rows(self.user_proj_, n_items)
+        if self.gen_out_.shape[1]:
+            made = generate_from_arrays(self.generator_, fresh) * self.config.generated_scale
+            self.gen_out_ = np.concatenate([self.gen_out_, made.astype(np.float32)])
+        else:
+            self.gen_out_ = pad_rows(self.gen_out_, n_items)
+        self._to_device()
+
     def _state(self) -> dict[str, np.ndarray]:
         return {**super()._state(), "collab": self.collab_, "content": self.content_,
                 "content_out": self.content_out_, "alpha": self.alpha_,
                 "user_proj": self.user_proj_, "gen_out": self.gen_out_,
-                "text_note": np.array(self.text_note_)}
+                "text_note": np.array(self.text_note_), "gamma": np.float64(self.gamma_),
+                **self._encoder_state(), **self.generator_}
 
     def _load_state(self, state: dict[str, np.ndarray]) -> None:
         super()._load_state(state)
@@ -192,4 +224,15 @@ class Hybrid(Recommender):
         self.user_proj_ = state.get("user_proj", empty)
         self.gen_out_ = state.get("gen_out", empty)
         self.text_note_ = str(state["text_note"]) if "text_note" in state else ""
+        self.gamma_ = float(state["gamma"]) if "gamma" in state else self._saved_gamma()
+        self._load_encoder(state)
+        from recsys.models.coldstart import GENERATOR_PREFIX
+
+        self.generator_ = {k: v for k, v in state.items() if k.startswith(GENERATOR_PREFIX)}
         self._to_device()
+
+    def _saved_gamma(self) -> float:
+        """γ of a model saved before it was stored: content_out = content · α · γ."""
+        scale = self.content_ * self.alpha_[:, None]
+        big = np.abs(scale) > 1e-6
+        return float(np.median(self.content_out_[big] / scale[big])) if big.any() else 1.0
