@@ -15,8 +15,9 @@ from pydantic import ValidationError
 
 import ui
 from explore_chart import curve_figure
+from export_view import show_export
 from recsys.data.reading import IngestError
-from recsys.export import ExportConfig, new_export_dir, zip_folder
+from recsys.export import ExportConfig, new_export_dir
 from recsys.export.explore import export_explored_lists
 from recsys.export.writers import EXPORT_FORMATS
 from recsys.feedback import PolicyConfig
@@ -322,17 +323,8 @@ else:
                 shutil.rmtree(folder, ignore_errors=True)
     last = st.session_state.get(LAST_EXPORT)
     if last is not None and last[0] == owner and Path(last[1]).is_dir():
-        folder = Path(last[1])
-        files = sorted(p for p in folder.iterdir() if p.name.startswith("lists-"))
-        if files:
-            b = st.columns(2)
-            b[0].download_button(f"Download {ui.md_escape(files[0].name)}", files[0].read_bytes,
-                                 file_name=files[0].name, key="explore_dl_lists",
-                                 type="primary", on_click="ignore")
-            b[1].download_button("Download all (zip with manifest.json)",
-                                 lambda: zip_folder(folder), file_name=f"{folder.name}.zip",
-                                 mime="application/zip", key="explore_dl_zip", on_click="ignore")
-            st.caption(f"Written to {ui.md_escape(folder)}.")
+        show_export(Path(last[1]), "explore_dl")
+        st.caption(f"Written to {ui.md_escape(last[1])}.")
 
 
 # ----------------------------------------------------------------------------- feedback log

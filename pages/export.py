@@ -14,6 +14,7 @@ import streamlit as st
 from pydantic import ValidationError
 
 import ui
+from export_view import DAMAGED, damaged_export, open_export, show_export
 from recsys.data.segments import SEGMENT_LABELS, USER_SEGMENTS
 from recsys.export import (
     ExportConfig,
@@ -22,9 +23,7 @@ from recsys.export import (
     item_clusters,
     list_exports,
     new_export_dir,
-    read_manifest,
     split_metrics,
-    zip_folder,
 )
 from recsys.export.scopes import SCOPE_KINDS, SCOPE_RESTRICTS, ScopeKind, ScopeRestrict
 from recsys.export.writers import EXPORT_FORMATS
@@ -46,8 +45,6 @@ SCOPES: dict[ScopeKind, str] = {"all": "All users", "segment": "A user segment",
           "item_set": "A saved item set"}
 RESTRICTS: dict[ScopeRestrict, str] = {"users": "users who interacted with it (full lists)",
                                        "lists": "every user, lists made of its items only"}
-MIME = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet", "jsonl": "application/jsonl"}
-PREVIEW_ROWS = 20
 
 ds = ui.page_start("Export")
 st.caption(f"Dataset **{ui.md_escape(ds.name)}** · {ds.n_users:,} users × {ds.n_items:,} items · lists hold only "
@@ -285,75 +282,6 @@ if go:
     finally:
         if folder is not None and st.session_state.get(LAST) != str(folder):
             shutil.rmtree(folder, ignore_errors=True)
-
-
-def head_of_file(path: Path, rows: int) -> pd.DataFrame:
-    """The first ``rows`` rows of an export file, read without loading the whole file (CSV cells
-    as written, so neutralised cells show their guard)."""
-    ext = path.suffix.lstrip(".")
-    if ext == "parquet":
-        import pyarrow.parquet as pq
-
-        batch = next(pq.ParquetFile(path).iter_batches(batch_size=rows), None)
-        return batch.to_pandas() if batch is not None else pd.DataFrame()
-    if ext == "jsonl":
-        return pd.read_json(path, lines=True, nrows=rows, dtype=False)
-    return pd.read_csv(path, nrows=rows, dtype=str, keep_default_na=False)
-
-
-#: What can go wrong reading an export folder someone changed by hand (a deleted, truncated or
-#: edited file): each is shown as a message naming the file, never as a traceback.
-DAMAGED = (OSError, ValueError, KeyError, IndexError, TypeError)
-
-
-def damaged_export(path: Path, exc: Exception) -> None:
-    """Say that ``path`` of an export is missing or unreadable, and how to get it back."""
-    reason = "it is missing" if not path.exists() else \
-        f"it cannot be read ({str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__})"
-    st.warning(f"The export file {ui.md_escape(path)} cannot be shown: {ui.md_escape(reason)}. "
-               "Export again with the button above (the old folder can be deleted).")
-
-
-def open_export(folder: Path) -> tuple[dict, Path] | None:
-    """The manifest of an export and its list file, or ``None`` (with a message) when either is
-    missing or damaged."""
-    try:
-        manifest = read_manifest(folder)
-        name = str(manifest["files"][0]["name"])
-    except DAMAGED as exc:
-        damaged_export(folder / "manifest.json", exc)
-        return None
-    path = folder / name
-    if not path.is_file():
-        damaged_export(path, FileNotFoundError(str(path)))
-        return None
-    return manifest, path
-
-
-def show_export(folder: Path, key: str) -> None:
-    """Download buttons (the list file, and everything as a zip) and the manifest."""
-    opened = open_export(folder)
-    if opened is None:
-        return
-    manifest, path = opened
-    try:
-        head = head_of_file(path, PREVIEW_ROWS)  # reads the file: a damaged one fails here
-    except DAMAGED as exc:
-        damaged_export(path, exc)
-        return
-    ext = path.suffix.lstrip(".")
-    b = st.columns(2)
-    # Both downloads are made when clicked (callables), not on every rerun of the page.
-    b[0].download_button(f"Download {ui.md_escape(path.name)}", path.read_bytes, file_name=path.name,
-                         mime=MIME.get(ext, "application/octet-stream"), key=f"{key}_file", type="primary",
-                         on_click="ignore")  # a download needs no rerun of the page
-    b[1].download_button("Download all (zip with manifest.json)", lambda: zip_folder(folder),
-                         file_name=f"{folder.name}.zip", mime="application/zip", key=f"{key}_zip",
-                         on_click="ignore")
-    st.dataframe(head, hide_index=True, key=f"{key}_preview")
-    st.caption(f"The first {PREVIEW_ROWS} rows of {ui.md_escape(path.name)}, as written.")
-    with st.expander("manifest.json", expanded=False):
-        st.json(manifest)
 
 
 last = st.session_state.get(LAST)

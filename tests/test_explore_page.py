@@ -152,6 +152,8 @@ def test_exploring_lists_are_exported_with_propensities(workspace_dir):
     assert (lists["propensity"] < 1).any()  # ε-greedy slots are random
     assert lists["user_id"].nunique() == ds.n_users
     assert at.get("download_button")
+    preview = next(d.value for d in at.dataframe if "propensity" in d.value.columns)
+    assert len(preview) == 20  # the first rows of the file, as the Export page shows them
 
 
 def test_feedback_log_updates_the_model_and_gives_fresh_lists(workspace_dir):
