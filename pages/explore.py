@@ -377,6 +377,14 @@ def _new_product_rows(upload: object | None) -> pd.DataFrame | None:
         raise _CatalogProblem(str(exc)) from exc
 
 
+def everyone_lists(new_run: str) -> bytes:
+    """Top-10 lists of the updated run for every customer it knows (new ones included)."""
+    model = ws.load_model(ds.name, new_run)
+    users = model.user_ids_ if model.user_ids_ is not None else ds.user_ids
+    lists = fresh_lists(model, users, k=10, user_ids=ds.user_ids, item_ids=ds.item_ids)
+    return lists.to_csv(index=False).encode()
+
+
 st.subheader("Update the model from this feedback")
 st.caption("Folds the log's rewarded rows (reward above 0) into a copy of the kept model without "
            "a full retrain: the customers in it get fresh lists at once (their histories, and "
@@ -427,6 +435,11 @@ if held is not None and held[0] == owner:
                     f"(first {min(len(lists), 200):,} rows shown)")
         st.dataframe(lists.head(200), hide_index=True, key="explore_fresh_lists",
                      column_config={"score": st.column_config.NumberColumn(format="%.4f")})
-        st.download_button("Download the fresh lists (CSV)", lists.to_csv(index=False),
-                           file_name=f"fresh-lists-{new_run}.csv", mime="text/csv",
-                           key="explore_dl_fresh", on_click="ignore")
+        d = st.columns(2)
+        d[0].download_button("Download the fresh lists (CSV)", lists.to_csv(index=False),
+                             file_name=f"fresh-lists-{new_run}.csv", mime="text/csv",
+                             key="explore_dl_fresh", on_click="ignore")
+        d[1].download_button(  # made when clicked: every customer's list from the new run
+            "Download lists for every customer (CSV)", lambda: everyone_lists(new_run),
+            file_name=f"lists-{new_run}.csv", mime="text/csv", key="explore_dl_everyone",
+            on_click="ignore")

@@ -12,6 +12,7 @@ import pytest
 from recsys import build_dataset
 from recsys.data.reading import IngestError
 from recsys.feedback.update import (
+    fresh_lists,
     next_run_name,
     read_feedback,
     update_kept_run,
@@ -198,3 +199,19 @@ def test_saved_model_update_applies_the_rating_threshold(shop, tmp_path):
     unfiltered = update_saved_model(tmp_path / "ease", feedback, out=tmp_path / "b",
                                     user_ids=shop.user_ids, item_ids=shop.item_ids)
     assert unfiltered.interactions == 2
+
+
+def test_fresh_lists_for_every_customer_of_an_updated_model(shop):
+    """After an update that adds a customer, lists for everyone the model knows: K rows each,
+    the newcomer included, and never an item the customer already has."""
+    model = _fit("ease", shop)
+    feedback = pd.DataFrame({"user_id": ["newcomer", "newcomer", "u1"],
+                             "item_id": ["i1", "i2", "i7"]})
+    update_model(model, feedback, user_ids=shop.user_ids, item_ids=shop.item_ids)
+    lists = fresh_lists(model, model.user_ids_, k=10)
+    assert lists.groupby("user_id").size().eq(10).all()
+    assert lists["user_id"].nunique() == shop.n_users + 1
+    mine = set(lists.loc[lists["user_id"] == "newcomer", "item_id"])
+    assert not mine & {"i1", "i2"}
+    had = lists.merge(feedback, on=["user_id", "item_id"])
+    assert had.empty
