@@ -231,7 +231,7 @@ def add_engine_args(p: argparse.ArgumentParser) -> None:
     from recsys.export.engines import ENGINES, RAY_INSTALL_HINT
 
     p.add_argument("--engine", choices=list(ENGINES), default="local", help="where blocks of "
-                   "users are scored: local (this process, default) or ray (Ray tasks; "
+                   "users are scored: local (this process, default) or ray (Ray actors; "
                    f"{RAY_INSTALL_HINT})")
     p.add_argument("--ray-address", metavar="auto|HOST:PORT", help="--engine ray: connect to "
                    "a running Ray cluster (auto: the one this node belongs to); without it a "
