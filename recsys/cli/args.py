@@ -23,7 +23,7 @@ from recsys.device import DEVICE_CHOICES
 __all__ = ["CliError", "parse_columns", "add_input_args", "add_filter_args", "add_dataset_args",
            "add_model_args", "check_ranges", "load_result", "load_dataset", "json_arg",
            "rerank_arg", "one_line", "model_names_help", "add_engine_args", "open_engine_arg",
-           "MAX_K"]
+           "add_cold_item_frac_arg", "MAX_K"]
 
 #: The longest list ``--k`` asks for; beyond it a "list" is a dump of the catalog.
 MAX_K = 1000
@@ -116,6 +116,14 @@ def model_names_help() -> str:
     from recsys.models.registry import MODEL_MODULES
 
     return ", ".join(MODEL_MODULES)
+
+
+def add_cold_item_frac_arg(p: argparse.ArgumentParser) -> None:
+    """``--cold-item-frac``: the share of items ``--split item-cold`` holds out whole
+    (``evaluate`` and ``train``; its range is checked by :func:`check_ranges`)."""
+    p.add_argument("--cold-item-frac", type=float, default=0.2,
+                   help="--split item-cold: share of items held out whole as new products "
+                   "(default 0.2)")
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:

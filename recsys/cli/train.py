@@ -1,8 +1,8 @@
 """``python -m recsys train``: fit one model, save its folder, print (and write) its metrics.
 
-By default the interactions are split (``--split``, ``--test-frac``, ``--seed``, as
-``evaluate``) and the model is measured on the held-out part; ``--split none`` trains on every
-interaction and measures nothing. ``--validation-frac`` carves validation pairs out of the
+By default the interactions are split (``--split``, ``--test-frac``, ``--cold-item-frac``,
+``--seed``, as ``evaluate``) and the model is measured on the held-out part; ``--split none``
+trains on every interaction and measures nothing. ``--validation-frac`` carves validation pairs out of the
 training part for early stopping (epoch-trained models; the training page does the same).
 
 The command works under ``torchrun`` unchanged: ``torchrun --nproc-per-node 2 -m recsys train
@@ -23,7 +23,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from recsys.cli.args import CliError, add_dataset_args, add_input_args, add_model_args, json_arg, load_dataset
+from recsys.cli.args import (
+    CliError,
+    add_cold_item_frac_arg,
+    add_dataset_args,
+    add_input_args,
+    add_model_args,
+    json_arg,
+    load_dataset,
+)
 from recsys.data.splits import SPLIT_METHODS, SplitConfig, split_dataset
 
 __all__ = ["add_arguments", "run"]
@@ -41,6 +49,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="hold-out protocol the metrics are measured on (default random; none = "
                    "train on everything, no metrics)")
     p.add_argument("--test-frac", type=float, default=0.2, help="held-out share (default 0.2)")
+    add_cold_item_frac_arg(p)
     p.add_argument("--validation-frac", type=float, default=0.0,
                    help="share of the training pairs kept for early stopping of epoch-trained "
                    "models (default 0: train every configured epoch)")
@@ -60,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     train_ds = ds
     if args.split != "none":
         split = split_dataset(ds, SplitConfig(method=args.split, test_frac=args.test_frac,
-                                              seed=args.seed))
+                                              cold_item_frac=args.cold_item_frac, seed=args.seed))
         train_ds = split.train
         if not len(split.test_users):
             raise CliError(f"nothing to measure: no user has held-out interactions under --split "
