@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import time
 from pathlib import Path
@@ -33,6 +32,7 @@ from recsys.cli.args import (
     load_dataset,
 )
 from recsys.data.splits import SPLIT_METHODS, SplitConfig, split_dataset
+from recsys.device import torchrun_env
 
 __all__ = ["add_arguments", "run"]
 
@@ -58,7 +58,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from recsys.models import create_model
-    from recsys.models.distributed import RankFailed, torchrun_env
+    from recsys.models.distributed import RankFailed
 
     if not 0.0 <= args.validation_frac < 1.0:
         raise CliError(f"--validation-frac must be a share from 0 (off) to 1 (excluded), e.g. 0.1 "
@@ -122,11 +122,10 @@ def _rank() -> int:
     """This process's rank under torchrun (0 without it): only rank 0 writes."""
     import torch.distributed as dist
 
-    from recsys.models.distributed import torchrun_env
-
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank()
-    return int(os.environ.get("RANK", "0")) if torchrun_env() is not None else 0
+    env = torchrun_env()
+    return int(env["RANK"]) if env is not None else 0
 
 
 def _leave_group() -> None:
