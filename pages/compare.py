@@ -24,7 +24,7 @@ from recsys.labels import metric_label
 from recsys.rerank import METHODS, RerankConfig, RerankContext, make_lists
 from recsys.rerank.bands import held_out_comparison
 from recsys.rerank.preview import score_breakdown
-from recsys.sampling import SampleConfig
+from recsys.sampling import Band, SampleConfig
 from recsys.workspace import WorkspaceError
 
 log = logging.getLogger(__name__)
@@ -224,10 +224,9 @@ def show_held_out() -> None:
     for r in table.itertuples():
         f = fmt.get(r.metric, "{:.4f}")
         rows.append({"list": r.list, "figure": metric_label(r.metric),
-                     "value (95 % band)": f"{f.format(r.value)} ({f.format(r.low)}–"
-                                          f"{f.format(r.high)})",
+                     "value (95 % band)": Band(r.value, r.low, r.high).format(f),
                      "change (95 % band)": "" if r.list == first or np.isnan(r.delta) else
-                     f"{r.delta:+.4f} ({r.delta_low:+.4f} to {r.delta_high:+.4f})"})
+                     Band(r.delta, r.delta_low, r.delta_high).format("{:.4f}", signed=True)})
     st.dataframe(pd.DataFrame(rows), hide_index=True, key="compare_held_out",
                  height=min(35 * (len(rows) + 1) + 3, 720))  # every row without scrolling
     st.caption(f"{ui.sample_caption(sample)} Top-{n} lists, the same customers for every list; "

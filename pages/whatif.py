@@ -156,9 +156,8 @@ def _metric_row(current: dict, baseline: dict, bands: dict[str, Band],
                    help=f"Unboosted: {fmt.format(baseline[name])}; the change is shown as % of "
                    "it (as the change itself when it is more than ten times it).")
         band, change = bands[name], deltas[name]
-        col.caption(f"95 %: {fmt.format(band.low)}–{fmt.format(band.high)}"
-                    + ("" if change.low == change.high == 0 else
-                       f" · change {fmt.format(change.low)} to {fmt.format(change.high)}"))
+        col.caption(f"95 %: {band.span(fmt)}" + ("" if change.low == change.high == 0 else
+                                                  f" · change {change.span(fmt, signed=True)}"))
 
 
 def _exposure_chart(table: pd.DataFrame, by: str, title: str) -> go.Figure:

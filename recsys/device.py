@@ -11,13 +11,32 @@ import os
 from functools import lru_cache
 from typing import Literal, get_args
 
-__all__ = ["resolve_device", "describe_device", "DeviceChoice", "DEVICE_CHOICES"]
+__all__ = ["resolve_device", "describe_device", "torchrun_env", "DeviceChoice", "DEVICE_CHOICES",
+           "TORCHRUN_VARS"]
 
 log = logging.getLogger(__name__)
 
 #: What a user may ask for (``cuda:N`` is accepted too, see :func:`resolve_device`).
 DeviceChoice = Literal["auto", "cpu", "cuda", "mps"]
 DEVICE_CHOICES: tuple[DeviceChoice, ...] = get_args(DeviceChoice)
+#: The variables ``torchrun`` sets for every process it starts.
+TORCHRUN_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+
+
+def torchrun_env() -> dict[str, str] | None:
+    """The torchrun variables when this process was started by torchrun with more than one
+    process (all of :data:`TORCHRUN_VARS` set, ``WORLD_SIZE`` > 1), else ``None``: the one
+    rule for "under torchrun" (each process's GPU here, the rank that writes in ``recsys
+    train``; the process group of :mod:`recsys.models.distributed` follows the same rule).
+    A ``WORLD_SIZE`` that is not a whole number is a ``ValueError`` saying so."""
+    env = {k: os.environ[k] for k in TORCHRUN_VARS if k in os.environ}
+    if len(env) < len(TORCHRUN_VARS):
+        return None
+    try:
+        world = int(env["WORLD_SIZE"])
+    except ValueError:
+        raise ValueError(f"WORLD_SIZE must be a whole number (got '{env['WORLD_SIZE']}')") from None
+    return env if world > 1 else None
 
 
 def resolve_device(preference: str | None = None) -> str:
@@ -54,10 +73,9 @@ def resolve_device(preference: str | None = None) -> str:
 
 def _local_gpu() -> str:
     """``cuda``, or under torchrun with several processes ``cuda:LOCAL_RANK`` (one GPU each)."""
-    local = os.environ.get("LOCAL_RANK")
-    world = os.environ.get("WORLD_SIZE", "1")
-    if local is not None and local.isdigit() and world.isdigit() and int(world) > 1:
-        return f"cuda:{local}"
+    env = torchrun_env()
+    if env is not None and env["LOCAL_RANK"].isdigit():
+        return f"cuda:{env['LOCAL_RANK']}"
     return "cuda"
 
 

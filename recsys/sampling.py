@@ -123,10 +123,20 @@ class Band:
     def contains(self, x: float) -> bool:
         return self.low <= x <= self.high
 
+    def span(self, fmt: str = "{:.4f}", signed: bool = False) -> str:
+        """The band alone, ``0.1201–0.1267``; ``signed`` (a change) writes the sign of both
+        ends and joins them with "to", ``-0.0010 to +0.0023``, where a dash would read as a
+        minus."""
+        if signed:
+            sign = fmt.replace("{:", "{:+", 1)
+            return f"{sign.format(self.low)} to {sign.format(self.high)}"
+        return f"{fmt.format(self.low)}–{fmt.format(self.high)}"
+
     def format(self, fmt: str = "{:.4f}", signed: bool = False) -> str:
-        """``0.1234 (95 %: 0.1201–0.1267)``; ``signed`` writes ``+``/``−`` on both ends."""
-        f = (lambda v: ("+" if v > 0 else "") + fmt.format(v)) if signed else fmt.format
-        return f"{f(self.value)} (95 %: {f(self.low)} to {f(self.high)})"
+        """The figure and its band, ``0.1234 (0.1201–0.1267)``, or signed (a change)
+        ``+0.0012 (-0.0010 to +0.0023)``: what What-if and Compare show."""
+        value = fmt.replace("{:", "{:+", 1) if signed else fmt
+        return f"{value.format(self.value)} ({self.span(fmt, signed)})"
 
 
 def mean_band(values: np.ndarray) -> Band:

@@ -178,11 +178,44 @@ def test_evaluate_item_cold_start_without_timestamps(tmp_path, capsys):
     assert results["ease"]["ndcg"] > results["pop"]["ndcg"]
 
 
-def test_cold_item_frac_out_of_range_is_one_line(tmp_path, capsys):
+@needs_ml
+def test_train_item_cold_start_holds_out_the_asked_share(tmp_path, capsys):
+    """``train --split item-cold --cold-item-frac`` holds out that share of items whole, as
+    ``evaluate`` does: metrics.json records the share and the figures ``evaluate`` gives with
+    the same options (and a different share gives different figures)."""
+    import pandas as pd
+
+    from recsys.cli import main
+
+    rated = pd.read_csv(ML100K, sep="\t", header=None, names=["user_id", "item_id", "r", "t"])
+    log = tmp_path / "log.csv"
+    rated.loc[rated["user_id"] <= 100, ["user_id", "item_id"]].to_csv(log, index=False)
+    runs = {}
+    for frac in ("0.1", "0.4"):
+        split = ["--split", "item-cold", "--cold-item-frac", frac]
+        out, report = tmp_path / f"model-{frac}", tmp_path / f"eval-{frac}.json"
+        assert main(["train", "--interactions", str(log), "--model", "pop", *split,
+                     "--out", str(out)]) == 0
+        assert main(["evaluate", "--interactions", str(log), "--models", "pop", *split,
+                     "--json", str(report)]) == 0
+        record = json.loads((out / "metrics.json").read_text())
+        assert record["split"]["method"] == "item-cold"
+        assert record["split"]["cold_item_frac"] == float(frac)
+        evaluated = json.loads(report.read_text())["results"][0]
+        for name in ("ndcg", "recall", "new_recall", "new_share"):
+            assert record["metrics"][name] == pytest.approx(evaluated[name]), name
+        runs[frac] = record["metrics"]
+    capsys.readouterr()
+    assert runs["0.1"]["ndcg"] != runs["0.4"]["ndcg"]
+
+
+@pytest.mark.parametrize("command", [["evaluate", "--models", "pop"],
+                                     ["train", "--model", "pop", "--out", "m"]])
+def test_cold_item_frac_out_of_range_is_one_line(tmp_path, capsys, command):
     from recsys.cli import main
 
     (tmp_path / "log.csv").write_text("user_id,item_id\n1,1\n1,2\n2,1\n")
-    code = main(["evaluate", "--interactions", str(tmp_path / "log.csv"), "--models", "pop",
+    code = main([command[0], "--interactions", str(tmp_path / "log.csv"), *command[1:],
                  "--split", "item-cold", "--cold-item-frac", "1.5"])
     assert code == 2
     assert "--cold-item-frac must be a share between 0 and 1" in capsys.readouterr().err

@@ -197,3 +197,37 @@ def test_train_command_refuses_a_split_with_nothing_held_out(tmp_path: Path, cap
     err = capsys.readouterr().err
     assert code == 1 and "--split none" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "m").exists()
+
+
+TORCHRUN = {"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1", "MASTER_ADDR": "127.0.0.1",
+            "MASTER_PORT": "29500"}
+
+
+@pytest.mark.parametrize("env, under", [
+    (TORCHRUN, True),
+    ({**TORCHRUN, "WORLD_SIZE": "1"}, False),  # one process: nothing to share
+    ({k: v for k, v in TORCHRUN.items() if k != "MASTER_PORT"}, False),  # not torchrun's
+    ({"LOCAL_RANK": "1", "WORLD_SIZE": "2"}, False),
+])
+def test_one_torchrun_rule_for_the_device_and_the_rank(monkeypatch: pytest.MonkeyPatch, env, under):
+    """The device of a process and the rank that writes follow the one torchrun rule
+    (:func:`recsys.device.torchrun_env`)."""
+    from recsys import device
+    from recsys.cli import train
+
+    for name in device.TORCHRUN_VARS:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert (device.torchrun_env() is not None) is under
+    assert device._local_gpu() == ("cuda:1" if under else "cuda")
+    assert train._rank() == (1 if under else 0)
+
+
+def test_a_world_size_that_is_no_number_is_named(monkeypatch: pytest.MonkeyPatch):
+    from recsys.device import torchrun_env
+
+    for name, value in {**TORCHRUN, "WORLD_SIZE": "two"}.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match="WORLD_SIZE must be a whole number"):
+        torchrun_env()

@@ -31,6 +31,21 @@ def test_coarse_clustering_flags_the_planted_tail_groups(shop):
     assert flagged[~in_tail_group].mean() <= 0.5  # …and most busy items are not in them
 
 
+@pytest.mark.parametrize("threshold, max_exposure", [(0.8, 0.5), (0.6, 0.9)])
+def test_coarse_tail_clusters_are_the_ones_the_map_would_flag(shop, threshold, max_exposure):
+    """The coarse clusters the sample keeps are judged by the map's own tail-cluster rule:
+    the cluster table of the same coarse labels flags exactly those clusters."""
+    from recsys.maps.stats import cluster_stats, flag_tail_clusters
+
+    ds, _, vectors = shop
+    labels, order = coarse_tail_clusters(vectors, ds.popularity, ds.is_tail,
+                                         tail_share_threshold=threshold, max_exposure=max_exposure)
+    stats = flag_tail_clusters(cluster_stats(labels, popularity=ds.popularity, is_tail=ds.is_tail),
+                               tail_share_threshold=threshold, max_exposure=max_exposure)
+    assert len(order) > 0
+    assert set(stats.loc[stats["is_tail_cluster"], "cluster"]) == set(order.tolist())
+
+
 def test_sample_keeps_every_tail_cluster_item_and_asked_items(shop):
     ds, planted, vectors = shop
     flagged, _ = coarse_tail_items(vectors, ds.popularity, ds.is_tail)

@@ -14,6 +14,7 @@ from recsys.rerank.bands import banded_deltas, banded_figures, held_out_comparis
 from recsys.rerank.pipeline import make_lists
 from recsys.sampling import (
     EVAL_USERS_ENV,
+    Band,
     SampleConfig,
     mean_band,
     paired_band,
@@ -125,3 +126,13 @@ def test_a_sampled_band_contains_the_every_user_figure(fitted):
     bands = banded_figures(part)
     for metric in ("ndcg", "recall", "arp", "novelty"):
         assert bands[metric].contains(full.summary[metric]), metric
+
+
+def test_band_text_is_what_what_if_and_compare_show():
+    band = Band(0.12345, 0.1201, 0.1267)
+    assert band.span() == "0.1201–0.1267"
+    assert band.format("{:.3f}") == "0.123 (0.120–0.127)"
+    change = Band(0.0012, -0.001, 0.0023)
+    assert change.span(signed=True) == "-0.0010 to +0.0023"  # no dash that reads as a minus
+    assert change.format(signed=True) == "+0.0012 (-0.0010 to +0.0023)"
+    assert Band(-0.5, -0.6, -0.4).format("{:.1%}", signed=True) == "-50.0% (-60.0% to -40.0%)"

@@ -222,3 +222,52 @@ def test_thompson_with_the_rank_prior_ignores_a_prepared_calibrated_prior(shop):
     calibrated = run_arm(with_prior, Arm("thompson", exploration=0.5), seed=3)
     assert not (np.array_equal(calibrated.item, a.item)
                 and np.array_equal(calibrated.propensity, a.propensity))
+
+
+def _scored_per_day(prepared, hit_model):
+    """Every day's candidates and prior scored afresh for that day's customers alone."""
+    from recsys.feedback.pools import prior_means, with_target_candidates
+    from recsys.rerank import candidates_from_model
+
+    model, train, cfg = prepared.model, prepared.train, prepared.config
+    c = max(cfg.candidates, cfg.k)
+    out = []
+    for day in prepared.days:
+        users = day.cands.users
+        cands = candidates_from_model(model, train, users, c, exclude=train.known)
+        cands = with_target_candidates(model, train, cands, c, prepared.targets, train.known, None)
+        out.append((cands, prior_means(hit_model, cands, train) if len(users) else None))
+    return out
+
+
+@pytest.mark.parametrize("name", ["ease", "als"])
+def test_a_customer_scored_once_gets_the_candidates_of_every_day(shop, name):
+    """Customers active on several days are scored once: each day's candidates and Thompson
+    prior are exactly those scored for that day's customers alone."""
+    prepared = prepare_replay(create_model(name, {}), shop, REPLAY, thompson_prior=True)
+    users = np.concatenate([d.cands.users for d in prepared.days])
+    assert len(users) > len(np.unique(users))  # some come back on another day
+    assert prepared.has_prior
+    for day, (cands, prior) in zip(prepared.days, _scored_per_day(prepared, prepared.hit_model),
+                                   strict=True):
+        np.testing.assert_array_equal(day.cands.users, cands.users)
+        np.testing.assert_array_equal(day.cands.items, cands.items)
+        np.testing.assert_array_equal(day.cands.scores, cands.scores)
+        np.testing.assert_array_equal(day.prior, prior)
+
+
+def test_no_target_item_adds_padding_without_scoring(shop):
+    """Without any exploration target the added columns are the padding the model would give."""
+    from recsys.feedback.pools import with_target_candidates
+    from recsys.rerank import candidates_from_model
+
+    model = create_model("pop", {}).fit(shop, device="cpu")
+    none = np.zeros(shop.n_items, dtype=bool)
+    for users in (np.arange(7), np.zeros(0, dtype=np.int64)):
+        cands = candidates_from_model(model, shop, users, 5, exclude=shop.known)
+        got = with_target_candidates(model, shop, cands, 5, none, shop.known, None)
+        scored = candidates_from_model(model, shop, users, 5, exclude=shop.known,
+                                       allowed_items=none)
+        assert got.items.shape == (len(users), cands.c + scored.c)
+        np.testing.assert_array_equal(got.items[:, cands.c:], scored.items)
+        np.testing.assert_array_equal(got.scores[:, cands.c:], scored.scores)

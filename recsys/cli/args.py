@@ -23,7 +23,7 @@ from recsys.device import DEVICE_CHOICES
 __all__ = ["CliError", "parse_columns", "add_input_args", "add_filter_args", "add_dataset_args",
            "add_model_args", "check_ranges", "load_result", "load_dataset", "json_arg",
            "rerank_arg", "one_line", "model_names_help", "add_engine_args", "open_engine_arg",
-           "MAX_K"]
+           "add_cold_item_frac_arg", "MAX_K"]
 
 #: The longest list ``--k`` asks for; beyond it a "list" is a dump of the catalog.
 MAX_K = 1000
@@ -116,6 +116,14 @@ def model_names_help() -> str:
     from recsys.models.registry import MODEL_MODULES
 
     return ", ".join(MODEL_MODULES)
+
+
+def add_cold_item_frac_arg(p: argparse.ArgumentParser) -> None:
+    """``--cold-item-frac``: the share of items ``--split item-cold`` holds out whole
+    (``evaluate`` and ``train``; its range is checked by :func:`check_ranges`)."""
+    p.add_argument("--cold-item-frac", type=float, default=0.2,
+                   help="--split item-cold: share of items held out whole as new products "
+                   "(default 0.2)")
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
@@ -231,7 +239,7 @@ def add_engine_args(p: argparse.ArgumentParser) -> None:
     from recsys.export.engines import ENGINES, RAY_INSTALL_HINT
 
     p.add_argument("--engine", choices=list(ENGINES), default="local", help="where blocks of "
-                   "users are scored: local (this process, default) or ray (Ray tasks; "
+                   "users are scored: local (this process, default) or ray (Ray actors; "
                    f"{RAY_INSTALL_HINT})")
     p.add_argument("--ray-address", metavar="auto|HOST:PORT", help="--engine ray: connect to "
                    "a running Ray cluster (auto: the one this node belongs to); without it a "

@@ -13,7 +13,14 @@ import json
 import time
 from pathlib import Path
 
-from recsys.cli.args import CliError, add_dataset_args, add_input_args, json_arg, load_dataset
+from recsys.cli.args import (
+    CliError,
+    add_cold_item_frac_arg,
+    add_dataset_args,
+    add_input_args,
+    json_arg,
+    load_dataset,
+)
 from recsys.data.splits import SPLIT_METHODS, Split, SplitConfig, split_dataset
 
 __all__ = ["add_arguments", "run", "HEADER", "NEW_ITEM_HEADER"]
@@ -32,9 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "'{\"ease\": {\"l2\": 300}}'")
     p.add_argument("--split", default="random", choices=list(SPLIT_METHODS))
     p.add_argument("--test-frac", type=float, default=0.2)
-    p.add_argument("--cold-item-frac", type=float, default=0.2,
-                   help="--split item-cold: share of items held out whole as new products "
-                   "(default 0.2)")
+    add_cold_item_frac_arg(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", dest="json_path", help="write results as JSON to this path")
 

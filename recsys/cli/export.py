@@ -48,7 +48,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="output folder (created; lists file + "
                    "manifest.json)")
     p.add_argument("--chunk-users", type=int, default=2048, help="users scored and written per "
-                   "block (one Ray task each with --engine ray; default 2048)")
+                   "block (one Ray actor call each with --engine ray; default 2048)")
     add_engine_args(p)
     add_policy_args(p)
 

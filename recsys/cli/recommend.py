@@ -4,7 +4,7 @@ every user as ``user_id,item_id,rank,score,is_tail`` (rank from 1).
 Lists are made and written one block of customers at a time (Parquet row groups or CSV
 chunks), with a progress line per block, so no users × items matrix and no table of every list
 is ever held: memory stays that of one block whatever the number of customers. Each block goes
-through one :class:`BlockLists`, scored here or as a Ray task (``--engine ray``,
+through one :class:`BlockLists`, scored here or by a Ray worker (``--engine ray``,
 :mod:`recsys.export.engines`); the driver writes the blocks in order either way."""
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from recsys.cli.args import (
     open_engine_arg,
     rerank_arg,
 )
+from recsys.export.lists import BlockScorer
 from recsys.export.writers import open_table_writer
 from recsys.rerank.config import METHODS, RERANK_OPTIONS_HELP
 
@@ -81,26 +82,24 @@ def list_frame(ds: Any, users: np.ndarray, items: np.ndarray, scores: np.ndarray
 
 @dataclass(frozen=True)
 class BlockLists:
-    """The rows of one block of customers (:func:`list_frame`), picklable so a Ray task can
-    make them: without ``rerank`` the model's own top-``k`` of what it has not seen, with it
-    the best 100 unseen (every interacted item excluded) re-ranked with ``context``."""
+    """The rows of one block of customers (:func:`list_frame`), picklable so a Ray worker can
+    make them: the lists come from an export's :class:`~recsys.export.lists.BlockScorer`,
+    without a re-ranker the model's own top-``k`` of what it has not seen, with one the best
+    100 unseen (every interacted item excluded) re-ranked with ``context``."""
 
-    model: Any
-    ds: Any
-    k: int
-    rerank: Any = None
-    context: Any = None
+    scorer: BlockScorer
+
+    @classmethod
+    def of(cls, model: Any, ds: Any, k: int, rerank: Any = None, context: Any = None
+           ) -> BlockLists:
+        if rerank is None:
+            return cls(BlockScorer(model, ds, k, k, None, None, None))
+        return cls(BlockScorer(model, ds, k, max(100, k), rerank, context, ds.known))
 
     def __call__(self, users: np.ndarray) -> pd.DataFrame:
-        from recsys.rerank import make_lists
-
-        if self.rerank is None:
-            lists = make_lists(self.model, self.ds, users, self.k, candidates=self.k)
-        else:
-            lists = make_lists(self.model, self.ds, users, self.k, steps=self.rerank,
-                               context=self.context, candidates=max(100, self.k),
-                               exclude=self.ds.known)
-        return list_frame(self.ds, users, np.asarray(lists.items), np.asarray(lists.score))
+        lists = self.scorer.lists(users)
+        return list_frame(self.scorer.dataset, users, np.asarray(lists.items),
+                          np.asarray(lists.score))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -126,7 +125,7 @@ def _recommend(args: argparse.Namespace, model: Any, rerank_config: Any, engine:
         context = RerankContext(ds, hit_model=hit_model_for(rerank_config, model, ds))
     block, total, rows = block_users(ds.n_items), ds.n_users, 0
     blocks = [np.arange(start, min(start + block, total)) for start in range(0, total, block)]
-    scorer = BlockLists(engine.prepare(model), ds, args.k, rerank_config, context)
+    scorer = BlockLists.of(engine.prepare(model), ds, args.k, rerank_config, context)
     t1 = time.perf_counter()
     with open_table_writer(Path(args.out)) as writer:  # one block of lists in memory at a time
         for users, frame in zip(blocks, engine.map(scorer, blocks), strict=True):

@@ -1,8 +1,8 @@
 """``python -m recsys train``: fit one model, save its folder, print (and write) its metrics.
 
-By default the interactions are split (``--split``, ``--test-frac``, ``--seed``, as
-``evaluate``) and the model is measured on the held-out part; ``--split none`` trains on every
-interaction and measures nothing. ``--validation-frac`` carves validation pairs out of the
+By default the interactions are split (``--split``, ``--test-frac``, ``--cold-item-frac``,
+``--seed``, as ``evaluate``) and the model is measured on the held-out part; ``--split none``
+trains on every interaction and measures nothing. ``--validation-frac`` carves validation pairs out of the
 training part for early stopping (epoch-trained models; the training page does the same).
 
 The command works under ``torchrun`` unchanged: ``torchrun --nproc-per-node 2 -m recsys train
@@ -17,14 +17,22 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from recsys.cli.args import CliError, add_dataset_args, add_input_args, add_model_args, json_arg, load_dataset
+from recsys.cli.args import (
+    CliError,
+    add_cold_item_frac_arg,
+    add_dataset_args,
+    add_input_args,
+    add_model_args,
+    json_arg,
+    load_dataset,
+)
 from recsys.data.splits import SPLIT_METHODS, SplitConfig, split_dataset
+from recsys.device import torchrun_env
 
 __all__ = ["add_arguments", "run"]
 
@@ -41,6 +49,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="hold-out protocol the metrics are measured on (default random; none = "
                    "train on everything, no metrics)")
     p.add_argument("--test-frac", type=float, default=0.2, help="held-out share (default 0.2)")
+    add_cold_item_frac_arg(p)
     p.add_argument("--validation-frac", type=float, default=0.0,
                    help="share of the training pairs kept for early stopping of epoch-trained "
                    "models (default 0: train every configured epoch)")
@@ -49,7 +58,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from recsys.models import create_model
-    from recsys.models.distributed import RankFailed, torchrun_env
+    from recsys.models.distributed import RankFailed
 
     if not 0.0 <= args.validation_frac < 1.0:
         raise CliError(f"--validation-frac must be a share from 0 (off) to 1 (excluded), e.g. 0.1 "
@@ -60,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     train_ds = ds
     if args.split != "none":
         split = split_dataset(ds, SplitConfig(method=args.split, test_frac=args.test_frac,
-                                              seed=args.seed))
+                                              cold_item_frac=args.cold_item_frac, seed=args.seed))
         train_ds = split.train
         if not len(split.test_users):
             raise CliError(f"nothing to measure: no user has held-out interactions under --split "
@@ -113,11 +122,10 @@ def _rank() -> int:
     """This process's rank under torchrun (0 without it): only rank 0 writes."""
     import torch.distributed as dist
 
-    from recsys.models.distributed import torchrun_env
-
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank()
-    return int(os.environ.get("RANK", "0")) if torchrun_env() is not None else 0
+    env = torchrun_env()
+    return int(env["RANK"]) if env is not None else 0
 
 
 def _leave_group() -> None:

@@ -8,8 +8,10 @@ block order, so both engines write the same file.
 * :class:`LocalEngine` (``local``, the default) calls the scorer block after block in this
   process.
 * :class:`RayEngine` (``ray``, the optional ``requirements-scale.txt``) puts the scorer into
-  the Ray object store once (``ray.put``) and scores the blocks as Ray tasks of one CPU each,
-  a bounded number in flight, collecting them in order. Without an address it starts a quiet
+  the Ray object store once (``ray.put``) and hands it to one Ray actor per CPU (one CPU
+  each), which unpickles it once and keeps it: the model and the dataset's caches are rebuilt
+  once per worker, not once per block. Blocks go to the actors in turn, a bounded number in
+  flight, and are collected in order. Without an address it starts a quiet
   local Ray on this machine's cores and shuts it down afterwards; ``auto`` or ``HOST:PORT``
   connects to a running cluster (whose nodes need ``requirements.txt`` installed; the
   ``recsys`` package itself is shipped with the job).
@@ -109,9 +111,15 @@ def _worker_threads() -> Iterator[None]:
                 os.environ[name] = value
 
 
-def _call(fn: Callable[[Any], Any], block: Any) -> Any:
-    """The body of every Ray task: ``fn`` arrives from the object store, ``block`` by value."""
-    return fn(block)
+class _Holder:
+    """The body of every Ray actor: ``fn`` arrives from the object store once, when the actor
+    starts, and is kept; every block then arrives by value and is scored with it."""
+
+    def __init__(self, fn: Callable[[Any], Any]) -> None:
+        self._fn = fn
+
+    def call(self, block: Any) -> Any:
+        return self._fn(block)
 
 
 def check_address(address: str) -> None:
@@ -142,7 +150,8 @@ def import_ray() -> Any:
 
 
 class RayEngine:
-    """Blocks as Ray tasks (``num_cpus=1`` each), at most ``in_flight`` at once, in order.
+    """Blocks scored by Ray actors holding the scorer (one per CPU, ``num_cpus=1`` each), at
+    most ``in_flight`` blocks at once, yielded in order.
 
     ``address`` ``None`` starts a local Ray with ``num_cpus`` (default: this machine's cores),
     no dashboard and no worker logs, shut down by :meth:`close`; ``auto`` or ``HOST:PORT``
@@ -165,7 +174,7 @@ class RayEngine:
         cpus = int(ray.cluster_resources().get("CPU", 1))
         self.cpus = max(1, cpus)
         self.in_flight = in_flight or 2 * self.cpus
-        self._task = ray.remote(num_cpus=1)(_call)
+        self._actor = ray.remote(num_cpus=1)(_Holder)
 
     def _init(self, address: str | None, num_cpus: int | None) -> None:
         ray = self._ray
@@ -208,16 +217,26 @@ class RayEngine:
         return copy
 
     def map(self, fn: Callable[[In], Out], blocks: Iterable[In]) -> Iterator[Out]:
-        """``fn(block)`` of every block as Ray tasks; ``fn`` goes into the object store once."""
+        """``fn(block)`` of every block on the actors; ``fn`` goes into the object store once
+        and is unpickled once per actor. Actors start as the first blocks arrive (an export of
+        one block starts one) and block ``i`` goes to actor ``i mod cpus``; they are ended when
+        the blocks are done (or the caller stops early), freeing their CPUs."""
         ray = self._ray
         fn_ref = ray.put(fn)
+        actors: list[Any] = []
         pending: deque[Any] = deque()
-        for block in blocks:
-            pending.append(self._task.remote(fn_ref, block))
-            if len(pending) >= self.in_flight:
+        try:
+            for n, block in enumerate(blocks):
+                if len(actors) < self.cpus:
+                    actors.append(self._actor.remote(fn_ref))
+                pending.append(actors[n % len(actors)].call.remote(block))
+                if len(pending) >= self.in_flight:
+                    yield ray.get(pending.popleft())
+            while pending:
                 yield ray.get(pending.popleft())
-        while pending:
-            yield ray.get(pending.popleft())
+        finally:
+            for actor in actors:
+                ray.kill(actor)
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "address": self.address or "local", "cpus": self.cpus,

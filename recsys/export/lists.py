@@ -99,25 +99,32 @@ class BlockScorer:
     """Everything one block of users needs to become export rows, picklable so an engine can
     send it to other processes once (:mod:`recsys.export.engines`) and call it per block.
 
-    Calling it with user positions makes their lists with :func:`~recsys.rerank.make_lists`
-    (``candidates`` best unseen items, ``exclude`` kept out, ``allowed_items`` only, re-ranked
-    by ``steps`` with ``context``) and turns them into rows (:func:`export_frame`).
+    :meth:`lists` makes the lists of some user positions with :func:`~recsys.rerank.
+    make_lists` (``candidates`` best unseen items, ``exclude`` kept out, ``allowed_items``
+    only, re-ranked by ``steps`` with ``context``); calling the scorer turns them into rows
+    (:func:`export_frame`). ``recommend``'s blocks (:class:`recsys.cli.recommend.BlockLists`)
+    make their lists with :meth:`lists` too and only write other rows.
     """
 
     model: Any
     dataset: Dataset
     k: int
     candidates: int
-    steps: Sequence[Any]
-    context: RerankContext
+    steps: Steps
+    context: RerankContext | None
     exclude: Any
     allowed_items: np.ndarray | None = None
 
+    def lists(self, users: np.ndarray) -> Any:
+        """The (re-ranked) top-``k`` lists of ``users``: a :class:`~recsys.rerank.Reranked`."""
+        return make_lists(self.model, self.dataset, users, self.k, steps=self.steps,
+                          context=self.context, candidates=self.candidates,
+                          exclude=self.exclude, allowed_items=self.allowed_items)
+
     def __call__(self, users: np.ndarray) -> ScoredBlock:
-        lists = make_lists(self.model, self.dataset, users, self.k, steps=self.steps,
-                           context=self.context, candidates=self.candidates,
-                           exclude=self.exclude, allowed_items=self.allowed_items)
-        frame = export_frame(lists, self.dataset, self.context.item_clusters)
+        lists = self.lists(users)
+        clusters = self.context.item_clusters if self.context is not None else None
+        frame = export_frame(lists, self.dataset, clusters)
         return ScoredBlock(frame, np.asarray(lists.items))
 
 

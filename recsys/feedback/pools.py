@@ -47,10 +47,17 @@ def with_target_candidates(model: Any, dataset: Dataset, cands: Candidates, c: i
                            allowed: np.ndarray | None) -> Candidates:
     """The model's ``c`` best candidates followed by its ``c`` best exploration targets (tail
     or new items) not already among them: a model whose top-C holds only head items still
-    has tail items to explore. The first columns keep the model's own order."""
+    has tail items to explore. The first columns keep the model's own order. Without any
+    target item (e.g. no new item within the age cut-off) nothing is scored for them: the
+    added columns are padding."""
     mask = targets if allowed is None else targets & allowed
-    extra = candidates_from_model(model, dataset, cands.users, c, exclude=exclude,
-                                  allowed_items=mask)
+    if np.any(mask):
+        extra = candidates_from_model(model, dataset, cands.users, c, exclude=exclude,
+                                      allowed_items=mask)
+    else:  # no target to add: the padding the model's top-c of nothing is, without scoring
+        width = c if cands.n_users else min(c, dataset.n_items)
+        extra = Candidates(cands.users, np.full((cands.n_users, width), -1, dtype=np.int64),
+                           np.full((cands.n_users, width), -np.inf, dtype=np.float32))
     n = dataset.n_items
     rows = np.arange(cands.n_users, dtype=np.int64)[:, None]
     main_keys = np.where(cands.items >= 0, rows * n + cands.items, -1)

@@ -100,12 +100,32 @@ def _day_of(pairs: pd.DataFrame, start: pd.Timestamp) -> np.ndarray:
     return ((ts - start) // pd.Timedelta(days=1)).to_numpy(dtype=np.int64)
 
 
+def _day_pool(model: Any, train: Dataset, users: np.ndarray, c: int, targets: np.ndarray,
+              hit_model: Any) -> tuple[Candidates, np.ndarray | None]:
+    """The candidates (best ``c`` unseen, then best ``c`` targets) of every customer active on
+    some replayed day, scored once: the model does not change between the days and excludes
+    the same training items, so a customer's candidates are the same on every day they come
+    back; each day takes its customers' rows. Also their prior means (``None`` without a hit
+    model)."""
+    pool = candidates_from_model(model, train, users, c, exclude=train.known)
+    pool = with_target_candidates(model, train, pool, c, targets, train.known, None)
+    return pool, prior_means(hit_model, pool, train) if len(users) else None
+
+
+def _no_candidates(model: Any, train: Dataset, c: int, targets: np.ndarray) -> Candidates:
+    """The candidates of a day without customers (no rows, the columns of a day with some)."""
+    empty = candidates_from_model(model, train, np.zeros(0, dtype=np.int64), c,
+                                  exclude=train.known)
+    return with_target_candidates(model, train, empty, c, targets, train.known, None)
+
+
 def prepare_replay(model: Any, dataset: Dataset, config: ReplayConfig | None = None, *,
                    new_item_days: float | None = None, thompson_prior: bool = False,
                    device: str | None = "cpu", fit: bool = True,
                    step: Callable[[str], None] | None = None) -> PreparedReplay:
     """Fit ``model`` before the last ``config.days`` days (unless ``fit`` is False: it was
-    fitted on that part already) and score every day's candidates once; with
+    fitted on that part already) and score every replayed customer's candidates once (a
+    customer active on several days is scored once, see :func:`_day_pool`); with
     ``thompson_prior`` also learn Thompson's calibrated prior (the hit model, on an inner split
     of the train part). ``step(message)`` is called before each stage (a job's cancel hook).
 
@@ -130,16 +150,19 @@ def prepare_replay(model: Any, dataset: Dataset, config: ReplayConfig | None = N
     n_items = train.n_items
     best = best_fixed_hits(day, pairs["item"].to_numpy(np.int64), config.days, n_items, config.k)
     c = max(config.candidates, config.k)
+    users_of = pairs["user"].to_numpy(np.int64)
+    say(f"scoring the candidates of the customers of {config.days} days")
+    pool, prior_pool = _day_pool(model, train, np.unique(users_of), c, targets, hit_model)
     days = []
     for d in range(config.days):
-        say(f"scoring the candidates of day {d + 1} of {config.days}")
+        say(f"candidates of day {d + 1} of {config.days}")
         today = pairs.loc[day == d]
         users = np.unique(today["user"].to_numpy(np.int64))
-        cands = candidates_from_model(model, train, users, c, exclude=train.known)
-        cands = with_target_candidates(model, train, cands, c, targets, train.known, None)
+        rows = np.searchsorted(pool.users, users)
+        cands = pool.take(rows) if len(users) else _no_candidates(model, train, c, targets)
         truth = np.sort(today["user"].to_numpy(np.int64) * n_items
                         + today["item"].to_numpy(np.int64))
-        prior = prior_means(hit_model, cands, train) if len(users) else None
+        prior = prior_pool[rows] if prior_pool is not None and len(users) else None
         days.append(ReplayDay(cands, truth, prior, int(best[d])))
     return PreparedReplay(model, train, start, config, new_item_days, targets, days, hit_model,
                           fit_s, time.perf_counter() - t0)

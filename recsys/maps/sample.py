@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from recsys.maps.project import _unit, pca
+from recsys.maps.stats import tail_cluster_rule, tail_figures
 
 __all__ = ["ItemSample", "sample_items", "coarse_tail_items", "coarse_tail_clusters",
            "ITEMS_PER_COARSE_CLUSTER", "TAIL_SHARE_WHEN_CUT"]
@@ -120,14 +121,11 @@ def coarse_tail_clusters(vectors: np.ndarray, popularity: np.ndarray, is_tail: n
     km = MiniBatchKMeans(n_clusters=k, random_state=seed, n_init=1, batch_size=4096,
                          max_iter=20, max_no_improvement=5)
     labels = km.fit_predict(x)
-    size = np.bincount(labels, minlength=k).astype(np.float64)
-    tail = np.bincount(labels, weights=np.asarray(is_tail, dtype=np.float64), minlength=k)
-    pop = np.bincount(labels, weights=np.asarray(popularity, dtype=np.float64), minlength=k)
-    total_pop = float(np.asarray(popularity, dtype=np.float64).sum())
-    share = np.divide(tail, size, out=np.zeros(k), where=size > 0)
-    exposure = np.divide(pop / total_pop if total_pop > 0 else np.zeros(k), size / n,
-                         out=np.zeros(k), where=size > 0)
-    flagged = (size > 0) & (share >= tail_share_threshold) & (exposure <= max_exposure)
+    fig = tail_figures(labels, k, popularity, is_tail)
+    share, exposure = fig.tail_share, fig.exposure
+    flagged = (fig.size > 0) & tail_cluster_rule(share, exposure,
+                                                 tail_share_threshold=tail_share_threshold,
+                                                 max_exposure=max_exposure)
     log.info("coarse clustering of %d items: %d clusters, %d tail clusters", n, k,
              int(flagged.sum()))
     ids = np.flatnonzero(flagged)

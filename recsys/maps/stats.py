@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -24,7 +25,7 @@ import scipy.sparse as sp
 from recsys.maps.labels import cluster_name, dominant_category
 
 __all__ = ["NOISE_LABEL", "class_tfidf_terms", "cluster_stats", "flag_tail_clusters",
-           "cluster_labels"]
+           "cluster_labels", "TailFigures", "tail_figures", "tail_cluster_rule"]
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,44 @@ def _groups(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if has_noise:
         ids[-1] = -1
     return group, ids
+
+
+class TailFigures(NamedTuple):
+    """Per group of items: its size, tail items, total popularity, tail share and exposure."""
+
+    size: np.ndarray
+    tail_items: np.ndarray
+    total_popularity: np.ndarray
+    tail_share: np.ndarray
+    exposure: np.ndarray
+
+
+def tail_figures(group: np.ndarray, n_groups: int, popularity: np.ndarray,
+                 is_tail: np.ndarray) -> TailFigures:
+    """What :func:`tail_cluster_rule` judges, for items in groups ``0..n_groups-1``: tail
+    share (0 for an empty group) and exposure (share of interactions / share of items, 0 for an
+    empty group or no interactions). Used by :func:`cluster_stats` and the coarse clusters of
+    :mod:`recsys.maps.sample`."""
+    n = len(group)
+    pop = np.asarray(popularity, dtype=np.float64)
+    size = np.bincount(group, minlength=n_groups).astype(np.int64)
+    tail_items = np.bincount(group, weights=np.asarray(is_tail, dtype=bool).astype(np.float64),
+                             minlength=n_groups).astype(np.int64)
+    total_pop = np.bincount(group, weights=pop, minlength=n_groups)
+    all_pop = pop.sum()
+    interaction_share = total_pop / all_pop if all_pop > 0 else np.zeros(n_groups)
+    item_share = size / max(n, 1)
+    exposure = interaction_share / np.where(item_share > 0, item_share, 1.0)
+    return TailFigures(size, tail_items, total_pop, tail_items / np.maximum(size, 1), exposure)
+
+
+def tail_cluster_rule(tail_share: np.ndarray, exposure: np.ndarray, *,
+                      tail_share_threshold: float = 0.8, max_exposure: float = 0.5) -> np.ndarray:
+    """The map's one tail-cluster rule (boolean per cluster): a tail share of at least
+    ``tail_share_threshold`` and an exposure of at most ``max_exposure``. Callers add that
+    the group is a cluster (not noise, not empty)."""
+    return ((np.asarray(tail_share) >= tail_share_threshold)
+            & (np.asarray(exposure) <= max_exposure))
 
 
 def _membership(group: np.ndarray, n_groups: int) -> sp.csr_matrix:
@@ -114,24 +153,19 @@ def cluster_stats(labels: np.ndarray, *, popularity: np.ndarray, is_tail: np.nda
     n = len(labels)
     group, ids = _groups(labels)
     g = len(ids)
-    pop = np.asarray(popularity, dtype=np.float64)
-    tail = np.asarray(is_tail, dtype=bool)
-    size = np.bincount(group, minlength=g).astype(np.int64)
-    tail_items = np.bincount(group, weights=tail.astype(np.float64), minlength=g).astype(np.int64)
-    total_pop = np.bincount(group, weights=pop, minlength=g)
-    all_pop = pop.sum()
+    fig = tail_figures(group, g, popularity, is_tail)
+    all_pop = fig.total_popularity.sum()
     frame = pd.DataFrame({
         "cluster": ids,
-        "size": size,
-        "tail_items": tail_items,
-        "tail_share": tail_items / np.maximum(size, 1),
-        "mean_popularity": total_pop / np.maximum(size, 1),
-        "total_popularity": total_pop,
-        "interaction_share": total_pop / all_pop if all_pop > 0 else np.zeros(g),
-        "item_share": size / max(n, 1),
+        "size": fig.size,
+        "tail_items": fig.tail_items,
+        "tail_share": fig.tail_share,
+        "mean_popularity": fig.total_popularity / np.maximum(fig.size, 1),
+        "total_popularity": fig.total_popularity,
+        "interaction_share": fig.total_popularity / all_pop if all_pop > 0 else np.zeros(g),
+        "item_share": fig.size / max(n, 1),
+        "exposure": fig.exposure,
     })
-    frame["exposure"] = frame["interaction_share"] / frame["item_share"].where(
-        frame["item_share"] > 0, 1.0)
     if matrix is not None and matrix.shape[0] > 0:
         hits = sp.csr_matrix(matrix, dtype=np.float32) @ _membership(group, g)
         reached = np.diff(sp.csc_matrix(hits).indptr).astype(np.int64)  # users with ≥ 1 item
@@ -168,11 +202,12 @@ def flag_tail_clusters(stats: pd.DataFrame, *, tail_share_threshold: float = 0.8
     Noise is never a tail cluster: it is not a neighbourhood of products.
     """
     out = stats.copy()
-    flag = ((out["cluster"] >= 0) & (out["tail_share"] >= tail_share_threshold)
-            & (out["exposure"] <= max_exposure))
-    out["is_tail_cluster"] = flag.to_numpy()
+    flag = (out["cluster"].to_numpy() >= 0) & tail_cluster_rule(
+        out["tail_share"].to_numpy(), out["exposure"].to_numpy(),
+        tail_share_threshold=tail_share_threshold, max_exposure=max_exposure)
+    out["is_tail_cluster"] = flag
     rank = np.zeros(len(out), dtype=np.int64)
-    flagged = np.flatnonzero(flag.to_numpy())
+    flagged = np.flatnonzero(flag)
     if len(flagged):
         order = np.lexsort((out["cluster"].to_numpy()[flagged],
                             -out["tail_items"].to_numpy()[flagged],
