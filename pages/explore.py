@@ -43,7 +43,7 @@ UPLOAD_TYPES = ["csv", "tsv", "txt", "gz", "parquet", "pq", "xlsx"]
 #: Policies offered, the first preselected (the model's own lists are always replayed beside).
 EXPLORING = [a for a in ("thompson", "epsilon", "linucb", "boosted") if a in ARMS]
 WIDGETS = ("explore_policy", "explore_weight", "explore_age", "explore_days", "explore_seeds",
-           "explore_compare")
+           "explore_compare", "explore_online")
 
 ds = ui.page_start("Explore")
 ui.show_flash()
@@ -76,10 +76,15 @@ days = c[3].number_input("Days to replay", 1, 90, 14, key="explore_days",
 seeds = c[4].number_input("Seeds", 1, 20, 5, key="explore_seeds",
                           help="Stochastic policies are replayed under this many seeds; the "
                           "curves show the mean and a 95 % bootstrap band.")
-compare = st.multiselect("Also compare", [a for a in EXPLORING if a != policy],
-                         key="explore_compare", format_func=POLICY_LABELS.get,
-                         help="Replayed on the same fitted model; the model's own lists are "
-                         "always shown.")
+o = st.columns([3, 1])
+compare = o[0].multiselect("Also compare", [a for a in EXPLORING if a != policy],
+                           key="explore_compare", format_func=POLICY_LABELS.get,
+                           help="Replayed on the same fitted model; the model's own lists are "
+                           "always shown.")
+online = o[1].toggle("Update the model each day", True, key="explore_online",
+                     help="Fold each replayed day's purchases into the model (an online update, "
+                     "no retrain) before the next day's lists, as the shop would; off: the "
+                     "model stays as fitted before the replayed days.")
 new_item_days = float(age) if age else None
 
 
@@ -123,7 +128,8 @@ def start() -> None:
     try:
         config = SimulationConfig(
             policies=(policy, *compare), exploration=float(weight), new_item_days=new_item_days,
-            seeds=int(seeds), replay=ReplayConfig(days=int(days), k=int(info.results.protocol.k)))
+            seeds=int(seeds), replay=ReplayConfig(days=int(days), k=int(info.results.protocol.k),
+                                update_model=bool(online)))
     except ValidationError as exc:
         st.error("Invalid settings: " + "; ".join(e["msg"] for e in exc.errors()))
         return
@@ -207,7 +213,10 @@ def show_result(result, main: str) -> None:
     st.markdown(f"**{ui.md_escape(POLICY_LABELS.get(main, main))}** at exploration "
                 f"{summary['settings']['exploration']:g}, {summary['settings']['replay']['days']} "
                 f"days from {summary['train_until']} ({summary['user_days']:,} user-days, "
-                f"K = {summary['settings']['replay']['k']}), {runs} seed{'s' if runs > 1 else ''}.")
+                f"K = {summary['settings']['replay']['k']}), {runs} seed{'s' if runs > 1 else ''}; "
+                + ("the model was updated with each day's purchases before the next day."
+                   if summary.get("model_updated_online") else
+                   "the model stayed as fitted before the replayed days."))
     metric_row(summary, main)
     st.info(BIAS_NOTE.replace(" (python -m recsys ope)", "") + " The estimate below is that: "
             "this policy evaluated on the model's own replayed lists as a logged policy.")

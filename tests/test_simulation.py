@@ -41,6 +41,8 @@ class CountingPop:
         return self
 
     def __getattr__(self, name):
+        if name == "inner":  # not set yet (a copy being built)
+            raise AttributeError(name)
         return getattr(self.inner, name)
 
 
@@ -244,7 +246,8 @@ def _scored_per_day(prepared, hit_model):
 def test_a_customer_scored_once_gets_the_candidates_of_every_day(shop, name):
     """Customers active on several days are scored once: each day's candidates and Thompson
     prior are exactly those scored for that day's customers alone."""
-    prepared = prepare_replay(create_model(name, {}), shop, REPLAY, thompson_prior=True)
+    fixed = REPLAY.model_copy(update={"update_model": False})
+    prepared = prepare_replay(create_model(name, {}), shop, fixed, thompson_prior=True)
     users = np.concatenate([d.cands.users for d in prepared.days])
     assert len(users) > len(np.unique(users))  # some come back on another day
     assert prepared.has_prior
@@ -271,3 +274,31 @@ def test_no_target_item_adds_padding_without_scoring(shop):
         assert got.items.shape == (len(users), cands.c + scored.c)
         np.testing.assert_array_equal(got.items[:, cands.c:], scored.items)
         np.testing.assert_array_equal(got.scores[:, cands.c:], scored.scores)
+
+
+@pytest.mark.parametrize("name", ["ease", "als", "pop"])
+def test_the_model_is_updated_with_each_day_before_the_next(shop, name):
+    """With online updates a customer's later candidates leave out what they took on an
+    earlier replayed day (their history grew), while the fitted model itself is untouched."""
+    model = create_model(name, {})
+    prepared = prepare_replay(model, shop, REPLAY)
+    assert prepared.updated
+    assert prepared.model.seen_.nnz == prepared.train.matrix.nnz  # the fit is not changed
+    n = prepared.train.n_items
+    taken: dict[int, set[int]] = {}
+    checked = 0
+    for day in prepared.days:
+        for row, user in enumerate(day.cands.users):
+            earlier = taken.get(int(user), set())
+            if earlier:
+                assert not earlier & set(day.cands.items[row].tolist())
+                checked += 1
+        for key in day.truth:
+            taken.setdefault(int(key // n), set()).add(int(key % n))
+    assert checked > 0
+    fixed = prepare_replay(create_model(name, {}), shop,
+                           REPLAY.model_copy(update={"update_model": False}))
+    assert not fixed.updated
+    changed = sum(not np.array_equal(a.cands.items, b.cands.items)
+                  for a, b in zip(prepared.days[1:], fixed.days[1:], strict=True))
+    assert changed > 0  # later days' lists differ from the stale model's

@@ -47,6 +47,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--compare", default="greedy", help="comma-separated policies replayed "
                    "beside it on the same fitted model: greedy, boosted (tail-bonus re-rank at "
                    "the exploration weight), epsilon, thompson, linucb (default greedy)")
+    p.add_argument("--no-update", dest="update_model", action="store_false", help="keep the "
+                   "model as fitted before the replayed days (default: fold each day's "
+                   "interactions into it before the next day, an online update)")
     p.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples of the "
                    "off-policy intervals (default 200)")
     p.add_argument("--out", required=True, help="output folder (days.csv, log.csv, bands.csv, "
@@ -62,7 +65,8 @@ def _config(args: argparse.Namespace, policy: Any) -> Any:
     from recsys.feedback.simulation import SimulationConfig
 
     try:
-        replay = ReplayConfig(days=args.days, k=args.k, candidates=args.candidates)
+        replay = ReplayConfig(days=args.days, k=args.k, candidates=args.candidates,
+                              update_model=args.update_model)
     except ValidationError as exc:
         raise CliError(f"--days must be from 1 to 366 (got {args.days})") from exc
     compare = [c.strip().lower() for c in str(args.compare).split(",") if c.strip()]

@@ -7,10 +7,18 @@ candidates of the users active that day (the model's best ``C`` unseen items, th
 ``C`` tail / new items), the day's new pairs and the hits of that day's best fixed list
 (:func:`~recsys.feedback.regret.best_fixed_hits`); with a Thompson policy on the calibrated
 prior, the hit model's prior means too.
+
+With ``update_model`` (the default) the loop closes as it would in the shop: after each day, a
+copy of the model folds that day's interactions in (:meth:`~recsys.models.base.Recommender.
+update`: fold-in, no retrain) and the next day's candidates come from it, so what customers
+took yesterday is out of today's lists and their histories count. The day's interactions are
+the logged ones, the same for every policy, so the candidates are still shared by all policies
+and seeds. Models that cannot be updated online (blends) keep their first fit, and say so.
 """
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field
 
 from recsys.data.dataset import Dataset
@@ -45,6 +54,9 @@ class ReplayConfig(BaseModel):
     k: int = Field(10, ge=1, le=500, description="List length K.")
     candidates: int = Field(100, ge=1, le=5000, description="Model candidates per user (and "
                             "as many tail / new items) the policy chooses from.")
+    update_model: bool = Field(True, description="Fold each replayed day's interactions into "
+                               "the model (an online update, as the shop would) before the next "
+                               "day's lists; off: the model stays as fitted before the days.")
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,6 +87,8 @@ class PreparedReplay:
     hit_model: Any
     fit_s: float
     prepare_s: float
+    #: Whether each day's candidates came from the model updated with the days before.
+    updated: bool = False
 
     @property
     def has_prior(self) -> bool:
@@ -151,18 +165,41 @@ def prepare_replay(model: Any, dataset: Dataset, config: ReplayConfig | None = N
     best = best_fixed_hits(day, pairs["item"].to_numpy(np.int64), config.days, n_items, config.k)
     c = max(config.candidates, config.k)
     users_of = pairs["user"].to_numpy(np.int64)
-    say(f"scoring the candidates of the customers of {config.days} days")
-    pool, prior_pool = _day_pool(model, train, np.unique(users_of), c, targets, hit_model)
+    live = _online_copy(model) if config.update_model else None
+    if live is None:
+        say(f"scoring the candidates of the customers of {config.days} days")
+        pool, prior_pool = _day_pool(model, train, np.unique(users_of), c, targets, hit_model)
     days = []
     for d in range(config.days):
         say(f"candidates of day {d + 1} of {config.days}")
         today = pairs.loc[day == d]
         users = np.unique(today["user"].to_numpy(np.int64))
-        rows = np.searchsorted(pool.users, users)
-        cands = pool.take(rows) if len(users) else _no_candidates(model, train, c, targets)
-        truth = np.sort(today["user"].to_numpy(np.int64) * n_items
-                        + today["item"].to_numpy(np.int64))
-        prior = prior_pool[rows] if prior_pool is not None and len(users) else None
-        days.append(ReplayDay(cands, truth, prior, int(best[d])))
+        if not len(users):
+            cands, prior = _no_candidates(model, train, c, targets), None
+        elif live is not None:  # the model as updated with the days before: score today
+            cands = candidates_from_model(live, train, users, c, exclude=live.exclusion)
+            cands = with_target_candidates(live, train, cands, c, targets, live.exclusion, None)
+            prior = prior_means(hit_model, cands, train)
+        else:
+            rows = np.searchsorted(pool.users, users)
+            cands = pool.take(rows)
+            prior = prior_pool[rows] if prior_pool is not None else None
+        day_users = today["user"].to_numpy(np.int64)
+        day_items = today["item"].to_numpy(np.int64)
+        days.append(ReplayDay(cands, np.sort(day_users * n_items + day_items), prior,
+                              int(best[d])))
+        if live is not None and len(today) and d + 1 < config.days:
+            new = sp.csr_matrix((np.ones(len(today), np.float32), (day_users, day_items)),
+                                shape=live.seen_.shape)
+            live.update(new, events=(day_users, day_items))
     return PreparedReplay(model, train, start, config, new_item_days, targets, days, hit_model,
-                          fit_s, time.perf_counter() - t0)
+                          fit_s, time.perf_counter() - t0, updated=live is not None)
+
+
+def _online_copy(model: Any) -> Any | None:
+    """A copy of ``model`` to update day by day (the fitted one stays as it is, for the next
+    replay), or ``None`` when the model cannot be updated online."""
+    target = getattr(model, "inner_", None) or model
+    if not getattr(target, "updatable", False) or not hasattr(model, "update"):
+        return None
+    return copy.deepcopy(model)

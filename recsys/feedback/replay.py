@@ -104,6 +104,7 @@ def replay_summary(frame: pd.DataFrame, prepared: PreparedReplay, policy: dict[s
         "best_fixed_hits": int(frame["best_fixed_hits"].sum()),
         "regret": int(frame["regret"].sum()),
         "model_refitted": False,
+        "model_updated_online": prepared.updated,
         "fit_s": round(prepared.fit_s, 3),
         "seconds": round(seconds, 3),
         "note": BIAS_NOTE,

@@ -213,6 +213,7 @@ def _summary(prepared: PreparedReplay, config: SimulationConfig, runs: dict[str,
         "ope_note": ("Off-policy estimates of each exploring policy on the greedy replay's log "
                      "(first seed): cost = greedy's hit rate per slot minus the estimate."),
         "model_refitted": False,
+        "model_updated_online": prepared.updated,
         "fit_s": round(prepared.fit_s, 3),
         "prepare_s": round(prepared.prepare_s, 3),
         "seconds": round(seconds, 3),
