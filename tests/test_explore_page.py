@@ -91,8 +91,14 @@ def test_simulation_shows_curves_metrics_and_the_estimate(workspace_dir):
         "ε-greedy (tail slots)": 2, "Model's own lists (greedy)": 1}
     # a second run with another weight reuses the fitted model (no refit)
     prepared = at.session_state["explore_prepared"][1]
+    assert prepared.updated
+    assert any("updated with each day's purchases" in m.value for m in at.markdown)
     at = _simulate(at, seeds=1)
     assert at.session_state["explore_prepared"][1] is prepared
+    at.toggle(key="explore_online").set_value(False)  # a stale model: prepared again
+    at = _simulate(at, seeds=1)
+    assert not at.session_state["explore_prepared"][1].updated
+    assert any("stayed as fitted before the replayed days" in m.value for m in at.markdown)
 
 
 def test_bad_feedback_log_gives_a_message_and_keeps_what_is_shown(workspace_dir):
