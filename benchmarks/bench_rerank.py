@@ -75,6 +75,7 @@ FINE = ("promotion",)
 #: Models compared (label → registered name, config on top of the quick settings).
 MODEL_VARIANTS: dict[str, tuple[str, dict]] = {
     "auto": ("auto", {}),
+    "auto-tail": ("auto", {"objective": "tail"}),  # chooses by tail share within 5 % NDCG
     "ease": ("ease", {}),
     "bpr": ("bpr", {"epochs": 30}),  # a few seconds: the quick 5 epochs leave BPR half-trained
     "bpr-ipw": ("bpr", {"epochs": 30, "debias": "ipw", "debias_strength": 0.25}),

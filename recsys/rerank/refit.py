@@ -82,17 +82,18 @@ def opinion_of(configs) -> str:
     return "none"
 
 
-def hit_model_for(configs, model, dataset: Dataset) -> HitModel | None:
+def hit_model_for(configs, model, dataset: Dataset, c: int = 100) -> HitModel | None:
     """The hit model these re-rank configs need (``expected`` swap cost) for lists of
     ``model`` trained on all of ``dataset``: fitted on an inner split of ``dataset``
     (:func:`inner_split_method`) with the model's setting refitted there, reading the
-    configs' second opinion (:func:`opinion_of`); ``None`` when no config needs one."""
+    configs' second opinion (:func:`opinion_of`), on candidate pools of ``c`` like those it
+    will rank; ``None`` when no config needs one."""
     if not needs_hit_model(configs):
         return None
     t0 = time.perf_counter()
     method = inner_split_method(dataset)
     hits = fit_hit_model_on_split(model, dataset, method=method,
                                   device=getattr(model, "device_", None) or "cpu",
-                                  opinion=opinion_of(configs))
+                                  opinion=opinion_of(configs), c=c)
     log.info("hit model fitted on an inner %s split in %.1fs", method, time.perf_counter() - t0)
     return hits
