@@ -18,7 +18,7 @@ any order (features come from the base scores and base ranks the lists carry).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -83,13 +83,14 @@ def _with_products(base: list[np.ndarray]) -> list[np.ndarray]:
 def _columns(base_score: np.ndarray, base_rank: np.ndarray, items: np.ndarray,
              users: np.ndarray, dataset: Dataset, opinion=None) -> list[np.ndarray]:
     """Every feature column in order: :data:`FEATURES`, then :data:`OPINION_FEATURES` when a
-    second model (``opinion``) is given."""
+    second model (``opinion``, or a callable giving its columns) is given."""
     base = _base_features(base_score, base_rank, items, users, dataset)
     columns = _with_products(base)
     if opinion is not None:
         from recsys.rerank.opinion import opinion_columns
 
-        z, rank = opinion_columns(opinion, users, items)
+        z, rank = (opinion(users, items) if callable(opinion)
+                   else opinion_columns(opinion, users, items))
         tail = base[4]
         columns += [z, rank, tail * z, tail * rank]
     return columns
@@ -138,6 +139,7 @@ class HitModel:
     hit_rate: float = 0.0
     opinion_name: str = "none"
     opinion: Any = None
+    _memo: dict = field(default_factory=dict, repr=False)
 
     @property
     def features(self) -> tuple[str, ...]:
@@ -145,7 +147,19 @@ class HitModel:
 
     def with_opinion(self, opinion) -> HitModel:
         """This hit model reading a (re)trained second model."""
-        return replace(self, opinion=opinion)
+        return replace(self, opinion=opinion, _memo={})
+
+    def _opinion_columns(self, users: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, ...]:
+        """The second model's columns for these candidate lists, kept for the last lists asked
+        for: a page that re-ranks the same pool on every slider move scores it once."""
+        from recsys.rerank.opinion import opinion_columns
+
+        key = (np.asarray(users).tobytes(), items.shape, items.tobytes())
+        last = self._memo.get("last")  # one (key, columns) pair: safe when sessions share it
+        if last is None or last[0] != key:
+            last = (key, opinion_columns(self._opinion_model(), users, items))
+            self._memo["last"] = last
+        return last[1]
 
     def _opinion_model(self):
         if self.opinion_name == "none":
@@ -170,8 +184,11 @@ class HitModel:
         move)."""
         weights = self.coef / self.scale
         logit = np.full(items.shape, self.intercept - float(weights @ self.mean), np.float32)
+        opinion = self._opinion_columns if self.opinion_name != "none" else None
+        if opinion is not None:
+            self._opinion_model()  # a clear message when the second model is not attached
         for w, column in zip(weights, _columns(base_score, base_rank, items, users, dataset,
-                                               self._opinion_model()), strict=True):
+                                               opinion), strict=True):
             logit += np.float32(w) * column
         return np.where(items >= 0, _sigmoid(logit), 0.0).astype(np.float32)
 
