@@ -20,7 +20,7 @@ as the product does.
 
     python benchmarks/bench_rerank.py [--datasets ml-100k,online-retail] [--models ease,bpr,...]
                                       [--model NAME] [--c 100] [--quick]
-                                      [--below-threshold drop|seen] [--inner]
+                                      [--below-threshold drop|seen] [--inner] [--seed 0]
                                       [--json results.json]
 """
 
@@ -223,7 +223,7 @@ def inner_split(split, protocol: str):
 def run(dataset: str, args) -> dict:
     from recsys.rerank import best_within
 
-    split, protocol = load(dataset, args.below_threshold)
+    split, protocol = load(dataset, args.below_threshold, args.seed)
     if args.inner:
         split = inner_split(split, protocol)
     labels = [args.model] if args.model else args.models.split(",")
@@ -281,9 +281,9 @@ def run(dataset: str, args) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", default="ml-100k,online-retail")
-    parser.add_argument("--models", default=",".join(MODEL_VARIANTS),
+    parser.add_argument("--models", default=None,
                         help="models whose frontiers are compared: labels of MODEL_VARIANTS "
-                        "or registered model names")
+                        "or registered model names (default: all; --quick: all but auto-tail)")
     parser.add_argument("--model", default=None, help="one model only (overrides --models)")
     parser.add_argument("--c", type=int, default=100, help="candidates per user")
     parser.add_argument("--k", type=int, default=10)
@@ -295,14 +295,20 @@ def main() -> int:
     parser.add_argument("--below-threshold", choices=("seen", "drop"), default="drop",
                         help="ml-100k ratings under 4: dropped (the protocol of the targets), "
                         "or kept as seen context")
-    parser.add_argument("--opinions", default=",".join(OPINIONS),
+    parser.add_argument("--opinions", default=None,
                         help="second models the expected-loss promotion's hit model reads, "
-                        "one variant each (multvae, bpr-macr, itemknn; '' for none)")
+                        "one variant each (multvae, bpr-macr, itemknn; '' for none; default "
+                        f"{','.join(OPINIONS)}, none with --quick)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the test split")
     parser.add_argument("--inner", action="store_true",
                         help="measure on an inner split of the training part (for tuning: "
                         "the test pairs stay unseen)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    if args.models is None:
+        args.models = ",".join(m for m in MODEL_VARIANTS if not (args.quick and m == "auto-tail"))
+    if args.opinions is None:
+        args.opinions = "" if args.quick else ",".join(OPINIONS)
     add_opinion_variants([name for name in args.opinions.split(",") if name])
     if not start_logging():
         return 0
