@@ -368,21 +368,22 @@ def evaluation_split(ds: Dataset, run: str) -> Split:
 
 @st.cache_resource(max_entries=4, show_spinner="Learning each candidate's hit chance on an inner "
                    "split of the training part (the model is refitted there once)…")
-def _hit_model(fingerprint: str, run: str, saved_at: str, method: str, seed: int, _model: Any,
-               _train: Dataset) -> Any:
+def _hit_model(fingerprint: str, run: str, saved_at: str, method: str, seed: int, opinion: str,
+               _model: Any, _train: Dataset) -> Any:
     from recsys.rerank import fit_hit_model_on_split
 
-    return fit_hit_model_on_split(_model, _train, method=method, seed=seed)
+    return fit_hit_model_on_split(_model, _train, method=method, seed=seed, opinion=opinion)
 
 
-def hit_model(ds: Dataset, run: str, model: Any, split: Split) -> Any:
+def hit_model(ds: Dataset, run: str, model: Any, split: Split, opinion: str = "none") -> Any:
     """The hit model of a kept model for the ``expected`` swap cost, fitted once per server on
-    an inner split of its training part (same split method), never on its held-out pairs."""
+    an inner split of its training part (same split method), never on its held-out pairs;
+    ``opinion`` names the second model it also reads (``RerankConfig.opinion``)."""
     info = run_info(ds, run)
     protocol = info.results.protocol.split_config
     try:
         return _hit_model(ds.fingerprint, run, str(info.saved_at), protocol.method, protocol.seed,
-                          model, split.train)
+                          opinion, model, split.train)
     except ValueError:
         raise
     except Exception as exc:  # a refit that fails must not put a traceback on the page
@@ -394,6 +395,9 @@ def hit_model(ds: Dataset, run: str, model: Any, split: Split) -> Any:
 #: Labels of a promotion's allocations and of the costs of a slot (What-if and Export pages).
 ALLOCATIONS = {"per_user": "same quota in every list", "global": "same total, where it costs least"}
 SWAP_COSTS = {"gap": "score gap", "ratio": "score ratio", "expected": "expected NDCG loss"}
+#: Labels of the second opinions an expected-loss hit model can read.
+OPINIONS = {"none": "none", "multvae": "Mult-VAE", "bpr-macr": "BPR, popularity-debiased (MACR)",
+            "itemknn": "item-kNN"}
 
 
 def promotion_allocation(prefix: str, left: Any = st, right: Any = st) -> dict[str, str]:
@@ -409,6 +413,14 @@ def promotion_allocation(prefix: str, left: Any = st, right: Any = st) -> dict[s
             "chance of being a hit on an inner split of the training data (the model is "
             "refitted there once) and usually buys the most tail exposure for the accuracy "
             "given up.")
+        if options["swap_cost"] == "expected":
+            options["opinion"] = right.selectbox(
+                "Second opinion", list(OPINIONS), key=f"{prefix}_opinion",
+                format_func=OPINIONS.get,
+                help="A second model whose ranking of each candidate the hit model also reads "
+                "(trained beside the chosen one, here and on the inner split): another model "
+                "family tells good long-tail candidates apart better (Mult-VAE: the most tail "
+                "exposure on ml-100k at the same accuracy).")
     return options
 
 
@@ -563,7 +575,8 @@ __all__ = ["ACTIVE", "DEMO_NAME", "PENDING", "TRAIN_JOB", "active_dataset", "act
 EXPORT_HANDOFF = "export_handoff"
 #: Export page widgets a hand-off fills in (``RerankConfig`` field → widget key).
 _EXPORT_WIDGETS = {"method": "export_method", "strength": "export_strength",
-                   "allocation": "export_alloc", "swap_cost": "export_swap_cost"}
+                   "allocation": "export_alloc", "swap_cost": "export_swap_cost",
+                   "opinion": "export_opinion"}
 
 
 def hand_off_setting(run: str, config: Any, k: int, rule_set: str | None = None) -> None:

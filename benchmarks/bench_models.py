@@ -37,9 +37,10 @@ QUICK = {"bpr": {"epochs": 5}, "neumf": {"epochs": 3}, "deepfm": {"epochs": 2},
          "multvae": {"epochs": 20}, "sasrec": {"epochs": 10}, "auto": {"time_budget_s": 60}}
 
 
-def load(name: str, below_threshold: str = "seen"):
+def load(name: str, below_threshold: str = "seen", seed: int = 0):
     """The protocol's dataset and split for ``name`` (``below_threshold``: what becomes of
-    ml-100k's ratings under 4, see :class:`recsys.data.dataset.DatasetConfig`)."""
+    ml-100k's ratings under 4, see :class:`recsys.data.dataset.DatasetConfig`; ``seed``: the
+    split's)."""
     from recsys.data.dataset import DatasetConfig, build_dataset
     from recsys.data.formats import load_files
     from recsys.data.splits import SplitConfig, split_dataset
@@ -49,11 +50,11 @@ def load(name: str, below_threshold: str = "seen"):
         ds = build_dataset(r.interactions, r.catalog, users=r.users, name=name,
                            config=DatasetConfig(rating_threshold=4, kcore=5,
                                                 below_threshold=below_threshold))
-        return split_dataset(ds, SplitConfig(method="random", test_frac=0.2, seed=0)), "random"
+        return split_dataset(ds, SplitConfig(method="random", test_frac=0.2, seed=seed)), "random"
     r = load_files(SHARED / "online-retail" / "online_retail.csv.gz")
     ds = build_dataset(r.interactions, r.catalog, users=r.users, name=name,
                        config=DatasetConfig(kcore=5))
-    return split_dataset(ds, SplitConfig(method="temporal", test_frac=0.2, seed=0)), "temporal"
+    return split_dataset(ds, SplitConfig(method="temporal", test_frac=0.2, seed=seed)), "temporal"
 
 
 def measure(topk: np.ndarray, split, users: np.ndarray) -> dict[str, float]:

@@ -20,7 +20,8 @@ as the product does.
 
     python benchmarks/bench_rerank.py [--datasets ml-100k,online-retail] [--models ease,bpr,...]
                                       [--model NAME] [--c 100] [--quick]
-                                      [--below-threshold drop|seen] [--json results.json]
+                                      [--below-threshold drop|seen] [--inner] [--seed 0]
+                                      [--json results.json]
 """
 
 from __future__ import annotations
@@ -59,11 +60,22 @@ VARIANTS = {  # label → (method, extra options)
     "promotion global expected": ("promotion", {"allocation": "global",
                                                 "swap_cost": "expected"}),
 }
+#: Second opinions of the hit model swept by default (``--opinions``): each adds a variant
+#: "promotion global expected +NAME".
+OPINIONS = ("multvae",)
+
+
+def add_opinion_variants(names) -> None:
+    """One expected-loss promotion variant per second opinion the hit model reads."""
+    for name in names:
+        VARIANTS[f"promotion global expected +{name}"] = (
+            "promotion", {"allocation": "global", "swap_cost": "expected", "opinion": name})
 #: Promotions move whole slots, so their frontier is swept on a grid twice as fine.
 FINE = ("promotion",)
 #: Models compared (label → registered name, config on top of the quick settings).
 MODEL_VARIANTS: dict[str, tuple[str, dict]] = {
     "auto": ("auto", {}),
+    "auto-tail": ("auto", {"objective": "tail"}),  # chooses by tail share within 5 % NDCG
     "ease": ("ease", {}),
     "bpr": ("bpr", {"epochs": 30}),  # a few seconds: the quick 5 epochs leave BPR half-trained
     "bpr-ipw": ("bpr", {"epochs": 30, "debias": "ipw", "debias_strength": 0.25}),
@@ -74,18 +86,29 @@ MODEL_VARIANTS: dict[str, tuple[str, dict]] = {
 COLUMNS = ["strength", "ndcg", "recall", "aplt", "arp", "coverage", "gini", "novelty"]
 
 
-def sweep(cands, split, strengths, k: int, max_loss: float, bisect: int, hit_model=None
+def opinions() -> set[str]:
+    """The second opinions (``RerankConfig.opinion``) some variant's hit model reads."""
+    return {opts["opinion"] for _m, opts in VARIANTS.values() if opts.get("opinion", "none")
+            != "none"}
+
+
+def sweep(cands, split, strengths, k: int, max_loss: float, bisect: int, hit_models=None
           ) -> pd.DataFrame:
-    """Every variant's frontier on the same candidates, refined at the accuracy budget."""
+    """Every variant's frontier on the same candidates, refined at the accuracy budget
+    (``hit_models``: second opinion → hit model, ``"none"`` the plain one)."""
     from recsys.rerank import RerankContext, frontier
 
-    context = RerankContext(split.train, hit_model=hit_model)
+    hit_models = hit_models or {}
+    contexts = {name: RerankContext(split.train, hit_model=hm) for name, hm in hit_models.items()}
+    plain = contexts.get("none") or RerankContext(split.train)
     parts = []
     fine = np.unique(np.round(np.concatenate([strengths, (strengths[1:] + strengths[:-1]) / 2]), 4))
     for label, (method, opts) in VARIANTS.items():
         grid = fine if method in FINE else strengths
 
-        def points(values, method=method, opts=opts):
+        context = contexts.get(opts.get("opinion", "none"), plain)
+
+        def points(values, method=method, opts=opts, context=context):
             return frontier(cands, split.train, split.test, methods=[method],
                             strengths=list(values), k=k, options={method: opts},
                             context=context)
@@ -115,15 +138,16 @@ def refine_at_budget(part: pd.DataFrame, points, max_loss: float, steps: int) ->
     return pd.concat([part, *extra]).sort_values("strength").reset_index(drop=True)
 
 
-def latency(model, split, c: int, k: int, repeats: int, hit_model=None) -> pd.DataFrame:
+def latency(model, split, c: int, k: int, repeats: int, hit_models=None) -> pd.DataFrame:
     """Milliseconds to re-rank all users' candidates and measure the lists (best of repeats)."""
     from recsys.rerank import RerankConfig, RerankContext, candidates_from_model, measure, rerank
 
     users = np.arange(split.train.n_users)
     cands = candidates_from_model(model, split.train, users, c=c)
-    ctx = RerankContext(split.train, hit_model=hit_model)
+    hit_models = hit_models or {}
     rows = []
     for label, (method, opts) in VARIANTS.items():
+        ctx = RerankContext(split.train, hit_model=hit_models.get(opts.get("opinion", "none")))
         cfg = RerankConfig(method=method, strength=0.5, **opts)
         try:
             rerank(cands, split.train, cfg, k, context=ctx)  # warm the context's caches
@@ -162,14 +186,19 @@ def run_model(label: str, split, protocol: str, args) -> dict:
     cands = candidates_from_model(model, split.train, split.test_users, c=args.c)
     # The expected swap cost learns hit chances on an inner split of the training part (the
     # chosen setting refitted there), never on the held-out pairs measured below.
-    t0 = time.perf_counter()
-    hit_model = fit_hit_model_on_split(model, split.train, method=protocol, c=args.c)
-    log.info("hit model fitted on an inner %s split in %.1fs", protocol, time.perf_counter() - t0)
+    hit_models = {}
+    for opinion in ["none", *sorted(opinions())]:
+        t0 = time.perf_counter()
+        hit_models[opinion] = fit_hit_model_on_split(model, split.train, method=protocol,
+                                                     c=args.c, opinion=opinion)
+        log.info("hit model (second opinion %s) fitted on an inner %s split in %.1fs", opinion,
+                 protocol, time.perf_counter() - t0)
+    hit_model = hit_models["none"]
     strengths = np.round(np.arange(0, 1.0001, 0.1 if args.quick else 0.05), 3)
     t0 = time.perf_counter()
-    curve = sweep(cands, split, strengths, args.k, args.max_loss, args.bisect, hit_model)
+    curve = sweep(cands, split, strengths, args.k, args.max_loss, args.bisect, hit_models)
     log.info("swept %d points in %.1fs", len(curve), time.perf_counter() - t0)
-    return {"model": model, "hit_model": hit_model, "curve": curve,
+    return {"model": model, "hit_model": hit_model, "hit_models": hit_models, "curve": curve,
             "base_ndcg": float(curve.loc[curve["strength"] == 0, "ndcg"].iloc[0]),
             "base_aplt": float(curve.loc[curve["strength"] == 0, "aplt"].iloc[0])}
 
@@ -180,10 +209,23 @@ def best_under_floor(curve: pd.DataFrame, floor: float) -> pd.Series | None:
     return None if ok.empty else ok.loc[ok["aplt"].idxmax()]
 
 
+def inner_split(split, protocol: str):
+    """The protocol's split carved again out of the training part (same method, 20 %, seed 0):
+    the figures defaults are tuned on, never the held-out test pairs."""
+    from recsys.data.splits import SplitConfig, split_dataset
+
+    inner = split_dataset(split.train, SplitConfig(method=protocol, test_frac=0.2, seed=0))
+    log.info("inner split: %d training and %d held-out pairs of the training part",
+             inner.train.matrix.nnz, inner.test.nnz)
+    return inner
+
+
 def run(dataset: str, args) -> dict:
     from recsys.rerank import best_within
 
-    split, protocol = load(dataset, args.below_threshold)
+    split, protocol = load(dataset, args.below_threshold, args.seed)
+    if args.inner:
+        split = inner_split(split, protocol)
     labels = [args.model] if args.model else args.models.split(",")
     log.info("\n=== %s: %d users x %d items, %s split, ratings below 4 %s, models %s, C = %d",
              dataset, split.train.n_users, split.train.n_items, protocol, args.below_threshold,
@@ -225,7 +267,7 @@ def run(dataset: str, args) -> dict:
              REFERENCE[dataset], top["aplt"] / REFERENCE[dataset], GOAL[dataset],
              "MET" if top["aplt"] >= GOAL[dataset] else "NOT MET")
     first = results[labels[0]]
-    speed = latency(first["model"], split, args.c, args.k, args.repeats, first["hit_model"])
+    speed = latency(first["model"], split, args.c, args.k, args.repeats, first["hit_models"])
     log.info("\nWhat-if latency (%s, strength 0.5, all users re-ranked + measured; goal < %.0f ms):"
              "\n%s", labels[0], LATENCY_GOAL_MS, speed.to_string(index=False, float_format="%.0f"))
     return {"best_unboosted": {"model": top_label, "ndcg": top_ndcg},
@@ -239,9 +281,9 @@ def run(dataset: str, args) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", default="ml-100k,online-retail")
-    parser.add_argument("--models", default=",".join(MODEL_VARIANTS),
+    parser.add_argument("--models", default=None,
                         help="models whose frontiers are compared: labels of MODEL_VARIANTS "
-                        "or registered model names")
+                        "or registered model names (default: all; --quick: all but auto-tail)")
     parser.add_argument("--model", default=None, help="one model only (overrides --models)")
     parser.add_argument("--c", type=int, default=100, help="candidates per user")
     parser.add_argument("--k", type=int, default=10)
@@ -253,8 +295,21 @@ def main() -> int:
     parser.add_argument("--below-threshold", choices=("seen", "drop"), default="drop",
                         help="ml-100k ratings under 4: dropped (the protocol of the targets), "
                         "or kept as seen context")
+    parser.add_argument("--opinions", default=None,
+                        help="second models the expected-loss promotion's hit model reads, "
+                        "one variant each (multvae, bpr-macr, itemknn; '' for none; default "
+                        f"{','.join(OPINIONS)}, none with --quick)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the test split")
+    parser.add_argument("--inner", action="store_true",
+                        help="measure on an inner split of the training part (for tuning: "
+                        "the test pairs stay unseen)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    if args.models is None:
+        args.models = ",".join(m for m in MODEL_VARIANTS if not (args.quick and m == "auto-tail"))
+    if args.opinions is None:
+        args.opinions = "" if args.quick else ",".join(OPINIONS)
+    add_opinion_variants([name for name in args.opinions.split(",") if name])
     if not start_logging():
         return 0
     report = {name: run(name, args) for name in args.datasets.split(",")}

@@ -36,6 +36,7 @@ from recsys.rerank import (
     fit_hit_model_on_split,
     inner_split_method,
     needs_hit_model,
+    opinion_of,
 )
 from recsys.rerank.rulesets import with_rules
 from recsys.workspace import WorkspaceError
@@ -80,7 +81,8 @@ def held_out_metrics(fingerprint: str, run: str, saved_at: str, steps_json: str,
     model = ui.load_trained(ds, run)
     steps = [RerankConfig(**s) for s in json.loads(steps_json)]
     split = ui.evaluation_split(ds, run)
-    hits = ui.hit_model(ds, run, model, split) if needs_hit_model(steps) else None
+    hits = (ui.hit_model(ds, run, model, split, opinion_of(steps)) if needs_hit_model(steps)
+            else None)
     context = RerankContext.for_items(split.train, item_clusters=clusters, item_ids=item_set,
                                       hit_model=hits)
     return split_metrics(model, split, steps, k=k, context=context)
@@ -88,9 +90,9 @@ def held_out_metrics(fingerprint: str, run: str, saved_at: str, steps_json: str,
 
 @st.cache_resource(max_entries=2, show_spinner="Learning each candidate's hit chance on an inner "
                    "split of all interactions (the model is refitted there once)…")
-def retrained_hit_model(fingerprint: str, run: str, saved_at: str, _model, _ds):
+def retrained_hit_model(fingerprint: str, run: str, saved_at: str, opinion: str, _model, _ds):
     """The hit model of the retrained model (``expected`` cost of a slot), cached per run."""
-    return fit_hit_model_on_split(_model, _ds, method=inner_split_method(_ds))
+    return fit_hit_model_on_split(_model, _ds, method=inner_split_method(_ds), opinion=opinion)
 
 
 #: Options a What-if hand-off carries beyond the widgets of this page (method → fields).
@@ -257,8 +259,11 @@ if go:
                            "training part); the exported lists exclude every interaction"}
         hits = None
         if needs_hit_model(steps):
-            hits = (retrained_hit_model(ds.fingerprint, run, str(info.saved_at), model, ds)
-                    if retrain else ui.hit_model(ds, run, kept, ui.evaluation_split(ds, run)))
+            opinion = opinion_of(steps)
+            hits = (retrained_hit_model(ds.fingerprint, run, str(info.saved_at), opinion, model,
+                                        ds)
+                    if retrain else ui.hit_model(ds, run, kept, ui.evaluation_split(ds, run),
+                                                 opinion))
         folder = new_export_dir(ws.root, ds.name, run, method)
         bar = st.progress(0.0, text="Exporting…")
         result = export_lists(

@@ -272,7 +272,8 @@ def tuning() -> None:
             ids = ui.workspace().load_item_set(ds.name, opts["target_value"])
             item_set = set(train.item_positions(ids).tolist())
         cfg = RerankConfig(method=method, strength=strength, **opts)
-        hits = ui.hit_model(ds, run, model, split) if needs_hit_model(cfg) else None
+        hits = (ui.hit_model(ds, run, model, split, cfg.opinion) if needs_hit_model(cfg)
+                else None)
         ctx = RerankContext(train, item_clusters=clusters, item_set=item_set, hit_model=hits)
         t0 = time.perf_counter()
         result = lists_from_candidates(cands, train, k, steps=with_rules(cfg, rules),

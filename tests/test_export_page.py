@@ -103,22 +103,25 @@ def test_cluster_lists_from_the_item_map(workspace_copy: Path):
 
 
 def test_export_global_promotion_by_expected_loss(workspace_copy: Path):
-    """The promotion's allocation and cost of a slot reach the export: the hit model is fitted
-    (kept model, no retraining), used for the lists and recorded in the manifest."""
+    """The promotion's allocation, cost of a slot and second opinion reach the export: the hit
+    model is fitted (kept model, no retraining), used for the lists and recorded in the
+    manifest."""
     at = _export_page()
     at.selectbox(key="export_model").set_value("itemknn")
     at.selectbox(key="export_method").set_value("promotion").run()
     at.slider(key="export_strength").set_value(0.6)
     at.radio(key="export_alloc").set_value("global").run()
-    at.radio(key="export_swap_cost").set_value("expected")
+    at.radio(key="export_swap_cost").set_value("expected").run()
+    at.selectbox(key="export_opinion").set_value("itemknn")
     at.checkbox(key="export_retrain").uncheck()
     at.button(key="export_run").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     folder = next((workspace_copy / "exports" / "demo-shop").iterdir())
     manifest = json.loads((folder / "manifest.json").read_text())
     step = manifest["rerank"][0]
-    assert (step["allocation"], step["swap_cost"]) == ("global", "expected")
-    assert manifest["hit_model"]["n_pairs"] > 0
+    assert (step["allocation"], step["swap_cost"], step["opinion"]) == ("global", "expected",
+                                                                        "itemknn")
+    assert manifest["hit_model"]["n_pairs"] > 0 and manifest["hit_model"]["opinion"] == "itemknn"
     assert manifest["metrics"]["lists"]["aplt"] > manifest["metrics"]["model"]["aplt"]
     frame = read_export(folder / "lists-all.csv")
     per_user = frame.groupby("user_id")["is_tail"].sum()

@@ -189,3 +189,78 @@ def test_expected_promotion_brings_in_the_likeliest_hits_not_the_next_in_model_o
         assert brought == best, row
         checked += 1
     assert checked >= 5
+
+
+def planted_groups(seed: int = 0):
+    """Four groups of users: everyone likes the same 20 head items, each group its own ten
+    tail items, so only a personalised model can tell which tail items a user wants."""
+    import pandas as pd
+
+    from recsys.data.dataset import DatasetConfig, build_dataset
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for u in range(200):
+        group = u % 4
+        head = np.flatnonzero(rng.random(20) < 0.6)
+        tail = 20 + 10 * group + np.flatnonzero(rng.random(10) < 0.3)
+        rows += [(f"u{u:03d}", f"i{i:02d}") for i in (*head, *tail)]
+    inter = pd.DataFrame(rows, columns=["user_id", "item_id"])
+    catalog = pd.DataFrame({"item_id": [f"i{i:02d}" for i in range(60)]})
+    return build_dataset(inter, catalog, name="groups", config=DatasetConfig())
+
+
+def test_a_second_opinion_spends_the_same_tail_slots_on_better_tail_items():
+    """Popularity as the main model cannot tell a user's tail items apart; with item-kNN's
+    opinion the hit model can, so the same number of promoted tail slots keeps more hits."""
+    from recsys.data.splits import SplitConfig, split_dataset
+    from recsys.models import create_model
+    from recsys.rerank import candidates_from_model
+
+    ds = planted_groups()
+    split = split_dataset(ds, SplitConfig(method="random", test_frac=0.2, seed=0))
+    pop = create_model("pop", {}).fit(split.train, device="cpu")
+    cands = candidates_from_model(pop, split.train, split.test_users, c=60)
+    figures = {}
+    for opinion in ("none", "itemknn"):
+        hits = fit_hit_model_on_split(pop, split.train, method="random", c=60, opinion=opinion)
+        assert hits.opinion_name == opinion and len(hits.coef) == len(hits.features)
+        cfg = RerankConfig(method="promotion", strength=1.0, quota_share=0.5,
+                           allocation="global", swap_cost="expected", opinion=opinion)
+        result = rerank(cands, split.train, cfg, 10,
+                        context=RerankContext(split.train, hit_model=hits))
+        figures[opinion] = measure(result, split.train, split.test, cands.users)
+        tail = np.asarray(split.train.is_tail)[np.maximum(result.items, 0)]
+        figures[opinion]["tail_hits"] = int(
+            (hit_labels(result.items, cands.users, split.test) & tail).sum())
+    assert figures["itemknn"]["aplt"] == pytest.approx(figures["none"]["aplt"], abs=0.02)
+    assert figures["itemknn"]["aplt"] > 0.3
+    assert figures["itemknn"]["tail_hits"] > 2 * figures["none"]["tail_hits"]
+    assert figures["itemknn"]["ndcg"] > 1.05 * figures["none"]["ndcg"]
+
+
+def test_opinion_columns_and_a_mismatched_opinion_are_caught():
+    from recsys.models import create_model
+    from recsys.rerank.opinion import opinion_columns
+
+    ds = planted_groups(seed=1)
+    knn = create_model("itemknn", {}).fit(ds, device="cpu")
+    users = np.arange(6)
+    items, _scores = knn.recommend(users, 8)
+    z, log_rank = opinion_columns(knn, users, items)
+    np.testing.assert_allclose(log_rank, np.log(np.arange(1, 9))[None, :].repeat(6, 0), atol=1e-6)
+    assert (np.diff(z, axis=1) <= 1e-6).all() and (z[:, 0] > 0).all()
+    cands = make_cands(ds, n_users=6, c=12)
+    n = len(FEATURES) + 4
+    hits = HitModel(np.zeros(n), np.ones(n), np.ones(n), -3.0, opinion_name="itemknn")
+    cfg = RerankConfig(method="promotion", strength=0.5, allocation="global",
+                       swap_cost="expected")
+    with pytest.raises(ValueError, match="second opinion"):   # asked for none, reads itemknn
+        rerank(cands, ds, cfg, 5, context=RerankContext(ds, hit_model=hits))
+    with_knn = cfg.model_copy(update={"opinion": "itemknn"})
+    with pytest.raises(ValueError, match="not attached"):
+        rerank(cands, ds, with_knn, 5, context=RerankContext(ds, hit_model=hits))
+    restored = HitModel.from_dict(json.loads(json.dumps(hits.to_dict()))).with_opinion(knn)
+    assert restored.features[-1] == "tail*opinion_log_rank"
+    assert rerank(cands, ds, with_knn, 5, context=RerankContext(ds, hit_model=restored)
+                  ).items.shape == (6, 5)

@@ -120,6 +120,13 @@ def test_expected_cost_of_a_slot_fits_a_hit_model_and_keeps_the_budget(workspace
     # the trade-off sweep ran with the hit model: the promotion is in the best-settings table
     best = next(d.value for d in at.dataframe if "NDCG loss" in d.value.columns)
     assert "Promotion quota" in set(best["method"])
+    # a second opinion for the hit model: the same budget, spent by the sharper hit chances
+    assert at.selectbox(key="whatif_opinion").options == ["none", "Mult-VAE",
+                                                         "BPR, popularity-debiased (MACR)",
+                                                         "item-kNN"]
+    at.selectbox(key="whatif_opinion").set_value("itemknn").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert float(_metric(at, "Tail share (APLT)")) == pytest.approx(gap, abs=0.02)
 
 
 def test_use_the_best_sets_the_widgets_without_a_session_state_warning(workspace_dir, monkeypatch):

@@ -142,7 +142,7 @@ def _export(args: argparse.Namespace, model: Any, policy: Any, steps: list[Any],
               f"{policy.exploration:g}) -> {result.files[0]} (+ {result.files[1].name}) in "
               f"{time.perf_counter() - t0:.1f}s")
         return 0
-    context = RerankContext(ds, hit_model=hit_model_for(steps, model, ds))
+    context = RerankContext(ds, hit_model=hit_model_for(steps, model, ds, c=config.candidates))
     result = export_lists(model, ds, out, config, rerank=steps, context=context,
                           model_info=info, metrics=None, engine=engine)
     print(f"{result.rows:,} rows for {result.users:,} users -> {result.files[0]} "

@@ -20,7 +20,8 @@ items). Strength 0 leaves the model's lists exactly as they were. A :class:`Rera
 carries what steps read besides the candidates (item map clusters, a saved item set, the hit
 model). A hit model (:mod:`recsys.rerank.hits`, fitted on an inner split by
 :mod:`recsys.rerank.refit`) lets a global promotion spend its slots where the fewest expected
-hits are lost (``swap_cost="expected"``). Lists are measured with :func:`measure` (the
+hits are lost (``swap_cost="expected"``); it can also read a second model's opinion of each
+candidate (``opinion``, :mod:`recsys.rerank.opinion`). Lists are measured with :func:`measure` (the
 protocol's :func:`recsys.evaluation.measure_lists`).
 """
 
@@ -41,12 +42,18 @@ from recsys.rerank.lists import REASONS, Reason
 from recsys.rerank.measure import STRENGTHS, best_within, exposure, exposure_table, frontier, measure
 from recsys.rerank.pipeline import active_steps, lists_from_candidates, make_lists, plain_lists
 from recsys.rerank.preview import changed_rows, preview_frame
-from recsys.rerank.refit import fit_hit_model_on_split, hit_model_for, inner_split_method, needs_hit_model
+from recsys.rerank.refit import (
+    fit_hit_model_on_split,
+    hit_model_for,
+    inner_split_method,
+    needs_hit_model,
+    opinion_of,
+)
 
 __all__ = ["Candidates", "Reranked", "RerankConfig", "RerankContext", "METHODS", "TARGETS",
            "REASONS", "Reason", "candidates_from_model", "rerank", "as_configs", "category_matrix",
            "item_categories", "item_clusters_from_map", "item_set_positions", "measure", "exposure",
            "exposure_table", "frontier", "best_within", "STRENGTHS", "preview_frame",
            "changed_rows", "HitModel", "fit_hit_model", "fit_hit_model_on_split",
-           "needs_hit_model", "hit_model_for", "inner_split_method", "make_lists",
+           "needs_hit_model", "hit_model_for", "inner_split_method", "opinion_of", "make_lists",
            "lists_from_candidates", "plain_lists", "active_steps"]

@@ -72,6 +72,10 @@ class RerankConfig(BaseModel):
         "score ratio (ratio: scale-free across users, for models with positive scores), or "
         "the NDCG it is expected to lose (expected: needs a hit model fitted on a validation "
         "split, see recsys.rerank.hits).")
+    opinion: Literal["none", "multvae", "bpr-macr", "itemknn"] = Field(
+        "none", description="Expected swap cost: a second model whose ranking of each "
+        "candidate the hit model also reads (trained beside the main one; models of another "
+        "family tell the good tail candidates apart better).")
     # xQuAD
     xquad_variant: Literal["binary", "smooth"] = Field(
         "smooth", description="Binary: a class counts as covered once any item of it is listed; "

@@ -142,12 +142,17 @@ class RerankContext:
         return np.divide(mix, total, out=np.zeros_like(mix), where=total > 0)
 
     def hit_probability(self, base_score: np.ndarray, base_rank: np.ndarray, items: np.ndarray,
-                        users: np.ndarray) -> np.ndarray:
-        """(U, C) chance that each candidate is a hit, from the context's hit model."""
+                        users: np.ndarray, opinion: str | None = None) -> np.ndarray:
+        """(U, C) chance that each candidate is a hit, from the context's hit model (which
+        must read the second ``opinion`` a config asks for, when one is given)."""
         if self.hit_model is None:
             raise ValueError("the 'expected' swap cost needs a hit model fitted on a validation "
                              "split (recsys.rerank.fit_hit_model_on_split); use the 'gap' or "
                              "'ratio' swap cost instead")
+        if opinion is not None and opinion != self.hit_model.opinion_name:
+            raise ValueError(f"the hit model reads the second opinion "
+                             f"'{self.hit_model.opinion_name}', the re-rank settings ask for "
+                             f"'{opinion}': fit the hit model with opinion='{opinion}'")
         return self.hit_model.predict_lists(base_score, base_rank, items, users, self.dataset)
 
     def target_mask(self, target: str, value: str | None) -> np.ndarray:

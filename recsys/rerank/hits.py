@@ -18,7 +18,7 @@ any order (features come from the base scores and base ranks the lists carry).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -26,7 +26,7 @@ import scipy.sparse as sp
 
 from recsys.data.dataset import Dataset
 
-__all__ = ["HitModel", "FEATURES", "candidate_features", "hit_labels", "fit_hit_model",
+__all__ = ["HitModel", "FEATURES", "OPINION_FEATURES", "candidate_features", "hit_labels", "fit_hit_model",
            "expected_gain_values"]
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,9 @@ FEATURES: tuple[str, ...] = (
     "log_score_ratio", "score_z", "log_rank", "log_popularity", "tail", "log_activity",
     "tail_share", "tail*log_score_ratio", "tail*log_popularity", "tail*log_activity",
     "tail*tail_share", "log_score_ratio*log_activity", "score_z*log_activity")
+#: Features a second model adds (:mod:`recsys.rerank.opinion`), after :data:`FEATURES`.
+OPINION_FEATURES: tuple[str, ...] = ("opinion_z", "opinion_log_rank", "tail*opinion_z",
+                                     "tail*opinion_log_rank")
 #: Candidates whose scores define each user's score mean and spread (the ``score_z`` feature).
 Z_DEPTH = 50
 #: Scores below this share of the user's best are treated alike (log ratio floor).
@@ -77,12 +80,28 @@ def _with_products(base: list[np.ndarray]) -> list[np.ndarray]:
             z * activity]
 
 
+def _columns(base_score: np.ndarray, base_rank: np.ndarray, items: np.ndarray,
+             users: np.ndarray, dataset: Dataset, opinion=None) -> list[np.ndarray]:
+    """Every feature column in order: :data:`FEATURES`, then :data:`OPINION_FEATURES` when a
+    second model (``opinion``, or a callable giving its columns) is given."""
+    base = _base_features(base_score, base_rank, items, users, dataset)
+    columns = _with_products(base)
+    if opinion is not None:
+        from recsys.rerank.opinion import opinion_columns
+
+        z, rank = (opinion(users, items) if callable(opinion)
+                   else opinion_columns(opinion, users, items))
+        tail = base[4]
+        columns += [z, rank, tail * z, tail * rank]
+    return columns
+
+
 def candidate_features(base_score: np.ndarray, base_rank: np.ndarray, items: np.ndarray,
-                       users: np.ndarray, dataset: Dataset) -> np.ndarray:
-    """(U, C, F) float32 features of every candidate (:data:`FEATURES`), from the model's base
-    score and 1-based base rank of each slot; padding (``items < 0``) gets zeros."""
-    out = np.stack(_with_products(_base_features(base_score, base_rank, items, users,
-                                                 dataset)), axis=-1)
+                       users: np.ndarray, dataset: Dataset, opinion=None) -> np.ndarray:
+    """(U, C, F) float32 features of every candidate (:data:`FEATURES`, plus
+    :data:`OPINION_FEATURES` with a second model ``opinion``), from the model's base score and
+    1-based base rank of each slot; padding (``items < 0``) gets zeros."""
+    out = np.stack(_columns(base_score, base_rank, items, users, dataset, opinion), axis=-1)
     out[items < 0] = 0.0
     return out
 
@@ -105,7 +124,12 @@ def _sigmoid(logit: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class HitModel:
-    """Logistic regression P(hit | candidate features), features standardised first."""
+    """Logistic regression P(hit | candidate features), features standardised first.
+
+    With a second opinion (``opinion_name``, :mod:`recsys.rerank.opinion`) the features also
+    hold that model's view of each candidate; ``opinion`` is the second model trained on the
+    data the probabilities are asked for (attach it with :meth:`with_opinion`).
+    """
 
     mean: np.ndarray
     scale: np.ndarray
@@ -113,9 +137,43 @@ class HitModel:
     intercept: float
     n_pairs: int = 0
     hit_rate: float = 0.0
+    opinion_name: str = "none"
+    opinion: Any = None
+    _memo: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        return FEATURES + (OPINION_FEATURES if self.opinion_name != "none" else ())
+
+    def with_opinion(self, opinion) -> HitModel:
+        """This hit model reading a (re)trained second model."""
+        return replace(self, opinion=opinion, _memo={})
+
+    def _opinion_columns(self, users: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, ...]:
+        """The second model's columns for these candidate lists, kept for the last lists asked
+        for: a page that re-ranks the same pool on every slider move scores it once."""
+        from recsys.rerank.opinion import opinion_columns
+
+        key = (np.asarray(users).tobytes(), items.shape, items.tobytes())
+        last = self._memo.get("last")  # one (key, columns) pair: safe when sessions share it
+        if last is None or last[0] != key:
+            last = (key, opinion_columns(self._opinion_model(), users, items))
+            self._memo["last"] = last
+        return last[1]
+
+    def _opinion_model(self):
+        if self.opinion_name == "none":
+            return None
+        if self.opinion is None:
+            raise ValueError(f"this hit model reads a second opinion ({self.opinion_name}) that "
+                             "is not attached; fit it again")
+        return self.opinion
 
     def predict(self, features: np.ndarray) -> np.ndarray:
         """Probabilities of shape ``features.shape[:-1]``."""
+        if features.shape[-1] != len(self.coef):
+            raise ValueError(f"the hit model reads {len(self.coef)} features, got "
+                             f"{features.shape[-1]}")
         logit = ((features - self.mean) / self.scale) @ self.coef + self.intercept
         return _sigmoid(logit)
 
@@ -126,34 +184,46 @@ class HitModel:
         move)."""
         weights = self.coef / self.scale
         logit = np.full(items.shape, self.intercept - float(weights @ self.mean), np.float32)
-        for w, column in zip(weights, _with_products(
-                _base_features(base_score, base_rank, items, users, dataset)), strict=True):
+        opinion = self._opinion_columns if self.opinion_name != "none" else None
+        if opinion is not None:
+            self._opinion_model()  # a clear message when the second model is not attached
+        for w, column in zip(weights, _columns(base_score, base_rank, items, users, dataset,
+                                               opinion), strict=True):
             logit += np.float32(w) * column
         return np.where(items >= 0, _sigmoid(logit), 0.0).astype(np.float32)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"features": list(FEATURES), "mean": self.mean.tolist(),
+        return {"features": list(self.features), "opinion": self.opinion_name, "mean": self.mean.tolist(),
                 "scale": self.scale.tolist(), "coef": self.coef.tolist(),
                 "intercept": self.intercept, "n_pairs": self.n_pairs, "hit_rate": self.hit_rate}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> HitModel:
-        if list(data.get("features", [])) != list(FEATURES):
+        """The numbers of :meth:`to_dict`; a second opinion must be attached again
+        (:meth:`with_opinion`) before predicting."""
+        opinion = str(data.get("opinion", "none"))
+        wanted = FEATURES + (OPINION_FEATURES if opinion != "none" else ())
+        if list(data.get("features", [])) != list(wanted):
             raise ValueError("this hit model was fitted on other features; fit it again")
         return cls(np.asarray(data["mean"], np.float64), np.asarray(data["scale"], np.float64),
                    np.asarray(data["coef"], np.float64), float(data["intercept"]),
-                   int(data.get("n_pairs", 0)), float(data.get("hit_rate", 0.0)))
+                   int(data.get("n_pairs", 0)), float(data.get("hit_rate", 0.0)), opinion)
 
 
-def fit_hit_model(cands, train: Dataset, held_out: sp.csr_matrix, *, c: float = 1.0) -> HitModel:
+def fit_hit_model(cands, train: Dataset, held_out: sp.csr_matrix, *, c: float = 1.0,
+                  opinion=None, opinion_name: str = "none") -> HitModel:
     """Fit the hit model on candidate lists (:class:`~recsys.rerank.Candidates` of a model
-    trained on ``train``) against the pairs held out of ``train`` (``held_out``)."""
+    trained on ``train``) against the pairs held out of ``train`` (``held_out``); with a second
+    model ``opinion`` (also trained on ``train``, named ``opinion_name``) its view of each
+    candidate joins the features."""
     from sklearn.linear_model import LogisticRegression
 
     items = np.asarray(cands.items)
     valid = items >= 0
     ranks = np.broadcast_to(np.arange(1, items.shape[1] + 1), items.shape)
-    x = candidate_features(cands.scores, ranks, items, cands.users, train)[valid]
+    if (opinion is None) != (opinion_name == "none"):
+        raise ValueError("a second opinion needs both its model and its name")
+    x = candidate_features(cands.scores, ranks, items, cands.users, train, opinion)[valid]
     y = hit_labels(items, cands.users, held_out)[valid]
     if len(y) == 0 or y.all() or not y.any():
         raise ValueError("the hit model needs candidates that are held-out items and candidates "
@@ -164,8 +234,9 @@ def fit_hit_model(cands, train: Dataset, held_out: sp.csr_matrix, *, c: float = 
     lr = LogisticRegression(C=c, max_iter=500)
     lr.fit((x - mean) / scale, y)
     model = HitModel(mean, scale, lr.coef_.ravel().astype(np.float64),
-                     float(lr.intercept_[0]), len(y), float(y.mean()))
-    log.info("hit model: %d candidate pairs, hit rate %.4f", len(y), y.mean())
+                     float(lr.intercept_[0]), len(y), float(y.mean()), opinion_name, opinion)
+    log.info("hit model: %d candidate pairs, hit rate %.4f, second opinion %s", len(y),
+             y.mean(), opinion_name)
     return model
 
 

@@ -196,7 +196,7 @@ def promotion(lists: WorkingLists, cfg: RerankConfig, ctx: RerankContext, k: int
     if cfg.allocation == "global":
         full = int(np.floor(cfg.quota_share * k + 0.5))
         budget = int(m.sum())  # the per-user total: one tail budget for both allocations
-        values = swap_values(lists, cfg.swap_cost, ctx=ctx, users=users, k=k)
+        values = swap_values(lists, cfg.swap_cost, ctx=ctx, users=users, k=k, cfg=cfg)
         if cfg.swap_cost == "expected":  # not monotone in the score: most valuable first
             extra_rank = _rank_within(values, extra, descending=True)
             other_rank = _rank_within(values, other, descending=False)
@@ -229,7 +229,7 @@ def per_list_slots(needs: np.ndarray) -> np.ndarray:
 
 def swap_values(lists: WorkingLists, swap_cost: str = "gap", *,
                 ctx: RerankContext | None = None, users: np.ndarray | None = None,
-                k: int = 10) -> np.ndarray:
+                k: int = 10, cfg: RerankConfig | None = None) -> np.ndarray:
     """Per-candidate values whose difference is the cost of swapping two items of one list.
 
     ``gap``: the per-user min-max normalised score. ``ratio``: the log of the score relative to
@@ -244,7 +244,8 @@ def swap_values(lists: WorkingLists, swap_cost: str = "gap", *,
     if swap_cost == "expected":
         if ctx is None or users is None:
             raise ValueError("the 'expected' swap cost needs the re-ranking context and users")
-        p = ctx.hit_probability(lists.base_score, lists.base_rank, lists.items, users)
+        p = ctx.hit_probability(lists.base_score, lists.base_rank, lists.items, users,
+                                opinion=cfg.opinion if cfg is not None else None)
         return np.where(lists.valid, expected_gain_values(p, k), -np.inf)
     if swap_cost != "ratio":
         raise ValueError(f"unknown swap cost '{swap_cost}' (gap, ratio or expected)")
