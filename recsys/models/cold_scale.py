@@ -8,8 +8,11 @@ no text can name, every slot given to a new product displaces a likely hit. A fi
 cannot serve both, so ``scale_search`` measures a few multipliers of the cold-item part on an
 **inner item cold start split of the training matrix** (a seeded share of the warm items hidden
 whole, plus a share of each user's other interactions, the benchmark's protocol in miniature)
-and keeps the one with the best full-list Recall@K. Test pairs are never seen: the caller
-passes the training matrix of whatever protocol it runs in.
+and keeps the one with the best full-list Recall@K. Products without any interaction in the
+training matrix stay out of the inner lists: nothing on the inner split says whether they
+would have sold, and as new products they would crowd out the hidden ones that can be hits.
+Test pairs are never seen: the caller passes the training matrix of whatever protocol it runs
+in.
 """
 
 from __future__ import annotations
@@ -69,7 +72,8 @@ def inner_item_cold_split(x: sp.csr_matrix, seed: int = 0
 def choose_cold_scale(x: sp.csr_matrix, parts: PartsFactory, *, scales: tuple[float, ...] = SCALES,
                       seed: int = 0, k: int = 10) -> ScaleChoice:
     """The multiplier of the cold-item part with the best mean Recall@``k`` (full lists, the
-    user's training items excluded) on one inner item cold start split of ``x``; 1 when the
+    user's training items and products without interactions in ``x`` excluded) on one inner
+    item cold start split of ``x``; 1 when the
     split cannot be made. ``parts(train)`` fits on the inner training matrix and returns the
     scorer (see :data:`PartsFactory`)."""
     split = inner_item_cold_split(x, seed)
@@ -81,12 +85,13 @@ def choose_cold_scale(x: sp.csr_matrix, parts: PartsFactory, *, scales: tuple[fl
         users = np.sort(np.random.default_rng(seed).choice(users, size=MAX_USERS, replace=False))
     if not len(users):
         return ScaleChoice(1.0, {}, "cold-item scale 1 (no users for an inner check)")
+    listed = np.diff(sp.csr_matrix(x).tocsc().indptr) > 0  # warm in x: hidden ones included
     score = parts(train)
     hits = {s: np.zeros(len(users)) for s in scales}
     for start in range(0, len(users), 512):
         block = users[start:start + 512]
         collab, cold = score(block)
-        seen = train[block].toarray() > 0
+        seen = (train[block].toarray() > 0) | ~listed[None, :]
         truth = test[block].toarray() > 0
         for s in scales:
             scores = np.where(seen, -np.inf, collab + np.float32(s) * cold)
