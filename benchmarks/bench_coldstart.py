@@ -12,7 +12,8 @@ new items, the share of new items in the lists, and ratios against the TF-IDF pe
 the better of EASE and TF-IDF.
 
 ``--inner`` runs the same protocol on an item cold start split *of the training part* (the
-test part is never read): the figures the defaults were chosen on.
+test part is never read): the figures the defaults were chosen on. The outer split's new items
+have no pairs on either side of that inner split, so they are kept out of its lists.
 
     python benchmarks/bench_coldstart.py [--datasets demo,online-retail] [--seeds 0]
                                          [--inner] [--quick] [--json results.json]

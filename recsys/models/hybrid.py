@@ -18,6 +18,10 @@ the item's content (:mod:`recsys.models.coldstart`: a generator trained on the w
 content to the embedding a low-rank factorisation of the EASE weights gives them), so a new
 product is ranked by what buyers of similar-looking products bought as well as by its words.
 
+``scale_search`` (on by default) multiplies the content and generated parts by the factor with
+the best full-list recall on an inner item cold start split of the training data
+(:mod:`recsys.models.cold_scale`): how many new products deserve a slot depends on the shop.
+
 The content path is closed form, with no epochs; the generated path trains the generator for a
 fixed number of epochs on the CPU in seconds. Scoring is one sparse × dense product plus one low-rank
 product per block of users (on the GPU when the model's device is CUDA).
