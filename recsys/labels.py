@@ -53,6 +53,7 @@ FIELD_TITLES: dict[str, str] = {
     "content_weight": "Content share for well-known items",
     "cold_shrink": "Interactions until content fades (half-way)",
     "content_scale": "Size of content scores",
+    "scale_search": "Choose the size of new-product scores on an inner split",
     "debias": "Popularity debiasing",
     "debias_strength": "Debiasing strength",
     "propensity_clip": "Smallest propensity (clip)",

@@ -1,0 +1,79 @@
+"""The hybrid's cold-item scale is chosen per data set on an inner item cold start split.
+
+Two planted shops with the same purchases (every user buys from one or two item groups): in
+one the titles name the group (content determines taste), in the other they are random words
+(content is noise). The scale search must give new products more weight in the first.
+"""
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from recsys.data.dataset import build_dataset
+from recsys.models import create_model, load_model
+from recsys.models.cold_scale import SCALES, choose_cold_scale, inner_item_cold_split
+
+N_GROUPS, PER_GROUP, N_USERS = 8, 40, 300
+WORDS = ("amber", "birch", "cobalt", "dune", "ember", "fjord", "garnet", "heath")
+NOISE = tuple(f"w{i}" for i in range(40))
+FAST = {"text_method": "tfidf", "side_weight": 0.0, "cold_path": "content"}
+
+
+def _shop(content_is_taste: bool):
+    rng = np.random.default_rng(0)
+    n_items = N_GROUPS * PER_GROUP
+    group = np.repeat(np.arange(N_GROUPS), PER_GROUP)
+    rows = []
+    for u in range(N_USERS):
+        liked = rng.choice(N_GROUPS, size=rng.integers(1, 3), replace=False)
+        for i in rng.choice(np.flatnonzero(np.isin(group, liked)), size=12, replace=False):
+            rows.append((f"u{u}", f"i{i}"))
+    words = rng.choice(NOISE, size=(n_items, 2))
+    titles = [f"{WORDS[g]} {WORDS[g]}wood no {i}" if content_is_taste
+              else f"{words[i, 0]} {words[i, 1]} no {i}" for i, g in enumerate(group)]
+    catalog = pd.DataFrame({"item_id": [f"i{i}" for i in range(n_items)], "title": titles})
+    return build_dataset(pd.DataFrame(rows, columns=["user_id", "item_id"]), catalog,
+                         name="planted")
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    return {taste: create_model("hybrid", FAST).fit(_shop(taste), device="cpu")
+            for taste in (True, False)}
+
+
+def test_scale_search_gives_new_products_more_weight_where_content_is_taste(fitted):
+    taste, noise = fitted[True], fitted[False]
+    assert taste.cold_scale_ in SCALES and noise.cold_scale_ in SCALES
+    assert taste.cold_scale_ > noise.cold_scale_, (taste.scale_note_, noise.scale_note_)
+    assert "inner item cold start split" in taste.scale_note_
+
+
+def test_the_chosen_scale_is_applied_and_saved(fitted, tmp_path):
+    model = fitted[False]
+    plain = create_model("hybrid", {**FAST, "scale_search": False}).fit(_shop(False),
+                                                                        device="cpu")
+    assert plain.cold_scale_ == 1.0 and plain.scale_note_ == ""
+    np.testing.assert_allclose(model.content_out_, plain.content_out_ * model.cold_scale_,
+                               rtol=1e-5, atol=1e-7)
+    model.save(tmp_path / "m")
+    again = load_model(tmp_path / "m")
+    assert again.cold_scale_ == model.cold_scale_ and again.scale_note_ == model.scale_note_
+    users = np.arange(0, N_USERS, 11)
+    np.testing.assert_allclose(again.score(users), model.score(users), rtol=1e-5, atol=1e-6)
+
+
+def test_inner_split_hides_whole_items_and_keeps_the_rest_apart():
+    rng = np.random.default_rng(3)
+    x = sp.random(200, 100, density=0.1, random_state=3, format="csr")
+    train, test = inner_item_cold_split(x, seed=rng.integers(100))
+    assert (train.multiply(test)).nnz == 0 and train.nnz + test.nnz == (x > 0).sum()
+    hidden = (np.diff(train.tocsc().indptr) == 0) & (np.diff(test.tocsc().indptr) > 0)
+    assert 0.15 * 100 <= hidden.sum() <= 0.25 * 100
+
+
+def test_too_small_a_matrix_keeps_scale_one():
+    x = sp.csr_matrix(np.eye(3, dtype=np.float32))
+    choice = choose_cold_scale(x, lambda train: None)  # type: ignore[arg-type, return-value]
+    assert choice.scale == 1.0 and choice.recall == {}
