@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -34,7 +33,9 @@ from typing import Any, TypeVar
 import torch
 import torch.distributed as dist
 
-__all__ = ["Shards", "RankFailed", "torchrun_env", "ENV_VARS"]
+from recsys.device import torchrun_env
+
+__all__ = ["Shards", "RankFailed", "torchrun_env"]
 
 log = logging.getLogger(__name__)
 
@@ -45,23 +46,8 @@ class RankFailed(RuntimeError):
     """Raised on the other ranks when rank 0 failed in a step they wait on (rank 0 raises the
     original error and reports it)."""
 
-#: The variables ``torchrun`` sets for every process it starts.
-ENV_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
 #: Rank ``r``'s noise generator is seeded ``seed + r * RANK_SEED_STEP``.
 RANK_SEED_STEP = 1_000_003
-
-
-def torchrun_env() -> dict[str, str] | None:
-    """The torchrun variables when this process was started by torchrun with more than one
-    process (``WORLD_SIZE`` > 1), else ``None``."""
-    env = {k: os.environ[k] for k in ENV_VARS if k in os.environ}
-    if len(env) < len(ENV_VARS):
-        return None
-    try:
-        world = int(env["WORLD_SIZE"])
-    except ValueError:
-        raise ValueError(f"WORLD_SIZE must be a whole number (got '{env['WORLD_SIZE']}')") from None
-    return env if world > 1 else None
 
 
 @dataclass
