@@ -89,7 +89,8 @@ def main() -> None:
     ease = create_model("ease").fit(train, device="cpu")
     models = {ARMS[0]: hybrid, ARMS[1]: copy.deepcopy(hybrid), ARMS[2]: ease}
     print(f"Online Retail: fitted on {len(before):,} interactions before {cutoff:%Y-%m-%d} "
-          f"({train.n_items:,} products; hybrid {fit_s:.1f}s, {hybrid.text_note_}); "
+          f"({train.n_items:,} products; hybrid {fit_s:.1f}s, {hybrid.text_note_}; "
+          f"cold scale ×{hybrid.cold_scale_:g}); "
           f"{len(fresh):,} products launched later")
     print(f"{'chunk':>10} {'model':>22} {'new items':>9} {'update s':>9} {'ndcg':>7} "
           f"{'recall':>7} {'new rec':>7} {'new share':>9}")

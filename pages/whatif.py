@@ -177,8 +177,12 @@ def _budget_note(cfg: RerankConfig, promoted: dict[str, np.ndarray], k: int) -> 
     if cfg.method != "promotion" or not promoted:
         return ""
 
+    opinion = getattr(cfg, "opinion", "none")
+    second = (f", reading {ui.OPINIONS.get(opinion, opinion)}'s opinion too"
+              if cfg.swap_cost == "expected" and opinion != "none" else "")
+
     def alloc(name: str) -> str:
-        return f"'{ui.ALLOCATIONS[name]}'" + (f" ({ui.SWAP_COSTS[cfg.swap_cost]})"
+        return f"'{ui.ALLOCATIONS[name]}'" + (f" ({ui.SWAP_COSTS[cfg.swap_cost]}{second})"
                                               if name == "global" else "")
 
     def spent(mask: np.ndarray) -> str:

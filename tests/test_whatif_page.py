@@ -127,6 +127,7 @@ def test_expected_cost_of_a_slot_fits_a_hit_model_and_keeps_the_budget(workspace
     at.selectbox(key="whatif_opinion").set_value("itemknn").run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert float(_metric(at, "Tail share (APLT)")) == pytest.approx(gap, abs=0.02)
+    assert any("item-kNN's opinion too" in c.value for c in at.caption)
 
 
 def test_use_the_best_sets_the_widgets_without_a_session_state_warning(workspace_dir, monkeypatch):
