@@ -135,6 +135,8 @@ class Recommender(ABC):
     adds_items: ClassVar[bool] = False
     #: What the default :meth:`_update` does, as the update result reports it.
     update_method: ClassVar[str] = "history fold-in (learned weights kept)"
+    #: Whether :meth:`update` can run warm-started epochs of the training loop (``epochs``).
+    incremental: ClassVar[bool] = False
     #: Id vocabularies of an updated model (``None``: the positions of the dataset it was fitted on).
     user_ids_: np.ndarray | None = None
     item_ids_: np.ndarray | None = None
@@ -177,8 +179,8 @@ class Recommender(ABC):
                        if dataset.n_context_pairs else self.seen_)  # saved once, not twice
 
     # -- online updates --------------------------------------------------------------------
-    def update(self, new: sp.csr_matrix, *, events: tuple[np.ndarray, np.ndarray] | None = None
-               ) -> str:
+    def update(self, new: sp.csr_matrix, *, events: tuple[np.ndarray, np.ndarray] | None = None,
+               epochs: int = 0, callback: Callback | None = None) -> str:
         """Fold the new positives ``new`` in without retraining; returns how (one phrase).
 
         ``new`` is users × items in the grown shape: rows from :attr:`n_users_` on are new users,
@@ -188,7 +190,17 @@ class Recommender(ABC):
         new pairs score exactly as before, except where the model's scores are shared by
         everyone (popularity counts). ``events`` (user, item positions in time order) lets
         sequence models append in order.
+
+        ``epochs`` > 0 (torch models, :attr:`incremental`) then runs that many warm-started
+        epochs of the model's own training loop on the affected users' updated histories plus
+        a seeded replay sample of other users' (:meth:`_train_more`): the weights shared by
+        everyone (item vectors, network layers) move, so every user's list may change; with
+        ``epochs=0`` the guarantee above holds. ``callback`` gets those epochs and may cancel
+        (the weights then stay as the last finished batch left them). Other models ignore
+        ``epochs``.
         """
+        if epochs < 0:
+            raise ValueError(f"epochs must be 0 or more, got {epochs}")
         if not self.updatable:
             raise ValueError(f"{self.label or self.name} cannot be updated online; retrain it")
         new = sp.csr_matrix(new, dtype=np.float32)
@@ -212,7 +224,10 @@ class Recommender(ABC):
         self.known_ = sp.csr_matrix(((self.known_ + new) > 0), dtype=np.float32) if separate \
             else self.seen_
         affected = np.flatnonzero(np.diff(new.indptr) > 0)
-        return self._update(new, affected, events)
+        how = self._update(new, affected, events)
+        if epochs and self.incremental:
+            how = f"{how}; then {self._train_more(affected, epochs, callback)}"
+        return how
 
     def _grow(self, n_users: int, n_items: int) -> None:
         """Pad the learned arrays to ``n_users`` × ``n_items`` before an update (the history
@@ -225,6 +240,10 @@ class Recommender(ABC):
         default nothing more: a model that scores from each user's history changes those
         users' lists only."""
         return self.update_method
+
+    def _train_more(self, affected: np.ndarray, epochs: int, callback: Callback | None) -> str:
+        """Warm-started epochs after an update (models with :attr:`incremental`); returns how."""
+        raise NotImplementedError(f"{self.name} has no incremental epochs")
 
     @property
     def exclusion(self) -> sp.csr_matrix:
