@@ -8,7 +8,7 @@ All three are scored on the next ``--eval-days`` days: NDCG@10 and Recall@10 of 
 customer buys then that they had not bought before, over the customers of that window who
 appear in the data up to the chunk's end (a customer the stale model never saw gets no list and
 counts as a miss). Torch models (BPR, NeuMF, DeepFM, Mult-VAE, SASRec) are updated in several
-variants (``--epochs``, default ``0,1``): the fold-in alone and the fold-in followed by N
+variants (``--epochs``, default ``0`` and the library default): the fold-in alone and the fold-in followed by N
 incremental epochs of their training loop. Printed per chunk and in total: update seconds /
 retrain seconds and updated / retrained accuracy, and each variant against the fold-in only.
 

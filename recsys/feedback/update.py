@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 
 #: Incremental epochs of a torch model's update when the caller does not say (0 = fold-in only):
 #: chosen on an inner Online Retail period (benchmarks/bench_update.py).
-DEFAULT_EPOCHS = 1
+DEFAULT_EPOCHS = 2
 
 #: How a feedback file is read: ``log`` (rewarded rows of a feedback log), ``interactions``
 #: (an interaction file) or ``auto`` (a log when it has every log column).

@@ -11,7 +11,8 @@ Artifacts are a folder with ``model.json`` (name, config, dataset fingerprint, s
 exactly, without unpickling anything.
 
 ``update(new)`` folds new interactions into a trained model without a full retrain (online
-updates, :mod:`recsys.models.online`); a model updated with new users or items keeps its own id
+updates, :mod:`recsys.models.online`), and ``update(new, epochs=N)`` then continues a torch
+model's training loop for N warm-started epochs; a model updated with new users or items keeps its own id
 vocabulary (:attr:`Recommender.user_ids_`, saved as plain text arrays) because its positions no
 longer match the dataset it was first fitted on.
 """
