@@ -27,7 +27,12 @@ from recsys.feedback.logs import LOG_COLUMNS, read_log
 from recsys.feedback.replay import BIAS_NOTE, ReplayConfig
 from recsys.feedback.simulation import SimulationConfig, reusable
 from recsys.feedback.targets import estimate_policy
-from recsys.feedback.update import fresh_lists, read_new_products, update_kept_run
+from recsys.feedback.update import (
+    DEFAULT_EPOCHS,
+    fresh_lists,
+    read_new_products,
+    update_kept_run,
+)
 from recsys.labels import ESTIMATOR_LABELS, POLICY_LABELS
 from recsys.models import create_model
 from recsys.workspace import WorkspaceError
@@ -407,6 +412,11 @@ new_products = st.file_uploader(
     help="Products the model has never seen (item id, title, description, category, brand, "
          "price). Hybrid and cold start models score them from this text at once; other models "
          "append them without collaborative signal or leave them out until a retrain.")
+epochs = st.number_input(
+    "Incremental epochs (BPR, NeuMF, DeepFM, Mult-VAE, SASRec)", 0, 20, DEFAULT_EPOCHS,
+    key="explore_epochs", help="Warm-started epochs of the model's own training after the "
+    "fold-in, on the updated customers' histories and a sample of others' (the shared weights "
+    "move, so other lists may change a little); 0 = the fold-in alone. Other models ignore it.")
 if upload is None:
     st.caption("Upload a feedback log above to update the model from it.")
 elif st.button(f"Update {run} from {upload.name}", key="explore_update"):
@@ -419,7 +429,7 @@ elif st.button(f"Update {run} from {upload.name}", key="explore_update"):
                               "reward": logged.reward})
         with st.spinner(f"Updating {run}…"):
             result = update_kept_run(ws, ds.name, run, frame, source=upload.name,
-                                     catalog=catalog)
+                                     catalog=catalog, epochs=int(epochs))
             customers = frame.loc[frame["reward"] > 0, "user_id"]
             lists = fresh_lists(result.model, customers, k=10, user_ids=ds.user_ids,
                                 item_ids=ds.item_ids)

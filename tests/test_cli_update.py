@@ -110,6 +110,8 @@ def test_bad_input_is_one_line_and_exit_2(kept, tmp_path, capsys):
     assert "empty" in _fails(capsys, "--model", "ease", "--feedback", str(empty), *ws)
     assert "--columns" in _fails(capsys, "--model", "ease", "--feedback", str(good), *ws,
                                  "--columns", "shop=user_id")
+    assert "--epochs must be between 0 and" in _fails(capsys, "--model", "ease", "--feedback",
+                                                      str(good), *ws, "--epochs", "-1")
     assert "must not be the model's own folder" in _fails(
         capsys, "--model", str(next((root / "models").iterdir()) / "ease"), "--feedback",
         str(good), "--out", str(next((root / "models").iterdir()) / "ease"), *ws)
@@ -136,3 +138,18 @@ def test_the_command_line_has_no_traceback(kept, tmp_path):
                           env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 2 and "position" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_epochs_reach_a_torch_model_and_zero_is_the_fold_in_only(kept, tmp_path, capsys):
+    """``--epochs N`` runs N incremental epochs of a kept torch model (the summary says so);
+    ``--epochs 0`` folds in only."""
+    root, name = kept
+    ws = Workspace(root)
+    ws.save_model(name, create_model("bpr", {"epochs": 2, "factors": 8}).fit(
+        ws.load_dataset(name), device="cpu"), run="bpr")
+    feedback = _write(tmp_path / "day1.csv", user_id=["c1", "c2"], item_id=["p30", "p31"])
+    argv = ["update", "--model", "bpr", "--feedback", str(feedback), "--workspace", str(root)]
+    assert main([*argv, "--epochs", "2"]) == 0
+    assert "2 warm epochs of its training loop" in capsys.readouterr().out
+    assert main([*argv, "--epochs", "0"]) == 0
+    assert "warm epoch" not in capsys.readouterr().out

@@ -179,9 +179,11 @@ def test_feedback_log_updates_the_model_and_gives_fresh_lists(workspace_dir):
     at.file_uploader(key="explore_log").set_value(("log.csv", log.to_csv(index=False).encode(),
                                                     "text/csv"))
     at.run()
+    assert at.number_input(key="explore_epochs").value == 2
     at.button(key="explore_update").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert any("ease-updated-1" in s.value for s in at.success)
+    assert any("epochs ignored" in c.value for c in at.caption)  # EASE has no epochs
     fresh = next(d.value for d in at.dataframe if {"rank", "score"} <= set(d.value.columns))
     assert set(fresh["user_id"]) == set(rewarded)  # only the customers with a reward
     assert all(str(taken[u]) not in set(fresh.loc[fresh["user_id"] == u, "item_id"])

@@ -1,7 +1,8 @@
-"""Online updates (:mod:`recsys.feedback.update`, ``Recommender.update``): the affected users'
-lists change and no one else's, new users get lists, new items are appended or left out as
-the model allows, an updated model kept in a workspace reloads with identical lists, and a
-feedback log's rewarded rows become interactions."""
+"""Online updates (:mod:`recsys.feedback.update`, ``Recommender.update``): with the fold-in
+only (``epochs=0``) the affected users' lists change and no one else's; new users get lists,
+new items are appended or left out as the model allows, an updated model kept in a workspace
+reloads with identical lists, and a feedback log's rewarded rows become interactions.
+Incremental epochs of the torch models: :mod:`tests.test_update_epochs`."""
 
 from __future__ import annotations
 
@@ -23,7 +24,9 @@ from recsys.workspace import Workspace
 
 CONFIGS = {"ease": {}, "itemknn": {}, "als": {"iterations": 4, "factors": 16},
            "bpr": {"epochs": 5, "factors": 16}, "multvae": {"epochs": 3},
-           "sasrec": {"epochs": 2, "dim": 16, "max_len": 10}}
+           "sasrec": {"epochs": 2, "dim": 16, "max_len": 10},
+           "neumf": {"epochs": 3, "factors": 8, "mlp_layers": (16, 8)},
+           "deepfm": {"epochs": 2, "factors": 8, "use_text": False}}
 
 
 @pytest.fixture(scope="module")
@@ -55,14 +58,15 @@ def _feedback(model, ds, users):
     return pd.DataFrame(rows, columns=["user_id", "item_id"])
 
 
-@pytest.mark.parametrize("name", list(CONFIGS))
+@pytest.mark.parametrize("name", ["ease", "itemknn", "als", "bpr", "multvae", "sasrec"])
 def test_update_changes_the_affected_users_lists_and_no_one_elses(shop, name):
     model = _fit(name, shop)
     everyone = np.arange(shop.n_users)
     before, before_scores = model.recommend(everyone, 10)
     affected_ids = ["u3", "u50", "u120"]
     feedback = _feedback(model, shop, affected_ids)
-    result = update_model(model, feedback, user_ids=shop.user_ids, item_ids=shop.item_ids)
+    result = update_model(model, feedback, user_ids=shop.user_ids, item_ids=shop.item_ids,
+                          epochs=0)
     after, after_scores = model.recommend(everyone, 10)
     affected = shop.user_positions(affected_ids)
     others = np.setdiff1d(everyone, affected)
@@ -75,7 +79,7 @@ def test_update_changes_the_affected_users_lists_and_no_one_elses(shop, name):
     assert result.method and result.seconds >= 0
 
 
-@pytest.mark.parametrize("name", ["ease", "als", "bpr"])
+@pytest.mark.parametrize("name", ["ease", "als", "bpr", "neumf"])
 def test_new_users_get_lists_without_their_own_items(shop, name):
     model = _fit(name, shop)
     feedback = pd.DataFrame({"user_id": ["newcomer"] * 3, "item_id": ["i1", "i2", "i3"]})

@@ -20,6 +20,9 @@ from recsys.data.schema import INTERACTION_ROLES
 
 __all__ = ["add_arguments", "run"]
 
+#: The most incremental epochs ``--epochs`` takes (more is a retrain's work: retrain instead).
+MAX_EPOCHS = 100
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, metavar="RUN", help="a kept run's name in the "
@@ -48,12 +51,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "<run>-updated-<n>)")
     p.add_argument("--out", help="save the updated model into this folder instead of keeping "
                    "it as a run")
+    p.add_argument("--epochs", type=int, default=None, metavar="N", help="torch models (BPR, "
+                   "NeuMF, DeepFM, Mult-VAE, SASRec): warm-started epochs of their training "
+                   "loop on the new interactions mixed with replayed old ones (default: "
+                   "recsys.feedback.update.DEFAULT_EPOCHS; 0 = fold-in only: users without "
+                   "new interactions keep their lists)")
     add_device_arg(p)
 
 
 def run(args: argparse.Namespace) -> int:
     from recsys.data.reading import IngestError
     from recsys.feedback.update import (
+        DEFAULT_EPOCHS,
         find_kept_run,
         read_feedback,
         read_new_products,
@@ -62,6 +71,9 @@ def run(args: argparse.Namespace) -> int:
     )
     from recsys.workspace import Workspace, WorkspaceError
 
+    epochs = DEFAULT_EPOCHS if args.epochs is None else args.epochs
+    if not 0 <= epochs <= MAX_EPOCHS:
+        raise CliError(f"--epochs must be between 0 and {MAX_EPOCHS}, got {epochs}")
     if not Path(args.feedback).is_file():
         raise CliError(f"--feedback: no such file '{args.feedback}'")
     mapping = parse_columns(args.columns, INTERACTION_ROLES, "--columns")
@@ -88,7 +100,8 @@ def run(args: argparse.Namespace) -> int:
                 threshold = ds.config.rating_threshold
             result = update_saved_model(folder, frame, out=args.out, user_ids=user_ids,
                                         item_ids=item_ids, source=source, device=device,
-                                        rating_threshold=threshold, catalog=catalog)
+                                        rating_threshold=threshold, catalog=catalog,
+                                        epochs=epochs)
         else:
             ws = Workspace(args.workspace)
             dataset = find_kept_run(ws, args.model, args.dataset)
@@ -98,10 +111,11 @@ def run(args: argparse.Namespace) -> int:
                 result = update_saved_model(kept.path, frame, out=args.out, user_ids=ds.user_ids,
                                             item_ids=ds.item_ids, source=source, device=device,
                                             rating_threshold=ds.config.rating_threshold,
-                                            catalog=catalog)
+                                            catalog=catalog, epochs=epochs)
             else:
                 result = update_kept_run(ws, dataset, args.model, frame, source=source,
-                                         new_run=args.new_run, device=device, catalog=catalog)
+                                         new_run=args.new_run, device=device, catalog=catalog,
+                                         epochs=epochs)
     except WorkspaceError as exc:
         raise CliError(str(exc)) from exc
     except ValueError as exc:

@@ -8,7 +8,11 @@ positions, appends unseen users and items, and calls the model's own
 :meth:`~recsys.models.base.Recommender.update` (EASE and item-kNN fold the new pairs into the
 users' history rows with B / the similarities kept; ALS solves the affected users' vectors
 exactly with the item vectors fixed; BPR takes a few steps on those users only; Mult-VAE,
-SASRec and the content models read the updated histories; popularity recounts).
+SASRec and the content models read the updated histories; popularity recounts). With
+``epochs`` > 0 the torch models (BPR, NeuMF, DeepFM, Mult-VAE, SASRec) then run that many
+warm-started epochs of their own training loop on the affected users' histories mixed with a
+replay sample of other users' (:data:`DEFAULT_EPOCHS` unless told; 0 = fold-in only): their shared weights move,
+so other users' lists may change too.
 :func:`update_kept_run` does it for a model kept in a workspace and keeps the result as a new
 run beside the old one (``<run>-updated-<n>``), never replacing it.
 """
@@ -37,9 +41,13 @@ from recsys.workspace import Workspace, WorkspaceError, safe_name
 __all__ = ["UpdateResult", "Feedback", "FeedbackKind", "read_feedback", "feedback_interactions",
            "read_new_products",
            "update_model", "update_kept_run", "update_saved_model", "next_run_name",
-           "find_kept_run", "log_rewards", "fresh_lists"]
+           "find_kept_run", "log_rewards", "fresh_lists", "DEFAULT_EPOCHS"]
 
 log = logging.getLogger(__name__)
+
+#: Incremental epochs of a torch model's update when the caller does not say (0 = fold-in only):
+#: chosen on an inner Online Retail period (benchmarks/bench_update.py).
+DEFAULT_EPOCHS = 2
 
 #: How a feedback file is read: ``log`` (rewarded rows of a feedback log), ``interactions``
 #: (an interaction file) or ``auto`` (a log when it has every log column).
@@ -180,7 +188,8 @@ def _extend(vocab: np.ndarray, ids: np.ndarray, allowed: bool | np.ndarray
 
 def update_model(model: Any, interactions: pd.DataFrame, *, user_ids: np.ndarray | None = None,
                  item_ids: np.ndarray | None = None, rating_threshold: float | None = None,
-                 catalog: pd.DataFrame | None = None) -> UpdateResult:
+                 catalog: pd.DataFrame | None = None, epochs: int = DEFAULT_EPOCHS,
+                 callback: Any = None) -> UpdateResult:
     """Fold ``interactions`` into ``model`` in place and say what was done.
 
     Ids are matched against the model's own vocabulary (an updated model keeps one) or
@@ -191,6 +200,10 @@ def update_model(model: Any, interactions: pd.DataFrame, *, user_ids: np.ndarray
     append them without collaborative signal; the rest leave those rows out (said in
     :attr:`UpdateResult.notes`, as are new products without a catalog row). With
     ``rating_threshold``, rows whose ``value`` is below it are not positives and are left out.
+    ``epochs`` > 0: that many warm-started epochs of a torch model's training loop after the
+    fold-in (shared weights move: other users' lists may change; ``callback`` as for a fit,
+    may cancel); ``epochs=0``: fold-in only, users without new pairs keep exactly their lists;
+    other models ignore it (said in the notes).
     """
     users_vocab = model.user_ids_ if model.user_ids_ is not None else user_ids
     items_vocab = model.item_ids_ if model.item_ids_ is not None else item_ids
@@ -249,16 +262,21 @@ def update_model(model: Any, interactions: pd.DataFrame, *, user_ids: np.ndarray
         had = np.asarray(old_seen[rows[known_before], cols[known_before]]).ravel() > 0
         fresh[np.flatnonzero(known_before)[had]] = False
     t0 = time.perf_counter()
+    if epochs and not target.incremental:
+        notes.append(f"epochs ignored: {target.label} has no training epochs to continue")
     items_added = shape[1] - old_items
     item_rows = None
     if content and items_added:
         item_rows = rows_of.loc[items_vocab[old_items:]].reset_index()  # type: ignore[union-attr]
-    method = model.update(new, events=(rows[fresh], cols[fresh]), items=item_rows)
+    method = model.update(new, events=(rows[fresh], cols[fresh]), items=item_rows,
+                          epochs=epochs, callback=callback)
     seconds = time.perf_counter() - t0
     if items_added:
+        trained = target.name == "als" or (epochs and target.incremental)
         notes.append(f"{items_added:,} new items appended" + (
             " through their content path (catalog text and fields)" if content else
-            "" if target.name == "als" else " with no collaborative signal until a retrain"))
+            " (vectors learned from their buyers)" if trained else
+            " with no collaborative signal until a retrain"))
     model.user_ids_, model.item_ids_ = users_vocab, items_vocab
     digest = hashlib.sha256(f"{model.fingerprint_}:{len(rows)}".encode())
     digest.update(key.astype(np.int64).tobytes())
@@ -299,7 +317,8 @@ def next_run_name(existing: list[str], run: str) -> str:
 def update_kept_run(workspace: Workspace | str | Path, dataset_name: str, run_name: str,
                     feedback_frame: pd.DataFrame, *, source: str = "feedback",
                     new_run: str | None = None, device: str | None = None,
-                    catalog: pd.DataFrame | None = None) -> UpdateResult:
+                    catalog: pd.DataFrame | None = None, epochs: int = DEFAULT_EPOCHS,
+                    callback: Any = None) -> UpdateResult:
     """Update the kept model ``run_name`` of ``dataset_name`` with ``feedback_frame``
     (canonical interactions, e.g. from :func:`read_feedback`, or a feedback log frame, whose
     rewarded rows are taken) and keep it as a new run.
@@ -307,8 +326,8 @@ def update_kept_run(workspace: Workspace | str | Path, dataset_name: str, run_na
     The new run (``new_run`` or :func:`next_run_name`) sits beside the old one, whose files are
     never touched; its record says what it was updated from and with what. It is not evaluated,
     so it carries no metrics (and no dataset fingerprint: the pages do not take it for a model
-    evaluated on the current data). ``catalog``: rows of new products (see
-    :func:`update_model`). Raises :class:`WorkspaceError` for an unknown run.
+    evaluated on the current data). ``catalog``: rows of new products; ``epochs`` /
+    ``callback``: see :func:`update_model`. Raises :class:`WorkspaceError` for an unknown run.
     """
     if _has_log_columns(feedback_frame):  # a feedback log uploaded as it is
         feedback_frame = log_rewards(feedback_frame, source)
@@ -328,7 +347,8 @@ def update_kept_run(workspace: Workspace | str | Path, dataset_name: str, run_na
     else:
         threshold = ws.read_meta(dataset_name).get("config", {}).get("rating_threshold")
     result = update_model(model, feedback_frame, user_ids=user_ids, item_ids=item_ids,
-                          rating_threshold=threshold, catalog=catalog)
+                          rating_threshold=threshold, catalog=catalog, epochs=epochs,
+                          callback=callback)
     name = safe_name(new_run) if new_run else next_run_name(list(runs), run_name)
     if name == run_name or name in runs:
         raise WorkspaceError(f"A kept model '{name}' already exists; choose another name.")
@@ -362,10 +382,12 @@ def update_saved_model(folder: str | Path, feedback_frame: pd.DataFrame, *,
                        out: str | Path | None = None, user_ids: np.ndarray | None = None,
                        item_ids: np.ndarray | None = None, source: str = "feedback",
                        device: str | None = None, rating_threshold: float | None = None,
-                       catalog: pd.DataFrame | None = None) -> UpdateResult:
+                       catalog: pd.DataFrame | None = None, epochs: int = DEFAULT_EPOCHS,
+                       callback: Any = None) -> UpdateResult:
     """Update the model saved in ``folder`` and save it into ``out`` (default: the first free
     ``<folder>-updated-<n>`` beside it; never ``folder`` itself), with an ``update.json`` that
-    says what was done. A model saved without its ids needs ``user_ids`` / ``item_ids``."""
+    says what was done. A model saved without its ids needs ``user_ids`` / ``item_ids``;
+    ``epochs`` / ``callback``: see :func:`update_model`."""
     from recsys.models import load_model
 
     folder = Path(folder)
@@ -382,7 +404,8 @@ def update_saved_model(folder: str | Path, feedback_frame: pd.DataFrame, *,
         raise WorkspaceError(f"'{out}' exists and is not an empty folder.")
     model = load_model(folder, device=device)
     result = update_model(model, feedback_frame, user_ids=user_ids, item_ids=item_ids,
-                          rating_threshold=rating_threshold, catalog=catalog)
+                          rating_threshold=rating_threshold, catalog=catalog, epochs=epochs,
+                          callback=callback)
     result.updated_from, result.source, result.run = str(folder), source, str(out)
     model.save(out)
     (out / "update.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n",

@@ -237,14 +237,15 @@ class AutoRecommender(Recommender):
         return self.inner_.score(users)
 
     def update(self, new: sp.csr_matrix, *, events: tuple[np.ndarray, np.ndarray] | None = None,
-               items: pd.DataFrame | None = None) -> str:
-        """The kept candidate's own update (see its ``_update``)."""
+               items: pd.DataFrame | None = None, epochs: int = 0, callback: Any = None
+               ) -> str:
+        """The kept candidate's own update (see its ``_update``; ``epochs`` for torch ones)."""
         inner = self.inner_
         if (new.shape[0] > self.n_users_ and not inner.adds_users) or \
                 (new.shape[1] > self.n_items_ and not inner.adds_items):
             raise ValueError(f"auto kept {inner.label}, which cannot add users or items "
                              "without a retrain")
-        how = inner.update(new, events=events, items=items)
+        how = inner.update(new, events=events, items=items, epochs=epochs, callback=callback)
         self.n_users_, self.n_items_ = inner.n_users_, inner.n_items_
         self.seen_, self.known_ = inner.seen_, inner.exclusion
         return f"{inner.name}: {how}"

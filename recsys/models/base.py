@@ -11,7 +11,8 @@ Artifacts are a folder with ``model.json`` (name, config, dataset fingerprint, s
 exactly, without unpickling anything.
 
 ``update(new)`` folds new interactions into a trained model without a full retrain (online
-updates, :mod:`recsys.models.online`); a model updated with new users or items keeps its own id
+updates, :mod:`recsys.models.online`), and ``update(new, epochs=N)`` then continues a torch
+model's training loop for N warm-started epochs; a model updated with new users or items keeps its own id
 vocabulary (:attr:`Recommender.user_ids_`, saved as plain text arrays) because its positions no
 longer match the dataset it was first fitted on.
 """
@@ -136,6 +137,8 @@ class Recommender(ABC):
     adds_items: ClassVar[bool] = False
     #: What the default :meth:`_update` does, as the update result reports it.
     update_method: ClassVar[str] = "history fold-in (learned weights kept)"
+    #: Whether :meth:`update` can run warm-started epochs of the training loop (``epochs``).
+    incremental: ClassVar[bool] = False
     #: Id vocabularies of an updated model (``None``: the positions of the dataset it was fitted on).
     user_ids_: np.ndarray | None = None
     item_ids_: np.ndarray | None = None
@@ -179,7 +182,8 @@ class Recommender(ABC):
 
     # -- online updates --------------------------------------------------------------------
     def update(self, new: sp.csr_matrix, *, events: tuple[np.ndarray, np.ndarray] | None = None,
-               items: pd.DataFrame | None = None) -> str:
+               items: pd.DataFrame | None = None, epochs: int = 0,
+               callback: Callback | None = None) -> str:
         """Fold the new positives ``new`` in without retraining; returns how (one phrase).
 
         ``new`` is users × items in the grown shape: rows from :attr:`n_users_` on are new users,
@@ -191,7 +195,17 @@ class Recommender(ABC):
         sequence models append in order. ``items`` (catalog rows of the new columns, in column
         order) lets content models embed new products (:class:`~recsys.models.content.
         ContentItems`); other models ignore it.
+
+        ``epochs`` > 0 (torch models, :attr:`incremental`) then runs that many warm-started
+        epochs of the model's own training loop on the affected users' updated histories plus
+        a seeded replay sample of other users' (:meth:`_train_more`): the weights shared by
+        everyone (item vectors, network layers) move, so every user's list may change; with
+        ``epochs=0`` the guarantee above holds. ``callback`` gets those epochs and may cancel
+        (the weights then stay as the last finished batch left them). Other models ignore
+        ``epochs``.
         """
+        if epochs < 0:
+            raise ValueError(f"epochs must be 0 or more, got {epochs}")
         if not self.updatable:
             raise ValueError(f"{self.label or self.name} cannot be updated online; retrain it")
         new = sp.csr_matrix(new, dtype=np.float32)
@@ -215,7 +229,10 @@ class Recommender(ABC):
         self.known_ = sp.csr_matrix(((self.known_ + new) > 0), dtype=np.float32) if separate \
             else self.seen_
         affected = np.flatnonzero(np.diff(new.indptr) > 0)
-        return self._update(new, affected, events)
+        how = self._update(new, affected, events)
+        if epochs and self.incremental:
+            how = f"{how}; then {self._train_more(affected, epochs, callback)}"
+        return how
 
     def _grow(self, n_users: int, n_items: int) -> None:
         """Pad the learned arrays to ``n_users`` × ``n_items`` before an update (the history
@@ -228,6 +245,10 @@ class Recommender(ABC):
         default nothing more: a model that scores from each user's history changes those
         users' lists only."""
         return self.update_method
+
+    def _train_more(self, affected: np.ndarray, epochs: int, callback: Callback | None) -> str:
+        """Warm-started epochs after an update (models with :attr:`incremental`); returns how."""
+        raise NotImplementedError(f"{self.name} has no incremental epochs")
 
     @property
     def exclusion(self) -> sp.csr_matrix:

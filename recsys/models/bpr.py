@@ -140,15 +140,28 @@ class BPR(TorchStateMixin, Recommender):
         if shards.active:
             bulk = self._ddp_solver(bulk)
         net.reset_parameters(cfg.init_std, make_generator(cfg.seed))
-        popularity = np.asarray((self.seen_ > 0).sum(axis=0)).ravel()
-        weights = torch.as_tensor(ipw_weights(popularity, cfg.debias_strength, cfg.propensity_clip)
-                                  if cfg.debias == "ipw" else np.ones(len(popularity), np.float32),
-                                  device=device)
+        weights = self._item_weights()
         if cfg.solver == "sgd" and cfg.debias != "macr":
             self._fit_sgd(net, dataset, weights, callback, validation)
             return
         self.net_ = net.to(device)
-        sampler = PairSampler(self.seen_, device)
+        self._adam_loop(PairSampler(self.seen_, device), cfg, weights, bulk, shards,
+                        dataset=dataset, callback=callback, validation=validation)
+
+    def _item_weights(self) -> torch.Tensor:
+        """Per-item weights of the loss: inverse propensities (``debias="ipw"``) or ones."""
+        cfg = self.config
+        popularity = np.asarray((self.seen_ > 0).sum(axis=0)).ravel()
+        return torch.as_tensor(ipw_weights(popularity, cfg.debias_strength, cfg.propensity_clip)
+                               if cfg.debias == "ipw" else np.ones(len(popularity), np.float32),
+                               device=torch.device(self.device_))
+
+    def _adam_loop(self, sampler: PairSampler, cfg: BPRConfig, weights: torch.Tensor, bulk: bool,
+                   shards: Shards, *, dataset: Dataset | None, callback: Callback | None,
+                   validation: sp.csr_matrix | None) -> None:
+        """The Adam path of the shared loop on ``self.net_`` over ``sampler``'s pairs (a fit's
+        every pair, or an update's sample), with ``cfg``'s epochs and learning rate."""
+        net, device = self.net_, torch.device(self.device_)
 
         def rank_loss(users: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
             if cfg.debias == "macr":
@@ -167,6 +180,23 @@ class BPR(TorchStateMixin, Recommender):
               dataset=dataset, generator=make_generator(shards.noise_seed, device), callback=callback,
               validation=validation,
               manual_step=_BulkStep(net, weights, cfg.lr, cfg.l2) if bulk else None, shards=shards)
+
+    def _warm_train(self, users: np.ndarray, cfg: BPRConfig, callback: Callback | None) -> None:
+        """Incremental epochs of an update: the Adam path over ``users``' pairs (negatives
+        avoid everything they have), sparse updates as a fit would choose them."""
+        from recsys.models.online import keep_rows
+
+        bulk = cfg.debias != "macr" and (cfg.sparse_updates == "on" or (
+            cfg.sparse_updates == "auto" and (self.n_users_ + self.n_items_) * cfg.factors > SPARSE_FROM))
+        sampler = PairSampler(keep_rows((self.seen_ > 0).astype(np.float32), users),
+                              torch.device(self.device_), known=self.seen_)
+        self._adam_loop(sampler, cfg, self._item_weights(), bulk, Shards(seed=cfg.seed), dataset=None,
+                        callback=callback, validation=None)
+
+    def _update_lr(self) -> float:
+        """The sgd solver's ``lr`` is per sample: the warm epochs scale Adam's default then."""
+        cfg = self.config
+        return cfg.lr if cfg.solver == "adam" else float(BPRConfig.model_fields["lr"].default)
 
     def _ddp_solver(self, bulk: bool) -> bool:
         """Under torchrun only the autograd + Adam path runs (DDP all-reduces its gradients):

@@ -5,7 +5,7 @@ EASE item-item weights, and the per-item content share of the hybrid."""
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -120,7 +120,7 @@ class ContentItems:
     new_content_: np.ndarray | None = None
 
     def update(self, new: sp.csr_matrix, *, events: tuple[np.ndarray, np.ndarray] | None = None,
-               items: pd.DataFrame | None = None) -> str:
+               items: pd.DataFrame | None = None, **settings: Any) -> str:
         extra = new.shape[1] - self.n_items_  # type: ignore[attr-defined]
         self.new_content_ = None
         if extra > 0:
@@ -132,7 +132,7 @@ class ContentItems:
                                  "category…) to enter through the content path")
             self.new_content_ = self.encoder_.encode(items, device=self.device_)  # type: ignore[attr-defined]
         try:
-            return super().update(new, events=events)  # type: ignore[misc]
+            return super().update(new, events=events, **settings)  # type: ignore[misc]
         finally:
             self.new_content_ = None
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from functools import partial
 from typing import Any, Literal
 
 import numpy as np
@@ -76,10 +77,11 @@ class DeepFM(TorchStateMixin, Recommender):
 
     name = "deepfm"
     label = "DeepFM (ids + side features + text)"
-    #: Online updates keep the user embeddings (no fold-in yet): the affected users' histories
-    #: change what their lists exclude; new users need a retrain.
+    #: Online updates: without epochs only what the lists exclude changes; with epochs the
+    #: embeddings learn. New users need a retrain (their id values sit inside one shared table
+    #: of field values, before the item fields).
     adds_users = False
-    update_method = "history only: lists leave out the new items, user embeddings kept"
+    update_method = "history fold-in (lists leave out the new items; embeddings as trained)"
     config_cls = DeepFMConfig
     iterative = True
 
@@ -134,11 +136,18 @@ class DeepFM(TorchStateMixin, Recommender):
                validation: sp.csr_matrix | None) -> None:
         """The shared loop (:func:`~recsys.models.training.train`) over DeepFM's own batches:
         positives in a seeded order, negatives drawn among items that have interactions."""
+        self.net_ = self._build().to(_torch().device(self.device_))
+        self._loop(self.seen_, self.config, dataset=dataset, callback=callback,
+                   validation=validation)
+
+    def _loop(self, pairs: sp.csr_matrix, cfg: DeepFMConfig, *, dataset: Dataset | None,
+              callback: Callback | None, validation: sp.csr_matrix | None) -> None:
+        """The shared loop on ``self.net_`` over the positive ``pairs`` with ``cfg``'s epochs
+        and learning rate (a fit, or an update's incremental epochs); negatives are drawn among
+        every item with an interaction."""
         torch = _torch()
-        cfg = self.config
         device = torch.device(self.device_)
-        self.net_ = self._build().to(device)
-        coo = self.seen_.tocoo()
+        coo = sp.coo_matrix(pairs)
         pos_u = torch.as_tensor(coo.row.astype(np.int64), device=device)
         pos_i = torch.as_tensor(coo.col.astype(np.int64), device=device)
         warm = np.flatnonzero(np.diff(self.seen_.tocsc().indptr) > 0)
@@ -152,14 +161,27 @@ class DeepFM(TorchStateMixin, Recommender):
                                       device=device)
                 yield pos_u[batch], pos_i[batch], warm_t[draws]
 
-        train(self, self.net_, self._batch_loss, batches, cfg, dataset=dataset,
+        loss = partial(self._batch_loss, cfg=cfg)
+        train(self, self.net_, loss, batches, cfg, dataset=dataset,
               generator=make_generator(cfg.seed, device), callback=callback,
               validation=validation)
         self._refresh_items()
 
-    def _batch_loss(self, u: Any, i: Any, j: Any) -> Any:
+    def _warm_train(self, users: np.ndarray, cfg: DeepFMConfig, callback: Callback | None) -> None:
+        """Incremental epochs of an update over ``users``' pairs, seeded as a fit is (the
+        deep part's dropout draws from torch's generator, forked here)."""
+        from recsys.models.online import keep_rows
+
         torch = _torch()
-        net, cfg = self.net_, self.config
+        device = torch.device(self.device_)
+        with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
+            torch.manual_seed(cfg.seed)
+            self._loop(keep_rows(self.seen_, users), cfg, dataset=None, callback=callback,
+                       validation=None)
+
+    def _batch_loss(self, u: Any, i: Any, j: Any, *, cfg: DeepFMConfig) -> Any:
+        torch = _torch()
+        net = self.net_
         self.item_terms_ = None  # the weights move: item terms are recomputed when next scored
         n, n_neg = j.shape
         ut = net.user_terms(self.user_index_t_[u])

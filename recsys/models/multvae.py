@@ -103,10 +103,18 @@ class MultVAE(TorchStateMixin, Recommender):
         net = self._build()
         net.reset_parameters(make_generator(cfg.seed))
         self.net_ = net.to(device)
-        rows = RowSource(self.seen_, device)
         shards = Shards.from_env(self.device_, cfg.seed)  # under torchrun: this rank's users
+        self._loop(RowSource(self.seen_, device), cfg, shards, anneal_from=0, dataset=dataset,
+                   callback=callback, validation=validation)
+
+    def _loop(self, rows: RowSource, cfg: MultVAEConfig, shards: Shards, *, anneal_from: int,
+              dataset: Dataset | None, callback: Callback | None,
+              validation: sp.csr_matrix | None) -> None:
+        """The shared loop on ``self.net_`` over ``rows``' users with ``cfg``'s epochs and
+        learning rate; the KL weight's annealing starts at update ``anneal_from``."""
+        net, device = self.net_, torch.device(self.device_)
         gen = make_generator(shards.noise_seed, device)
-        step = [0]
+        step = [anneal_from]
         popularity = np.asarray((self.seen_ > 0).sum(axis=0)).ravel()
         weights = torch.as_tensor(ipw_weights(popularity, cfg.debias_strength, cfg.propensity_clip)
                                   if cfg.debias == "ipw" else np.ones(len(popularity), np.float32),
@@ -125,6 +133,15 @@ class MultVAE(TorchStateMixin, Recommender):
         train(self, net, loss_fn, lambda g: rows.epoch(cfg.batch_size, g, shards), cfg, dataset=dataset,
               generator=gen, callback=callback, validation=validation, weight_decay=cfg.weight_decay,
               shards=shards)
+
+    def _warm_train(self, users: np.ndarray, cfg: MultVAEConfig, callback: Callback | None) -> None:
+        """Incremental epochs of an update over ``users``' rows, the KL weight at its full
+        ``beta`` (the annealing was done by the fit)."""
+        from recsys.models.online import keep_rows
+
+        rows = RowSource(keep_rows(self.seen_, users), torch.device(self.device_))
+        self._loop(rows, cfg, Shards(seed=cfg.seed), anneal_from=cfg.anneal_steps, dataset=None,
+                   callback=callback, validation=None)
 
     @property
     def item_factors_(self) -> np.ndarray:

@@ -24,6 +24,7 @@ from pydantic import Field, field_validator
 
 from recsys.data.dataset import Dataset
 from recsys.models.base import Callback, Recommender
+from recsys.models.online import pad_rows
 from recsys.models.registry import register
 from recsys.models.training import PairSampler, TorchStateMixin, TrainConfig, make_generator, train
 
@@ -111,10 +112,10 @@ class NeuMF(TorchStateMixin, Recommender):
 
     name = "neumf"
     label = "NeuMF (neural CF)"
-    #: Online updates keep the user embeddings (no fold-in yet): the affected users' histories
-    #: change what their lists exclude; new users need a retrain.
-    adds_users = False
-    update_method = "history only: lists leave out the new items, user embeddings kept"
+    #: Online updates: without epochs only what the lists exclude changes (new users and items
+    #: get zero vectors: lists from the item side); with epochs the embeddings learn.
+    adds_items = True
+    update_method = "history fold-in (lists leave out the new items; embeddings as trained)"
     config_cls = NeuMFConfig
     iterative = True
 
@@ -127,7 +128,14 @@ class NeuMF(TorchStateMixin, Recommender):
         net = self._build()
         net.reset_parameters(cfg.init_std, make_generator(cfg.seed))
         self.net_ = net.to(device)
-        sampler = PairSampler(self.seen_, device)
+        self._loop(PairSampler(self.seen_, device), cfg, dataset=dataset, callback=callback,
+                   validation=validation)
+
+    def _loop(self, sampler: PairSampler, cfg: NeuMFConfig, *, dataset: Dataset | None,
+              callback: Callback | None, validation: sp.csr_matrix | None) -> None:
+        """The shared loop on ``self.net_`` over ``sampler``'s pairs with ``cfg``'s epochs and
+        learning rate (a fit, or an update's incremental epochs)."""
+        net, device = self.net_, torch.device(self.device_)
 
         def loss_fn(users: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
             logits = net.pair_scores(users, torch.cat([pos[:, None], neg], dim=1)).float()
@@ -145,6 +153,29 @@ class NeuMF(TorchStateMixin, Recommender):
         train(self, net, loss_fn, lambda gen: sampler.epoch(cfg.batch_size, cfg.negatives, gen), cfg,
               dataset=dataset, generator=make_generator(cfg.seed, device), callback=callback,
               validation=validation, weight_decay=cfg.weight_decay)
+
+    def _warm_train(self, users: np.ndarray, cfg: NeuMFConfig, callback: Callback | None) -> None:
+        """Incremental epochs of an update over ``users``' pairs (negatives avoid all they have)."""
+        from recsys.models.online import keep_rows
+
+        sampler = PairSampler(keep_rows((self.seen_ > 0).astype(np.float32), users),
+                              torch.device(self.device_), known=self.seen_)
+        self._loop(sampler, cfg, dataset=None, callback=callback, validation=None)
+
+    def _grow(self, n_users: int, n_items: int) -> None:
+        """New users and items get zero embeddings (new items the lowest item bias: they rank
+        after every learned item until incremental epochs or a refit train them)."""
+        old = self.net_
+        net = NeuMFNet(n_users, n_items, self.config.factors, self.config.mlp_layers)
+        low = float(old.bias.detach().min()) if len(old.bias) else 0.0
+        with torch.no_grad():
+            for name in ("gmf_user", "mlp_user", "gmf_item", "mlp_item"):
+                rows = n_users if name.endswith("user") else n_items
+                getattr(net, name).copy_(pad_rows(getattr(old, name).detach().cpu(), rows))
+            net.bias.copy_(pad_rows(old.bias.detach().cpu(), n_items, low))
+            for lin_new, lin_old in zip([*net.mlp, net.out], [*old.mlp, old.out], strict=True):
+                lin_new.load_state_dict(lin_old.state_dict())
+        self.net_ = net.to(old.bias.device).eval()
 
     @property
     def item_factors_(self) -> np.ndarray:

@@ -8,7 +8,10 @@ new interactions touch:
   steps of its ranking loss on those users only (:func:`bpr_fold_in`);
 * **padding** of learned arrays for appended users and items (:func:`pad_rows`,
   :func:`pad_square`): a new item without collaborative signal gets zero weights;
-* **sequences** of sequence models gain the new events at their end (:func:`append_events`).
+* **sequences** of sequence models gain the new events at their end (:func:`append_events`);
+* **incremental epochs** of a torch model train on the affected users' histories mixed with a
+  replay sample of other users' (:func:`replay_users`, :func:`keep_rows`), so the shared
+  weights learn the new pairs without forgetting the old ones.
 
 Everything here is deterministic for a given seed, so an update is repeatable.
 """
@@ -19,7 +22,8 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-__all__ = ["pad_rows", "pad_csr", "pad_square", "als_fold_in", "bpr_fold_in", "append_events"]
+__all__ = ["pad_rows", "pad_csr", "pad_square", "als_fold_in", "bpr_fold_in", "append_events",
+           "replay_users", "keep_rows"]
 
 
 def pad_rows(array: np.ndarray | torch.Tensor, n_rows: int, fill: float = 0.0
@@ -140,3 +144,24 @@ def append_events(indptr: np.ndarray, items: np.ndarray, n_users: int, users: np
     out_indptr = np.zeros(n_users + 1, dtype=np.int64)
     np.cumsum(np.bincount(owner, minlength=n_users), out=out_indptr[1:])
     return out_indptr, seq[order]
+
+
+def replay_users(seen: sp.csr_matrix, affected: np.ndarray, ratio: float, seed: int
+                 ) -> np.ndarray:
+    """The users an incremental epoch trains on: ``affected`` plus a seeded uniform sample of
+    ``ratio`` × as many other users with a history (all of them when fewer), sorted."""
+    has = np.flatnonzero(np.diff(sp.csr_matrix(seen).indptr) > 0)
+    affected = np.unique(np.asarray(affected, dtype=np.int64))
+    others = np.setdiff1d(has, affected, assume_unique=True)
+    n = min(len(others), round(ratio * len(affected)))
+    picked = np.random.default_rng(seed).choice(others, n, replace=False) if n else others[:0]
+    return np.union1d(affected, picked).astype(np.int64)
+
+
+def keep_rows(matrix: sp.csr_matrix, rows: np.ndarray) -> sp.csr_matrix:
+    """``matrix`` (same shape) with every row but ``rows`` emptied."""
+    mask = np.zeros(matrix.shape[0], dtype=np.float32)
+    mask[np.asarray(rows, dtype=np.int64)] = 1.0
+    out = sp.csr_matrix(sp.diags(mask) @ sp.csr_matrix(matrix))
+    out.eliminate_zeros()
+    return out

@@ -160,9 +160,21 @@ class SASRec(TorchStateMixin, Recommender):
             net.text.copy_(torch.as_tensor(text))
         self.net_ = net.to(device)
         self._set_inputs(indptr, items)
-        windows = torch.as_tensor(sequence_matrix(indptr, items, cfg.max_len + 1), device=device)
-        active = torch.as_tensor(np.flatnonzero(np.diff(indptr) >= 2), device=device)
         shards = Shards.from_env(self.device_, cfg.seed)  # under torchrun: this rank's sequences
+        self._loop(np.flatnonzero(np.diff(indptr) >= 2), cfg, shards, dataset=dataset,
+                   callback=callback, validation=validation)
+
+    def _loop(self, users: np.ndarray, cfg: SASRecConfig, shards: Shards, *,
+              dataset: Dataset | None, callback: Callback | None,
+              validation: sp.csr_matrix | None) -> None:
+        """The shared loop on ``self.net_`` over the sequences of ``users`` (those with two
+        items or more) with ``cfg``'s epochs and learning rate (a fit, or an update's
+        incremental epochs)."""
+        net, device = self.net_, torch.device(self.device_)
+        indptr, items = self.seq_indptr_, self.seq_items_
+        windows = torch.as_tensor(sequence_matrix(indptr, items, cfg.max_len + 1), device=device)
+        users = np.asarray(users, dtype=np.int64)
+        active = torch.as_tensor(users[np.diff(indptr)[users] >= 2], device=device)
         gen = make_generator(shards.noise_seed, device)
         size = shards.batch_size(cfg.batch_size)
 
@@ -187,6 +199,11 @@ class SASRec(TorchStateMixin, Recommender):
 
         train(self, net, loss_fn, batches, cfg, dataset=dataset, generator=gen, callback=callback,
               validation=validation, weight_decay=cfg.weight_decay, shards=shards)
+
+    def _warm_train(self, users: np.ndarray, cfg: SASRecConfig, callback: Callback | None) -> None:
+        """Incremental epochs of an update over ``users``' extended sequences."""
+        self._loop(users, cfg, Shards(seed=cfg.seed), dataset=None, callback=callback,
+                   validation=None)
 
     def _update(self, new: sp.csr_matrix, affected: np.ndarray,
                 events: tuple[np.ndarray, np.ndarray] | None) -> str:

@@ -40,6 +40,11 @@ __all__ = ["TorchStateMixin", "TrainConfig", "train", "make_generator", "PairSam
 
 log = logging.getLogger(__name__)
 
+#: Incremental epochs of an online update: other users' histories replayed per affected user
+#: (so the shared weights do not forget them) and the share of the model's learning rate.
+REPLAY_RATIO = 1.0
+UPDATE_LR_SHARE = 0.5
+
 #: ``loss_fn(*batch) -> scalar`` (mean over the batch) and ``batches(generator)`` per epoch.
 LossFn = Callable[..., torch.Tensor]
 Batches = Callable[[torch.Generator], Iterable[tuple[torch.Tensor, ...]]]
@@ -183,14 +188,21 @@ class PairSampler:
 
     Negatives are uniform item draws; a draw that hits one of the user's positives is redrawn
     (a fixed number of rounds, membership by ``searchsorted`` on sorted pair keys: no host sync).
+    ``known`` (a sample's full matrix) makes negatives avoid all its pairs, not only the sampled.
     """
 
-    def __init__(self, matrix: sp.csr_matrix, device: torch.device, rounds: int = 2) -> None:
+    def __init__(self, matrix: sp.csr_matrix, device: torch.device, rounds: int = 2,
+                 known: sp.csr_matrix | None = None) -> None:
         coo = sp.coo_matrix(matrix)
         self.n_items, self.rounds = matrix.shape[1], rounds
         self.users = torch.as_tensor(coo.row.astype(np.int64), device=device)
         self.items = torch.as_tensor(coo.col.astype(np.int64), device=device)
-        self.keys = torch.sort(self.users * self.n_items + self.items).values
+        if known is None:  # negatives avoid the training pairs, or every pair in ``known``
+            self.keys = torch.sort(self.users * self.n_items + self.items).values
+        else:
+            kc = sp.coo_matrix(known)
+            self.keys = torch.sort(torch.as_tensor(kc.row.astype(np.int64) * self.n_items
+                                                   + kc.col.astype(np.int64), device=device)).values
         self.device = device
 
     def __len__(self) -> int:
@@ -265,7 +277,39 @@ def load_module_state(net: torch.nn.Module, state: dict[str, np.ndarray], prefix
 
 class TorchStateMixin:
     """Save / restore a torch model's network (``self.net_``, built by ``self._build()``) as plain
-    arrays next to the base state, and put it back on the model's device in eval mode."""
+    arrays next to the base state, and put it back on the model's device in eval mode; and the
+    incremental epochs of an online update (:meth:`_train_more`), which the model's
+    ``_warm_train(users, config, callback)`` runs through its own loop on the weights it has."""
+
+    incremental = True
+
+    def _train_more(self, affected: np.ndarray, epochs: int, callback: Callback | None) -> str:
+        """``epochs`` warm epochs on the affected users plus :data:`REPLAY_RATIO` × as many
+        replayed users (their whole histories), at :data:`UPDATE_LR_SHARE` of the model's
+        learning rate, seeded; the fit's history and best epoch are kept as they were."""
+        from recsys.models.online import replay_users
+
+        cfg = self.config  # type: ignore[attr-defined]
+        users = replay_users(self.seen_, affected, REPLAY_RATIO, cfg.seed)  # type: ignore[attr-defined]
+        warm = cfg.model_copy(update={"epochs": epochs, "lr": self._update_lr() * UPDATE_LR_SHARE})
+        kept = {k: getattr(self, k) for k in ("history_", "best_epoch_", "stopped_at_",
+                                              "distributed_") if hasattr(self, k)}
+        self.history_ = []
+        try:
+            self._warm_train(users, warm, callback)  # type: ignore[attr-defined]
+            done = len(self.history_)
+        finally:
+            for k, v in kept.items():
+                setattr(self, k, v)
+        self.net_.eval()  # type: ignore[attr-defined]
+        return (f"{done} warm epoch{'s' if done != 1 else ''} of its training loop on "
+                f"{len(users):,} users' histories ({len(affected):,} updated, "
+                f"{len(users) - len(affected):,} replayed), lr {warm.lr:.2g}: weights shared "
+                "by everyone move, so other users' lists may change too")
+
+    def _update_lr(self) -> float:
+        """The Adam learning rate the warm epochs scale (the config's, by default)."""
+        return float(self.config.lr)  # type: ignore[attr-defined]
 
     def _state(self) -> dict[str, np.ndarray]:
         return {**super()._state(), **module_state(self.net_)}  # type: ignore[misc]
