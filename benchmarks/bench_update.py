@@ -163,6 +163,15 @@ def bench(name: str, inter: pd.DataFrame, catalog_frame: pd.DataFrame, cutoff: p
     return out
 
 
+def load_retail() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Online Retail's interactions in time order and its catalog, ids as strings."""
+    loaded = load_files(RETAIL)
+    inter = loaded.interactions.sort_values("timestamp", kind="stable").reset_index(drop=True)
+    inter["user_id"] = inter["user_id"].astype(str)
+    inter["item_id"] = inter["item_id"].astype(str)
+    return inter, loaded.catalog.assign(item_id=loaded.catalog["item_id"].astype(str))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--models", default="ease,als,bpr")
@@ -181,16 +190,13 @@ def main() -> None:
     if not RETAIL.exists():
         print(f"bench_update skipped: {RETAIL} not found (set TAILSTUDIO_SHARED_DATA)")
         return
-    loaded = load_files(RETAIL)
-    inter = loaded.interactions.sort_values("timestamp", kind="stable").reset_index(drop=True)
-    inter["user_id"] = inter["user_id"].astype(str)
-    inter["item_id"] = inter["item_id"].astype(str)
+    inter, catalog = load_retail()
     print(f"Online Retail: {len(inter):,} interactions, {inter['user_id'].nunique():,} customers, "
           f"{inter['item_id'].nunique():,} products, {inter['timestamp'].min():%Y-%m-%d} to "
           f"{inter['timestamp'].max():%Y-%m-%d}")
     epochs = sorted({int(e) for e in args.epochs.split(",") if e.strip()})
     for name in [m.strip() for m in args.models.split(",") if m.strip()]:
-        bench(name, inter, loaded.catalog, pd.Timestamp(args.train_until), args.chunk_days,
+        bench(name, inter, catalog, pd.Timestamp(args.train_until), args.chunk_days,
               args.eval_days, args.max_chunks, {}, epochs)
 
 

@@ -34,9 +34,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_update import RETAIL, lists_by_id, window_truth  # noqa: E402
+from bench_update import RETAIL, lists_by_id, load_retail, window_truth  # noqa: E402
 
-from recsys import build_dataset, load_files  # noqa: E402
+from recsys import build_dataset  # noqa: E402
 from recsys.evaluation import accuracy_per_user  # noqa: E402
 from recsys.feedback.update import update_model  # noqa: E402
 from recsys.models import create_model  # noqa: E402
@@ -71,11 +71,7 @@ def main() -> None:
     if not RETAIL.exists():
         print(f"bench_update_items skipped: {RETAIL} not found (set TAILSTUDIO_SHARED_DATA)")
         return
-    loaded = load_files(RETAIL)
-    inter = loaded.interactions.sort_values("timestamp", kind="stable").reset_index(drop=True)
-    inter["user_id"] = inter["user_id"].astype(str)
-    inter["item_id"] = inter["item_id"].astype(str)
-    full = loaded.catalog.assign(item_id=loaded.catalog["item_id"].astype(str))
+    inter, full = load_retail()
     cutoff = pd.Timestamp(args.train_until)
     stamps = inter["timestamp"]
     before = inter.loc[stamps < cutoff]
