@@ -24,7 +24,7 @@ from recsys.data.formats import DEMO_NAME, demo_dataset
 from recsys.data.splits import Split, SplitConfig, split_dataset
 from recsys.device import describe_device
 from recsys.labels import field_title
-from recsys.runs import KeptRun
+from recsys.runs import KeptRun, runs_on
 from recsys.sampling import EVAL_USERS_ENV, SampleConfig, UserSample, sample_users
 from recsys.workspace import WorkspaceError, default_workspace_path
 
@@ -295,9 +295,19 @@ def trained_models(ds: Dataset) -> list[KeptRun]:
     return sorted(kept, key=lambda m: m.saved_at or "", reverse=True)
 
 
-def run_info(ds: Dataset, run: str) -> KeptRun:
-    """The workspace's record of the kept model ``run`` (see :func:`trained_models`)."""
-    info = next((m for m in trained_models(ds) if m.run == run), None)
+def exportable_models(ds: Dataset) -> list[KeptRun]:
+    """:func:`trained_models`, then the updated runs whose base run is one of them (an online
+    update keeps no metrics and no fingerprint: :func:`recsys.runs.runs_on`), newest first in
+    each group, so a picker preselects an evaluated model."""
+    newest = sorted(workspace().kept_runs(ds.name), key=lambda m: m.saved_at or "", reverse=True)
+    return runs_on(newest, ds.fingerprint)
+
+
+def run_info(ds: Dataset, run: str, *, updated: bool = False) -> KeptRun:
+    """The workspace's record of the kept model ``run`` (see :func:`trained_models`; with
+    ``updated``, :func:`exportable_models`)."""
+    info = next((m for m in (exportable_models(ds) if updated else trained_models(ds))
+                 if m.run == run), None)
     if info is None:
         raise WorkspaceError(f"No trained model '{run}' for the current '{ds.name}'.")
     return info
@@ -308,13 +318,13 @@ def _trained(root: str, dataset: str, run: str, saved_at: str) -> Any:
     return Workspace(root).load_model(dataset, run)
 
 
-def load_trained(ds: Dataset, run: str) -> Any:
+def load_trained(ds: Dataset, run: str, *, updated: bool = False) -> Any:
     """A kept model, loaded once per server (cache keyed by its save time, so retraining reloads).
 
     Models from the Train page were fitted on the training part of its split (see
     :func:`evaluation_split`); ``model.seen_`` holds that training matrix.
     """
-    info = run_info(ds, run)
+    info = run_info(ds, run, updated=updated)
     try:
         return _trained(str(workspace().root), ds.name, run, str(info.saved_at))
     except WorkspaceError:
@@ -447,6 +457,8 @@ def best_first(kept: list[KeptRun]) -> list[KeptRun]:
 def kept_label(m: KeptRun) -> str:
     """A kept model as the pickers list it: run, NDCG and, for a stopped run, its marker
     (``neumf · NDCG 0.051 · stopped at epoch 1``)."""
+    if m.updated:
+        return f"{m.run} (updated, not evaluated)"
     label = f"{m.run} · NDCG {m.results.metric('ndcg'):.3f}"
     return f"{label} · {m.results.stopped_label}" if m.results.stopped_label else label
 
@@ -483,15 +495,17 @@ def job_finished(job: TrainingJob | None) -> bool:
 
 def model_picker(ds: Dataset, key: str, *, label: str = "Model", multi: bool = False,
                  default: int | list[str] | None = None,
-                 preselect: Literal["newest", "best"] = "newest") -> Any:
+                 preselect: Literal["newest", "best"] = "newest",
+                 updated: bool = False) -> Any:
     """A select box (or multiselect) of the models kept for ``ds``; ``None`` and a hint when none.
 
     Without ``default`` it preselects the newest model (two for ``multi``), or with
     ``preselect="best"`` the best by validation NDCG. A choice left from another dataset (the
-    sidebar switched it) is dropped, so the new dataset's models show at once. Returns run names
-    (a list when ``multi``).
+    sidebar switched it) is dropped, so the new dataset's models show at once. ``updated``
+    also offers the updated runs (:func:`exportable_models`), after the evaluated ones.
+    Returns run names (a list when ``multi``).
     """
-    kept = trained_models(ds)
+    kept = exportable_models(ds) if updated else trained_models(ds)
     if not kept:
         st.info("No trained model for this dataset yet: train one on the Train page.")
         return None

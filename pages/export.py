@@ -132,7 +132,13 @@ def current_steps() -> list[RerankConfig]:
 
 def expected_figures() -> None:
     """What the chosen setting is expected to give, measured on the kept model's evaluation
-    split, next to the model's own lists (deltas as % of them)."""
+    split, next to the model's own lists (deltas as % of them); an updated run has none."""
+    if info.updated:
+        st.caption(f"**{ui.md_escape(run)}** is an online update of "
+                   f"**{ui.md_escape(info.results.updated_from)}**, not evaluated: it has no "
+                   "held-out figures, so the expected figures of this setting are not shown and "
+                   "the manifest carries no metrics. Retrain on the Train page to evaluate it.")
+        return
     try:
         steps = current_steps()
         shown = {"ndcg": "NDCG@K", "recall": "Recall@K", "aplt": "Tail share (APLT)",
@@ -158,10 +164,10 @@ def expected_figures() -> None:
 handoff = ui.take_handed_off_setting(ds)  # "Export this setting" on What-if
 if handoff is not None:
     st.session_state["export_handoff_options"] = handoff["config"]
-run = ui.model_picker(ds, key="export_model")
+run = ui.model_picker(ds, key="export_model", updated=True)
 if run is None:
     st.stop()
-info = next(m for m in ui.trained_models(ds) if m.run == run)
+info = ui.run_info(ds, run, updated=True)
 item_map = ws.load_item_map(ds.name)
 clusters = item_clusters(ds, item_map[0]) if item_map is not None else None
 item_set: list[str] | None = None
@@ -226,9 +232,16 @@ if options.get("target") == "item_set" and options.get("target_value"):
 
 expected_figures()
 
-retrain = st.checkbox("Retrain on all interactions first", value=True, key="export_retrain",
-                      help="Kept models were trained on the training part of their split; retraining "
-                      "on everything uses the newest interactions too (same settings).")
+if info.updated:
+    retrain = False
+    st.caption("Exported as updated: retraining would drop what the update learned. New "
+               "customers are in *All users* only; new products are listed as far tail, with an "
+               "empty title where the catalog lacks them.")
+else:
+    retrain = st.checkbox("Retrain on all interactions first", value=True, key="export_retrain",
+                          help="Kept models were trained on the training part of their split; "
+                          "retraining on everything uses the newest interactions too (same "
+                          "settings).")
 go = st.button("Export", type="primary", key="export_run", disabled=kind != "all" and value is None)
 
 if go:
@@ -237,7 +250,7 @@ if go:
         steps = current_steps()
         scope = ExportScope(kind=kind, value=value, restrict=restrict)
         config = ExportConfig(k=int(k), format=fmt, candidates=max(100, int(k)), scope=scope)
-        kept = ui.load_trained(ds, run)
+        kept = ui.load_trained(ds, run, updated=True)
         retrain_note = ""
         if retrain:
             t0 = time.perf_counter()
@@ -250,7 +263,8 @@ if go:
                             f"retrained on all interactions in {fit_s:.1f} s; ")
         else:
             model = kept
-        metrics = {"protocol": info.results.to_json().get("protocol"), "model": info.results.scalars(),
+        metrics = None if info.updated else {
+                   "protocol": info.results.to_json().get("protocol"), "model": info.results.scalars(),
                    "lists": held_out_metrics(ds.fingerprint, run, str(info.saved_at),
                                              json.dumps([x.model_dump(mode="json") for x in steps]),
                                              int(k), map_key, json.dumps(item_set)),
@@ -262,15 +276,18 @@ if go:
             opinion = opinion_of(steps)
             hits = (retrained_hit_model(ds.fingerprint, run, str(info.saved_at), opinion, model,
                                         ds)
-                    if retrain else ui.hit_model(ds, run, kept, ui.evaluation_split(ds, run),
+                    if retrain or info.updated else ui.hit_model(ds, run, kept, ui.evaluation_split(ds, run),
                                                  opinion))
         folder = new_export_dir(ws.root, ds.name, run, method)
         bar = st.progress(0.0, text="Exporting…")
         result = export_lists(
             model, ds, folder, config, rerank=steps,
             context=RerankContext(ds, item_clusters=clusters, hit_model=hits), item_set=item_set,
-            model_info={"run": run, "trained_on": "all interactions" if retrain else
-                        "training part of the evaluation split", "saved_at": info.saved_at},
+            model_info={"run": run, "saved_at": info.saved_at, "trained_on": (
+                f"updated from {info.results.updated_from} (not evaluated)" if info.updated else
+                "all interactions" if retrain else "training part of the evaluation split"),
+                **({"updated_from": info.results.updated_from, "update": info.results.update}
+                   if info.updated else {})},
             metrics=metrics,
             progress=lambda done, total: bar.progress(done / max(total, 1),
                                                       text=f"{done:,} of {total:,} users"))

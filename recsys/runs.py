@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from recsys.data.splits import SplitConfig
 
-__all__ = ["ModelSpec", "RunProtocol", "RunResults", "KeptRun"]
+__all__ = ["ModelSpec", "RunProtocol", "RunResults", "KeptRun", "runs_on"]
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class RunProtocol(BaseModel):
 
 #: Fields of ``results.json`` that are not metrics.
 _NON_METRICS = ("train_s", "eval_s", "protocol", "device", "dataset_fingerprint", "epochs",
-                "stopped", "choice")
+                "stopped", "choice", "updated_from", "update")
 
 
 class RunResults(BaseModel):
@@ -88,6 +88,10 @@ class RunResults(BaseModel):
     choice: dict[str, Any] | None = Field(None, description="How a self-tuning model (auto) "
                                           "chose: inner split, baseline, kept candidate, reason, "
                                           "and every candidate's validation figures.")
+    updated_from: str | None = Field(None, description="The run an online update started "
+                                     "from (an updated run: not evaluated, no metrics).")
+    update: dict[str, Any] | None = Field(None, description="What the online update did "
+                                          "(recsys.feedback.update.UpdateResult.to_dict).")
 
     @model_validator(mode="before")
     @classmethod
@@ -152,3 +156,29 @@ class KeptRun(BaseModel):
     def trained_on(self, fingerprint: str) -> bool:
         """Whether the run was trained and evaluated on the dataset with this fingerprint."""
         return self.results.dataset_fingerprint == fingerprint
+
+    @property
+    def updated(self) -> bool:
+        """Whether the run is an online update of another run (kept without metrics)."""
+        return self.results.updated_from is not None
+
+
+def runs_on(kept: list[KeptRun], fingerprint: str) -> list[KeptRun]:
+    """The runs of ``kept`` that belong to the dataset with ``fingerprint``: those trained on
+    it, then the updated runs whose ``updated_from`` chain ends in one of those (an update
+    of an update counts on; a broken or circular chain is left out), each group in the
+    order of ``kept``."""
+    by_name = {r.run: r for r in kept}
+
+    def base_trained(run: KeptRun) -> bool:
+        seen: set[str] = set()
+        while run.updated and run.run not in seen:
+            seen.add(run.run)
+            parent = by_name.get(str(run.results.updated_from))
+            if parent is None:
+                return False
+            run = parent
+        return not run.updated and run.trained_on(fingerprint)
+
+    trained = [r for r in kept if not r.updated and r.trained_on(fingerprint)]
+    return trained + [r for r in kept if r.updated and base_trained(r)]

@@ -126,3 +126,31 @@ def test_export_global_promotion_by_expected_loss(workspace_copy: Path):
     frame = read_export(folder / "lists-all.csv")
     per_user = frame.groupby("user_id")["is_tail"].sum()
     assert frame["boosted"].any() and per_user.nunique() > 1  # spread where it costs least
+
+
+def test_updated_run_is_offered_and_exports(workspace_copy: Path):
+    from recsys.feedback.update import update_kept_run
+
+    ws = Workspace(workspace_copy)
+    ds = ws.load_dataset("demo-shop")
+    old = [str(u) for u in ds.user_ids[:2]]
+    feedback = pd.DataFrame({"user_id": [*old, "newcomer", "newcomer"],
+                             "item_id": [str(ds.item_ids[0]), "brand-new", str(ds.item_ids[1]),
+                                         "brand-new"]})
+    result = update_kept_run(ws, "demo-shop", "itemknn", feedback, source="day1.csv")
+    at = _export_page()
+    box = at.selectbox(key="export_model")
+    assert f"{result.run} (updated, not evaluated)" in box.options  # offered and marked,
+    assert box.value == "itemknn"  # while an evaluated model stays preselected
+    at.selectbox(key="export_model").set_value(result.run).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not [c for c in at.checkbox if c.key == "export_retrain"]  # an update is not retrained
+    assert any("not evaluated" in c.value for c in at.caption)
+    at.button(key="export_run").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    folder = next((workspace_copy / "exports" / "demo-shop").iterdir())
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["updated"]["updated_from"] == "itemknn" and manifest["metrics"] is None
+    assert manifest["model"]["run"] == result.run
+    frame = read_export(folder / "lists-all.csv")
+    assert frame["user_id"].nunique() == ds.n_users + 1 and "newcomer" in set(frame["user_id"])

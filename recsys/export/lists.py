@@ -29,6 +29,14 @@ from recsys.evaluation import measure_lists
 from recsys.export.engines import ExportEngine, LocalEngine
 from recsys.export.manifest import build_manifest, file_entry, write_manifest
 from recsys.export.scopes import ExportScope, ScopeSelection, resolve_scope
+from recsys.export.updated import (
+    covering_context,
+    covering_dataset,
+    covering_exclusion,
+    covering_selection,
+    has_own_ids,
+    updated_entry,
+)
 from recsys.export.writers import EXPORT_COLUMNS, EXTENSIONS, ExportFormat, open_writer
 from recsys.rerank import (
     RerankContext,
@@ -200,6 +208,10 @@ def export_lists(
     promotions) and the hit model (the ``expected`` swap cost; its coefficients go into the
     manifest); ``item_set`` (item ids) serves item-set scopes and promotions.
     ``model_info`` (run, trained_on, …) and ``metrics`` go into the manifest as given.
+    A model with its own id vocabularies (an updated run, :mod:`recsys.export.updated`) is
+    exported in its positions: new customers in "all users", new products as far tail; the
+    manifest's ``updated`` entry says what it was updated from (``model_info``'s
+    ``updated_from`` and ``update``) and that it was not evaluated (``metrics`` is dropped).
     Every chunk of users goes through one :class:`BlockScorer`, run by ``engine``
     (:mod:`recsys.export.engines`; default :class:`~recsys.export.engines.LocalEngine`, this
     process) and written here in chunk order, so every engine writes the same file.
@@ -215,6 +227,12 @@ def export_lists(
                                               item_set=item_set)
     c = max(config.candidates, config.k)
     exclude = sp.csr_matrix(dataset.known)
+    base, updated = dataset, None
+    if has_own_ids(model, dataset):  # an updated run: the model's positions, see .updated
+        dataset = covering_dataset(base, model)
+        selection = covering_selection(selection, config.scope.kind, base, dataset)
+        ctx, exclude = covering_context(ctx, dataset), covering_exclusion(dataset, model)
+        updated, metrics = updated_entry(model_info, base, dataset), None
     path = folder / f"{safe_name('lists-' + config.scope.label())}.{EXTENSIONS[config.format]}"
     users = selection.users
     total, rows, with_rows, done, t0 = len(users), 0, 0, 0, time.perf_counter()
@@ -241,13 +259,13 @@ def export_lists(
             progress(0, 0)
     seconds = time.perf_counter() - t0
     manifest = build_manifest(
-        model=model, dataset=dataset, steps=steps, hit_model=ctx.hit_model, k=config.k,
+        model=model, dataset=base, steps=steps, hit_model=ctx.hit_model, k=config.k,
         candidates=c, scope=config.scope.model_dump(mode="json"),
         scope_description=selection.description, metrics=metrics, model_info=model_info,
         counts={"rows": rows, "users": int(total), "users_with_rows": with_rows},
         columns=dict(EXPORT_COLUMNS), file_format=config.format, files=[file_entry(path)],
         seconds=seconds, business=tally.manifest_entry() if tally is not None else None,
-        engine=engine.describe())
+        engine=engine.describe(), updated=updated)
     manifest_path = write_manifest(folder, manifest)
     log.info("export %s: %d users, %d rows in %.2fs -> %s", config.scope.label(), total, rows,
              seconds, path)

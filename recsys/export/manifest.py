@@ -79,7 +79,8 @@ def build_manifest(*, model: Any, dataset: Any, steps: Sequence[Any], hit_model:
                    counts: dict[str, int], columns: dict[str, str], file_format: str,
                    files: list[dict[str, Any]], seconds: float,
                    business: dict[str, Any] | None = None,
-                   engine: dict[str, Any] | None = None) -> dict[str, Any]:
+                   engine: dict[str, Any] | None = None,
+                   updated: dict[str, Any] | None = None) -> dict[str, Any]:
     """The manifest of an export: the dataset and model (with ``model_info``), the re-ranking
     ``steps`` and ``hit_model``, list length and candidate pool, the ``scope`` (with its
     description), ``metrics`` as given, the ``counts`` (rows, users, users with rows), columns,
@@ -87,7 +88,8 @@ def build_manifest(*, model: Any, dataset: Any, steps: Sequence[Any], hit_model:
     exported lists' price on show, the long tail's share of expected revenue and the slot share
     per price band, :class:`recsys.rerank.business.BusinessTally`) is ``None`` without prices;
     ``engine`` says where the lists were scored (:mod:`recsys.export.engines`; local when
-    ``None``)."""
+    ``None``); ``updated`` (an updated run's origin, update summary and "not evaluated",
+    :func:`recsys.export.updated.updated_entry`) is ``None`` for a model as trained."""
     return {
         "manifest_version": MANIFEST_VERSION,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -106,6 +108,7 @@ def build_manifest(*, model: Any, dataset: Any, steps: Sequence[Any], hit_model:
         "excluded": EXCLUDED,
         "scope": {**scope, "description": scope_description},
         "metrics": metrics,
+        "updated": updated,
         "business": business,
         "rows": counts["rows"],
         "users": counts["users"],
