@@ -405,8 +405,9 @@ st.caption("Folds the log's rewarded rows (reward above 0) into a copy of the ke
            "for factor models their vectors, are updated; everyone else's lists stay as they "
            "were, except that new products added from their catalog rows can enter anyone's "
            "list). The copy is kept as a new run beside this one, which is not touched. It is "
-           "not evaluated, so the pages that compare models do not offer it; retrain on the "
-           "Train page now and then, as the item side ages.")
+           "not evaluated, so the pages that compare models do not offer it (the Export page "
+           "does, marked \"updated, not evaluated\"); retrain on the Train page now and then, "
+           "as the item side ages.")
 new_products = st.file_uploader(
     "Catalog rows of new products (optional)", type=UPLOAD_TYPES, key="explore_new_products",
     help="Products the model has never seen (item id, title, description, category, brand, "
