@@ -79,7 +79,7 @@ def test_update_changes_the_affected_users_lists_and_no_one_elses(shop, name):
     assert result.method and result.seconds >= 0
 
 
-@pytest.mark.parametrize("name", ["ease", "als", "bpr", "neumf"])
+@pytest.mark.parametrize("name", ["ease", "als", "bpr", "neumf", "deepfm"])
 def test_new_users_get_lists_without_their_own_items(shop, name):
     model = _fit(name, shop)
     feedback = pd.DataFrame({"user_id": ["newcomer"] * 3, "item_id": ["i1", "i2", "i3"]})

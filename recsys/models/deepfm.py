@@ -78,12 +78,21 @@ class DeepFM(TorchStateMixin, Recommender):
     name = "deepfm"
     label = "DeepFM (ids + side features + text)"
     #: Online updates: without epochs only what the lists exclude changes; with epochs the
-    #: embeddings learn. New users need a retrain (their id values sit inside one shared table
-    #: of field values, before the item fields).
-    adds_users = False
+    #: embeddings learn. New users get zero id rows inserted at the end of the user id field of
+    #: the one shared table of field values (later fields shift), their attributes the unknown
+    #: code: :meth:`_grow`. That needs the field sizes (:attr:`field_cards_`), which saves made
+    #: before they were kept lack: those models cannot add users (:attr:`adds_users`).
     update_method = "history fold-in (lists leave out the new items; embeddings as trained)"
     config_cls = DeepFMConfig
     iterative = True
+    #: Values per field, user fields first then item fields (``None``: an older save).
+    field_cards_: np.ndarray | None = None
+
+    @property  # type: ignore[misc]
+    def adds_users(self) -> bool:  # type: ignore[override]
+        """New users can be added when the field sizes are known (every fit since they are
+        saved; not a model saved before)."""
+        return self.field_cards_ is not None
 
     # -- features ---------------------------------------------------------------------------
     def _features(self, dataset: Dataset) -> None:
@@ -110,6 +119,7 @@ class DeepFM(TorchStateMixin, Recommender):
         self.user_index_ = user_idx.astype(np.int64)
         self.item_index_ = item_idx.astype(np.int64)
         self.n_values_ = int(cards.sum())
+        self.field_cards_ = cards
         self.text_ = np.zeros((n_items, 0), dtype=np.float32)
         self.text_note_ = "no text"
         if cfg.use_text:
@@ -204,6 +214,41 @@ class DeepFM(TorchStateMixin, Recommender):
     def _text_rows(self, items: Any) -> Any | None:
         return self.text_t_[items] if self.text_t_ is not None else None
 
+    def _grow(self, n_users: int, n_items: int) -> None:
+        """Zero embedding and first-order rows for the new users, inserted after the last user
+        id value; every later field value moves up by as many rows, in both tables and in
+        :attr:`user_index_` / :attr:`item_index_`. The new users' attribute fields take the
+        unknown code (0). Old users and all items keep their values exactly, so with no epochs
+        their scores do not change."""
+        torch = _torch()
+        cards = np.asarray(self.field_cards_, dtype=np.int64)
+        added = n_users - self.n_users_
+        grown = cards.copy()
+        grown[0] += added  # field 0 is the user id
+        old_off = np.concatenate([[0], np.cumsum(cards)[:-1]])
+        new_off = np.concatenate([[0], np.cumsum(grown)[:-1]])
+        moved = np.arange(self.n_values_) + np.repeat(new_off - old_off, cards)
+        n_uf = self.user_index_.shape[1]
+        rows = np.empty((added, n_uf), dtype=np.int64)
+        rows[:, 0] = self.n_users_ + np.arange(added)
+        rows[:, 1:] = new_off[1:n_uf]  # code 0 (unknown) of each user attribute
+        self.user_index_ = np.vstack([moved[self.user_index_], rows])
+        self.item_index_ = moved[self.item_index_]
+        net = self.net_
+        with torch.no_grad():
+            for name in ("embed", "first"):
+                old = getattr(net, name).weight.detach()
+                weight = torch.zeros((int(grown.sum()), old.shape[1]), dtype=old.dtype,
+                                     device=old.device)
+                weight[torch.as_tensor(moved, device=old.device)] = old
+                setattr(net, name, torch.nn.Embedding.from_pretrained(weight, freeze=False))
+        self.field_cards_, self.n_values_ = grown, int(grown.sum())
+        device = torch.device(self.device_)
+        self.user_index_t_ = torch.as_tensor(self.user_index_, device=device)
+        self.item_index_t_ = torch.as_tensor(self.item_index_, device=device)
+        self.item_terms_ = None  # recomputed (to the same values) when next scored
+        net.eval()
+
     # -- state -> device tensors --------------------------------------------------------------
     def _build(self) -> Any:
         """The network for the features in ``user_index_`` / ``item_index_`` / ``text_`` (their
@@ -256,13 +301,16 @@ class DeepFM(TorchStateMixin, Recommender):
     def _state(self) -> dict[str, np.ndarray]:
         return {**super()._state(), "user_index": self.user_index_, "item_index": self.item_index_,
                 "text": self.text_, "n_values": np.array(self.n_values_, dtype=np.int64),
-                "text_note": np.array(self.text_note_)}
+                "text_note": np.array(self.text_note_),
+                **({} if self.field_cards_ is None else {"field_cards": self.field_cards_})}
 
     def _load_state(self, state: dict[str, np.ndarray]) -> None:
         self.user_index_ = state["user_index"].astype(np.int64)
         self.item_index_ = state["item_index"].astype(np.int64)
         self.text_ = np.array(state["text"], dtype=np.float32)
         self.n_values_ = int(state["n_values"])
+        self.field_cards_ = (state["field_cards"].astype(np.int64) if "field_cards" in state
+                             else None)  # saved before the field sizes were kept: no new users
         self.text_note_ = str(state["text_note"]) if "text_note" in state else ""
         super()._load_state(state)  # rebuilds the network through ``_build``
         self._refresh_items()
