@@ -24,6 +24,7 @@ from recsys.data.formats import DEMO_NAME, demo_dataset
 from recsys.data.splits import Split, SplitConfig, split_dataset
 from recsys.device import describe_device
 from recsys.labels import field_title
+from recsys.rerank.config import RERANK_POOL
 from recsys.runs import KeptRun, runs_on
 from recsys.sampling import EVAL_USERS_ENV, SampleConfig, UserSample, sample_users
 from recsys.workspace import WorkspaceError, default_workspace_path
@@ -677,7 +678,8 @@ def _eval_candidates(fingerprint: str, run: str, saved_at: str, c: int, max_user
     return candidates_from_model(_model, _split.train, users, c=c)
 
 
-def eval_candidates(ds: Dataset, info: KeptRun, model: Any, split: Split, c: int = 100) -> Any:
+def eval_candidates(ds: Dataset, info: KeptRun, model: Any, split: Split,
+                    c: int = RERANK_POOL) -> Any:
     """The kept model's top-``c`` candidates for the evaluation users of :func:`eval_sample`
     (cached per run, save and sample): what What-if and Rules re-rank and measure."""
     cfg = SampleConfig()

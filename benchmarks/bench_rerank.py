@@ -19,7 +19,7 @@ reference table); ``--below-threshold seen`` keeps them as seen context (never r
 as the product does.
 
     python benchmarks/bench_rerank.py [--datasets ml-100k,online-retail] [--models ease,bpr,...]
-                                      [--model NAME] [--c 100] [--quick]
+                                      [--model NAME] [--c 200] [--quick]
                                       [--below-threshold drop|seen] [--inner] [--seed 0]
                                       [--json results.json]
 """
@@ -279,13 +279,16 @@ def run(dataset: str, args) -> dict:
 
 
 def main() -> int:
+    from recsys.rerank import RERANK_POOL
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", default="ml-100k,online-retail")
     parser.add_argument("--models", default=None,
                         help="models whose frontiers are compared: labels of MODEL_VARIANTS "
                         "or registered model names (default: all; --quick: all but auto-tail)")
     parser.add_argument("--model", default=None, help="one model only (overrides --models)")
-    parser.add_argument("--c", type=int, default=100, help="candidates per user")
+    parser.add_argument("--c", type=int, default=RERANK_POOL,
+                        help=f"candidates per user (default {RERANK_POOL}, the product's pool)")
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--max-loss", type=float, default=0.05)
     parser.add_argument("--repeats", type=int, default=3)

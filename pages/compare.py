@@ -21,7 +21,7 @@ from recsys.data.segments import (
 from recsys.evaluation import overlap_table
 from recsys.export import item_clusters
 from recsys.labels import metric_label
-from recsys.rerank import METHODS, RerankConfig, RerankContext, make_lists
+from recsys.rerank import METHODS, RERANK_POOL, RerankConfig, RerankContext, make_lists
 from recsys.rerank.bands import held_out_comparison
 from recsys.rerank.preview import score_breakdown
 from recsys.sampling import Band, SampleConfig
@@ -106,11 +106,12 @@ def build_lists() -> dict[str, pd.DataFrame]:
     variant = None if method == "none" else RerankConfig(method=method, strength=float(strength))
     context = RerankContext(train, item_clusters=clusters)
     for run, model in models.items():
-        lists = {run: make_lists(model, train, np.array([user]), n, candidates=max(100, n))}
+        lists = {run: make_lists(model, train, np.array([user]), n,
+                                 candidates=max(RERANK_POOL, n))}
         if variant is not None:
             lists[f"{run} + {variant.label()}"] = make_lists(
                 model, train, np.array([user]), n, steps=variant, context=context,
-                candidates=max(100, n))
+                candidates=max(RERANK_POOL, n))
         for name, r in lists.items():
             out[name] = score_breakdown(train, r.items[0], r.score[0], base_score=r.base_score[0],
                                         base_rank=r.base_rank[0], boosted=r.boosted[0], reason=r.reason[0])

@@ -31,6 +31,7 @@ from recsys.labels import METHOD_LABELS, method_label
 from recsys.models import create_model
 from recsys.rerank import (
     METHODS,
+    RERANK_POOL,
     RerankConfig,
     RerankContext,
     fit_hit_model_on_split,
@@ -249,7 +250,7 @@ if go:
     try:
         steps = current_steps()
         scope = ExportScope(kind=kind, value=value, restrict=restrict)
-        config = ExportConfig(k=int(k), format=fmt, candidates=max(100, int(k)), scope=scope)
+        config = ExportConfig(k=int(k), format=fmt, candidates=max(RERANK_POOL, int(k)), scope=scope)
         kept = ui.load_trained(ds, run, updated=True)
         retrain_note = ""
         if retrain:

@@ -16,6 +16,7 @@ import ui
 from recsys.labels import METHOD_LABELS, metric_label
 from recsys.rerank import (
     METHODS,
+    RERANK_POOL,
     RerankConfig,
     RerankContext,
     best_within,
@@ -36,7 +37,7 @@ from recsys.workspace import WorkspaceError
 
 LABELS = METHOD_LABELS
 SWEEP = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0)
-POOL = 100
+POOL = RERANK_POOL
 #: Metric tiles: direction of a good change and number format (labels from recsys.labels).
 SHOWN = {name: (metric_label(name), colour, fmt) for name, colour, fmt in (
     ("ndcg", "normal", "{:.4f}"), ("recall", "normal", "{:.4f}"), ("aplt", "normal", "{:.3f}"),
@@ -89,7 +90,7 @@ split_cfg = info.results.protocol.split
 sample = ui.eval_sample(split)
 st.caption(f"{ui.sample_caption(sample)} Customers with held-out items of the "
            f"{split_cfg.method if split_cfg else '?'} split (seed "
-           f"{split_cfg.seed if split_cfg else '?'}), K = {k}, top-{cands.c} candidates per user. "
+           f"{split_cfg.seed if split_cfg else '?'}), K = {k}, top-{cands.pool} candidates per user. "
            f"Tail = the long tail: items outside the head (mid + far tail), the head covering "
            f"{train.config.head_share:.0%} of training "
            "interactions.")

@@ -47,6 +47,7 @@ def test_k_outside_1_to_1000_is_refused(log_file, tmp_path, capsys, command, val
 @pytest.mark.parametrize("command,flag,value", [
     ("export", "--candidates", "0"),
     ("export", "--candidates", "-5"),
+    ("recommend", "--candidates", "0"),
     ("evaluate", "--test-frac", "0"),
     ("evaluate", "--test-frac", "1"),
     ("evaluate", "--test-frac", "1.5"),
@@ -65,6 +66,7 @@ def test_numbers_out_of_range_name_their_flag(log_file, tmp_path, capsys, comman
 
 def test_k_and_candidates_at_their_limits_are_accepted(log_file, tmp_path, capsys):
     assert main([*_base("export", log_file, tmp_path), "--k", "1", "--candidates", "1"]) == 0
+    assert main([*_base("recommend", log_file, tmp_path), "--k", "1", "--candidates", "1"]) == 0
 
 
 def test_rating_threshold_without_a_value_column_is_flagged(log_file, tmp_path, capsys):

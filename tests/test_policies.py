@@ -191,9 +191,9 @@ def test_thompson_prior_comes_from_the_calibrated_hit_model(tmp_path, small_shop
     ds = small_shop
     model = create_model("pop", {}).fit(ds, device="cpu")
     pol = PolicyConfig(policy="thompson", exploration=0.3, draws=20)
-    hits = calibration_model(model, ds, pol)
+    hits = calibration_model(model, ds, pol, c=30)
     assert hits is not None
-    assert calibration_model(model, ds, pol.model_copy(update={"prior": "rank"})) is None
+    assert calibration_model(model, ds, pol.model_copy(update={"prior": "rank"}), c=30) is None
     cands = candidates_from_model(model, ds, np.arange(50), 30, exclude=ds.known)
     prior = prior_means(hits, cands, ds)
     assert prior.shape == cands.items.shape and ((prior > 0) & (prior < 1)).all()

@@ -348,6 +348,10 @@ def test_candidates_from_a_model_measure_frontier_and_preview(ds):
     cands = candidates_from_model(model, split.train, split.test_users, c=25)
     assert cands.items.shape == (len(split.test_users), 25)
     seen = split.train.matrix[split.test_users].toarray() > 0
+    assert cands.pool == 25 < split.train.n_items - seen.sum(axis=1).max()
+    wide = candidates_from_model(model, split.train, split.test_users, c=split.train.n_items + 5)
+    assert wide.c == split.train.n_items  # as wide as the catalog, padded past the unseen…
+    assert wide.pool == split.train.n_items - seen.sum(axis=1).min() < wide.c  # …so fewer real
     rows = np.arange(cands.n_users)[:, None]
     assert not seen[rows, np.maximum(cands.items, 0)][cands.items >= 0].any()
     assert (np.diff(np.where(cands.items >= 0, cands.scores, -np.inf), axis=1) <= 0).all()

@@ -6,7 +6,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+import recsys.cli.recommend as recommend_cli
 from recsys.cli import main
+from recsys.export.lists import BlockScorer
+from recsys.rerank import RERANK_POOL
 from tests.test_rerank import synthetic_dataset
 
 
@@ -90,3 +93,48 @@ def test_rerank_options_reach_the_re_ranker(files):
     assert abs(int(spent["is_tail"].sum()) - int(per_user["is_tail"].sum())) <= ds.n_users * 0.05
     assert spent.groupby("user_id")["is_tail"].sum().nunique() > \
         per_user.groupby("user_id")["is_tail"].sum().nunique()
+
+
+@pytest.fixture
+def pools(monkeypatch) -> list[int]:
+    """The candidate pool of every BlockScorer ``recommend`` builds (the real scorer is used)."""
+    seen: list[int] = []
+
+    def spy(*args, **kwargs):
+        scorer = BlockScorer(*args, **kwargs)
+        seen.append(scorer.candidates)
+        return scorer
+
+    monkeypatch.setattr(recommend_cli, "BlockScorer", spy)
+    return seen
+
+
+def test_candidates_set_the_pool_the_re_ranker_chooses_from(files, pools):
+    """``--candidates`` reaches the scorer (default :data:`RERANK_POOL`); a pool of K leaves the
+    re-ranker nothing to bring in, so each list holds the model's own top-K items."""
+    folder, _ = files
+    code, boosted = _recommend(folder, "--rerank", "tail_bonus", "--strength", "1",
+                               out_name="default_pool.csv")
+    assert code == 0 and pools == [RERANK_POOL]
+    code, _ = _recommend(folder, "--rerank", "tail_bonus", "--strength", "1", "--candidates",
+                         "150", out_name="pool_150.csv")
+    assert code == 0 and pools[-1] == 150
+    code, plain = _recommend(folder, out_name="plain_pool.csv")
+    assert code == 0
+    code, narrow = _recommend(folder, "--rerank", "tail_bonus", "--strength", "1", "--candidates",
+                              "5", out_name="pool_5.csv")
+    assert code == 0 and pools[-1] == 5
+
+    def items(frame: pd.DataFrame) -> pd.Series:
+        return frame.groupby("user_id")["item_id"].apply(frozenset)
+
+    pd.testing.assert_series_equal(items(narrow), items(plain))
+    assert boosted["is_tail"].mean() > narrow["is_tail"].mean()
+
+
+def test_candidates_below_k_read_as_k(files, pools):
+    folder, _ = files
+    code, lists = _recommend(folder, "--rerank", "tail_bonus", "--strength", "1", "--candidates",
+                             "2", out_name="pool_2.csv")
+    assert code == 0 and pools == [5]
+    assert (lists.groupby("user_id").size() == 5).all()

@@ -11,15 +11,18 @@ from streamlit.testing.v1 import AppTest
 from recsys import Workspace
 from recsys.data.splits import SplitConfig
 from recsys.jobs import train_models
+from recsys.rerank import RERANK_POOL
 from tests.app_support import open_page
 from tests.test_rerank import synthetic_dataset
 
 pytestmark = pytest.mark.usefixtures("navigation_apptest")
 
 
-def _workspace_with(workspace_dir, *, categories: bool = True, train: bool = True) -> None:
+def _workspace_with(workspace_dir, *, categories: bool = True, train: bool = True,
+                    n_items: int = 80) -> None:
     ws = Workspace(workspace_dir)
-    ds = synthetic_dataset(n_users=150, n_items=80, seed=2, categories=categories, name="small-shop")
+    ds = synthetic_dataset(n_users=150, n_items=n_items, seed=2, categories=categories,
+                           name="small-shop")
     ws.save_dataset(ds, source="test", activate=True)
     if train:
         job = train_models(ds, {"ease": {}}, split=SplitConfig(method="random", seed=0),
@@ -70,6 +73,27 @@ def test_strength_slider_changes_the_metrics(workspace_dir):
     at.selectbox(key="whatif_method").set_value("calibrated").run()
     assert not at.exception and not at.error
     assert not at.radio(key="whatif_calibrate").disabled  # this shop has categories
+
+
+def _pool_caption(at: AppTest) -> int:
+    caption = next(c.value for c in at.caption if "candidates per user" in c.value)
+    return int(re.search(r"top-(\d+) candidates per user", caption).group(1))
+
+
+def test_the_caption_states_the_re_ranked_pool(workspace_dir):
+    """The page re-ranks pools of RERANK_POOL; a catalog with fewer unseen items shows how many
+    candidates there really are, never more than it holds."""
+    _workspace_with(workspace_dir, n_items=RERANK_POOL + 60)
+    at = _whatif(workspace_dir)
+    assert not at.exception and not at.error
+    assert _pool_caption(at) == RERANK_POOL
+
+
+def test_a_small_catalog_states_its_real_pool(workspace_dir):
+    _workspace_with(workspace_dir)
+    at = _whatif(workspace_dir)
+    assert not at.exception and not at.error
+    assert 0 < _pool_caption(at) < 80 < RERANK_POOL
 
 
 def test_calibration_without_categories_is_explained(workspace_dir):

@@ -24,7 +24,7 @@ from recsys.cli.args import (
     load_dataset,
     open_engine_arg,
 )
-from recsys.cli.recommend import add_rerank_args
+from recsys.cli.recommend import add_candidates_arg, add_rerank_args
 from recsys.data.segments import USER_SEGMENTS
 from recsys.export.scopes import ExportScope
 from recsys.export.writers import EXPORT_FORMATS
@@ -39,8 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_dataset_args(p)
     add_model_args(p)
     add_rerank_args(p, parser_checks_method=True)
-    p.add_argument("--candidates", type=int, default=100, help="candidate pool per user the "
-                   "re-ranker chooses from (default 100)")
+    add_candidates_arg(p, also="; with --policy the policy chooses from them")
     p.add_argument("--segment", choices=USER_SEGMENTS, help="export only this user segment "
                    "(default: every user)")
     p.add_argument("--format", dest="out_format", default="csv", choices=list(EXPORT_FORMATS),

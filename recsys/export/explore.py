@@ -110,10 +110,10 @@ def export_explored_lists(model: Any, dataset: Dataset, folder: str | Path,
     folder.mkdir(parents=True, exist_ok=True)
     selection: ScopeSelection = resolve_scope(config.scope, dataset)
     inputs = policy_inputs(dataset, policy, feedback)
+    c = max(config.candidates, config.k)
     if hit_model is None:
         hit_model = calibration_model(model, dataset, policy,
-                                      device=getattr(model, "device_", None) or "cpu")
-    c = max(config.candidates, config.k)
+                                      device=getattr(model, "device_", None) or "cpu", c=c)
     exclude = sp.csr_matrix(dataset.known)
     name = safe_name(f"lists-{config.scope.label()}-{policy.policy}")
     path = folder / f"{name}.{EXTENSIONS[config.format]}"

@@ -39,6 +39,7 @@ from recsys.export.updated import (
 )
 from recsys.export.writers import EXPORT_COLUMNS, EXTENSIONS, ExportFormat, open_writer
 from recsys.rerank import (
+    RERANK_POOL,
     RerankContext,
     active_steps,
     item_set_positions,
@@ -66,8 +67,8 @@ class ExportConfig(BaseModel):
     k: int = Field(10, ge=1, le=500, description="Items per user (list length K).")
     format: ExportFormat = Field("csv", description="csv, parquet or json "
                                                       "(JSON Lines).")
-    candidates: int = Field(100, ge=1, le=5000, description="Candidate pool per user the "
-                            "re-ranker chooses from (at least K).")
+    candidates: int = Field(RERANK_POOL, ge=1, le=5000, description="Candidate pool per user "
+                            "the re-ranker chooses from (at least K).")
     chunk_users: int = Field(2048, ge=1, le=200_000, description="Users scored and written per "
                              "chunk (memory vs. progress granularity).")
     scope: ExportScope = Field(default_factory=ExportScope)
@@ -163,7 +164,7 @@ def export_frame(lists: Any, dataset: Dataset, clusters: np.ndarray | None = Non
 
 
 def split_metrics(model: Any, split: Any, rerank: Steps = None, *, k: int = 10,
-                  candidates: int = 100, context: RerankContext | None = None
+                  candidates: int = RERANK_POOL, context: RerankContext | None = None
                   ) -> dict[str, float]:
     """Every protocol metric of the (re-ranked) lists of a model trained on ``split.train``,
     measured on the held-out pairs: what the manifest reports for a kept model. ``context``

@@ -83,15 +83,16 @@ def policy_inputs(dataset: Dataset, policy: PolicyConfig,
 
 
 def calibration_model(model: Any, dataset: Dataset, policy: PolicyConfig,
-                      device: str | None = "cpu") -> HitModel | None:
+                      device: str | None = "cpu", *, c: int) -> HitModel | None:
     """The hit model behind Thompson's calibrated prior (``None`` for other policies, for
-    ``prior="rank"``, or when the inner split leaves nothing to learn from)."""
+    ``prior="rank"``, or when the inner split leaves nothing to learn from), learnt from
+    candidate pools of ``c``: the size of the pools the policy will choose from."""
     if policy.policy != "thompson" or policy.prior != "calibrated":
         return None
     t0 = time.perf_counter()
     method = inner_split_method(dataset)
     try:
-        hits = fit_hit_model_on_split(model, dataset, method=method, device=device)
+        hits = fit_hit_model_on_split(model, dataset, method=method, device=device, c=c)
     except ValueError as exc:  # too little data for an inner split: fall back to ranks
         log.warning("Thompson prior from ranks: no hit model (%s)", exc)
         return None

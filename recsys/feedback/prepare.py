@@ -157,7 +157,7 @@ def prepare_replay(model: Any, dataset: Dataset, config: ReplayConfig | None = N
     if thompson_prior:
         say("learning Thompson's prior on an inner split")
         hit_model = calibration_model(model, train, PolicyConfig(policy="thompson"),
-                                      device=device)
+                                      device=device, c=config.candidates)
     targets = exploration_targets(train, new_item_days)
     pairs = split.test_pairs
     day = _day_of(pairs, start)

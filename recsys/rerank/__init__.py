@@ -7,10 +7,10 @@ How a list is made (:mod:`recsys.rerank.pipeline`)::
                        context=RerankContext(dataset, item_clusters=clusters))
 
 is ``candidates_from_model`` (each user's best ``candidates`` unseen items, over the model's
-``recommend``) followed by ``rerank`` (or, with no step, the model's own top-K:
-``plain_lists``). Pages that re-rank the same users many times keep the candidates::
+``recommend``; :data:`RERANK_POOL`, 200, unless asked) followed by ``rerank`` (or, with no
+step, the model's own top-K: ``plain_lists``). Pages that re-rank the same users many times keep the candidates::
 
-    cands = candidates_from_model(model, dataset, c=100)
+    cands = candidates_from_model(model, dataset, c=RERANK_POOL)
     result = rerank(cands, dataset, RerankConfig(method="tail_bonus", strength=0.5), k=10)
 
 Methods (:data:`METHODS`, dispatched through :data:`recsys.rerank.methods.METHOD_STEPS`):
@@ -28,7 +28,7 @@ protocol's :func:`recsys.evaluation.measure_lists`).
 from __future__ import annotations
 
 from recsys.rerank.candidates import Candidates, Reranked, candidates_from_model
-from recsys.rerank.config import METHODS, TARGETS, RerankConfig
+from recsys.rerank.config import METHODS, RERANK_POOL, TARGETS, RerankConfig
 from recsys.rerank.context import (
     RerankContext,
     category_matrix,
@@ -51,6 +51,7 @@ from recsys.rerank.refit import (
 )
 
 __all__ = ["Candidates", "Reranked", "RerankConfig", "RerankContext", "METHODS", "TARGETS",
+           "RERANK_POOL",
            "REASONS", "Reason", "candidates_from_model", "rerank", "as_configs", "category_matrix",
            "item_categories", "item_clusters_from_map", "item_set_positions", "measure", "exposure",
            "exposure_table", "frontier", "best_within", "STRENGTHS", "preview_frame",

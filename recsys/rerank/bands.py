@@ -22,6 +22,7 @@ import scipy.sparse as sp
 from recsys.data.dataset import Dataset
 from recsys.evaluation import catalog_metrics, measure_lists
 from recsys.rerank.candidates import Reranked, candidates_from_model
+from recsys.rerank.config import RERANK_POOL
 from recsys.rerank.context import RerankContext
 from recsys.rerank.pipeline import Steps, active_steps, lists_from_candidates
 from recsys.sampling import Band, bootstrap_bands, mean_band, paired_band
@@ -149,7 +150,7 @@ def held_out_comparison(models: Mapping[str, Any], train: Dataset, test: sp.csr_
     lists: dict[str, Reranked] = {}
     label = " → ".join(c.label() for c in active_steps(steps))
     for name, model in models.items():  # scored once: both lists come from one candidate pool
-        cands = candidates_from_model(model, train, users, c=max(100, k))
+        cands = candidates_from_model(model, train, users, c=max(RERANK_POOL, k))
         lists[name] = lists_from_candidates(cands, train, k)
         if label:
             lists[f"{name} + {label}"] = lists_from_candidates(cands, train, k, steps=steps,

@@ -46,6 +46,14 @@ class Candidates:
     def c(self) -> int:
         return int(self.items.shape[1])
 
+    @property
+    def pool(self) -> int:
+        """The most real (unpadded) candidates any user has: ``c``, or fewer when the catalog
+        holds fewer unseen items than the pool asked for (what a caption should state)."""
+        if self.items.size == 0:
+            return 0
+        return int((self.items >= 0).sum(axis=1).max())
+
     def take(self, rows: np.ndarray | slice) -> Candidates:
         """The candidates of a subset of rows (e.g. one user for a preview)."""
         return Candidates(self.users[rows], self.items[rows], self.scores[rows])

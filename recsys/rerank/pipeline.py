@@ -22,7 +22,7 @@ import numpy as np
 
 from recsys.data.dataset import Dataset
 from recsys.rerank.candidates import Candidates, Reranked, candidates_from_model
-from recsys.rerank.config import RerankConfig
+from recsys.rerank.config import RERANK_POOL, RerankConfig
 from recsys.rerank.context import RerankContext
 from recsys.rerank.engine import as_configs, rerank
 
@@ -61,7 +61,7 @@ def lists_from_candidates(cands: Candidates, dataset: Dataset, k: int, *, steps:
 
 def make_lists(model: Any, dataset: Dataset, users: np.ndarray | None, k: int, *,
                steps: Steps = None, context: RerankContext | None = None,
-               candidates: int = 100, exclude: Any = None,
+               candidates: int = RERANK_POOL, exclude: Any = None,
                allowed_items: np.ndarray | None = None) -> Reranked:
     """The final lists of ``users`` (all when ``None``): each user's ``candidates`` best
     items (at least ``k``) by ``model``, re-ranked by ``steps``, cut to ``k``.

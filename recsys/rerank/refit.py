@@ -14,6 +14,7 @@ from typing import Any
 
 from recsys.data.dataset import Dataset
 from recsys.rerank.candidates import candidates_from_model
+from recsys.rerank.config import RERANK_POOL
 from recsys.rerank.engine import as_configs
 from recsys.rerank.hits import HitModel, fit_hit_model
 
@@ -34,7 +35,7 @@ def refit_spec(model) -> tuple[str, dict[str, Any]]:
 
 
 def fit_hit_model_on_split(model, train: Dataset, *, method: str = "random",
-                           valid_frac: float = 0.2, seed: int = 0, c: int = 100,
+                           valid_frac: float = 0.2, seed: int = 0, c: int = RERANK_POOL,
                            device: str | None = "cpu", opinion: str = "none") -> HitModel:
     """Fit the hit model for ``model`` without touching ``train``'s own held-out pairs: carve
     an inner split out of ``train`` (``method``, ``valid_frac``, ``seed``), refit the same
@@ -82,7 +83,7 @@ def opinion_of(configs) -> str:
     return "none"
 
 
-def hit_model_for(configs, model, dataset: Dataset, c: int = 100) -> HitModel | None:
+def hit_model_for(configs, model, dataset: Dataset, c: int = RERANK_POOL) -> HitModel | None:
     """The hit model these re-rank configs need (``expected`` swap cost) for lists of
     ``model`` trained on all of ``dataset``: fitted on an inner split of ``dataset``
     (:func:`inner_split_method`) with the model's setting refitted there, reading the
