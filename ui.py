@@ -23,7 +23,7 @@ from recsys import Dataset, Workspace
 from recsys.data.formats import DEMO_NAME, demo_dataset
 from recsys.data.splits import Split, SplitConfig, split_dataset
 from recsys.device import describe_device
-from recsys.labels import field_title
+from recsys.labels import ALLOCATION_LABELS, OPINION_LABELS, SWAP_COST_LABELS, field_title
 from recsys.rerank.config import RERANK_POOL
 from recsys.runs import KeptRun, runs_on
 from recsys.sampling import EVAL_USERS_ENV, SampleConfig, UserSample, sample_users
@@ -403,31 +403,23 @@ def hit_model(ds: Dataset, run: str, model: Any, split: Split, opinion: str = "n
                          "slot") from exc
 
 
-#: Labels of a promotion's allocations and of the costs of a slot (What-if and Export pages).
-ALLOCATIONS = {"per_user": "same quota in every list", "global": "same total, where it costs least"}
-SWAP_COSTS = {"gap": "score gap", "ratio": "score ratio", "expected": "expected NDCG loss"}
-#: Labels of the second opinions an expected-loss hit model can read.
-OPINIONS = {"none": "none", "multvae": "Mult-VAE", "bpr-macr": "BPR, popularity-debiased (MACR)",
-            "itemknn": "item-kNN"}
-
-
 def promotion_allocation(prefix: str, left: Any = st, right: Any = st) -> dict[str, str]:
     """Radios for a promotion's allocation (in ``left``) and, when global, its cost of a slot
     (in ``right``); returns the :class:`~recsys.rerank.RerankConfig` fields chosen."""
-    options = {"allocation": left.radio("Allocation", list(ALLOCATIONS), horizontal=True,
-                                        key=f"{prefix}_alloc", format_func=ALLOCATIONS.get)}
+    options = {"allocation": left.radio("Allocation", list(ALLOCATION_LABELS), horizontal=True,
+                                        key=f"{prefix}_alloc", format_func=ALLOCATION_LABELS.get)}
     if options["allocation"] == "global":
         options["swap_cost"] = right.radio(
-            "Cost of a slot", list(SWAP_COSTS), horizontal=True, key=f"{prefix}_swap_cost",
-            format_func=SWAP_COSTS.get,
+            "Cost of a slot", list(SWAP_COST_LABELS), horizontal=True, key=f"{prefix}_swap_cost",
+            format_func=SWAP_COST_LABELS.get,
             help="How the cheapest lists are found. Expected NDCG loss learns each candidate's "
             "chance of being a hit on an inner split of the training data (the model is "
             "refitted there once) and usually buys the most tail exposure for the accuracy "
             "given up.")
         if options["swap_cost"] == "expected":
             options["opinion"] = right.selectbox(
-                "Second opinion", list(OPINIONS), key=f"{prefix}_opinion",
-                format_func=OPINIONS.get,
+                "Second opinion", list(OPINION_LABELS), key=f"{prefix}_opinion",
+                format_func=OPINION_LABELS.get,
                 help="A second model whose ranking of each candidate the hit model also reads "
                 "(trained beside the chosen one, here and on the inner split): another model "
                 "family tells good long-tail candidates apart better (Mult-VAE: the most tail "

@@ -13,7 +13,13 @@ import streamlit as st
 from pydantic import ValidationError
 
 import ui
-from recsys.labels import METHOD_LABELS, metric_label
+from recsys.labels import (
+    ALLOCATION_LABELS,
+    METHOD_LABELS,
+    OPINION_LABELS,
+    SWAP_COST_LABELS,
+    metric_label,
+)
 from recsys.rerank import (
     METHODS,
     RERANK_POOL,
@@ -179,11 +185,11 @@ def _budget_note(cfg: RerankConfig, promoted: dict[str, np.ndarray], k: int) -> 
         return ""
 
     opinion = getattr(cfg, "opinion", "none")
-    second = (f", reading {ui.OPINIONS.get(opinion, opinion)}'s opinion too"
+    second = (f", reading {OPINION_LABELS.get(opinion, opinion)}'s opinion too"
               if cfg.swap_cost == "expected" and opinion != "none" else "")
 
     def alloc(name: str) -> str:
-        return f"'{ui.ALLOCATIONS[name]}'" + (f" ({ui.SWAP_COSTS[cfg.swap_cost]}{second})"
+        return f"'{ALLOCATION_LABELS[name]}'" + (f" ({SWAP_COST_LABELS[cfg.swap_cost]}{second})"
                                               if name == "global" else "")
 
     def spent(mask: np.ndarray) -> str:

@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = ["FIELD_TITLES", "METRIC_LABELS", "METHOD_LABELS", "POLICY_LABELS", "REPLAY_LABELS",
-           "ESTIMATOR_LABELS", "field_title", "metric_label", "method_label"]
+           "ESTIMATOR_LABELS", "ALLOCATION_LABELS", "SWAP_COST_LABELS", "OPINION_LABELS",
+           "field_title", "metric_label", "method_label"]
 
 #: Labels of settings shared by many configs (a field's own ``title`` wins).
 FIELD_TITLES: dict[str, str] = {
@@ -131,6 +132,16 @@ REPLAY_LABELS: dict[str, str] = {
 #: Labels of the off-policy estimators.
 ESTIMATOR_LABELS: dict[str, str] = {"ips": "IPS", "snips": "SNIPS (self-normalised)",
                                     "dr": "Doubly robust (DR)"}
+
+#: A promotion's allocations and costs of a slot (What-if and Export pages).
+ALLOCATION_LABELS: dict[str, str] = {"per_user": "same quota in every list",
+                                     "global": "same total, where it costs least"}
+SWAP_COST_LABELS: dict[str, str] = {"gap": "score gap", "ratio": "score ratio",
+                                    "expected": "expected NDCG loss"}
+#: The second opinions an expected-loss hit model can read (:mod:`recsys.rerank.opinion`).
+OPINION_LABELS: dict[str, str] = {"none": "none", "multvae": "Mult-VAE",
+                                  "bpr-macr": "BPR, popularity-debiased (MACR)",
+                                  "itemknn": "item-kNN"}
 
 
 def _humanise(name: str) -> str:

@@ -40,3 +40,17 @@ def test_train_form_shows_labels_not_code_names() -> None:
               for w in getattr(at, kind)]
     assert "Regularisation (L2 λ)" in labels
     assert not [x for x in labels if CODE_NAME.match(x)], labels
+
+
+@pytest.mark.parametrize("field, labels", [("allocation", "ALLOCATION_LABELS"),
+                                           ("swap_cost", "SWAP_COST_LABELS"),
+                                           ("opinion", "OPINION_LABELS")])
+def test_every_rerank_choice_has_a_label(field: str, labels: str) -> None:
+    """Every choice of the re-rank settings the pages offer has a label, and no label is
+    left for a choice that no longer exists."""
+    import typing
+
+    import recsys.labels
+
+    choices = set(typing.get_args(RerankConfig.model_fields[field].annotation))
+    assert set(getattr(recsys.labels, labels)) == choices
