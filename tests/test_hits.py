@@ -87,6 +87,74 @@ def test_fitted_model_predicts_by_rank_and_round_trips(ds):
         fit_hit_model(cands, ds, sp.csr_matrix((ds.n_users, ds.n_items)))
 
 
+def _mid_rank_hits(ds, seed: int = 4):
+    """Candidates whose hits sit in the middle of the lists (ranks 8 to 12), none at the top or
+    bottom: a chance that is not monotone in any feature, which a linear model cannot follow."""
+    cands = make_cands(ds, n_users=80, c=20, seed=seed)
+    rng = np.random.default_rng(seed)
+    chance = np.where((np.arange(1, 21) >= 8) & (np.arange(1, 21) <= 12), 0.6, 0.02)
+    hits = rng.random(cands.items.shape) < chance[None, :]
+    rows, cols = np.nonzero(hits)
+    held = sp.csr_matrix((np.ones(len(rows)), (cands.users[rows], cands.items[rows, cols])),
+                         shape=(ds.n_users, ds.n_items))
+    return cands, held
+
+
+def test_boosted_hit_model_ranks_planted_hits_a_linear_model_cannot(ds):
+    """The boosted learner gives probabilities of the lists' shape in [0, 1] (0 on padding),
+    agrees between its two prediction paths and ranks mid-list hits above the rest, where the
+    logistic regression (linear in the features) ranks them clearly worse."""
+    from sklearn.metrics import roc_auc_score
+
+    cands, held = _mid_rank_hits(ds)
+    ranks = np.broadcast_to(np.arange(1, 21), cands.items.shape)
+    y = hit_labels(cands.items, cands.users, held)
+    boosted = fit_hit_model(cands, ds, held, learner="boosted")
+    assert boosted.learner == "boosted" and boosted.n_pairs == cands.items.size
+    p = boosted.predict_lists(cands.scores, ranks, cands.items, cands.users, ds)
+    assert p.shape == cands.items.shape and p.dtype == np.float32
+    assert ((p >= 0) & (p <= 1)).all()
+    np.testing.assert_allclose(
+        p, boosted.predict(candidate_features(cands.scores, ranks, cands.items, cands.users, ds)),
+        rtol=1e-5, atol=1e-6)
+    assert p[:, 7:12].mean() > 3 * np.r_[p[:, :5].ravel(), p[:, -5:].ravel()].mean()
+    logistic = fit_hit_model(cands, ds, held)
+    q = logistic.predict_lists(cands.scores, ranks, cands.items, cands.users, ds)
+    assert roc_auc_score(y.ravel(), p.ravel()) > 0.9
+    assert roc_auc_score(y.ravel(), p.ravel()) > roc_auc_score(y.ravel(), q.ravel()) + 0.05
+    padded = cands.items.copy()
+    padded[:, -3:] = -1
+    assert not boosted.predict_lists(cands.scores, ranks, padded, cands.users, ds)[:, -3:].any()
+
+
+def test_boosted_hit_model_is_described_not_stored_and_serves_the_expected_cost(ds):
+    """A boosted hit model's description is JSON but cannot be loaded back (its trees stay in
+    memory); it spends a global promotion's slots like the logistic one (same budget), and the
+    probabilities it keeps for the last lists are not changed by a caller."""
+    cands, held = _mid_rank_hits(ds)
+    boosted = fit_hit_model(cands, ds, held, learner="boosted")
+    info = json.loads(json.dumps(boosted.to_dict()))
+    assert info["learner"] == "boosted" and info["features"] == list(FEATURES)
+    assert 0 < info["n_iter"] <= info["params"]["max_iter"]
+    with pytest.raises(ValueError, match="fit it again"):
+        HitModel.from_dict(info)
+    assert HitModel.from_dict(fit_hit_model(cands, ds, held).to_dict()).learner == "logistic"
+    with pytest.raises(ValueError, match="learner"):
+        fit_hit_model(cands, ds, held, learner="forest")
+    cfg = RerankConfig(method="promotion", strength=0.5, allocation="global",
+                       swap_cost="expected")
+    out = rerank(cands, ds, cfg, k=10, context=RerankContext(ds, hit_model=boosted))
+    plain = rerank(cands, ds, cfg, k=10, context=RerankContext(ds, hit_model=fit_hit_model(
+        cands, ds, held)))
+    tail = np.asarray(ds.is_tail)
+    assert out.boosted.any() and tail[out.items].sum() == tail[plain.items].sum()
+    ranks = np.broadcast_to(np.arange(1, 21), cands.items.shape)
+    first = boosted.predict_lists(cands.scores, ranks, cands.items, cands.users, ds)
+    first[:] = -1.0
+    again = boosted.predict_lists(cands.scores, ranks, cands.items, cands.users, ds)
+    assert ((again >= 0) & (again <= 1)).all()
+
+
 def test_expected_gain_values_weigh_by_the_users_ideal_dcg():
     p = np.array([[0.5, 0.5, 0.0], [0.05, 0.05, 0.0]])
     v = expected_gain_values(p, k=10)
