@@ -72,6 +72,8 @@ def test_new_products_get_a_cold_start_path(with_new):
     assert model.report_["cold_path"] and model.report_["inner_split"]["method"] == "item-cold"
     chosen = model.chosen_
     assert chosen["name"] == "hybrid" or chosen["config"]["first"]["name"] == "hybrid"
+    blends = _tried(model, "blend")
+    assert blends and all(b["config"]["cold_items"] == "first" for b in blends)
     summary = evaluate_split(model, with_new).summary
     assert summary["new_share"] > 0 and summary["new_recall"] > 0
     ease = evaluate_split(create_model("ease").fit(with_new.train), with_new).summary

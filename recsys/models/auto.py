@@ -151,9 +151,11 @@ class AutoRecommender(Recommender):
         def blend_trial(first: dict[str, Any], second: dict[str, Any], weight: float) -> None:
             t0 = time.perf_counter()
             specs = [{"name": r["name"], "config": r["config"]} for r in (first, second)]
+            cold = "first" if cold_path else "blend"
             model = Blend.from_parts(fitted[model_key(**specs[0])], fitted[model_key(**specs[1])],
-                                     *specs, weight=weight)
-            record("blend", {"first": specs[0], "second": specs[1], "weight": weight}, model, t0)
+                                     *specs, weight=weight, cold_items=cold)
+            record("blend", {"first": specs[0], "second": specs[1], "weight": weight,
+                             "cold_items": cold}, model, t0)
 
         def best_of(name: str) -> dict[str, Any] | None:
             done = [r for r in results if r["name"] == name]

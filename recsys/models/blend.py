@@ -3,12 +3,17 @@
 Models of different kinds make different mistakes, so a blend of EASE with a neighbourhood or
 a neural model usually beats both; :mod:`.auto` builds its blends from candidates it has already
 fitted (:meth:`Blend.from_parts`), so trying one costs no training.
+
+A model without a cold-start path scores products nobody has bought yet at random or near its
+floor; blended in, it drowns the first model's cold-start path and new products leave the
+lists. With ``cold_items="first"`` (what ``auto`` uses when the catalog has new products) those
+products keep the first model's standing: their second-model part is the first model's own.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -44,6 +49,10 @@ class BlendConfig(ModelConfig):
     first: dict[str, Any] = Field(default_factory=lambda: {"name": "ease", "config": {}})
     second: dict[str, Any] = Field(default_factory=lambda: {"name": "itemknn", "config": {}})
     weight: float = Field(0.2, ge=0.0, le=1.0, description="Weight of the second model.")
+    cold_items: Literal["blend", "first"] = Field(
+        "blend", description="Products without interactions in the training data: blended like "
+        "the others, or scored by the first model alone (its cold-start path; the second "
+        "model knows nothing of them).")
 
 
 @register
@@ -57,11 +66,12 @@ class Blend(Recommender):
 
     @classmethod
     def from_parts(cls, first: Recommender, second: Recommender, first_spec: dict[str, Any],
-                   second_spec: dict[str, Any], weight: float) -> Blend:
+                   second_spec: dict[str, Any], weight: float,
+                   cold_items: Literal["blend", "first"] = "blend") -> Blend:
         """A blend of two models already fitted on the same data (no refit); the specs
         (``{"name", "config"}``) make it saveable and refittable like any blend."""
         blend = cls(BlendConfig(first=first_spec, second=second_spec, weight=weight,
-                                seed=first.config.seed))
+                                cold_items=cold_items, seed=first.config.seed))
         blend.parts_ = [first, second]
         blend.device_, blend.seen_, blend.known_ = first.device_, first.seen_, first.exclusion
         blend.n_users_, blend.n_items_ = first.n_users_, first.n_items_
@@ -79,7 +89,16 @@ class Blend(Recommender):
     def score(self, users: np.ndarray) -> np.ndarray:
         w = self.config.weight
         a, b = (standardise(to_numpy(m.score(users))) for m in self.parts_)
+        if self.config.cold_items == "first":
+            cold = self.cold_mask()
+            b[:, cold] = a[:, cold]
         return ((1 - w) * a + w * b).astype(np.float32)
+
+    def cold_mask(self) -> np.ndarray:
+        """Products without a single interaction in the training histories."""
+        if getattr(self, "cold_", None) is None or len(self.cold_) != self.seen_.shape[1]:
+            self.cold_ = np.diff(sp.csc_matrix(self.seen_).indptr) == 0
+        return self.cold_
 
     def _state(self) -> dict[str, np.ndarray]:
         out = super()._state()
