@@ -10,6 +10,7 @@ from recsys.data.demo import generate_demo_shop
 from recsys.data.splits import SplitConfig, split_dataset
 from recsys.evaluation import evaluate_split
 from recsys.models import create_model, load_model
+from recsys.models.auto import NEW_RECALL_FLOOR
 from recsys.models.selection import choose, inner_protocol, paired_bootstrap, time_is_meaningful
 
 
@@ -73,7 +74,11 @@ def test_new_products_get_a_cold_start_path(with_new):
     chosen = model.chosen_
     assert chosen["name"] == "hybrid" or chosen["config"]["first"]["name"] == "hybrid"
     blends = _tried(model, "blend")
-    assert blends and all(b["config"]["cold_items"] == "first" for b in blends)
+    assert {b["config"]["cold_items"] for b in blends} == {"blend", "first"}
+    if chosen["name"] == "blend":  # a blend kept must keep the hybrid's new products
+        kept = next(b for b in blends if b["config"] == chosen["config"])
+        hybrid = max(r["val_new_recall"] for r in _tried(model, "hybrid"))
+        assert kept["val_new_recall"] >= NEW_RECALL_FLOOR * hybrid
     summary = evaluate_split(model, with_new).summary
     assert summary["new_share"] > 0 and summary["new_recall"] > 0
     ease = evaluate_split(create_model("ease").fit(with_new.train), with_new).summary
@@ -153,3 +158,25 @@ def test_the_run_record_keeps_the_choice(warm, tmp_path):
     # it survives the trip through results.json
     again = RunResults.model_validate(auto.results.to_json())
     assert again.choice == choice and "choice" not in again.scalars()
+
+
+def test_with_new_products_a_blend_that_quiets_them_is_not_kept():
+    """The most accurate blend lists no new product: with new products it may not be kept."""
+    from recsys.models.auto import AutoRecommender
+
+    rng = np.random.default_rng(0)
+    hybrid = {"name": "hybrid", "config": {"l2": 200}, "seconds": 1.0}
+    spec = {"first": {"name": "hybrid", "config": {"l2": 200}},
+            "second": {"name": "multvae", "config": {}}, "weight": 0.7}
+    rows = [{**hybrid, "val_ndcg": 0.20, "val_new_recall": 0.05},
+            {"name": "blend", "config": {**spec, "cold_items": "blend"}, "seconds": 1.0,
+             "val_ndcg": 0.30, "val_new_recall": 0.0},
+            {"name": "blend", "config": {**spec, "cold_items": "first"}, "seconds": 1.0,
+             "val_ndcg": 0.25, "val_new_recall": 0.04}]
+    per_user = [np.clip(rng.normal(r["val_ndcg"], 0.05, 400), 0, 1) for r in rows]
+    model = create_model("auto")
+    assert isinstance(model, AutoRecommender)
+    model._choose(rows, per_user, cold_path=True)
+    assert model.chosen_["config"].get("cold_items") == "first"
+    model._choose(rows, per_user, cold_path=False)  # without new products the best wins
+    assert model.chosen_["config"].get("cold_items") == "blend"

@@ -8,7 +8,9 @@ blends of the best of one family with each other family (models of different kin
 different mistakes), then keeps EASE λ=200, the baseline, unless a candidate's validation gain
 is beyond noise (a paired bootstrap over users), and refits the kept one on all the training
 data. When the catalog holds products nobody has interacted with, only candidates with a
-cold-start path (the hybrid and blends with it) can be kept, so new products reach the lists.
+cold-start path can be kept, so new products reach the lists: the hybrid, and its blends that
+keep at least half of its validation recall among new products (each blend is tried with the
+second model's scores of new products blended in and left out, see :class:`Blend`).
 A catalog too large for EASE's dense item × item matrix (over the memory bound of
 :mod:`recsys.models.memory`) skips the search and keeps ALS, saying so in the report.
 
@@ -47,6 +49,10 @@ BASELINE: tuple[str, dict[str, Any]] = ("ease", {"l2": 200})
 SCALABLE: tuple[str, dict[str, Any]] = ("als", {})
 #: The baseline when new products must reach the lists.
 COLD_BASELINE: tuple[str, dict[str, Any]] = ("hybrid", {"l2": 200})
+#: With new products, a blend may be kept only when it keeps at least this share of the
+#: hybrid's validation recall among new products (a blend that quiets them can win on NDCG
+#: by listing none, which is not a cold-start path).
+NEW_RECALL_FLOOR = 0.5
 
 
 class AutoConfig(ModelConfig):
@@ -148,14 +154,14 @@ class AutoRecommender(Recommender):
             fitted[model_key(name, config)] = model
             record(name, config, model, t0)
 
-        def blend_trial(first: dict[str, Any], second: dict[str, Any], weight: float) -> None:
+        def blend_trial(first: dict[str, Any], second: dict[str, Any], weight: float,
+                        cold: str = "blend") -> None:
             t0 = time.perf_counter()
             specs = [{"name": r["name"], "config": r["config"]} for r in (first, second)]
-            cold = "first" if cold_path else "blend"
             model = Blend.from_parts(fitted[model_key(**specs[0])], fitted[model_key(**specs[1])],
                                      *specs, weight=weight, cold_items=cold)
-            record("blend", {"first": specs[0], "second": specs[1], "weight": weight,
-                             "cold_items": cold}, model, t0)
+            config = {"first": specs[0], "second": specs[1], "weight": weight}
+            record("blend", {**config, "cold_items": cold} if cold_path else config, model, t0)
 
         def best_of(name: str) -> dict[str, Any] | None:
             done = [r for r in results if r["name"] == name]
@@ -182,7 +188,10 @@ class AutoRecommender(Recommender):
             for other, weights in (("itemknn", (0.2, 0.4, 0.6)), ("multvae", (0.3, 0.5, 0.7))):
                 second = best_of(other)
                 for w in weights if first and second else ():
-                    blend_trial(first, second, w)
+                    # with new products: the second model's view of them blended in (which
+                    # quiets them) or left out (they keep the hybrid's own standing)
+                    for cold in ("blend", "first") if cold_path else ("blend",):
+                        blend_trial(first, second, w, cold)
         except FitStopped:
             log.info("auto: blends stopped by the callback")
         self._choose(results, per_user, cold_path)
@@ -212,8 +221,12 @@ class AutoRecommender(Recommender):
                 cold_path: bool) -> None:
         """Keep the baseline unless a candidate beats it beyond noise (see :func:`choose`)."""
         if cold_path:  # only what puts new products in lists may be kept
-            keep = [i for i, r in enumerate(results) if r["name"] == "hybrid" or (
-                r["name"] == "blend" and r["config"]["first"]["name"] == "hybrid")]
+            keep = [i for i, r in enumerate(results) if r["name"] == "hybrid"]
+            floor = NEW_RECALL_FLOOR * max((results[i].get("val_new_recall", 0.0)
+                                            for i in keep), default=0.0)
+            keep += [i for i, r in enumerate(results) if r["name"] == "blend"
+                     and r["config"]["first"]["name"] == "hybrid"
+                     and r.get("val_new_recall", 0.0) >= floor]
         else:
             keep = list(range(len(results)))
         keep = keep or list(range(len(results)))

@@ -166,8 +166,10 @@ def candidate_label(name: str, config: dict[str, Any]) -> str:
     if name == "blend":
         w = float(config.get("weight", 0.0))
         first, second = config.get("first", {}), config.get("second", {})
+        cold = ", new products by the first alone" if config.get("cold_items") == "first" else ""
         return (f"{candidate_label(first.get('name', '?'), first.get('config', {}))} {1 - w:.0%} + "
-                f"{candidate_label(second.get('name', '?'), second.get('config', {}))} {w:.0%}")
+                f"{candidate_label(second.get('name', '?'), second.get('config', {}))} {w:.0%}"
+                f"{cold}")
     parts = [_SETTING_LABELS[k].format(v) for k, v in config.items() if k in _SETTING_LABELS]
     label = _MODEL_LABELS.get(name, name)
     return f"{label} ({', '.join(parts)})" if parts else label
