@@ -16,7 +16,7 @@ test part is never read): the figures the defaults were chosen on. The outer spl
 have no pairs on either side of that inner split, so they are kept out of its lists.
 
     python benchmarks/bench_coldstart.py [--datasets demo,online-retail] [--seeds 0]
-                                         [--inner] [--quick] [--models default]
+                                         [--inner] [--quick] [--models all|default|auto]
                                          [--json results.json]
 """
 
@@ -49,6 +49,9 @@ MODELS: tuple[tuple[str, str, dict[str, Any]], ...] = (
 
 #: ``--models default``: the product's default hybrid alone.
 DEFAULT: tuple[tuple[str, str, dict[str, Any]], ...] = (("hybrid default", "hybrid", {}),)
+#: ``--models auto``: the default hybrid and what ``auto`` keeps (its own search, minutes).
+AUTO: tuple[tuple[str, str, dict[str, Any]], ...] = (*DEFAULT, ("auto", "auto", {}))
+CHOICES = {"all": MODELS, "default": DEFAULT, "auto": AUTO}
 
 
 def load(name: str, quick: bool = False):
@@ -190,8 +193,9 @@ def main(argv: list[str] | None = None) -> int:
                    "report on that inner split (the figures defaults are chosen on)")
     p.add_argument("--quick", action="store_true", help="a smaller demo shop only, TF-IDF "
                    "text, 10 generator epochs (under two minutes)")
-    p.add_argument("--models", default="all", help="all, or 'default': the peers and the "
-                   "product's default hybrid only (faster)")
+    p.add_argument("--models", default="all", choices=sorted(CHOICES),
+                   help="all; 'default': the peers and the product's default hybrid only "
+                   "(faster); 'auto': those and auto")
     p.add_argument("--json", dest="json_path")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
@@ -209,8 +213,7 @@ def main(argv: list[str] | None = None) -> int:
                   "the project)")
             continue
         for seed in (int(s) for s in args.seeds.split(",")):
-            rows += run(name, seed, args.inner, args.quick,
-                        DEFAULT if args.models == "default" else MODELS)
+            rows += run(name, seed, args.inner, args.quick, CHOICES[args.models])
     rows = with_ratios(rows)
     print(f"item cold start, {'inner split of the training part' if args.inner else 'test'}"
           ", K = 10")
