@@ -392,10 +392,17 @@ def _new_product_rows(upload: object | None) -> pd.DataFrame | None:
 
 
 def everyone_lists(new_run: str) -> bytes:
-    """Top-10 lists of the updated run for every customer it knows (new ones included)."""
-    model = ws.load_model(ds.name, new_run)
-    users = model.user_ids_ if model.user_ids_ is not None else ds.user_ids
-    lists = fresh_lists(model, users, k=10, user_ids=ds.user_ids, item_ids=ds.item_ids)
+    """Top-10 lists of the updated run for every customer it knows (new ones included); when
+    they cannot be made (the run was deleted meanwhile…), a one-column CSV saying why (the
+    download runs after the page, where no message can be shown)."""
+    try:
+        model = ws.load_model(ds.name, new_run)
+        users = model.user_ids_ if model.user_ids_ is not None else ds.user_ids
+        lists = fresh_lists(model, users, k=10, user_ids=ds.user_ids, item_ids=ds.item_ids)
+    except Exception as exc:  # never a traceback in the browser; details in the server log
+        logging.getLogger(__name__).exception("lists of %s failed", new_run)
+        return pd.DataFrame({"error": [f"no lists from {new_run}: {exc}"]}).to_csv(
+            index=False).encode()
     return lists.to_csv(index=False).encode()
 
 
@@ -404,7 +411,8 @@ st.caption("Folds the log's rewarded rows (reward above 0) into a copy of the ke
            "a full retrain: the customers in it get fresh lists at once (their histories, and "
            "for factor models their vectors, are updated; everyone else's lists stay as they "
            "were, except that new products added from their catalog rows can enter anyone's "
-           "list). The copy is kept as a new run beside this one, which is not touched. It is "
+           "list and that incremental epochs move a torch model's shared weights). The copy "
+           "is kept as a new run beside this one, which is not touched. It is "
            "not evaluated, so the pages that compare models do not offer it (the Export page "
            "does, marked \"updated, not evaluated\"); retrain on the Train page now and then, "
            "as the item side ages.")
@@ -440,6 +448,10 @@ elif st.button(f"Update {run} from {upload.name}", key="explore_update"):
         st.error(f"This feedback log cannot be used: {ui.md_escape(exc)}")
     except (ValueError, WorkspaceError) as exc:
         st.error(f"No update: {ui.md_escape(exc)}")
+    except Exception as exc:  # never a traceback in the browser; details in the server log
+        logging.getLogger(__name__).exception("update of %s failed", run)
+        st.error(f"No update: it failed unexpectedly ({type(exc).__name__}: "
+                 f"{ui.md_escape(exc)}).")
     else:
         st.session_state[UPDATE_RESULT] = (owner, result.summary(), list(result.notes),
                                            result.run, lists)

@@ -26,6 +26,7 @@ from recsys.export import (
     split_metrics,
 )
 from recsys.export.scopes import SCOPE_KINDS, SCOPE_RESTRICTS, ScopeKind, ScopeRestrict
+from recsys.export.updated import refuse_opinion
 from recsys.export.writers import EXPORT_FORMATS
 from recsys.labels import METHOD_LABELS, method_label
 from recsys.models import create_model
@@ -251,6 +252,8 @@ if go:
         steps = current_steps()
         scope = ExportScope(kind=kind, value=value, restrict=restrict)
         config = ExportConfig(k=int(k), format=fmt, candidates=max(RERANK_POOL, int(k)), scope=scope)
+        if info.updated and needs_hit_model(steps):
+            refuse_opinion(opinion_of(steps))  # before any fit
         kept = ui.load_trained(ds, run, updated=True)
         retrain_note = ""
         if retrain:
@@ -273,12 +276,11 @@ if go:
                    "note": "measured on the evaluation split with the kept model (trained on its "
                            "training part); the exported lists exclude every interaction"}
         hits = None
-        if needs_hit_model(steps):
-            opinion = opinion_of(steps)
-            hits = (retrained_hit_model(ds.fingerprint, run, str(info.saved_at), opinion, model,
-                                        ds)
-                    if retrain or info.updated else ui.hit_model(ds, run, kept, ui.evaluation_split(ds, run),
-                                                 opinion))
+        if needs_hit_model(steps) and (retrain or info.updated):
+            hits = retrained_hit_model(ds.fingerprint, run, str(info.saved_at), opinion_of(steps),
+                                       model, ds)
+        elif needs_hit_model(steps):
+            hits = ui.hit_model(ds, run, kept, ui.evaluation_split(ds, run), opinion_of(steps))
         folder = new_export_dir(ws.root, ds.name, run, method)
         bar = st.progress(0.0, text="Exporting…")
         result = export_lists(

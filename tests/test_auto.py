@@ -180,3 +180,8 @@ def test_with_new_products_a_blend_that_quiets_them_is_not_kept():
     assert model.chosen_["config"].get("cold_items") == "first"
     model._choose(rows, per_user, cold_path=False)  # without new products the best wins
     assert model.chosen_["config"].get("cold_items") == "blend"
+    # an inner split without new products (temporal) measures no new-product recall: only the
+    # blends that leave new products to the hybrid may be kept
+    unmeasured = [{k: v for k, v in r.items() if k != "val_new_recall"} for r in rows]
+    model._choose(unmeasured, per_user, cold_path=True)
+    assert model.chosen_["config"].get("cold_items") == "first"

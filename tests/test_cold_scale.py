@@ -77,3 +77,16 @@ def test_too_small_a_matrix_keeps_scale_one():
     x = sp.csr_matrix(np.eye(3, dtype=np.float32))
     choice = choose_cold_scale(x, lambda train: None)  # type: ignore[arg-type, return-value]
     assert choice.scale == 1.0 and choice.recall == {}
+
+
+def test_a_catalog_smaller_than_the_list_is_searched_without_error():
+    """Nine products, lists of ten: the search ranks what there is."""
+    rng = np.random.default_rng(0)
+    x = sp.csr_matrix((rng.random((40, 9)) < 0.5).astype(np.float32))
+
+    def parts(train):
+        return lambda users: (np.asarray(train[users].sum(axis=0).repeat(len(users), 0),
+                                         dtype=np.float32), np.zeros((len(users), 9), np.float32))
+
+    choice = choose_cold_scale(x, parts)  # type: ignore[arg-type]
+    assert set(choice.recall) == set(SCALES) and "Recall@9" in choice.note

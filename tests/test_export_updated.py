@@ -110,3 +110,12 @@ def test_ids_of_another_dataset_are_refused_in_one_line(updated, tmp_path):
                           name="other")
     with pytest.raises(ValueError, match="do not match dataset 'other'"):
         export_lists(model, other, tmp_path / "bad", ExportConfig(k=2))
+
+
+def test_a_second_opinion_on_an_updated_run_is_refused_in_one_line():
+    from recsys.export.updated import refuse_opinion
+
+    refuse_opinion("none")  # no opinion: fine
+    with pytest.raises(ValueError, match="second opinion") as exc:
+        refuse_opinion("multvae")
+    assert "\n" not in str(exc.value)

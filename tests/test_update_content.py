@@ -132,3 +132,25 @@ def test_an_interaction_file_carries_its_catalog_and_the_cli_takes_one(shop, tmp
     assert main(["update", "--model", str(folder), "--feedback", str(plain), "--catalog",
                  str(empty), "--dataset", "styles", "--workspace", str(ws)]) == 2
     assert "item id" in capsys.readouterr().err
+
+
+def test_the_cli_catalog_adds_to_the_rows_an_interaction_file_carries(shop, tmp_path, capsys):
+    """A product described only in the feedback file still enters with --catalog given."""
+    both = _new_products()
+    feedback = tmp_path / "feedback.csv"
+    pd.DataFrame({"user_id": ["u0", "u3"], "item_id": both["item_id"], "title": both["title"]}
+                 ).to_csv(feedback, index=False)
+    catalog = tmp_path / "alpine.csv"
+    both[both["item_id"] == "new-alpine"].to_csv(catalog, index=False)
+    folder = tmp_path / "hybrid"
+    _model("hybrid").fit(shop, device="cpu").save(folder)
+    ws = tmp_path / "ws"
+    from recsys.workspace import Workspace
+
+    Workspace(ws).save_dataset(shop)
+    code = main(["update", "--model", str(folder), "--feedback", str(feedback), "--catalog",
+                 str(catalog), "--dataset", "styles", "--workspace", str(ws), "--out",
+                 str(tmp_path / "out")])
+    line = capsys.readouterr().out.strip()
+    assert code == 0 and "2 items added" in line, line
+    assert set(load_model(tmp_path / "out").item_ids_[-2:]) == {"new-alpine", "new-desert"}

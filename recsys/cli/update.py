@@ -60,6 +60,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import pandas as pd
+
     from recsys.data.reading import IngestError
     from recsys.feedback.update import (
         DEFAULT_EPOCHS,
@@ -83,8 +85,9 @@ def run(args: argparse.Namespace) -> int:
         frame, kind, catalog = read_feedback(args.feedback, kind=args.feedback_kind,
                                              file_format=args.format, mapping=mapping or None,
                                              value_kind=args.value_kind)
-        if args.catalog:
-            catalog = read_new_products(args.catalog)
+        if args.catalog:  # its rows first: a product in both keeps the --catalog row
+            rows = read_new_products(args.catalog)
+            catalog = rows if catalog is None else pd.concat([rows, catalog], ignore_index=True)
     except IngestError as exc:
         raise CliError(str(exc)) from exc
     source = Path(args.feedback).name + (" (rewarded log rows)" if kind == "log" else "")

@@ -30,7 +30,7 @@ from recsys.export.scopes import ScopeSelection
 from recsys.rerank import RerankContext
 
 __all__ = ["has_own_ids", "covering_dataset", "covering_exclusion", "covering_selection",
-           "covering_context", "updated_entry"]
+           "covering_context", "refuse_opinion", "updated_entry"]
 
 log = logging.getLogger(__name__)
 
@@ -122,15 +122,23 @@ def covering_selection(selection: ScopeSelection, kind: str, dataset: Dataset,
     return ScopeSelection(users, mask, description)
 
 
+def refuse_opinion(opinion: str) -> None:
+    """One-line ``ValueError`` for a second opinion (``opinion`` other than ``"none"``) on an
+    updated run: that opinion model knows neither the customers nor the products the update
+    added (callers check before fitting anything)."""
+    if opinion != "none":
+        raise ValueError("the 'expected' swap cost with a second opinion cannot score an "
+                         "updated model's new customers and products: choose the opinion "
+                         "'none', or the 'gap' or 'ratio' swap cost")
+
+
 def covering_context(context: RerankContext, covering: Dataset) -> RerankContext:
     """``context`` on ``covering``: clusters padded with ``-1`` for the new products; a hit
     model reading a second opinion is refused (one line), as that opinion model knows
     neither the customers nor the products the update added."""
     hits = context.hit_model
-    if hits is not None and getattr(hits, "opinion_name", "none") not in (None, "none"):
-        raise ValueError("the 'expected' swap cost with a second opinion cannot score an "
-                         "updated model's new customers and products: choose the opinion "
-                         "'none', or the 'gap' or 'ratio' swap cost")
+    if hits is not None:
+        refuse_opinion(getattr(hits, "opinion_name", "none") or "none")
     clusters = context.item_clusters
     if clusters is not None:
         extra = covering.n_items - len(clusters)

@@ -337,6 +337,9 @@ def update_kept_run(workspace: Workspace | str | Path, dataset_name: str, run_na
         names = ", ".join(sorted(runs)) or "none"
         raise WorkspaceError(f"No kept model '{run_name}' for dataset '{dataset_name}' "
                              f"(kept: {names}).")
+    name = safe_name(new_run) if new_run else next_run_name(list(runs), run_name)
+    if name == run_name or name in runs:  # before the update, which can take minutes
+        raise WorkspaceError(f"A kept model '{name}' already exists; choose another name.")
     model = ws.load_model(dataset_name, run_name, device=device)
     user_ids = item_ids = None
     threshold = None
@@ -349,9 +352,6 @@ def update_kept_run(workspace: Workspace | str | Path, dataset_name: str, run_na
     result = update_model(model, feedback_frame, user_ids=user_ids, item_ids=item_ids,
                           rating_threshold=threshold, catalog=catalog, epochs=epochs,
                           callback=callback)
-    name = safe_name(new_run) if new_run else next_run_name(list(runs), run_name)
-    if name == run_name or name in runs:
-        raise WorkspaceError(f"A kept model '{name}' already exists; choose another name.")
     result.updated_from, result.source = run_name, source
     result.run = name
     old = runs[run_name].results.to_json()

@@ -222,11 +222,9 @@ class AutoRecommender(Recommender):
         """Keep the baseline unless a candidate beats it beyond noise (see :func:`choose`)."""
         if cold_path:  # only what puts new products in lists may be kept
             keep = [i for i, r in enumerate(results) if r["name"] == "hybrid"]
-            floor = NEW_RECALL_FLOOR * max((results[i].get("val_new_recall", 0.0)
-                                            for i in keep), default=0.0)
             keep += [i for i, r in enumerate(results) if r["name"] == "blend"
                      and r["config"]["first"]["name"] == "hybrid"
-                     and r.get("val_new_recall", 0.0) >= floor]
+                     and self._keeps_new_products(r, [results[j] for j in keep])]
         else:
             keep = list(range(len(results)))
         keep = keep or list(range(len(results)))
@@ -247,6 +245,17 @@ class AutoRecommender(Recommender):
                         "bootstrap": decision.test, "objective": self.config.objective,
                         "cold_path": cold_path}
         log.info("auto: kept %s %s (%s)", picked["name"], picked["config"], decision.reason)
+
+    @staticmethod
+    def _keeps_new_products(blend: dict[str, Any], hybrids: list[dict[str, Any]]) -> bool:
+        """Whether a blend of the hybrid keeps its cold-start path: at least
+        :data:`NEW_RECALL_FLOOR` of the hybrid's validation recall among new products; on an
+        inner split without new products (random or temporal, no such recall measured) only
+        the blends that leave new products to the hybrid (``cold_items: first``)."""
+        measured = [r["val_new_recall"] for r in hybrids if "val_new_recall" in r]
+        if not measured or "val_new_recall" not in blend:
+            return blend["config"].get("cold_items") == "first"
+        return blend["val_new_recall"] >= NEW_RECALL_FLOOR * max(measured)
 
     def score(self, users: np.ndarray) -> Any:
         return self.inner_.score(users)

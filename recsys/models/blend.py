@@ -96,9 +96,10 @@ class Blend(Recommender):
 
     def cold_mask(self) -> np.ndarray:
         """Products without a single interaction in the training histories."""
-        if getattr(self, "cold_", None) is None or len(self.cold_) != self.seen_.shape[1]:
-            self.cold_ = np.diff(sp.csc_matrix(self.seen_).indptr) == 0
-        return self.cold_
+        cached = getattr(self, "cold_", None)
+        if cached is None or cached[0] is not self.seen_:  # recomputed when the histories change
+            self.cold_ = (self.seen_, np.diff(sp.csc_matrix(self.seen_).indptr) == 0)
+        return self.cold_[1]
 
     def _state(self) -> dict[str, np.ndarray]:
         out = super()._state()

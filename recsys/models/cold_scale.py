@@ -76,6 +76,7 @@ def choose_cold_scale(x: sp.csr_matrix, parts: PartsFactory, *, scales: tuple[fl
     item cold start split of ``x``; 1 when the
     split cannot be made. ``parts(train)`` fits on the inner training matrix and returns the
     scorer (see :data:`PartsFactory`)."""
+    k = min(k, x.shape[1])  # a catalog smaller than the list
     split = inner_item_cold_split(x, seed)
     if split is None:
         return ScaleChoice(1.0, {}, "cold-item scale 1 (too few products for an inner check)")
