@@ -438,7 +438,8 @@ elif st.button(f"Update {run} from {upload.name}", key="explore_update"):
                               "reward": logged.reward})
         with st.spinner(f"Updating {run}…"):
             result = update_kept_run(ws, ds.name, run, frame, source=upload.name,
-                                     catalog=catalog, epochs=int(epochs))
+                                     catalog=catalog,
+                                     epochs=None if epochs == DEFAULT_EPOCHS else int(epochs))
             customers = frame.loc[frame["reward"] > 0, "user_id"]
             lists = fresh_lists(result.model, customers, k=10, user_ids=ds.user_ids,
                                 item_ids=ds.item_ids)

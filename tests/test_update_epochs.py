@@ -135,5 +135,8 @@ def test_other_models_ignore_epochs_and_say_so(shop):
     ease = create_model("ease").fit(ds, device="cpu")
     result = update_model(ease, feed, user_ids=ds.user_ids, item_ids=ds.item_ids, epochs=2)
     assert any("epochs ignored" in n for n in result.notes)
+    quiet = update_model(create_model("ease").fit(ds, device="cpu"), feed, user_ids=ds.user_ids,
+                         item_ids=ds.item_ids)
+    assert not any("epochs" in n for n in quiet.notes)  # not asked for: nothing to say
     with pytest.raises(ValueError, match="epochs"):
         ease.update(ease.seen_, epochs=-1)

@@ -64,7 +64,6 @@ def run(args: argparse.Namespace) -> int:
 
     from recsys.data.reading import IngestError
     from recsys.feedback.update import (
-        DEFAULT_EPOCHS,
         find_kept_run,
         read_feedback,
         read_new_products,
@@ -73,8 +72,8 @@ def run(args: argparse.Namespace) -> int:
     )
     from recsys.workspace import Workspace, WorkspaceError
 
-    epochs = DEFAULT_EPOCHS if args.epochs is None else args.epochs
-    if not 0 <= epochs <= MAX_EPOCHS:
+    epochs = args.epochs  # None: the default for torch models, silent for the others
+    if epochs is not None and not 0 <= epochs <= MAX_EPOCHS:
         raise CliError(f"--epochs must be between 0 and {MAX_EPOCHS}, got {epochs}")
     if not Path(args.feedback).is_file():
         raise CliError(f"--feedback: no such file '{args.feedback}'")

@@ -188,7 +188,7 @@ def _extend(vocab: np.ndarray, ids: np.ndarray, allowed: bool | np.ndarray
 
 def update_model(model: Any, interactions: pd.DataFrame, *, user_ids: np.ndarray | None = None,
                  item_ids: np.ndarray | None = None, rating_threshold: float | None = None,
-                 catalog: pd.DataFrame | None = None, epochs: int = DEFAULT_EPOCHS,
+                 catalog: pd.DataFrame | None = None, epochs: int | None = None,
                  callback: Any = None) -> UpdateResult:
     """Fold ``interactions`` into ``model`` in place and say what was done.
 
@@ -203,7 +203,8 @@ def update_model(model: Any, interactions: pd.DataFrame, *, user_ids: np.ndarray
     ``epochs`` > 0: that many warm-started epochs of a torch model's training loop after the
     fold-in (shared weights move: other users' lists may change; ``callback`` as for a fit,
     may cancel); ``epochs=0``: fold-in only, users without new pairs keep exactly their lists;
-    other models ignore it (said in the notes).
+    ``None``: :data:`DEFAULT_EPOCHS` for the torch models; other models ignore it (said in
+    the notes when it was given).
     """
     users_vocab = model.user_ids_ if model.user_ids_ is not None else user_ids
     items_vocab = model.item_ids_ if model.item_ids_ is not None else item_ids
@@ -264,6 +265,7 @@ def update_model(model: Any, interactions: pd.DataFrame, *, user_ids: np.ndarray
     t0 = time.perf_counter()
     if epochs and not target.incremental:
         notes.append(f"epochs ignored: {target.label} has no training epochs to continue")
+    epochs = DEFAULT_EPOCHS if epochs is None else epochs
     items_added = shape[1] - old_items
     item_rows = None
     if content and items_added:
@@ -317,7 +319,7 @@ def next_run_name(existing: list[str], run: str) -> str:
 def update_kept_run(workspace: Workspace | str | Path, dataset_name: str, run_name: str,
                     feedback_frame: pd.DataFrame, *, source: str = "feedback",
                     new_run: str | None = None, device: str | None = None,
-                    catalog: pd.DataFrame | None = None, epochs: int = DEFAULT_EPOCHS,
+                    catalog: pd.DataFrame | None = None, epochs: int | None = None,
                     callback: Any = None) -> UpdateResult:
     """Update the kept model ``run_name`` of ``dataset_name`` with ``feedback_frame``
     (canonical interactions, e.g. from :func:`read_feedback`, or a feedback log frame, whose
@@ -382,7 +384,7 @@ def update_saved_model(folder: str | Path, feedback_frame: pd.DataFrame, *,
                        out: str | Path | None = None, user_ids: np.ndarray | None = None,
                        item_ids: np.ndarray | None = None, source: str = "feedback",
                        device: str | None = None, rating_threshold: float | None = None,
-                       catalog: pd.DataFrame | None = None, epochs: int = DEFAULT_EPOCHS,
+                       catalog: pd.DataFrame | None = None, epochs: int | None = None,
                        callback: Any = None) -> UpdateResult:
     """Update the model saved in ``folder`` and save it into ``out`` (default: the first free
     ``<folder>-updated-<n>`` beside it; never ``folder`` itself), with an ``update.json`` that

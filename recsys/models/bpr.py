@@ -257,7 +257,7 @@ class BPR(TorchStateMixin, Recommender):
 
     def _grow(self, n_users: int, n_items: int) -> None:
         """New users start at zero; new items get zero vectors and the lowest item bias (no
-        collaborative signal: they rank after every learned item until a refit)."""
+        collaborative signal: they start below most learned items until a refit)."""
         old, net = self.net_, MatrixFactorization(n_users, n_items, self.config.factors)
         low = float(old.bias.detach().min()) if len(old.bias) else 0.0
         with torch.no_grad():

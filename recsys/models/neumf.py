@@ -164,7 +164,7 @@ class NeuMF(TorchStateMixin, Recommender):
 
     def _grow(self, n_users: int, n_items: int) -> None:
         """New users and items get zero embeddings (new items the lowest item bias: they rank
-        after every learned item until incremental epochs or a refit train them)."""
+        below most learned items until incremental epochs or a refit train them)."""
         old = self.net_
         net = NeuMFNet(n_users, n_items, self.config.factors, self.config.mlp_layers)
         low = float(old.bias.detach().min()) if len(old.bias) else 0.0
