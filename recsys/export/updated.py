@@ -27,6 +27,7 @@ import scipy.sparse as sp
 
 from recsys.data.dataset import Dataset
 from recsys.export.scopes import ScopeSelection
+from recsys.models.online import pad_csr
 from recsys.rerank import RerankContext
 
 __all__ = ["has_own_ids", "covering_dataset", "covering_exclusion", "covering_selection",
@@ -52,15 +53,6 @@ def has_own_ids(model: Any, dataset: Dataset) -> bool:
     return True
 
 
-def _pad(matrix: sp.spmatrix | None, shape: tuple[int, int]) -> sp.csr_matrix | None:
-    """A CSR copy of ``matrix`` with empty rows and columns appended up to ``shape``."""
-    if matrix is None:
-        return None
-    out = sp.csr_matrix(matrix, dtype=np.float32, copy=True)
-    out.resize(*shape)
-    return out
-
-
 def _readonly(array: np.ndarray) -> np.ndarray:
     array.setflags(write=False)
     return array
@@ -78,8 +70,10 @@ def covering_dataset(dataset: Dataset, model: Any) -> Dataset:
     if history.shape != shape:
         raise ValueError(f"the updated model has {history.shape[0]:,} × {history.shape[1]:,} "
                          f"histories for {shape[0]:,} customers × {shape[1]:,} products")
-    matrix = sp.csr_matrix((_pad(dataset.matrix, shape) + history) > 0, dtype=np.float32)
-    context = _pad(dataset.context_matrix, shape)
+    padded = pad_csr(sp.csr_matrix(dataset.matrix, dtype=np.float32), *shape)
+    matrix = sp.csr_matrix((padded + history) > 0, dtype=np.float32)
+    context = (None if dataset.context_matrix is None else
+               pad_csr(sp.csr_matrix(dataset.context_matrix, dtype=np.float32), *shape))
     if context is not None:  # a pair folded in as a positive is no longer context
         context = sp.csr_matrix(context - context.multiply(matrix), dtype=np.float32)
         context.eliminate_zeros()
