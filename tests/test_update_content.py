@@ -102,6 +102,20 @@ def test_new_products_without_catalog_rows_are_left_out(shop):
     assert any("catalog rows, and these have none" in note for note in result.notes)
 
 
+def _update_cli(shop, tmp_path, feedback, catalog, capsys):
+    """``update`` of a saved hybrid with ``feedback`` and ``--catalog``: exit code, its line,
+    the model folder and the workspace."""
+    from recsys.workspace import Workspace
+
+    folder, ws = tmp_path / "hybrid", tmp_path / "ws"
+    _model("hybrid").fit(shop, device="cpu").save(folder)
+    Workspace(ws).save_dataset(shop)
+    code = main(["update", "--model", str(folder), "--feedback", str(feedback), "--catalog",
+                 str(catalog), "--dataset", "styles", "--workspace", str(ws), "--out",
+                 str(tmp_path / "out")])
+    return code, capsys.readouterr().out.strip(), folder, ws
+
+
 def test_an_interaction_file_carries_its_catalog_and_the_cli_takes_one(shop, tmp_path, capsys):
     path = tmp_path / "feedback.csv"
     pd.DataFrame({"user_id": ["u0", "u3"], "item_id": ["new-alpine", "new-desert"],
@@ -109,22 +123,13 @@ def test_an_interaction_file_carries_its_catalog_and_the_cli_takes_one(shop, tmp
                  ).to_csv(path, index=False)
     _, kind, carried = read_feedback(path)
     assert kind == "interactions" and set(carried["item_id"]) == {"new-alpine", "new-desert"}
-    folder = tmp_path / "hybrid"
-    _model("hybrid").fit(shop, device="cpu").save(folder)
     plain = tmp_path / "plain.csv"
     pd.DataFrame({"user_id": ["u0"], "item_id": ["new-alpine"]}).to_csv(plain, index=False)
     catalog = tmp_path / "new.csv"
     _new_products().rename(columns={"item_id": "sku", "title": "name"}).to_csv(catalog,
                                                                                index=False)
     assert set(read_new_products(catalog)["item_id"]) == {"new-alpine", "new-desert"}
-    ws = tmp_path / "ws"
-    from recsys.workspace import Workspace
-
-    Workspace(ws).save_dataset(shop)
-    code = main(["update", "--model", str(folder), "--feedback", str(plain), "--catalog",
-                 str(catalog), "--dataset", "styles", "--workspace", str(ws), "--out",
-                 str(tmp_path / "out")])
-    line = capsys.readouterr().out.strip()
+    code, line, folder, ws = _update_cli(shop, tmp_path, plain, catalog, capsys)
     assert code == 0 and "1 items added" in line and "content path" in line
     assert load_model(tmp_path / "out").item_ids_[-1] == "new-alpine"
     empty = tmp_path / "empty.csv"
@@ -142,15 +147,6 @@ def test_the_cli_catalog_adds_to_the_rows_an_interaction_file_carries(shop, tmp_
                  ).to_csv(feedback, index=False)
     catalog = tmp_path / "alpine.csv"
     both[both["item_id"] == "new-alpine"].to_csv(catalog, index=False)
-    folder = tmp_path / "hybrid"
-    _model("hybrid").fit(shop, device="cpu").save(folder)
-    ws = tmp_path / "ws"
-    from recsys.workspace import Workspace
-
-    Workspace(ws).save_dataset(shop)
-    code = main(["update", "--model", str(folder), "--feedback", str(feedback), "--catalog",
-                 str(catalog), "--dataset", "styles", "--workspace", str(ws), "--out",
-                 str(tmp_path / "out")])
-    line = capsys.readouterr().out.strip()
+    code, line, _, _ = _update_cli(shop, tmp_path, feedback, catalog, capsys)
     assert code == 0 and "2 items added" in line, line
     assert set(load_model(tmp_path / "out").item_ids_[-2:]) == {"new-alpine", "new-desert"}
