@@ -75,6 +75,9 @@ def test_save_load_round_trip_gives_the_same_scores(planted, tmp_path):
     loaded = load_model(model.save(tmp_path / "cs"), device="cpu")
     assert loaded.config == model.config
     np.testing.assert_allclose(loaded.score(users), model.score(users), rtol=1e-5, atol=1e-6)
+    assert model.generator_ and loaded.generator_.keys() == model.generator_.keys()
+    for name, weights in model.generator_.items():  # what embeds products added later
+        np.testing.assert_array_equal(loaded.generator_[name], weights)
 
 
 def test_cancel_through_the_callback_stops_fitting(planted):

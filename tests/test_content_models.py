@@ -17,6 +17,7 @@ from recsys.data.splits import SplitConfig, split_dataset
 from recsys.evaluation import evaluate
 from recsys.features.side import (
     categorical_codes,
+    clean_labels,
     item_categorical_features,
     item_features,
     quantile_buckets,
@@ -132,6 +133,10 @@ def test_feature_helpers():
     assert codes.tolist() == [1, 1, 0, 2, 2, 0] and vocab[0] == "unknown" and len(vocab) == 3
     codes, vocab = categorical_codes(["b", "a", "b", None, "", "c"], max_levels=2)
     assert vocab == ("unknown", "b", "a") and codes.tolist() == [1, 2, 1, 0, 0, 0]
+    raw = [" a ", "NaN", "null", "<NA>", "None", None, np.nan, 3, "nano"]
+    assert clean_labels(raw).tolist() == ["a", "", "", "", "", "", "", "3", "nano"]
+    codes, vocab = categorical_codes(raw)
+    assert set(vocab) == {"unknown", "a", "3", "nano"} and (codes[1:7] == 0).all()
     ids = [f"u{i:02d}" for i in range(30)]
     inter = pd.DataFrame({"user_id": ids, "item_id": ["i"] * 30})
     users = pd.DataFrame({"user_id": [*ids[::-1], "ghost"],

@@ -61,6 +61,16 @@ def test_the_encoder_gives_the_catalog_its_training_vectors(shop, method):
     np.testing.assert_allclose(restored.encode(shop.catalog), model.content_, atol=1e-5)
 
 
+def test_the_encoder_reads_field_labels_as_training_did(shop):
+    model = create_model("hybrid", {"side_weight": 1.0}).fit(shop, device="cpu")
+    encoder = model.encoder_
+    f = encoder.fields.index("category")
+    vocab = encoder.vocabularies[f]
+    rows = pd.DataFrame({"category": [" alpine ", "NaN", "null", None, "baroque", "velvet"]})
+    codes = encoder.codes(rows)[:, f]
+    assert codes.tolist() == [vocab.index("alpine"), 0, 0, 0, vocab.index("baroque"), 0]
+
+
 @pytest.mark.parametrize("key", list(CONFIGS))
 def test_new_products_enter_through_the_content_path(shop, key):
     model = _model(key).fit(shop, device="cpu")

@@ -21,6 +21,7 @@ import pandas as pd
 
 from recsys.features.side import (
     bucket_codes,
+    clean_labels,
     item_categorical_features,
     quantile_edges,
 )
@@ -66,12 +67,6 @@ def content_vectors(text: np.ndarray | None, codes: np.ndarray, cardinalities: t
     return out
 
 
-def _labels(values: pd.Series) -> list[str]:
-    """Labels as :func:`recsys.features.side.categorical_codes` reads them."""
-    return ["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip()
-            for v in values.tolist()]
-
-
 @dataclass(frozen=True, eq=False)
 class ItemEncoder:
     """What turns a catalog row into an item's content vector, fitted on the training catalog.
@@ -112,7 +107,7 @@ class ItemEncoder:
                     out[:, f] = bucket_codes(catalog["price"], self.price_edges)
             elif name in catalog.columns:
                 lookup = {label: code for code, label in enumerate(vocab) if code}
-                out[:, f] = [lookup.get(label, 0) for label in _labels(catalog[name])]
+                out[:, f] = [lookup.get(label, 0) for label in clean_labels(catalog[name]).tolist()]
         return out
 
     def text(self, catalog: pd.DataFrame, device: str | None = None) -> np.ndarray | None:

@@ -21,10 +21,10 @@ if TYPE_CHECKING:
     from recsys.data.dataset import Dataset
     from recsys.features.text import TextEmbedding
 
-__all__ = ["CategoricalFeatures", "ItemFeatures", "categorical_codes", "quantile_buckets",
+__all__ = ["CategoricalFeatures", "ItemFeatures", "categorical_codes", "clean_labels", "quantile_buckets",
            "quantile_edges", "bucket_codes", "item_categorical_features", "user_categorical_features",
            "item_features",
-           "ITEM_CATEGORICAL_COLUMNS", "UNKNOWN"]
+           "ITEM_CATEGORICAL_COLUMNS", "UNKNOWN", "BLANK_LABELS"]
 
 UNKNOWN = "unknown"
 #: Catalog columns used as item fields when present (plus the price bucket).
@@ -79,16 +79,27 @@ def _stack(n: int, fields: list[tuple[str, np.ndarray, tuple[str, ...]]]) -> Cat
                                tuple(len(f[2]) for f in fields), tuple(f[2] for f in fields))
 
 
+#: Labels (after stripping, in any case) that mean a missing value.
+BLANK_LABELS: tuple[str, ...] = ("", "nan", "none", "<na>", "null")
+
+
+def clean_labels(values: Sequence[object] | pd.Series) -> pd.Series:
+    """Labels of categorical values as strings, stripped; missing values and the words for
+    them (:data:`BLANK_LABELS`, e.g. ``"NaN"`` or ``"null"`` from an export) become ``""``, so
+    a field's codes and an encoder's lookups read the same labels."""
+    s = pd.Series(values, dtype=object)
+    labels = s.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v))
+                   else str(v).strip())
+    return labels.where(~labels.str.lower().isin(BLANK_LABELS), "")
+
+
 def categorical_codes(values: Sequence[object] | pd.Series, *, max_levels: int = 1000,
                       min_count: int = 1) -> tuple[np.ndarray, tuple[str, ...]]:
     """Codes ``1..L`` for the ``max_levels`` most frequent labels (ties by name), ``0`` else.
 
     Missing / blank values and levels seen fewer than ``min_count`` times get ``0``.
     """
-    s = pd.Series(values, dtype=object)
-    labels = s.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v))
-                   else str(v).strip())
-    labels = labels.where(~labels.str.lower().isin(["", "nan", "none", "<na>", "null"]), "")
+    labels = clean_labels(values)
     counts = labels[labels != ""].value_counts()
     counts = counts[counts >= min_count]
     order = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:max_levels]

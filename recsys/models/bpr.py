@@ -36,9 +36,16 @@ from recsys.data.dataset import Dataset
 from recsys.models.base import Callback, Recommender
 from recsys.models.distributed import Shards
 from recsys.models.online import bpr_fold_in, pad_rows
-from recsys.models.propensity import ipw_weights
+from recsys.models.propensity import item_loss_weights
 from recsys.models.registry import register
-from recsys.models.training import PairSampler, TorchStateMixin, TrainConfig, make_generator, train
+from recsys.models.training import (
+    PairSampler,
+    TorchStateMixin,
+    TrainConfig,
+    make_generator,
+    train,
+    update_pairs,
+)
 
 __all__ = ["BPR", "BPRConfig", "MatrixFactorization", "SPARSE_FROM"]
 
@@ -151,9 +158,8 @@ class BPR(TorchStateMixin, Recommender):
     def _item_weights(self) -> torch.Tensor:
         """Per-item weights of the loss: inverse propensities (``debias="ipw"``) or ones."""
         cfg = self.config
-        popularity = np.asarray((self.seen_ > 0).sum(axis=0)).ravel()
-        return torch.as_tensor(ipw_weights(popularity, cfg.debias_strength, cfg.propensity_clip)
-                               if cfg.debias == "ipw" else np.ones(len(popularity), np.float32),
+        return torch.as_tensor(item_loss_weights(self.seen_, cfg.debias, cfg.debias_strength,
+                                                 cfg.propensity_clip),
                                device=torch.device(self.device_))
 
     def _adam_loop(self, sampler: PairSampler, cfg: BPRConfig, weights: torch.Tensor, bulk: bool,
@@ -184,13 +190,9 @@ class BPR(TorchStateMixin, Recommender):
     def _warm_train(self, users: np.ndarray, cfg: BPRConfig, callback: Callback | None) -> None:
         """Incremental epochs of an update: the Adam path over ``users``' pairs (negatives
         avoid everything they have), sparse updates as a fit would choose them."""
-        from recsys.models.online import keep_rows
-
         bulk = cfg.debias != "macr" and (cfg.sparse_updates == "on" or (
             cfg.sparse_updates == "auto" and (self.n_users_ + self.n_items_) * cfg.factors > SPARSE_FROM))
-        sampler = PairSampler(keep_rows((self.seen_ > 0).astype(np.float32), users),
-                              torch.device(self.device_), known=self.seen_)
-        self._adam_loop(sampler, cfg, self._item_weights(), bulk, Shards(seed=cfg.seed), dataset=None,
+        self._adam_loop(update_pairs(self, users), cfg, self._item_weights(), bulk, Shards(seed=cfg.seed), dataset=None,
                         callback=callback, validation=None)
 
     def _update_lr(self) -> float:

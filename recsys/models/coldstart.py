@@ -296,19 +296,13 @@ class ColdStart(ContentItems, Recommender):
     def _grow(self, n_users: int, n_items: int) -> None:
         """New products (``new_content_``, see :class:`ContentItems`): no EASE weights, their
         generated embedding at the full generated share."""
-        from recsys.models.online import pad_rows, pad_square
-
-        if self.new_content_ is None:
-            return
-        self.collab_ = pad_square(self.collab_, n_items)
-        self.user_proj_ = pad_rows(self.user_proj_, n_items)
-        fresh = generate_from_arrays(self.generator_, self.new_content_) * self.config.cold_scale
-        self.gen_out_ = np.concatenate([self.gen_out_, fresh.astype(np.float32)])
+        if self.new_content_ is not None:
+            self._grow_generated(n_items, self.config.cold_scale)
 
     def _state(self) -> dict[str, np.ndarray]:
         return {**super()._state(), "collab": self.collab_, "user_proj": self.user_proj_,
                 "gen_out": self.gen_out_, "text_note": np.array(self.text_note_),
-                **self._encoder_state(), **self.generator_}
+                **self._encoder_state()}
 
     def _load_state(self, state: dict[str, np.ndarray]) -> None:
         super()._load_state(state)
@@ -317,4 +311,3 @@ class ColdStart(ContentItems, Recommender):
         self.gen_out_ = state["gen_out"]
         self.text_note_ = str(state["text_note"]) if "text_note" in state else ""
         self._load_encoder(state)
-        self.generator_ = {k: v for k, v in state.items() if k.startswith(GENERATOR_PREFIX)}

@@ -118,6 +118,12 @@ class ContentItems:
     needs_item_rows: ClassVar[bool] = True
     encoder_: ItemEncoder | None = None
     new_content_: np.ndarray | None = None
+    #: The content → embedding generator as plain arrays (``generator.<name>``; empty on the
+    #: hybrid's content path) and the scoring arrays a new product is added to.
+    generator_: dict[str, np.ndarray]
+    collab_: np.ndarray
+    user_proj_: np.ndarray
+    gen_out_: np.ndarray
 
     def update(self, new: sp.csr_matrix, *, events: tuple[np.ndarray, np.ndarray] | None = None,
                items: pd.DataFrame | None = None, **settings: Any) -> str:
@@ -137,7 +143,32 @@ class ContentItems:
             self.new_content_ = None
 
     def _encoder_state(self) -> dict[str, np.ndarray]:
-        return self.encoder_.state() if self.encoder_ is not None else {}
+        """What embeds new products, for the saved state: the encoder's arrays and the
+        generator's weights (``generator.<name>``; none for the hybrid's content path)."""
+        encoder = self.encoder_.state() if self.encoder_ is not None else {}
+        return {**encoder, **self.generator_}
 
     def _load_encoder(self, state: dict[str, np.ndarray]) -> None:
+        """Inverse of :meth:`_encoder_state` (no encoder or generator in older saves)."""
+        from recsys.models.coldstart import GENERATOR_PREFIX
+
         self.encoder_ = ItemEncoder.from_state(state)
+        self.generator_ = {k: v for k, v in state.items() if k.startswith(GENERATOR_PREFIX)}
+
+    def _grow_generated(self, n_items: int, *scales: float) -> None:
+        """Shared part of a ``_grow`` for ``new_content_``: no EASE weights to or from the new
+        products (``collab_`` padded with zeros), zero rows of ``user_proj_``, and their
+        generated embeddings, multiplied in turn by ``scales``, appended to ``gen_out_`` (zero
+        rows when the model has no generated part)."""
+        from recsys.models.coldstart import generate_from_arrays
+        from recsys.models.online import pad_rows, pad_square
+
+        self.collab_ = pad_square(self.collab_, n_items)
+        self.user_proj_ = pad_rows(self.user_proj_, n_items)
+        if not self.gen_out_.shape[1]:
+            self.gen_out_ = pad_rows(self.gen_out_, n_items)
+            return
+        made = generate_from_arrays(self.generator_, self.new_content_)
+        for scale in scales:
+            made = made * scale
+        self.gen_out_ = np.concatenate([self.gen_out_, made.astype(np.float32)])

@@ -221,7 +221,7 @@ class Hybrid(ContentItems, Recommender):
                 "user_proj": self.user_proj_, "gen_out": self.gen_out_,
                 "text_note": np.array(self.text_note_), "cold_scale": np.array(self.cold_scale_),
                 "scale_note": np.array(self.scale_note_), "gamma": np.float64(self.gamma_),
-                **self._encoder_state(), **self.generator_}
+                **self._encoder_state()}
 
     def _load_state(self, state: dict[str, np.ndarray]) -> None:
         super()._load_state(state)
@@ -237,9 +237,6 @@ class Hybrid(ContentItems, Recommender):
         self.scale_note_ = str(state["scale_note"]) if "scale_note" in state else ""
         self.gamma_ = float(state["gamma"]) if "gamma" in state else self._saved_gamma()
         self._load_encoder(state)
-        from recsys.models.coldstart import GENERATOR_PREFIX
-
-        self.generator_ = {k: v for k, v in state.items() if k.startswith(GENERATOR_PREFIX)}
         self._to_device()
 
     def _grow(self, n_users: int, n_items: int) -> None:
@@ -247,24 +244,15 @@ class Hybrid(ContentItems, Recommender):
         (content share 1, no EASE weights), plus their generated embedding on the generated
         path, at the chosen cold scale: exactly as a catalog product without interactions was
         at training."""
-        from recsys.models.coldstart import generate_from_arrays
-        from recsys.models.online import pad_rows, pad_square
-
         if self.new_content_ is None:
             return
         fresh = self.new_content_.astype(np.float32)
         scale = np.float32(self.cold_scale_)
-        self.collab_ = pad_square(self.collab_, n_items)
         self.content_ = np.concatenate([self.content_, fresh])
         self.alpha_ = np.concatenate([self.alpha_, np.ones(len(fresh), np.float32)])
         self.content_out_ = np.concatenate([self.content_out_,
                                             fresh * np.float32(self.gamma_) * scale])
-        self.user_proj_ = pad_rows(self.user_proj_, n_items)
-        if self.gen_out_.shape[1]:
-            made = generate_from_arrays(self.generator_, fresh) * self.config.generated_scale
-            self.gen_out_ = np.concatenate([self.gen_out_, (made * scale).astype(np.float32)])
-        else:
-            self.gen_out_ = pad_rows(self.gen_out_, n_items)
+        self._grow_generated(n_items, self.config.generated_scale, scale)
         self._to_device()
 
     def _saved_gamma(self) -> float:

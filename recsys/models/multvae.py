@@ -25,7 +25,7 @@ from pydantic import Field
 from recsys.data.dataset import Dataset
 from recsys.models.base import Callback, Recommender
 from recsys.models.distributed import Shards
-from recsys.models.propensity import ipw_weights
+from recsys.models.propensity import item_loss_weights
 from recsys.models.registry import register
 from recsys.models.training import RowSource, TorchStateMixin, TrainConfig, make_generator, train
 
@@ -115,10 +115,8 @@ class MultVAE(TorchStateMixin, Recommender):
         net, device = self.net_, torch.device(self.device_)
         gen = make_generator(shards.noise_seed, device)
         step = [anneal_from]
-        popularity = np.asarray((self.seen_ > 0).sum(axis=0)).ravel()
-        weights = torch.as_tensor(ipw_weights(popularity, cfg.debias_strength, cfg.propensity_clip)
-                                  if cfg.debias == "ipw" else np.ones(len(popularity), np.float32),
-                                  device=device)
+        weights = torch.as_tensor(item_loss_weights(self.seen_, cfg.debias, cfg.debias_strength,
+                                                    cfg.propensity_clip), device=device)
 
         def loss_fn(x: torch.Tensor) -> torch.Tensor:
             keep = torch.rand(x.shape, generator=gen, device=device) >= cfg.dropout

@@ -26,7 +26,14 @@ from recsys.data.dataset import Dataset
 from recsys.models.base import Callback, Recommender
 from recsys.models.online import pad_rows
 from recsys.models.registry import register
-from recsys.models.training import PairSampler, TorchStateMixin, TrainConfig, make_generator, train
+from recsys.models.training import (
+    PairSampler,
+    TorchStateMixin,
+    TrainConfig,
+    make_generator,
+    train,
+    update_pairs,
+)
 
 __all__ = ["NeuMF", "NeuMFConfig", "NeuMFNet"]
 
@@ -156,11 +163,7 @@ class NeuMF(TorchStateMixin, Recommender):
 
     def _warm_train(self, users: np.ndarray, cfg: NeuMFConfig, callback: Callback | None) -> None:
         """Incremental epochs of an update over ``users``' pairs (negatives avoid all they have)."""
-        from recsys.models.online import keep_rows
-
-        sampler = PairSampler(keep_rows((self.seen_ > 0).astype(np.float32), users),
-                              torch.device(self.device_), known=self.seen_)
-        self._loop(sampler, cfg, dataset=None, callback=callback, validation=None)
+        self._loop(update_pairs(self, users), cfg, dataset=None, callback=callback, validation=None)
 
     def _grow(self, n_users: int, n_items: int) -> None:
         """New users and items get zero embeddings (new items the lowest item bias: they rank

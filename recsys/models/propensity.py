@@ -12,9 +12,14 @@ its meaning.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-__all__ = ["item_propensity", "ipw_weights", "DEBIAS_METHODS"]
+if TYPE_CHECKING:
+    import scipy.sparse as sp
+
+__all__ = ["item_propensity", "ipw_weights", "item_loss_weights", "DEBIAS_METHODS"]
 
 #: Debiased-training settings a model may offer (``none``: the plain loss).
 DEBIAS_METHODS: tuple[str, ...] = ("none", "ipw", "macr")
@@ -38,3 +43,12 @@ def ipw_weights(popularity: np.ndarray, eta: float, clip: float) -> np.ndarray:
     total = pop.sum()
     mean = float((w * pop).sum() / total) if total > 0 else 1.0
     return (w / mean).astype(np.float32)
+
+
+def item_loss_weights(seen: sp.spmatrix, debias: str, eta: float, clip: float) -> np.ndarray:
+    """Per-item weights of a model's loss on its training matrix ``seen`` (users × items):
+    :func:`ipw_weights` of the items' numbers of users when ``debias == "ipw"``, else ones."""
+    popularity = np.asarray((seen > 0).sum(axis=0)).ravel()
+    if debias != "ipw":
+        return np.ones(len(popularity), np.float32)
+    return ipw_weights(popularity, eta, clip)

@@ -36,7 +36,7 @@ from recsys.models.base import Callback, FitStopped, ModelConfig, Recommender, s
 from recsys.models.distributed import Shards
 
 __all__ = ["TorchStateMixin", "TrainConfig", "train", "make_generator", "PairSampler", "RowSource", "module_state",
-           "load_module_state"]
+           "load_module_state", "update_pairs"]
 
 log = logging.getLogger(__name__)
 
@@ -228,6 +228,15 @@ class PairSampler:
             idx = order[start:start + batch_size]
             users = self.users[idx]
             yield users, self.items[idx], self.negatives(users, k, gen)
+
+
+def update_pairs(model: Recommender, users: np.ndarray) -> PairSampler:
+    """The pairs of an update's incremental epochs: ``users``' rows of the model's training
+    matrix (binary), on its device, with negatives that avoid every pair the model has."""
+    from recsys.models.online import keep_rows
+
+    return PairSampler(keep_rows((model.seen_ > 0).astype(np.float32), users),
+                       torch.device(model.device_), known=model.seen_)
 
 
 class RowSource:
