@@ -50,13 +50,14 @@ from pydantic import Field
 
 from recsys.data.dataset import Dataset
 from recsys.models.base import Callback, Recommender
+from recsys.models.coldstart_net import GENERATOR_PREFIX, generate_from_arrays, generator_arrays
 from recsys.models.content import ContentItems
 from recsys.models.registry import register
 from recsys.models.training import TrainConfig, make_generator, train
 
 __all__ = ["ColdStartConfig", "ColdStart", "GeneratorSettings", "GeneratedEmbeddings",
-           "factorise", "generate_embeddings", "GENERATORS", "generator_arrays",
-           "generate_from_arrays"]
+           "factorise", "generate_embeddings", "GENERATORS", "GENERATOR_PREFIX",
+           "generator_arrays", "generate_from_arrays"]
 
 log = logging.getLogger(__name__)
 
@@ -216,32 +217,6 @@ def _finish(net: Any, p: np.ndarray, content: np.ndarray, temperature: float,
         critic = net.critic.weight.detach().float().cpu().numpy()
     return GeneratedEmbeddings((p @ critic).astype(np.float32), items.astype(np.float32),
                                temperature, generator_arrays(net.generator))
-
-
-GENERATOR_PREFIX = "generator."
-
-
-def generator_arrays(generator: torch.nn.Module) -> dict[str, np.ndarray]:
-    """The generator's weights as ``float32`` arrays keyed ``generator.<name>`` (for a model's
-    saved state; no pickle)."""
-    return {GENERATOR_PREFIX + k: v.detach().float().cpu().numpy()
-            for k, v in generator.state_dict().items()}
-
-
-def generate_from_arrays(arrays: dict[str, np.ndarray], content: np.ndarray) -> np.ndarray:
-    """``G(content)`` with the generator saved by :func:`generator_arrays` (CPU, float32)."""
-    from recsys.models.coldstart_net import Generator
-
-    weights = {k[len(GENERATOR_PREFIX):]: torch.as_tensor(v) for k, v in arrays.items()
-               if k.startswith(GENERATOR_PREFIX)}
-    if not weights:
-        raise ValueError("the model was saved without its generator; retrain it to add "
-                         "new products")
-    hidden, d_in = weights["hidden.weight"].shape
-    net = Generator(d_in, hidden, weights["out.weight"].shape[0])
-    net.load_state_dict(weights)
-    with torch.no_grad():
-        return net(torch.as_tensor(content, dtype=torch.float32)).numpy().astype(np.float32)
 
 
 def generated_share(popularity: np.ndarray, cold_shrink: float) -> np.ndarray:

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["Generator", "Critic", "GeneratorNet", "adversarial_loss", "mapping_loss"]
+__all__ = ["Generator", "Critic", "GeneratorNet", "adversarial_loss", "mapping_loss",
+           "GENERATOR_PREFIX", "generator_arrays", "generate_from_arrays"]
 
 
 class Generator(nn.Module):
@@ -120,3 +122,28 @@ def adversarial_loss(net: GeneratorNet, users: torch.Tensor, real: torch.Tensor,
     fool = (-F.logsigmoid((g_fake - g_real) / t)).mean()
     rank = _rank_loss(g_scores, col, t)
     return critic + adversarial_weight * fool + (1.0 - adversarial_weight) * rank
+
+
+#: Key prefix of the generator's weights in a content model's saved state.
+GENERATOR_PREFIX = "generator."
+
+
+def generator_arrays(generator: torch.nn.Module) -> dict[str, np.ndarray]:
+    """The generator's weights as ``float32`` arrays keyed ``generator.<name>`` (for a model's
+    saved state; no pickle)."""
+    return {GENERATOR_PREFIX + k: v.detach().float().cpu().numpy()
+            for k, v in generator.state_dict().items()}
+
+
+def generate_from_arrays(arrays: dict[str, np.ndarray], content: np.ndarray) -> np.ndarray:
+    """``G(content)`` with the generator saved by :func:`generator_arrays` (CPU, float32)."""
+    weights = {k[len(GENERATOR_PREFIX):]: torch.as_tensor(v) for k, v in arrays.items()
+               if k.startswith(GENERATOR_PREFIX)}
+    if not weights:
+        raise ValueError("the model was saved without its generator; retrain it to add "
+                         "new products")
+    hidden, d_in = weights["hidden.weight"].shape
+    net = Generator(d_in, hidden, weights["out.weight"].shape[0])
+    net.load_state_dict(weights)
+    with torch.no_grad():
+        return net(torch.as_tensor(content, dtype=torch.float32)).numpy().astype(np.float32)

@@ -150,7 +150,7 @@ class ContentItems:
 
     def _load_encoder(self, state: dict[str, np.ndarray]) -> None:
         """Inverse of :meth:`_encoder_state` (no encoder or generator in older saves)."""
-        from recsys.models.coldstart import GENERATOR_PREFIX
+        from recsys.models.coldstart_net import GENERATOR_PREFIX
 
         self.encoder_ = ItemEncoder.from_state(state)
         self.generator_ = {k: v for k, v in state.items() if k.startswith(GENERATOR_PREFIX)}
@@ -160,7 +160,7 @@ class ContentItems:
         products (``collab_`` padded with zeros), zero rows of ``user_proj_``, and their
         generated embeddings, multiplied in turn by ``scales``, appended to ``gen_out_`` (zero
         rows when the model has no generated part)."""
-        from recsys.models.coldstart import generate_from_arrays
+        from recsys.models.coldstart_net import generate_from_arrays
         from recsys.models.online import pad_rows, pad_square
 
         self.collab_ = pad_square(self.collab_, n_items)
