@@ -143,7 +143,11 @@ def read_new_products(source: Any, *, name: str | None = None,
     catalog = clean_catalog(raw.frame, guess_mapping(raw.frame.columns, CATALOG_ROLES), report)
     if catalog is None or not len(catalog):
         errors = report.errors
-        raise IngestError(errors[0].message if errors else f"'{raw.name}' has no product row")
+        # there is no column mapping for these rows: say how the id column is found instead
+        message = (errors[0].message.replace(
+            "Choose it in the column mapping.", "Name it item_id (or sku, product_id, "
+            "StockCode…).") if errors else f"'{raw.name}' has no product row")
+        raise IngestError(message)
     return catalog
 
 
