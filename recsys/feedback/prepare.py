@@ -118,9 +118,9 @@ def _day_pool(model: Any, train: Dataset, users: np.ndarray, c: int, targets: np
               hit_model: Any) -> tuple[Candidates, np.ndarray | None]:
     """The candidates (best ``c`` unseen, then best ``c`` targets) of every customer active on
     some replayed day, scored once, for a replay whose model is not updated between the days
-    (``update_model`` off, or a model that cannot update): it then excludes the same training items every day, so a
-    customer's candidates are the same on every day they come back; each day takes its
-    customers' rows. Also their prior means (``None`` without a hit model). A replay that
+    (``update_model`` off, or a model that cannot update): it then excludes the same training
+    items every day, so a customer's candidates are the same on every day they come back;
+    each day takes its customers' rows. Also their prior means (``None`` without a hit model). A replay that
     updates the model scores each day afresh instead."""
     pool = candidates_from_model(model, train, users, c, exclude=train.known)
     pool = with_target_candidates(model, train, pool, c, targets, train.known, None)
