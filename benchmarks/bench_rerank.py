@@ -21,7 +21,6 @@ as the product does.
     python benchmarks/bench_rerank.py [--datasets ml-100k,online-retail] [--models ease,bpr,...]
                                       [--model NAME] [--c 200] [--quick]
                                       [--below-threshold drop|seen] [--inner] [--seed 0]
-                                      [--hit-learner logistic|boosted]
                                       [--json results.json]
 """
 
@@ -191,10 +190,9 @@ def run_model(label: str, split, protocol: str, args) -> dict:
     for opinion in ["none", *sorted(opinions())]:
         t0 = time.perf_counter()
         hit_models[opinion] = fit_hit_model_on_split(model, split.train, method=protocol,
-                                                     c=args.c, opinion=opinion,
-                                                     learner=args.hit_learner)
-        log.info("hit model (%s, second opinion %s) fitted on an inner %s split in %.1fs",
-                 args.hit_learner, opinion, protocol, time.perf_counter() - t0)
+                                                     c=args.c, opinion=opinion)
+        log.info("hit model (second opinion %s) fitted on an inner %s split in %.1fs", opinion,
+                 protocol, time.perf_counter() - t0)
     hit_model = hit_models["none"]
     strengths = np.round(np.arange(0, 1.0001, 0.1 if args.quick else 0.05), 3)
     t0 = time.perf_counter()
@@ -308,9 +306,6 @@ def main() -> int:
     parser.add_argument("--inner", action="store_true",
                         help="measure on an inner split of the training part (for tuning: "
                         "the test pairs stay unseen)")
-    parser.add_argument("--hit-learner", choices=("logistic", "boosted"), default="logistic",
-                        help="classifier of the expected-loss promotion's hit model (boosted: "
-                        "gradient-boosted trees, see recsys.rerank.hits.BOOSTED_PARAMS)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     if args.models is None:

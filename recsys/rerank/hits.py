@@ -9,16 +9,10 @@ user's tail share and a few of their products), fitted on held-out pairs of a va
 so that its probabilities are comparable across users. It is never fitted on the pairs it is
 judged on: :func:`recsys.rerank.refit.fit_hit_model_on_split` carves an inner split out of the
 training part and refits the model there. This module is the maths only (features, labels,
-the classifiers); refitting models is :mod:`recsys.rerank.refit`.
+the logistic model); refitting models is :mod:`recsys.rerank.refit`.
 
-Small gradient-boosted trees (``learner="boosted"``) may replace the logistic regression: they
-read the same features but are not linear in them. They are not the default: on ml-100k they
-ranked tail candidates within a user worse and bought less tail share (README, re-ranking).
-
-The fitted logistic model is a handful of numbers (JSON-serialisable), applied to candidate
-lists in any order (features come from the base scores and base ranks the lists carry). The
-boosted one keeps its trees in memory only: it is refitted wherever a hit model is needed, and
-:meth:`HitModel.to_dict` then describes it without its trees.
+The fitted model is a handful of numbers (JSON-serialisable), applied to candidate lists in
+any order (features come from the base scores and base ranks the lists carry).
 """
 
 from __future__ import annotations
@@ -32,8 +26,8 @@ import scipy.sparse as sp
 
 from recsys.data.dataset import Dataset
 
-__all__ = ["HitModel", "FEATURES", "OPINION_FEATURES", "LEARNERS", "BOOSTED_PARAMS",
-           "candidate_features", "hit_labels", "fit_hit_model", "expected_gain_values"]
+__all__ = ["HitModel", "FEATURES", "OPINION_FEATURES", "candidate_features", "hit_labels", "fit_hit_model",
+           "expected_gain_values"]
 
 log = logging.getLogger(__name__)
 
@@ -45,15 +39,6 @@ FEATURES: tuple[str, ...] = (
 #: Features a second model adds (:mod:`recsys.rerank.opinion`), after :data:`FEATURES`.
 OPINION_FEATURES: tuple[str, ...] = ("opinion_z", "opinion_log_rank", "tail*opinion_z",
                                      "tail*opinion_log_rank")
-#: Classifiers the hit model can be: a logistic regression (linear in the features, stored as
-#: numbers) or gradient-boosted trees (in memory only).
-LEARNERS: tuple[str, ...] = ("logistic", "boosted")
-#: Settings of the boosted learner: small, strongly regularised trees (hits are rare, tail hits
-#: rarer: leaves of at least 200 pairs), stopped early on a tenth of the pairs, seeded.
-BOOSTED_PARAMS: dict[str, Any] = {"max_iter": 200, "max_leaf_nodes": 15, "learning_rate": 0.05,
-                                  "min_samples_leaf": 200, "l2_regularization": 10.0,
-                                  "early_stopping": True, "validation_fraction": 0.1,
-                                  "n_iter_no_change": 10, "random_state": 0}
 #: Candidates whose scores define each user's score mean and spread (the ``score_z`` feature).
 Z_DEPTH = 50
 #: Scores below this share of the user's best are treated alike (log ratio floor).
@@ -139,9 +124,7 @@ def _sigmoid(logit: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class HitModel:
-    """P(hit | candidate features): a logistic regression on standardised features
-    (``learner="logistic"``: ``mean``, ``scale``, ``coef``, ``intercept``) or gradient-boosted
-    trees (``learner="boosted"``: the fitted ``estimator``, in memory only).
+    """Logistic regression P(hit | candidate features), features standardised first.
 
     With a second opinion (``opinion_name``, :mod:`recsys.rerank.opinion`) the features also
     hold that model's view of each candidate; ``opinion`` is the second model trained on the
@@ -156,8 +139,6 @@ class HitModel:
     hit_rate: float = 0.0
     opinion_name: str = "none"
     opinion: Any = None
-    learner: str = "logistic"
-    estimator: Any = None
     _memo: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -188,83 +169,38 @@ class HitModel:
                              "is not attached; fit it again")
         return self.opinion
 
-    def _boosted(self, features: np.ndarray) -> np.ndarray:
-        if self.estimator is None:
-            raise ValueError("this boosted hit model has no trees (they are kept in memory "
-                             "only); fit it again")
-        flat = np.ascontiguousarray(features.reshape(-1, features.shape[-1]), dtype=np.float32)
-        if not len(flat):
-            return np.zeros(features.shape[:-1], np.float32)
-        return self.estimator.predict_proba(flat)[:, 1].astype(np.float32).reshape(
-            features.shape[:-1])
-
     def predict(self, features: np.ndarray) -> np.ndarray:
         """Probabilities of shape ``features.shape[:-1]``."""
-        if features.shape[-1] != len(self.features):
-            raise ValueError(f"the hit model reads {len(self.features)} features, got "
+        if features.shape[-1] != len(self.coef):
+            raise ValueError(f"the hit model reads {len(self.coef)} features, got "
                              f"{features.shape[-1]}")
-        if self.learner == "boosted":
-            return self._boosted(features)
         logit = ((features - self.mean) / self.scale) @ self.coef + self.intercept
         return _sigmoid(logit)
 
     def predict_lists(self, base_score: np.ndarray, base_rank: np.ndarray, items: np.ndarray,
                       users: np.ndarray, dataset: Dataset) -> np.ndarray:
-        """(U, C) hit probabilities of candidate lists in any order (0 on padding). The logistic
-        model sums the weighted feature columns one by one (no (U, C, F) block: this runs on
-        every slider move); the boosted one runs its trees on the valid slots only."""
+        """(U, C) hit probabilities of candidate lists in any order (0 on padding). Sums the
+        weighted feature columns one by one (no (U, C, F) block: this runs on every slider
+        move)."""
+        weights = self.coef / self.scale
+        logit = np.full(items.shape, self.intercept - float(weights @ self.mean), np.float32)
         opinion = self._opinion_columns if self.opinion_name != "none" else None
         if opinion is not None:
             self._opinion_model()  # a clear message when the second model is not attached
-        if self.learner == "boosted":
-            return self._boosted_lists(base_score, base_rank, items, users, dataset, opinion)
-        weights = self.coef / self.scale
-        logit = np.full(items.shape, self.intercept - float(weights @ self.mean), np.float32)
         for w, column in zip(weights, _columns(base_score, base_rank, items, users, dataset,
                                                opinion), strict=True):
             logit += np.float32(w) * column
         return np.where(items >= 0, _sigmoid(logit), 0.0).astype(np.float32)
 
-    def _boosted_lists(self, base_score: np.ndarray, base_rank: np.ndarray, items: np.ndarray,
-                       users: np.ndarray, dataset: Dataset, opinion) -> np.ndarray:
-        """The boosted model's (U, C) probabilities, kept for the last lists asked for (the
-        trees cost more than the logistic sum: a slider move on the same pool reuses them)."""
-        key = ("boosted", getattr(dataset, "fingerprint", ""), id(dataset),
-               np.asarray(users).tobytes(), items.shape, items.tobytes(),
-               np.asarray(base_rank).tobytes(), np.asarray(base_score, np.float32).tobytes())
-        last = self._memo.get("boosted")  # one (key, probabilities) pair, as for the opinion
-        if last is not None and last[0] == key:
-            return last[1].copy()
-        valid = items >= 0
-        columns = _columns(base_score, base_rank, items, users, dataset, opinion)
-        block = np.stack([np.asarray(c, np.float32)[valid] for c in columns], axis=-1)
-        out = np.zeros(items.shape, np.float32)
-        out[valid] = self._boosted(block)
-        self._memo["boosted"] = (key, out)
-        return out.copy()
-
     def to_dict(self) -> dict[str, Any]:
-        """The fitted numbers (JSON); a boosted model is only described (learner, features,
-        settings, trees grown), its trees are not written."""
-        if self.learner == "boosted":
-            est = self.estimator
-            return {"learner": "boosted", "features": list(self.features),
-                    "opinion": self.opinion_name, "params": dict(BOOSTED_PARAMS),
-                    "n_iter": int(getattr(est, "n_iter_", 0)) if est is not None else 0,
-                    "n_pairs": self.n_pairs, "hit_rate": self.hit_rate}
-        return {"learner": "logistic", "features": list(self.features),
-                "opinion": self.opinion_name, "mean": self.mean.tolist(),
+        return {"features": list(self.features), "opinion": self.opinion_name, "mean": self.mean.tolist(),
                 "scale": self.scale.tolist(), "coef": self.coef.tolist(),
                 "intercept": self.intercept, "n_pairs": self.n_pairs, "hit_rate": self.hit_rate}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> HitModel:
         """The numbers of :meth:`to_dict`; a second opinion must be attached again
-        (:meth:`with_opinion`) before predicting. A boosted model's trees are not stored:
-        ``ValueError`` (fit it again)."""
-        if data.get("learner", "logistic") != "logistic":
-            raise ValueError(f"a {data.get('learner')} hit model keeps its trees in memory "
-                             "only; fit it again")
+        (:meth:`with_opinion`) before predicting."""
         opinion = str(data.get("opinion", "none"))
         wanted = FEATURES + (OPINION_FEATURES if opinion != "none" else ())
         if list(data.get("features", [])) != list(wanted):
@@ -275,17 +211,12 @@ class HitModel:
 
 
 def fit_hit_model(cands, train: Dataset, held_out: sp.csr_matrix, *, c: float = 1.0,
-                  opinion=None, opinion_name: str = "none", learner: str = "logistic"
-                  ) -> HitModel:
+                  opinion=None, opinion_name: str = "none") -> HitModel:
     """Fit the hit model on candidate lists (:class:`~recsys.rerank.Candidates` of a model
     trained on ``train``) against the pairs held out of ``train`` (``held_out``); with a second
     model ``opinion`` (also trained on ``train``, named ``opinion_name``) its view of each
-    candidate joins the features. ``learner`` (:data:`LEARNERS`): a logistic regression
-    (inverse regularisation ``c``) or gradient-boosted trees (:data:`BOOSTED_PARAMS`)."""
+    candidate joins the features."""
     from sklearn.linear_model import LogisticRegression
-
-    if learner not in LEARNERS:
-        raise ValueError(f"unknown hit model learner '{learner}' ({', '.join(LEARNERS)})")
 
     items = np.asarray(cands.items)
     valid = items >= 0
@@ -300,20 +231,12 @@ def fit_hit_model(cands, train: Dataset, held_out: sp.csr_matrix, *, c: float = 
     mean = x.mean(axis=0).astype(np.float64)
     scale = x.std(axis=0).astype(np.float64)
     scale = np.where(scale > 1e-9, scale, 1.0)
-    if learner == "boosted":
-        from sklearn.ensemble import HistGradientBoostingClassifier
-
-        est = HistGradientBoostingClassifier(**BOOSTED_PARAMS).fit(x, y)
-        n = x.shape[1]
-        model = HitModel(mean, scale, np.zeros(n), 0.0, len(y), float(y.mean()), opinion_name,
-                         opinion, learner="boosted", estimator=est)
-    else:
-        lr = LogisticRegression(C=c, max_iter=500)
-        lr.fit((x - mean) / scale, y)
-        model = HitModel(mean, scale, lr.coef_.ravel().astype(np.float64),
-                         float(lr.intercept_[0]), len(y), float(y.mean()), opinion_name, opinion)
-    log.info("hit model (%s): %d candidate pairs, hit rate %.4f, second opinion %s", learner,
-             len(y), y.mean(), opinion_name)
+    lr = LogisticRegression(C=c, max_iter=500)
+    lr.fit((x - mean) / scale, y)
+    model = HitModel(mean, scale, lr.coef_.ravel().astype(np.float64),
+                     float(lr.intercept_[0]), len(y), float(y.mean()), opinion_name, opinion)
+    log.info("hit model: %d candidate pairs, hit rate %.4f, second opinion %s", len(y),
+             y.mean(), opinion_name)
     return model
 
 

@@ -36,16 +36,14 @@ def refit_spec(model) -> tuple[str, dict[str, Any]]:
 
 def fit_hit_model_on_split(model, train: Dataset, *, method: str = "random",
                            valid_frac: float = 0.2, seed: int = 0, c: int = RERANK_POOL,
-                           device: str | None = "cpu", opinion: str = "none",
-                           learner: str = "logistic") -> HitModel:
+                           device: str | None = "cpu", opinion: str = "none") -> HitModel:
     """Fit the hit model for ``model`` without touching ``train``'s own held-out pairs: carve
     an inner split out of ``train`` (``method``, ``valid_frac``, ``seed``), refit the same
     setting (:func:`refit_spec`) on the inner training part and learn from its top-``c``.
 
     ``opinion`` names a second model (:data:`recsys.rerank.opinion.OPINIONS`) whose view of
     each candidate the hit model also reads: trained on the inner part while it learns, then
-    on all of ``train`` for the lists it is used on. ``learner``: the hit model's classifier
-    (:data:`recsys.rerank.hits.LEARNERS`)."""
+    on all of ``train`` for the lists it is used on."""
     from recsys.data.splits import SplitConfig, split_dataset
     from recsys.models import create_model
     from recsys.rerank.opinion import fit_opinion
@@ -57,10 +55,9 @@ def fit_hit_model_on_split(model, train: Dataset, *, method: str = "random",
     twin = create_model(name, config).fit(inner.train, device=device)
     cands = candidates_from_model(twin, inner.train, inner.test_users, c=c)
     if opinion == "none":
-        return fit_hit_model(cands, inner.train, inner.test, learner=learner)
+        return fit_hit_model(cands, inner.train, inner.test)
     second = fit_opinion(opinion, inner.train, seed=seed, device=device)
-    hits = fit_hit_model(cands, inner.train, inner.test, opinion=second, opinion_name=opinion,
-                         learner=learner)
+    hits = fit_hit_model(cands, inner.train, inner.test, opinion=second, opinion_name=opinion)
     return hits.with_opinion(fit_opinion(opinion, train, seed=seed, device=device))
 
 
