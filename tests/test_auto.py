@@ -40,9 +40,11 @@ def _tried(model, name):
 def test_search_blends_ease_with_other_families_and_records_its_choice(warm, tmp_path):
     model = create_model("auto").fit(warm.train, device="cpu")
     assert _tried(model, "ease") and _tried(model, "itemknn") and _tried(model, "multvae")
+    assert _tried(model, "contentmf") == [r for r in _tried(model, "contentmf")
+                                          if r["config"] == {"shift_search": False}]
     assert not _tried(model, "hybrid")  # no new products: no cold path needed
     blends = _tried(model, "blend")
-    assert {b["config"]["second"]["name"] for b in blends} == {"itemknn", "multvae"}
+    assert {b["config"]["second"]["name"] for b in blends} == {"itemknn", "multvae", "contentmf"}
     assert all(b["config"]["first"]["name"] == "ease" for b in blends)
     report = model.report_
     assert report["inner_split"]["method"] == "random"  # mirrors the split warm.train came from

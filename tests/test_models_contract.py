@@ -12,7 +12,8 @@ from recsys.models import available_models, create_model, load_model
 FAST = {
     "bpr": {"epochs": 3}, "neumf": {"epochs": 2}, "deepfm": {"epochs": 2},
     "multvae": {"epochs": 3}, "sasrec": {"epochs": 3},
-    "hybrid": {}, "coldstart": {"epochs": 3}, "auto": {"time_budget_s": 600},  # budget never binds
+    "hybrid": {}, "coldstart": {"epochs": 3},
+    "contentmf": {"epochs": 5, "text_method": "tfidf"}, "auto": {"time_budget_s": 600},  # budget never binds
 }
 
 

@@ -1,4 +1,4 @@
-"""The PyTorch recommenders (BPR, NeuMF, Mult-VAE) and their shared training loop."""
+"""The PyTorch recommenders (BPR, NeuMF, Mult-VAE, content MF) and their shared training loop."""
 
 import math
 
@@ -14,7 +14,7 @@ from recsys.evaluation import evaluate_split, validation_metrics
 from recsys.models import FitStopped, create_model
 from recsys.models.training import PairSampler, make_generator
 
-TORCH_MODELS = ("bpr", "neumf", "multvae")
+TORCH_MODELS = ("bpr", "neumf", "multvae", "contentmf")
 EPOCH_KEYS = {"epoch", "loss", "examples_per_s", "seconds", "val_ndcg", "val_recall", "val_aplt"}
 
 # Modest settings that still learn the demo shop well (a few seconds each on a laptop CPU).
@@ -22,6 +22,7 @@ DEMO = {
     "bpr": {"epochs": 15},
     "neumf": {"epochs": 10, "negatives": 4, "lr": 0.02},
     "multvae": {"epochs": 12, "encoder": (200, 64), "batch_size": 128},
+    "contentmf": {"epochs": 15, "text_method": "tfidf", "shift_search": False},
 }
 
 
@@ -68,7 +69,7 @@ def test_callback_gets_metrics_and_can_cancel(name, small):
         calls.append((epoch, metrics))
         return epoch < 2  # False after the second epoch: cancel
 
-    model = create_model(name, {"epochs": 50, "patience": 50}).fit(
+    model = create_model(name, {"epochs": 50, "patience": 50, "eval_every": 1}).fit(
         small.train, device="cpu", callback=callback, validation=small.test)
     assert [e for e, _ in calls] == [1, 2]
     for _, metrics in calls:

@@ -1,6 +1,6 @@
-"""New products in online updates enter the content models (``hybrid``, ``coldstart``) through
-their content path: the model's saved encoder embeds their catalog rows exactly as it embedded
-the training catalog, buyers of similar-looking products get them, and the encoder survives a
+"""New products in online updates enter the content models (``hybrid``, ``coldstart``,
+``contentmf``) through their content path: the model's saved encoder embeds their catalog rows
+exactly as it embedded the training catalog, buyers of similar-looking products get them, and the encoder survives a
 save and reload. Without catalog rows they are left out, with a note."""
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ WORDS = {"alpine": "wool mountain parka", "baroque": "gilded velvet mirror",
          "coastal": "linen sailor stripe", "desert": "terracotta cactus clay"}
 CONFIGS = {"hybrid": {"text_method": "tfidf"},
            "hybrid-content": {"text_method": "tfidf", "cold_path": "content"},
-           "coldstart": {"text_method": "tfidf", "epochs": 8, "factors": 8, "hidden": 32}}
+           "coldstart": {"text_method": "tfidf", "epochs": 8, "factors": 8, "hidden": 32},
+           "contentmf": {"text_method": "tfidf", "epochs": 40, "factors": 8}}
 
 
 def _model(key: str):

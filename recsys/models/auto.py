@@ -3,13 +3,14 @@
 It carves a validation split out of the training data (the protocol that fits the data, see
 :func:`recsys.models.selection.inner_protocol`), tries a fixed list of strong candidates (EASE
 over a λ grid, with context pairs, item side information and recency-weighted histories when the
-data has them, item-kNN, a Mult-VAE, the content hybrid when the catalog has new products) and
+data has them, item-kNN, a Mult-VAE, content MF, the content hybrid when the catalog has new
+products) and
 blends of the best of one family with each other family (models of different kinds make
 different mistakes), then keeps EASE λ=200, the baseline, unless a candidate's validation gain
 is beyond noise (a paired bootstrap over users), and refits the kept one on all the training
 data. When the catalog holds products nobody has interacted with, only candidates with a
-cold-start path can be kept, so new products reach the lists: the hybrid, and its blends that
-keep at least half of its validation recall among new products (each blend is tried with the
+cold-start path can be kept, so new products reach the lists: the hybrid, content MF, and the
+hybrid's blends that keep at least half of its validation recall among new products (each blend is tried with the
 second model's scores of new products blended in and left out, see :class:`Blend`).
 A catalog too large for EASE's dense item × item matrix (over the memory bound of
 :mod:`recsys.models.memory`) skips the search and keeps ALS, saying so in the report.
@@ -49,6 +50,14 @@ BASELINE: tuple[str, dict[str, Any]] = ("ease", {"l2": 200})
 SCALABLE: tuple[str, dict[str, Any]] = ("als", {})
 #: The baseline when new products must reach the lists.
 COLD_BASELINE: tuple[str, dict[str, Any]] = ("hybrid", {"l2": 200})
+#: Second models of the blends tried with the best EASE (the hybrid with new products), and
+#: the weights of the second. The Mult-VAE and content MF weights start at 0.3: the final refit
+#: trains them on a quarter more data than the inner split gave them, which helps them more
+#: than EASE, so validation underrates their weight.
+BLEND_WEIGHTS: tuple[tuple[str, tuple[float, ...]], ...] = (
+    ("itemknn", (0.2, 0.4, 0.6)), ("multvae", (0.3, 0.5, 0.7)), ("contentmf", (0.3, 0.5, 0.7)))
+#: Candidates with their own path for new products (they may be kept when the catalog has some).
+COLD_PATH_MODELS: frozenset[str] = frozenset({"hybrid", "contentmf"})
 #: With new products, a blend may be kept only when it keeps at least this share of the
 #: hybrid's validation recall among new products (a blend that quiets them can win on NDCG
 #: by listing none, which is not a cold-start path).
@@ -66,8 +75,8 @@ class AutoConfig(ModelConfig):
     valid_frac: float = Field(0.2, gt=0.0, lt=0.5, description="Share of each user's training "
                               "interactions held out for validation.")
     k: int = Field(10, ge=1, le=100, description="Cut-off of the NDCG used to choose.")
-    neural: bool = Field(True, description="Also try a Mult-VAE and blends with it (slower, "
-                         "often the most accurate).")
+    neural: bool = Field(True, description="Also try a Mult-VAE, content MF and blends with "
+                         "them (slower, often the most accurate).")
     objective: Objective = Field("ndcg", description="ndcg = the most accurate; tail = the "
                                  "highest long-tail share within the accuracy budget.")
     accuracy_budget: float = Field(0.05, ge=0.0, le=0.5, description="With objective tail: "
@@ -101,6 +110,8 @@ class AutoRecommender(Recommender):
         stages.append([("itemknn", {"neighbours": 100, "shrinkage": 10.0})])
         if self.config.neural:
             stages.append([("multvae", {})])
+            # its shift search only matters where new products are listed
+            stages.append([("contentmf", {} if cold_path else {"shift_search": False})])
         return stages
 
     def _fit(self, dataset: Dataset, *, callback: Callback | None,
@@ -180,12 +191,10 @@ class AutoRecommender(Recommender):
         except FitStopped:
             log.info("auto: stopped after %d candidates (%s)", len(results),
                      "time cap" if capped else "callback")
-        # Blends reuse the fitted candidates: cheap, so tried even past the time cap. The
-        # Mult-VAE weights start at 0.5: the final refit trains it on a quarter more data than the
-        # inner split gave it, which helps it more than EASE, so validation underrates its weight.
+        # Blends reuse the fitted candidates: cheap, so tried even past the time cap.
         try:
             first = best_of("hybrid" if cold_path else "ease")
-            for other, weights in (("itemknn", (0.2, 0.4, 0.6)), ("multvae", (0.3, 0.5, 0.7))):
+            for other, weights in BLEND_WEIGHTS:
                 second = best_of(other)
                 for w in weights if first and second else ():
                     # with new products: the second model's view of them blended in (which
@@ -221,10 +230,11 @@ class AutoRecommender(Recommender):
                 cold_path: bool) -> None:
         """Keep the baseline unless a candidate beats it beyond noise (see :func:`choose`)."""
         if cold_path:  # only what puts new products in lists may be kept
-            keep = [i for i, r in enumerate(results) if r["name"] == "hybrid"]
+            keep = [i for i, r in enumerate(results) if r["name"] in COLD_PATH_MODELS]
+            hybrids = [results[i] for i in keep if results[i]["name"] == "hybrid"]
             keep += [i for i, r in enumerate(results) if r["name"] == "blend"
                      and r["config"]["first"]["name"] == "hybrid"
-                     and self._keeps_new_products(r, [results[j] for j in keep])]
+                     and self._keeps_new_products(r, hybrids)]
         else:
             keep = list(range(len(results)))
         keep = keep or list(range(len(results)))

@@ -70,22 +70,24 @@ def inner_item_cold_split(x: sp.csr_matrix, seed: int = 0
 
 
 def choose_cold_scale(x: sp.csr_matrix, parts: PartsFactory, *, scales: tuple[float, ...] = SCALES,
-                      seed: int = 0, k: int = 10) -> ScaleChoice:
+                      seed: int = 0, k: int = 10, additive: bool = False) -> ScaleChoice:
     """The multiplier of the cold-item part with the best mean Recall@``k`` (full lists, the
     user's training items and products without interactions in ``x`` excluded) on one inner
     item cold start split of ``x``; 1 when the
     split cannot be made. ``parts(train)`` fits on the inner training matrix and returns the
-    scorer (see :data:`PartsFactory`)."""
+    scorer (see :data:`PartsFactory`). ``additive``: the cold-item part is an indicator of the
+    new products and ``scales`` are shifts added to their scores (``contentmf``), neutral 0."""
     k = min(k, x.shape[1])  # a catalog smaller than the list
     split = inner_item_cold_split(x, seed)
+    neutral, what = (0.0, "cold shift") if additive else (1.0, "cold-item scale")
     if split is None:
-        return ScaleChoice(1.0, {}, "cold-item scale 1 (too few products for an inner check)")
+        return ScaleChoice(neutral, {}, f"{what} {neutral:g} (too few products for an inner check)")
     train, test = split
     users = np.flatnonzero((np.diff(test.indptr) > 0) & (np.diff(train.indptr) > 0))
     if len(users) > MAX_USERS:
         users = np.sort(np.random.default_rng(seed).choice(users, size=MAX_USERS, replace=False))
     if not len(users):
-        return ScaleChoice(1.0, {}, "cold-item scale 1 (no users for an inner check)")
+        return ScaleChoice(neutral, {}, f"{what} {neutral:g} (no users for an inner check)")
     listed = np.diff(sp.csr_matrix(x).tocsc().indptr) > 0  # warm in x: hidden ones included
     score = parts(train)
     hits = {s: np.zeros(len(users)) for s in scales}
@@ -100,9 +102,15 @@ def choose_cold_scale(x: sp.csr_matrix, parts: PartsFactory, *, scales: tuple[fl
             hits[s][start:start + len(block)] = np.take_along_axis(truth, top, axis=1).sum(1)
     n_rel = np.minimum(np.diff(test.indptr)[users], k)
     recall = {s: float((h / n_rel).mean()) for s, h in hits.items()}
-    best = max(scales, key=lambda s: (recall[s], -abs(np.log(s))))  # ties: nearest to 1
-    shown = ", ".join(f"×{s:g} {r:.4f}" for s, r in recall.items())
-    note = (f"cold-item scale ×{best:g} chosen on an inner item cold start split "
+    def distance(s: float) -> float:  # ties: nearest to the neutral setting
+        return abs(s) if additive else abs(np.log(s))
+
+    best = max(scales, key=lambda s: (recall[s], -distance(s)))
+    def shown_as(s: float) -> str:
+        return f"{s:+g}" if additive else f"×{s:g}"
+
+    shown = ", ".join(f"{shown_as(s)} {r:.4f}" for s, r in recall.items())
+    note = (f"{what} {shown_as(best)} chosen on an inner item cold start split "
             f"(Recall@{k} over {len(users):,} users: {shown})")
     log.info("%s", note)
     return ScaleChoice(float(best), recall, note)

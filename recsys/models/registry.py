@@ -25,7 +25,7 @@ REGISTRY: dict[str, type[Recommender]] = {}
 MODEL_MODULES: dict[str, str] = {
     "pop": "simple", "itemknn": "simple", "ease": "simple", "als": "als", "bpr": "bpr", "neumf": "neumf",
     "deepfm": "deepfm", "multvae": "multvae", "sasrec": "sequence", "hybrid": "hybrid",
-    "coldstart": "coldstart", "blend": "blend", "auto": "auto",
+    "coldstart": "coldstart", "contentmf": "content_mf", "blend": "blend", "auto": "auto",
 }
 
 
