@@ -32,9 +32,11 @@ sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared" / "data"
 log = logging.getLogger("bench_models")
 
-OURS = ("pop", "itemknn", "ease", "bpr", "neumf", "deepfm", "multvae", "sasrec", "hybrid", "auto")
+OURS = ("pop", "itemknn", "ease", "bpr", "neumf", "deepfm", "multvae", "sasrec", "hybrid", "contentmf",
+        "auto")
 QUICK = {"bpr": {"epochs": 5}, "neumf": {"epochs": 3}, "deepfm": {"epochs": 2},
-         "multvae": {"epochs": 20}, "sasrec": {"epochs": 10}, "auto": {"time_budget_s": 60}}
+         "multvae": {"epochs": 20}, "sasrec": {"epochs": 10}, "contentmf": {"epochs": 60},
+         "auto": {"time_budget_s": 60}}
 
 
 def load(name: str, below_threshold: str = "seen", seed: int = 0):

@@ -43,7 +43,7 @@ __all__ = ["ContentMF", "ContentMFConfig", "ContentMFNet"]
 log = logging.getLogger(__name__)
 
 #: Cold shifts the search tries (log-probability units).
-SHIFTS: tuple[float, ...] = (-2.0, -1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0)
+SHIFTS: tuple[float, ...] = tuple(np.arange(-3.0, 3.01, 0.5).round(1).tolist())
 #: Adam steps of a fold-in (an update's new or changed users), on their vectors only.
 FOLD_IN_STEPS = 100
 

@@ -154,7 +154,7 @@ def choose(results: list[dict[str, Any]], per_user: list[np.ndarray], baseline: 
 
 _MODEL_LABELS = {"ease": "EASE", "itemknn": "item-kNN", "multvae": "Mult-VAE", "hybrid": "Hybrid",
                  "bpr": "BPR", "neumf": "NeuMF", "deepfm": "DeepFM", "pop": "Popularity",
-                 "sasrec": "SASRec", "als": "ALS", "coldstart": "Cold start"}
+                 "sasrec": "SASRec", "als": "ALS", "coldstart": "Cold start", "contentmf": "Content MF"}
 _SETTING_LABELS = {"l2": "λ {}", "side_weight": "side info ×{}", "context_weight": "context ×{}",
                    "history_half_life_days": "recency half-life {:g} d", "neighbours": "{} neighbours",
                    "shrinkage": "shrinkage {:g}", "cold_path": "{} cold path"}
