@@ -103,3 +103,14 @@ def test_the_shift_search_gives_new_products_their_slots_where_content_decides(s
                          ).fit(split.train, device="cpu")
     a, b = (evaluate_split(m, split, k=10).summary for m in (searched, quiet))
     assert a["new_share"] > b["new_share"] and a["recall"] > b["recall"], (a, b)
+
+
+@pytest.mark.parametrize("mix", [0.0, 1.0])
+def test_each_tower_alone_ranks_new_products_by_their_content(shop, mix):
+    """``cold_mix`` 1: the main tower's content part alone; 0: the content-only tower alone.
+    Both learn what a product's text says (the default scores new products by their mean)."""
+    split = split_dataset(shop, SplitConfig(method="item-cold", cold_item_frac=0.2, seed=0))
+    config = {**FAST, "cold_mix": mix, "cold_shift": 2.0, "shift_search": False}
+    model = create_model("contentmf", config).fit(split.train, device="cpu")
+    summary = evaluate_split(model, split, k=10).summary
+    assert summary["new_recall"] > 5 * 10 / shop.n_items, summary

@@ -23,7 +23,8 @@ WORDS = {"alpine": "wool mountain parka", "baroque": "gilded velvet mirror",
 CONFIGS = {"hybrid": {"text_method": "tfidf"},
            "hybrid-content": {"text_method": "tfidf", "cold_path": "content"},
            "coldstart": {"text_method": "tfidf", "epochs": 8, "factors": 8, "hidden": 32},
-           "contentmf": {"text_method": "tfidf", "epochs": 40, "factors": 8}}
+           "contentmf": {"text_method": "tfidf", "epochs": 40, "factors": 8},
+           "contentmf-main": {"text_method": "tfidf", "epochs": 40, "factors": 8, "cold_mix": 1.0}}
 
 
 def _model(key: str):
