@@ -7,7 +7,7 @@ training items excluded, K = 10, on the demo shop (``generate_demo_shop(seed=0)`
 λ=200, TF-IDF content kNN (user profile = sum of the TF-IDF vectors of their items, cosine),
 sentence-model content kNN (the same, with the offline all-MiniLM-L6-v2 vectors), the hybrid
 with its content path, ``coldstart`` with the mapping and the adversarial generator, the
-hybrid with the generated cold path, and content MF (its content tower for new products).
+hybrid with the generated cold path, and content MF (both towers' mean for new products).
 Printed: full-list Recall@10 / NDCG@10, Recall@10 among new items, the share of new items in
 the lists, and ratios against the TF-IDF peer and against the better of EASE and TF-IDF.
 
