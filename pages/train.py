@@ -207,7 +207,10 @@ else:
             st.markdown(f"**Kept:** {ui.md_escape(candidate_label(**choice['chosen']))}  \n"
                         f"**Why:** {ui.md_escape(choice.get('reason', ''))}  \n"
                         f"**Validated on:** {ui.md_escape(SPLIT_LABELS.get(inner.get('method'), '?'))}"
-                        f" — {ui.md_escape(inner.get('reason', ''))}")
+                        f" — {ui.md_escape(inner.get('reason', ''))}"
+                        + (f" ({inner['never_sold_left_out']:,} never-sold products kept out of "
+                           "its validation lists: they cannot be hits there)"
+                           if inner.get("never_sold_left_out") else ""))
             st.dataframe(pd.DataFrame(choice_rows(choice)), hide_index=True,
                          key=f"choice_{m.model}", column_config={
                              c: st.column_config.NumberColumn(format="%.4f")

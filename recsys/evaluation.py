@@ -176,16 +176,19 @@ class Evaluation:
 
 
 def evaluate(model: Ranker, train: Dataset, test: sp.csr_matrix, *, k: int = 10,
-             users: np.ndarray | None = None, block: int = 2048) -> Evaluation:
+             users: np.ndarray | None = None, block: int = 2048,
+             allowed_items: np.ndarray | None = None) -> Evaluation:
     """Rank all items for each test user (everything the user already has excluded: training
     positives and context pairs) and measure the lists (:func:`measure_lists`; users without
-    held-out items are not evaluated)."""
+    held-out items are not evaluated). ``allowed_items`` (a boolean mask over items) keeps
+    every other item out of the lists."""
     test = sp.csr_matrix(test)
     held = np.diff(test.indptr) > 0
     users = np.flatnonzero(held) if users is None else np.asarray(users, dtype=np.int64)
     users = users[held[users]]
     t0 = time.perf_counter()
-    topk, _ = model.recommend(users, k, exclude_seen=True, block=block)
+    only = {} if allowed_items is None else {"allowed_items": np.asarray(allowed_items, dtype=bool)}
+    topk, _ = model.recommend(users, k, exclude_seen=True, block=block, **only)
     summary, per_user = measure_lists(topk, train, test, users, per_user=True)
     seconds = time.perf_counter() - t0
     per_user.insert(0, "user_id", train.user_ids[users])
@@ -219,10 +222,11 @@ def new_item_metrics(topk: np.ndarray, relevant: sp.csr_matrix, cold_items: np.n
             "new_users": int(has_new.sum())}
 
 
-def evaluate_split(model: Ranker, split: Split, *, k: int = 10) -> Evaluation:
+def evaluate_split(model: Ranker, split: Split, *, k: int = 10,
+                   allowed_items: np.ndarray | None = None) -> Evaluation:
     """:func:`evaluate` on a :class:`~recsys.data.splits.Split`, protocol recorded; on an
     item cold start split the summary also holds :func:`new_item_metrics`."""
-    ev = evaluate(model, split.train, split.test, k=k)
+    ev = evaluate(model, split.train, split.test, k=k, allowed_items=allowed_items)
     ev.protocol.update(split=split.config.model_dump(mode="json"))
     if split.cold_items is not None:
         ev.summary.update(new_item_metrics(ev.topk, sp.csr_matrix(split.test)[ev.users],

@@ -73,6 +73,9 @@ def test_without_neural_candidates_no_multvae_is_trained(warm):
 def test_new_products_get_a_cold_start_path(with_new):
     model = create_model("auto", {"neural": False}).fit(with_new.train, device="cpu")
     assert model.report_["cold_path"] and model.report_["inner_split"]["method"] == "item-cold"
+    # products never sold in the training data cannot be hits on the inner split: left out
+    never_sold = int((np.diff(with_new.train.matrix.tocsc().indptr) == 0).sum())
+    assert never_sold > 0 and model.report_["inner_split"]["never_sold_left_out"] == never_sold
     chosen = model.chosen_
     assert chosen["name"] == "hybrid" or chosen["config"]["first"]["name"] == "hybrid"
     blends = _tried(model, "blend")

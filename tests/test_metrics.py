@@ -67,3 +67,27 @@ def test_summarise_has_every_metric():
                             "novelty"}
     assert summary["users"] == 2 and len(per_user) == 2
     assert summary["aplt"] == 0.5
+
+
+def test_evaluate_keeps_disallowed_items_out_of_the_lists():
+    """``allowed_items``: the lists hold only allowed products, and a held-out product kept
+    out cannot be a hit (popularity would have listed it first)."""
+    import pandas as pd
+
+    from recsys import build_dataset
+    from recsys.data.splits import SplitConfig, split_dataset
+    from recsys.evaluation import evaluate_split
+    from recsys.models import create_model
+
+    rng = np.random.default_rng(3)
+    users, items = rng.integers(0, 60, 900), np.minimum(rng.geometric(0.15, 900) - 1, 29)
+    ds = build_dataset(pd.DataFrame({"user_id": users.astype(str), "item_id": items.astype(str)}))
+    split = split_dataset(ds, SplitConfig(method="random", seed=0))
+    model = create_model("pop").fit(split.train)
+    top = int(np.argmax(split.train.popularity))
+    allowed = np.ones(ds.n_items, dtype=bool)
+    allowed[top] = False
+    full = evaluate_split(model, split, k=5)
+    kept_out = evaluate_split(model, split, k=5, allowed_items=allowed)
+    assert (full.topk == top).any() and not (kept_out.topk == top).any()
+    assert kept_out.summary["recall"] < full.summary["recall"]

@@ -11,7 +11,9 @@ is beyond noise (a paired bootstrap over users), and refits the kept one on all 
 data. When the catalog holds products nobody has interacted with, only candidates with a
 cold-start path can be kept, so new products reach the lists: the hybrid, content MF, and the
 hybrid's blends that keep at least half of its validation recall among new products (each blend is tried with the
-second model's scores of new products blended in and left out, see :class:`Blend`).
+second model's scores of new products blended in and left out, see :class:`Blend`). Its
+validation lists then leave out the products never sold in the training data, which cannot be
+hits on an inner split (the inner split's own held-out products play the new ones).
 A catalog too large for EASE's dense item × item matrix (over the memory bound of
 :mod:`recsys.models.memory`) skips the search and keeps ALS, saying so in the report.
 
@@ -142,9 +144,16 @@ class AutoRecommender(Recommender):
             return bool(results) and time.perf_counter() - start > self.config.time_budget_s
 
         fitted: dict[str, Recommender] = {}
+        # Products never sold in ``dataset`` cannot be hits on its inner split (they have no
+        # pairs on either side of it): as new products they would crowd the validation lists
+        # and penalise every cold-start path for listing what may sell later. They are kept
+        # out of those lists, as in the cold shift and scale searches (the inner split's own
+        # held-out products stay in).
+        sold = np.diff(sp.csr_matrix(dataset.matrix).tocsc().indptr) > 0
+        allowed = sold if cold_path and not sold.all() else None
 
         def record(name: str, config: dict[str, Any], model: Recommender, t0: float) -> None:
-            ev = evaluate_split(model, inner, k=self.config.k)
+            ev = evaluate_split(model, inner, k=self.config.k, allowed_items=allowed)
             row = {"name": name, "config": config, "val_ndcg": ev.summary["ndcg"],
                    "val_recall": ev.summary["recall"], "val_aplt": ev.summary["aplt"],
                    "seconds": time.perf_counter() - t0}
@@ -206,7 +215,9 @@ class AutoRecommender(Recommender):
         self._choose(results, per_user, cold_path)
         self.report_.update(inner_split={"method": protocol.method, "reason": protocol.reason,
                                          "valid_frac": self.config.valid_frac,
-                                         "cold_item_frac": protocol.cold_item_frac},
+                                         "cold_item_frac": protocol.cold_item_frac,
+                                         "never_sold_left_out": 0 if allowed is None
+                                         else int((~allowed).sum())},
                             candidates=len(results), time_capped=capped,
                             search_seconds=time.perf_counter() - start)
         self.inner_ = create_model(self.chosen_["name"], {**self.chosen_["config"],
