@@ -187,8 +187,8 @@ def evaluate(model: Ranker, train: Dataset, test: sp.csr_matrix, *, k: int = 10,
     users = np.flatnonzero(held) if users is None else np.asarray(users, dtype=np.int64)
     users = users[held[users]]
     t0 = time.perf_counter()
-    only = {} if allowed_items is None else {"allowed_items": np.asarray(allowed_items, dtype=bool)}
-    topk, _ = model.recommend(users, k, exclude_seen=True, block=block, **only)
+    topk, _ = model.recommend(users, k, exclude_seen=True, block=block,
+                              allowed_items=allowed_items)
     summary, per_user = measure_lists(topk, train, test, users, per_user=True)
     seconds = time.perf_counter() - t0
     per_user.insert(0, "user_id", train.user_ids[users])

@@ -3,10 +3,21 @@
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from recsys.evaluation import accuracy_per_user, beyond_accuracy_per_user, catalog_metrics, hits_matrix, summarise
+from recsys import build_dataset
+from recsys.data.splits import SplitConfig, split_dataset
+from recsys.evaluation import (
+    accuracy_per_user,
+    beyond_accuracy_per_user,
+    catalog_metrics,
+    evaluate_split,
+    hits_matrix,
+    summarise,
+)
+from recsys.models import create_model
 
 
 def _rel(rows, n_items=6):
@@ -72,13 +83,6 @@ def test_summarise_has_every_metric():
 def test_evaluate_keeps_disallowed_items_out_of_the_lists():
     """``allowed_items``: the lists hold only allowed products, and a held-out product kept
     out cannot be a hit (popularity would have listed it first)."""
-    import pandas as pd
-
-    from recsys import build_dataset
-    from recsys.data.splits import SplitConfig, split_dataset
-    from recsys.evaluation import evaluate_split
-    from recsys.models import create_model
-
     rng = np.random.default_rng(3)
     users, items = rng.integers(0, 60, 900), np.minimum(rng.geometric(0.15, 900) - 1, 29)
     ds = build_dataset(pd.DataFrame({"user_id": users.astype(str), "item_id": items.astype(str)}))

@@ -40,7 +40,7 @@ from recsys.data.splits import SplitConfig, split_dataset
 from recsys.models.base import Callback, FitStopped, ModelConfig, Recommender
 from recsys.models.blend import Blend, model_key
 from recsys.models.registry import create_model, register
-from recsys.models.selection import Objective, choose, inner_protocol, new_item_share
+from recsys.models.selection import Objective, choose, inner_protocol, new_item_share, new_items
 
 __all__ = ["AutoConfig", "AutoRecommender", "BASELINE"]
 
@@ -149,8 +149,8 @@ class AutoRecommender(Recommender):
         # and penalise every cold-start path for listing what may sell later. They are kept
         # out of those lists, as in the cold shift and scale searches (the inner split's own
         # held-out products stay in).
-        sold = np.diff(sp.csr_matrix(dataset.matrix).tocsc().indptr) > 0
-        allowed = sold if cold_path and not sold.all() else None
+        never_sold = new_items(dataset)
+        allowed = ~never_sold if cold_path and never_sold.any() else None
 
         def record(name: str, config: dict[str, Any], model: Recommender, t0: float) -> None:
             ev = evaluate_split(model, inner, k=self.config.k, allowed_items=allowed)
@@ -216,8 +216,8 @@ class AutoRecommender(Recommender):
         self.report_.update(inner_split={"method": protocol.method, "reason": protocol.reason,
                                          "valid_frac": self.config.valid_frac,
                                          "cold_item_frac": protocol.cold_item_frac,
-                                         "never_sold_left_out": 0 if allowed is None
-                                         else int((~allowed).sum())},
+                                         "never_sold_left_out": int(never_sold.sum())
+                                         if allowed is not None else 0},
                             candidates=len(results), time_capped=capped,
                             search_seconds=time.perf_counter() - start)
         self.inner_ = create_model(self.chosen_["name"], {**self.chosen_["config"],

@@ -22,8 +22,8 @@ than either tower alone on the inner split of both shops measured: the main towe
 customer best, the content-only tower's map is the better content model.
 
 An online update re-fits the affected users' vectors (fold-in, the item side kept), so new
-customers get personal lists; new products enter through the content tower, embedded by the
-model's own content encoder.
+customers get personal lists; new products enter through both towers' content maps, embedded
+by the model's own content encoder.
 """
 
 from __future__ import annotations

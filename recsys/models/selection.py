@@ -44,9 +44,14 @@ class InnerProtocol:
     cold_item_frac: float = 0.2
 
 
+def new_items(dataset: Dataset) -> np.ndarray:
+    """Boolean mask of the catalog items without a single training interaction (new products)."""
+    return np.asarray(dataset.popularity) == 0
+
+
 def new_item_share(dataset: Dataset) -> float:
     """Share of catalog items without a single training interaction (new products)."""
-    return float((np.asarray(dataset.popularity) == 0).mean()) if dataset.n_items else 0.0
+    return float(new_items(dataset).mean()) if dataset.n_items else 0.0
 
 
 def time_is_meaningful(dataset: Dataset, min_share: float = 0.5) -> bool:
