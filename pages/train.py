@@ -216,3 +216,11 @@ else:
                              c: st.column_config.NumberColumn(format="%.4f")
                              for c in ("validation NDCG", "validation tail share")} | {
                              "seconds": st.column_config.NumberColumn(format="%.1f")})
+    noted = [(m.model, label, note) for m in kept for label, note in (m.results.notes or {}).items()]
+    if noted:
+        with st.expander("What the models chose on their own training data"):
+            st.caption("Settings a model measures on an inner split of its training data while "
+                       "it fits: the text embedding of the catalog and how loud new products "
+                       "are in the lists (the figures each candidate reached are in the note).")
+            st.dataframe(pd.DataFrame(noted, columns=["model", "setting", "chosen"]),
+                         hide_index=True, key="fitted_notes")

@@ -207,6 +207,8 @@ class TrainingJob:
                 marks["epochs"] = run.stopped_at if stopped else len(model.history_)
             if stopped:
                 marks["stopped"] = True
+            if notes := model.fitted_notes():
+                marks["notes"] = notes
             run.results = RunResults(metrics=ev.summary, train_s=run.train_s, eval_s=ev.seconds,
                                      protocol=protocol, device=model.device_,
                                      dataset_fingerprint=self.dataset.fingerprint,

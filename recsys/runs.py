@@ -65,7 +65,7 @@ class RunProtocol(BaseModel):
 
 #: Fields of ``results.json`` that are not metrics.
 _NON_METRICS = ("train_s", "eval_s", "protocol", "device", "dataset_fingerprint", "epochs",
-                "stopped", "choice", "updated_from", "update")
+                "stopped", "choice", "notes", "updated_from", "update")
 
 
 class RunResults(BaseModel):
@@ -88,6 +88,9 @@ class RunResults(BaseModel):
     choice: dict[str, Any] | None = Field(None, description="How a self-tuning model (auto) "
                                           "chose: inner split, baseline, kept candidate, reason, "
                                           "and every candidate's validation figures.")
+    notes: dict[str, str] | None = Field(None, description="Settings the model chose on its "
+                                         "own training data while it fitted (text embedding, "
+                                         "how loud new products are), one line each.")
     updated_from: str | None = Field(None, description="The run an online update started "
                                      "from (an updated run: not evaluated, no metrics).")
     update: dict[str, Any] | None = Field(None, description="What the online update did "

@@ -67,8 +67,10 @@ def run(args: argparse.Namespace) -> int:
         model.fit(split.train, device=args.device)
         train_s = time.perf_counter() - t0
         ev = evaluate_split(model, split, k=args.k)
+        notes = model.fitted_notes()
         rows.append({"model": name, "config": model.config.model_dump(mode="json"),
-                     "train_s": train_s, "eval_s": ev.seconds, **ev.summary})
+                     "train_s": train_s, "eval_s": ev.seconds, **ev.summary,
+                     **({"notes": notes} if notes else {})})
     _print_table(ds.name, ds.n_users, ds.n_items, args, split, rows)
     if args.json_path:
         Path(args.json_path).write_text(json.dumps({
@@ -100,3 +102,6 @@ def _print_table(name: str, n_users: int, n_items: int, args: argparse.Namespace
     for r in rows:
         print(" ".join(f"{r[h]:>{w}}" if isinstance(r[h], str) else f"{r[h]:>{w}.4f}"
                        for h, w in zip(header, widths, strict=True)))
+    for r in rows:  # what each model chose on its own training data
+        for label, note in r.get("notes", {}).items():
+            print(f"{r['model']} · {label}: {note}")

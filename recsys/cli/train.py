@@ -110,7 +110,7 @@ def _finish(args: argparse.Namespace, model: Any, split: Any, train_s: float,
               "device": model.device_, "train_s": train_s, "k": args.k,
               "split": None if split is None else split.config.model_dump(mode="json"),
               "epochs": len(getattr(model, "history_", [])), "best_epoch": getattr(model, "best_epoch_", None),
-              **place, "metrics": metrics}
+              **place, "metrics": metrics, "notes": model.fitted_notes()}
     (out / "metrics.json").write_text(json.dumps(record, indent=2, default=float))
     figures = " ".join(f"{m}={metrics[m]:.4f}" for m in ("ndcg", "recall", "aplt") if m in metrics)
     epochs = f", {record['epochs']} epochs" if record["epochs"] else ""

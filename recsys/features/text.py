@@ -394,7 +394,7 @@ def _tfidf_embedding(texts: list[str], dim: int, seed: int, note: str) -> TextEm
     vectors = tfidf_svd_vectors(texts, dim=dim, seed=seed) if texts else \
         np.zeros((0, 1), dtype=np.float32)
     return _finished(TextEmbedding(vectors, "tfidf-svd", int(vectors.shape[1]),
-                                   f"TF-IDF (1-2 grams) + SVD ({vectors.shape[1]}-d)", note,
+                                   "TF-IDF (1-2 grams) + SVD", note,
                                    time.perf_counter() - t0), len(texts))
 
 

@@ -295,6 +295,11 @@ class AutoRecommender(Recommender):
         self.seen_, self.known_ = inner.seen_, inner.exclusion
         return f"{inner.name}: {how}"
 
+    def fitted_notes(self) -> dict[str, str]:
+        """The kept candidate's own choices (text embedding, how loud new products are)."""
+        inner = getattr(self, "inner_", None)
+        return inner.fitted_notes() if inner is not None else {}
+
     def _state(self) -> dict[str, np.ndarray]:
         out = {f"inner.{k}": v for k, v in self.inner_._state().items()}
         out["chosen"] = np.array(json.dumps(self.chosen_))

@@ -139,6 +139,10 @@ class Recommender(ABC):
     update_method: ClassVar[str] = "history fold-in (learned weights kept)"
     #: Whether :meth:`update` can run warm-started epochs of the training loop (``epochs``).
     incremental: ClassVar[bool] = False
+    #: Settings the model chooses on its own data while it fits (text embedding, how loud new
+    #: products are): ``(label, attribute)`` pairs, the attribute a one-line note that
+    #: :meth:`fitted_notes` reports so the run record and the Train page can say what was chosen.
+    note_attrs: ClassVar[tuple[tuple[str, str], ...]] = ()
     #: Id vocabularies of an updated model (``None``: the positions of the dataset it was fitted on).
     user_ids_: np.ndarray | None = None
     item_ids_: np.ndarray | None = None
@@ -321,6 +325,11 @@ class Recommender(ABC):
         if matrix.shape[1] != n_items:
             raise ValueError(f"exclude has {matrix.shape[1]} items, the model {n_items}")
         return matrix
+
+    def fitted_notes(self) -> dict[str, str]:
+        """What the fit chose on its own data, ``{label: note}`` (empty notes left out)."""
+        notes = {label: str(getattr(self, attr, "") or "") for label, attr in self.note_attrs}
+        return {label: note for label, note in notes.items() if note}
 
     # -- persistence -----------------------------------------------------------------------
     def _state(self) -> dict[str, np.ndarray]:

@@ -94,6 +94,11 @@ class Blend(Recommender):
             b[:, cold] = a[:, cold]
         return ((1 - w) * a + w * b).astype(np.float32)
 
+    def fitted_notes(self) -> dict[str, str]:
+        """Each part's own choices, labelled by the part (``hybrid · new products``)."""
+        return {f"{m.name} · {label}": note for m in getattr(self, "parts_", [])
+                for label, note in m.fitted_notes().items()}
+
     def cold_mask(self) -> np.ndarray:
         """Products without a single interaction in the training histories."""
         cached = getattr(self, "cold_", None)

@@ -235,6 +235,7 @@ class ColdStart(ContentItems, Recommender):
     label = "Cold start (generated embeddings)"
     config_cls = ColdStartConfig
     iterative = True
+    note_attrs = (("text", "text_note_"),)
 
     def _fit(self, dataset: Dataset, *, callback: Callback | None,
              validation: sp.csr_matrix | None) -> None:

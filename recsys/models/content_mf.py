@@ -125,6 +125,7 @@ class ContentMF(ContentItems, Recommender):
     config_cls = ContentMFConfig
     iterative = True
     update_method = "fold-in of the updated users' vectors (item side kept)"
+    note_attrs = (("text", "text_note_"), ("new products", "shift_note_"))
 
     def _fit(self, dataset: Dataset, *, callback: Callback | None,
              validation: sp.csr_matrix | None) -> None:

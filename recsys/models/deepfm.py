@@ -85,6 +85,7 @@ class DeepFM(TorchStateMixin, Recommender):
     update_method = "history fold-in (lists leave out the new items; embeddings as trained)"
     config_cls = DeepFMConfig
     iterative = True
+    note_attrs = (("text", "text_note_"),)
     #: Values per field, user fields first then item fields (``None``: an older save).
     field_cards_: np.ndarray | None = None
 

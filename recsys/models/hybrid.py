@@ -92,6 +92,7 @@ class Hybrid(ContentItems, Recommender):
     name = "hybrid"
     label = "Hybrid (EASE + item text)"
     config_cls = HybridConfig
+    note_attrs = (("text", "text_note_"), ("new products", "scale_note_"))
 
     def _fit(self, dataset: Dataset, *, callback: Callback | None,
              validation: sp.csr_matrix | None) -> None:

@@ -123,6 +123,7 @@ class SASRec(TorchStateMixin, Recommender):
     label = "SASRec (sequence)"
     config_cls = SASRecConfig
     iterative = True
+    note_attrs = (("text", "text_note_"),)
 
     def _build(self) -> SASRecNet:
         cfg = self.config
