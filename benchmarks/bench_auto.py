@@ -1,7 +1,8 @@
 """Benchmark: ``auto`` against EASE λ=200 on the independent protocol, one run, side by side.
 
 Protocol: ratings ≥ 4 with lower ratings dropped (ml-100k), 5-core, per-user 80/20 split
-(random and per-user temporal for ml-100k; temporal for Online Retail), seed 0, full ranking,
+(random and per-user temporal for ml-100k; temporal for Online Retail; ``demo:random`` and
+``online-retail:random`` and the like on request, the demo shop as generated), seed 0, full ranking,
 training items excluded, K = 10. For each case it prints both models' NDCG@10, the ratio, the
 inner split ``auto`` used, what it kept and why, and its inner-validation figures (the only
 figures its choice saw).
@@ -33,6 +34,12 @@ def load(name: str, split: str, seed: int):
     from recsys.data.formats import load_files
     from recsys.data.splits import SplitConfig, split_dataset
 
+    if name == "demo":  # the embedded demo shop (implicit purchases, a year of timestamps)
+        from recsys.data.demo import generate_demo_shop
+
+        shop = generate_demo_shop(seed=0)
+        ds = build_dataset(shop.interactions, shop.catalog, users=shop.users, name=name)
+        return split_dataset(ds, SplitConfig(method=split, test_frac=0.2, seed=seed))
     if name == "ml-100k":
         r = load_files(SHARED / "ml-100k" / "u.data.gz")
         cfg = DatasetConfig(rating_threshold=4, kcore=5, below_threshold="drop")

@@ -90,3 +90,61 @@ def test_a_catalog_smaller_than_the_list_is_searched_without_error():
 
     choice = choose_cold_scale(x, parts)  # type: ignore[arg-type]
     assert set(choice.recall) == set(SCALES) and "Recall@9" in choice.note
+
+
+def _launch_shop():
+    """300 users buying over 100 days from 200 products; products 100–199 launch one every
+    half day from day 50 on, and a launched product is what a user buys a third of the time."""
+    rng = np.random.default_rng(4)
+    launch = np.concatenate([np.zeros(100), 50 + 0.5 * np.arange(100)])
+    rows = []
+    for u in range(N_USERS):
+        for d in np.sort(rng.uniform(0, 100, size=10)):
+            launched = np.flatnonzero((launch > 0) & (launch <= d))
+            late = len(launched) and rng.random() < 0.35
+            item = rng.choice(launched[-10:]) if late else rng.integers(0, 100)
+            rows.append((f"u{u}", f"i{item}", pd.Timestamp("2025-01-01") + pd.Timedelta(days=d)))
+    frame = pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp"]).drop_duplicates(
+        ["user_id", "item_id"])
+    catalog = pd.DataFrame({"item_id": [f"i{i}" for i in range(200)],
+                            "title": [f"product {i}" for i in range(200)]})
+    return build_dataset(frame, catalog, name="launches")
+
+
+@pytest.mark.parametrize("carve", ["temporal", "leave-last", "random", "item-cold"])
+def test_the_check_is_carved_in_time_only_where_the_training_data_was(carve):
+    """A temporal carve: held out = each user's latest pairs, and the new products of the check
+    are the ones first sold there (late launches); other carves hide warm products at random."""
+    from recsys.data.splits import SplitConfig, split_dataset
+    from recsys.models.cold_scale import cold_check_split
+
+    train = split_dataset(_launch_shop(), SplitConfig(method=carve, seed=0)).train
+    x = sp.csr_matrix(train.matrix > 0, dtype=np.float32)
+    (inner_train, inner_test), how = cold_check_split(train, x, seed=0)
+    assert how == ("temporal" if carve in ("temporal", "leave-last") else "item-cold")
+    assert inner_train.shape == inner_test.shape == x.shape
+    assert (inner_train + inner_test != x).nnz == 0  # a partition of the training pairs
+    new = (np.diff(inner_train.tocsc().indptr) == 0) & (np.diff(inner_test.tocsc().indptr) > 0)
+    launched_late = np.array([int(i[1:]) >= 100 for i in train.item_ids])
+    if how == "temporal":  # mostly the latest launches
+        assert new.sum() >= 20 and new[launched_late].sum() > 5 * new[~launched_late].sum()
+    else:  # warm products hidden at random, the older ones too
+        assert new[~launched_late].sum() > 0.25 * new.sum()
+    # without the record (e.g. a model trained on all the data) the check is item cold start
+    assert cold_check_split(None, x, seed=0)[1] == "item-cold"
+
+
+@pytest.mark.parametrize("name", ["contentmf", "hybrid"])
+def test_the_models_check_their_loudness_as_their_training_data_was_carved(name):
+    from recsys.data.splits import SplitConfig, split_dataset
+
+    config = ({"text_method": "tfidf", "epochs": 20, "factors": 8} if name == "contentmf"
+              else FAST)
+    shop = _launch_shop()
+    notes = {}
+    for carve in ("temporal", "random"):
+        train = split_dataset(shop, SplitConfig(method=carve, seed=0)).train
+        model = create_model(name, config).fit(train, device="cpu")
+        notes[carve] = model.fitted_notes()["new products"]
+    assert "chosen on an inner temporal split" in notes["temporal"], notes
+    assert "chosen on an inner item cold start split" in notes["random"], notes

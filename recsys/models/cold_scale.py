@@ -13,6 +13,13 @@ training matrix stay out of the inner lists: nothing on the inner split says whe
 would have sold, and as new products they would crowd out the hidden ones that can be hits.
 Test pairs are never seen: the caller passes the training matrix of whatever protocol it runs
 in.
+
+Training data carved in time (a temporal, leave-last or global-time split, as recorded in its
+``meta``) gets a check carved the same way instead (:func:`cold_check_split`): each user's
+latest pairs held out, so the products first sold in that latest part play the new ones, at
+the rate new products really sell in this shop. Products hidden at random sell like any
+other; products never sold by a point in time sell less, and a check that hides warm products
+at random makes new products too loud for lists judged on what sells next.
 """
 
 from __future__ import annotations
@@ -24,7 +31,10 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["SCALES", "ScaleChoice", "inner_item_cold_split", "choose_cold_scale"]
+from recsys.data.dataset import Dataset
+
+__all__ = ["SCALES", "ScaleChoice", "inner_item_cold_split", "cold_check_split",
+           "choose_cold_scale"]
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +42,11 @@ log = logging.getLogger(__name__)
 SCALES: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0)
 #: Share of warm items hidden whole, share of each user's other pairs held out, users scored.
 HELD_SHARE, TEST_SHARE, MAX_USERS = 0.2, 0.2, 3000
+
+#: A temporal check needs at least this many new products with held-out pairs (else: item cold start).
+MIN_NEW_ITEMS = 20
+#: Outer split methods carved in time (their checks are carved in time too).
+TIME_CARVED = frozenset({"temporal", "leave-last", "time"})
 
 #: Given an inner training matrix, a scorer ``users → (collaborative, cold-item part)``.
 PartsFactory = Callable[[sp.csr_matrix], Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]]
@@ -69,16 +84,40 @@ def inner_item_cold_split(x: sp.csr_matrix, seed: int = 0
     return part(~held), part(held)
 
 
+def cold_check_split(dataset: Dataset | None, x: sp.csr_matrix, seed: int = 0
+                     ) -> tuple[tuple[sp.csr_matrix, sp.csr_matrix] | None, str]:
+    """The inner check's ``(train, test)`` binary matrices (``None``: too few products) and
+    what plays the new products there: with training data carved in time (``dataset.meta``)
+    and timestamps, each user's latest ``TEST_SHARE`` held out, new = products first sold
+    there (at least :data:`MIN_NEW_ITEMS` of them); otherwise :func:`inner_item_cold_split`."""
+    method = str(((dataset.meta.get("split") or {}) if dataset is not None else {}).get("method")
+                 or "")
+    if dataset is not None and method in TIME_CARVED and dataset.has_timestamps:
+        from recsys.data.splits import SplitConfig, split_dataset
+
+        inner = split_dataset(dataset, SplitConfig(method="temporal", test_frac=TEST_SHARE,
+                                                   seed=seed))
+        train = sp.csr_matrix(inner.train.matrix > 0, dtype=np.float32)
+        test = sp.csr_matrix(sp.csr_matrix(inner.test) > 0, dtype=np.float32)
+        new = (np.diff(train.tocsc().indptr) == 0) & (np.diff(test.tocsc().indptr) > 0)
+        if train.shape == x.shape and new.sum() >= MIN_NEW_ITEMS:
+            return (train, test), "temporal"
+    return inner_item_cold_split(x, seed), "item-cold"
+
+
 def choose_cold_scale(x: sp.csr_matrix, parts: PartsFactory, *, scales: tuple[float, ...] = SCALES,
-                      seed: int = 0, k: int = 10, additive: bool = False) -> ScaleChoice:
+                      seed: int = 0, k: int = 10, additive: bool = False,
+                      dataset: Dataset | None = None) -> ScaleChoice:
     """The multiplier of the cold-item part with the best mean Recall@``k`` (full lists, the
     user's training items and products without interactions in ``x`` excluded) on one inner
     item cold start split of ``x``; 1 when the
     split cannot be made. ``parts(train)`` fits on the inner training matrix and returns the
     scorer (see :data:`PartsFactory`). ``additive``: the cold-item part is an indicator of the
-    new products and ``scales`` are shifts added to their scores (``contentmf``), neutral 0."""
+    new products and ``scales`` are shifts added to their scores (``contentmf``), neutral 0.
+    ``dataset`` (the training data ``x`` comes from) lets the check mirror a split carved in
+    time (:func:`cold_check_split`)."""
     k = min(k, x.shape[1])  # a catalog smaller than the list
-    split = inner_item_cold_split(x, seed)
+    split, carve = cold_check_split(dataset, x, seed)
     neutral, what = (0.0, "cold shift") if additive else (1.0, "cold-item scale")
     if split is None:
         return ScaleChoice(neutral, {}, f"{what} {neutral:g} (too few products for an inner check)")
@@ -110,7 +149,9 @@ def choose_cold_scale(x: sp.csr_matrix, parts: PartsFactory, *, scales: tuple[fl
         return f"{s:+g}" if additive else f"×{s:g}"
 
     shown = ", ".join(f"{shown_as(s)} {r:.4f}" for s, r in recall.items())
-    note = (f"{what} {shown_as(best)} chosen on an inner item cold start split "
+    where = ("an inner temporal split (products first sold in each user's latest pairs play "
+             "the new ones)" if carve == "temporal" else "an inner item cold start split")
+    note = (f"{what} {shown_as(best)} chosen on {where} "
             f"(Recall@{k} over {len(users):,} users: {shown})")
     log.info("%s", note)
     return ScaleChoice(float(best), recall, note)

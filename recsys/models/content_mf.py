@@ -137,13 +137,14 @@ class ContentMF(ContentItems, Recommender):
         self.generator_ = {}
         self.cold_shift_, self.shift_note_ = float(cfg.cold_shift), ""
         if cfg.shift_search:
-            self._search_shift(x, content, callback)
+            self._search_shift(x, content, callback, dataset)
         self._train(x, content, dataset=dataset, callback=callback, validation=validation)
 
     def _search_shift(self, x: sp.csr_matrix, content: np.ndarray,
-                      callback: Callback | None) -> None:
+                      callback: Callback | None, dataset: Dataset | None = None) -> None:
         """``cold_shift_``: the shift of :data:`SHIFTS` with the best full-list recall on an
-        inner item cold start split of ``x`` (:func:`~recsys.models.cold_scale.choose_cold_scale`;
+        inner item cold start split of ``x``, or a temporal one where ``dataset`` was carved in
+        time (:func:`~recsys.models.cold_scale.choose_cold_scale`;
         the shift is applied at scoring, so one inner fit serves every shift tried). A cancel
         during the inner fit keeps the configured shift (the main fit then stops at once)."""
         from recsys.models.cold_scale import choose_cold_scale
@@ -168,7 +169,7 @@ class ContentMF(ContentItems, Recommender):
             return parts
 
         choice = choose_cold_scale(x, scorer, scales=SHIFTS, seed=self.config.seed,
-                                   additive=True)
+                                   additive=True, dataset=dataset)
         if stopped[0]:
             self.shift_note_ = f"cold shift {self.cold_shift_:+g} (its search was cancelled)"
         else:

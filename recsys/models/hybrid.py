@@ -113,7 +113,7 @@ class Hybrid(ContentItems, Recommender):
                 parts = self._parts(dataset, train, content)
                 return lambda users: _score_parts(parts, train[users])
 
-            choice = choose_cold_scale(x, scorer, seed=cfg.seed)
+            choice = choose_cold_scale(x, scorer, seed=cfg.seed, dataset=dataset)
             self.cold_scale_, self.scale_note_ = choice.scale, choice.note
         parts = self._parts(dataset, x, content)
         self.gamma_, self.generator_ = parts["gamma"], parts["generator"]
