@@ -14,12 +14,13 @@ would have sold, and as new products they would crowd out the hidden ones that c
 Test pairs are never seen: the caller passes the training matrix of whatever protocol it runs
 in.
 
-Training data carved in time (a temporal, leave-last or global-time split, as recorded in its
-``meta``) gets a check carved the same way instead (:func:`cold_check_split`): each user's
-latest pairs held out, so the products first sold in that latest part play the new ones, at
-the rate new products really sell in this shop. Products hidden at random sell like any
-other; products never sold by a point in time sell less, and a check that hides warm products
-at random makes new products too loud for lists judged on what sells next.
+Training data carved in time (a temporal, leave-last or global-time split, as its ``meta``
+records: :func:`~recsys.models.selection.recorded_carve`) gets a check carved the same way
+instead (:func:`cold_check_split`): each user's latest pairs held out, so the products first
+sold in that latest part play the new ones, at the rate new products really sell in this
+shop. Products hidden at random sell like any other; products never sold by a point in time
+sell less, and a check that hides warm products at random makes new products too loud for
+lists judged on what sells next.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from recsys.data.dataset import Dataset
+from recsys.data.splits import SplitConfig, split_dataset
+from recsys.models.selection import recorded_carve
 
 __all__ = ["SCALES", "ScaleChoice", "inner_item_cold_split", "cold_check_split",
            "choose_cold_scale"]
@@ -45,8 +48,6 @@ HELD_SHARE, TEST_SHARE, MAX_USERS = 0.2, 0.2, 3000
 
 #: A temporal check needs at least this many new products with held-out pairs (else: item cold start).
 MIN_NEW_ITEMS = 20
-#: Outer split methods carved in time (their checks are carved in time too).
-TIME_CARVED = frozenset({"temporal", "leave-last", "time"})
 
 #: Given an inner training matrix, a scorer ``users → (collaborative, cold-item part)``.
 PartsFactory = Callable[[sp.csr_matrix], Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]]
@@ -90,17 +91,12 @@ def cold_check_split(dataset: Dataset | None, x: sp.csr_matrix, seed: int = 0
     what plays the new products there: with training data carved in time (``dataset.meta``)
     and timestamps, each user's latest ``TEST_SHARE`` held out, new = products first sold
     there (at least :data:`MIN_NEW_ITEMS` of them); otherwise :func:`inner_item_cold_split`."""
-    method = str(((dataset.meta.get("split") or {}) if dataset is not None else {}).get("method")
-                 or "")
-    if dataset is not None and method in TIME_CARVED and dataset.has_timestamps:
-        from recsys.data.splits import SplitConfig, split_dataset
-
-        inner = split_dataset(dataset, SplitConfig(method="temporal", test_frac=TEST_SHARE,
-                                                   seed=seed))
+    if dataset is not None and dataset.has_timestamps and recorded_carve(dataset) == "temporal":
+        inner = split_dataset(dataset, SplitConfig(method="temporal", test_frac=TEST_SHARE))
         train = sp.csr_matrix(inner.train.matrix > 0, dtype=np.float32)
         test = sp.csr_matrix(sp.csr_matrix(inner.test) > 0, dtype=np.float32)
         new = (np.diff(train.tocsc().indptr) == 0) & (np.diff(test.tocsc().indptr) > 0)
-        if train.shape == x.shape and new.sum() >= MIN_NEW_ITEMS:
+        if new.sum() >= MIN_NEW_ITEMS:
             return (train, test), "temporal"
     return inner_item_cold_split(x, seed), "item-cold"
 

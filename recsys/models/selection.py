@@ -66,6 +66,13 @@ def time_is_meaningful(dataset: Dataset, min_share: float = 0.5) -> bool:
     return bool((distinct > 1).mean() >= min_share)
 
 
+def recorded_carve(dataset: Dataset) -> str:
+    """How ``dataset`` was carved out of a larger one, as the inner split that mirrors it
+    (``random``, ``item-cold`` or ``temporal``, from the split its ``meta`` records; ``""``
+    for data with no record, such as a whole shop)."""
+    return _MIRROR.get(str((dataset.meta.get("split") or {}).get("method") or ""), "")
+
+
 def inner_protocol(dataset: Dataset, requested: str = "auto") -> InnerProtocol:
     """The inner split for choosing a model on ``dataset`` (see the module docstring)."""
     if requested != "auto":
@@ -73,11 +80,10 @@ def inner_protocol(dataset: Dataset, requested: str = "auto") -> InnerProtocol:
             return InnerProtocol("random", "temporal was asked for, but the data has no "
                                  "timestamps: random holdout")
         return InnerProtocol(requested, "set in the model's settings")
-    outer = str((dataset.meta.get("split") or {}).get("method") or "")
-    if outer in _MIRROR and (_MIRROR[outer] != "temporal" or dataset.has_timestamps):
-        method = _MIRROR[outer]
-        frac = float((dataset.meta.get("split") or {}).get("cold_item_frac") or 0.2)
-        return InnerProtocol(method, f"mirrors the '{outer}' split this training data was "
+    record, method = dataset.meta.get("split") or {}, recorded_carve(dataset)
+    if method and (method != "temporal" or dataset.has_timestamps):
+        frac = float(record.get("cold_item_frac") or 0.2)
+        return InnerProtocol(method, f"mirrors the '{record['method']}' split this training data was "
                              "carved with", cold_item_frac=frac)
     share = new_item_share(dataset)
     if share >= 0.01:
