@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from recsys.data.dataset import Dataset
-from recsys.data.splits import Split, SplitConfig, split_dataset
+from recsys.data.splits import Split, SplitConfig, split_dataset, validation_split
 from recsys.evaluation import evaluate_split
 from recsys.models import create_model
 from recsys.runs import ModelSpec, RunResults
@@ -162,8 +162,7 @@ class TrainingJob:
         self.status = "running"
         try:
             split = split_dataset(self.dataset, self.split_config)
-            inner = split_dataset(split.train, SplitConfig(
-                method="random", test_frac=self.validation_frac, seed=self.split_config.seed))
+            inner = validation_split(split.train, self.validation_frac, self.split_config.seed)
             for run in self.runs:
                 if self._cancel.is_set():
                     run.status = "stopped"

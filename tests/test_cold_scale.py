@@ -92,13 +92,14 @@ def test_a_catalog_smaller_than_the_list_is_searched_without_error():
     assert set(choice.recall) == set(SCALES) and "Recall@9" in choice.note
 
 
-def _launch_shop():
-    """300 users buying over 100 days from 200 products; products 100–199 launch one every
-    half day from day 50 on, and a launched product is what a user buys a third of the time."""
+def _launch_shop(n_users: int = N_USERS, n_late: int = 100):
+    """``n_users`` users buying over 100 days from 100 products sold from the start and
+    ``n_late`` launched at an even pace from day 50 on; a user buys one of the ten latest
+    launches a third of the time."""
     rng = np.random.default_rng(4)
-    launch = np.concatenate([np.zeros(100), 50 + 0.5 * np.arange(100)])
+    launch = np.concatenate([np.zeros(100), 50 + 50 * np.arange(n_late) / n_late])
     rows = []
-    for u in range(N_USERS):
+    for u in range(n_users):
         for d in np.sort(rng.uniform(0, 100, size=10)):
             launched = np.flatnonzero((launch > 0) & (launch <= d))
             late = len(launched) and rng.random() < 0.35
@@ -106,8 +107,8 @@ def _launch_shop():
             rows.append((f"u{u}", f"i{item}", pd.Timestamp("2025-01-01") + pd.Timedelta(days=d)))
     frame = pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp"]).drop_duplicates(
         ["user_id", "item_id"])
-    catalog = pd.DataFrame({"item_id": [f"i{i}" for i in range(200)],
-                            "title": [f"product {i}" for i in range(200)]})
+    catalog = pd.DataFrame({"item_id": [f"i{i}" for i in range(len(launch))],
+                            "title": [f"product {i}" for i in range(len(launch))]})
     return build_dataset(frame, catalog, name="launches")
 
 
@@ -148,3 +149,23 @@ def test_the_models_check_their_loudness_as_their_training_data_was_carved(name)
         notes[carve] = model.fitted_notes()["new products"]
     assert "chosen on an inner temporal split" in notes["temporal"], notes
     assert "chosen on an inner item cold start split" in notes["random"], notes
+
+
+def test_early_stopping_pairs_and_the_check_follow_a_temporal_protocol():
+    """The training job (Train page) stops epoch-trained models on pairs carved as its split
+    was: each user's latest ones under a temporal split, so content MF's check is carved in
+    time there too; a random split keeps random early-stopping pairs. (Launches twice as
+    often: three carves in time must leave the check its 20 new products.)"""
+    from recsys.data.splits import SplitConfig, split_dataset, validation_split
+    from recsys.jobs import train_models
+
+    shop = _launch_shop(n_late=200)
+    for carve, expected in (("temporal", "temporal"), ("leave-last", "temporal"),
+                            ("random", "random"), ("item-cold", "random")):
+        train = split_dataset(shop, SplitConfig(method=carve, seed=0)).train
+        assert validation_split(train, 0.1, seed=0).config.method == expected, carve
+    job = train_models(shop, {"contentmf": {"text_method": "tfidf", "epochs": 20, "factors": 8}},
+                       split=SplitConfig(method="temporal"))
+    assert job.status == "done", job.message
+    note = job.runs[0].results.notes["new products"]
+    assert "chosen on an inner temporal split" in note, note

@@ -31,7 +31,7 @@ from recsys.cli.args import (
     json_arg,
     load_dataset,
 )
-from recsys.data.splits import SPLIT_METHODS, SplitConfig, split_dataset
+from recsys.data.splits import SPLIT_METHODS, SplitConfig, split_dataset, validation_split
 from recsys.device import torchrun_env
 
 __all__ = ["add_arguments", "run"]
@@ -52,7 +52,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_cold_item_frac_arg(p)
     p.add_argument("--validation-frac", type=float, default=0.0,
                    help="share of the training pairs kept for early stopping of epoch-trained "
-                   "models (default 0: train every configured epoch)")
+                   "models: each user's latest under a split in time, else at random (default "
+                   "0: train every configured epoch)")
     p.add_argument("--seed", type=int, default=0, help="split seed (default 0)")
 
 
@@ -78,8 +79,7 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     try:
         if args.validation_frac > 0 and model.iterative:
-            inner = split_dataset(train_ds, SplitConfig(method="random", test_frac=args.validation_frac,
-                                                        seed=args.seed))
+            inner = validation_split(train_ds, args.validation_frac, args.seed)
             model.fit(inner.train, device=args.device, validation=inner.test)
             model.use_history(train_ds)  # lists exclude every training item, validation pairs too
         else:

@@ -25,7 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from recsys.data.dataset import Dataset, build_dataset
 
-__all__ = ["SplitConfig", "Split", "split_dataset", "cold_item_mask", "SplitMethod", "SPLIT_METHODS"]
+__all__ = ["SplitConfig", "Split", "split_dataset", "cold_item_mask", "SplitMethod", "SPLIT_METHODS",
+           "recorded_carve", "validation_split"]
 
 #: The split protocols (see the module docstring); the tuple is derived so the two never drift.
 SplitMethod = Literal["random", "temporal", "time", "leave-last", "item-cold"]
@@ -155,6 +156,27 @@ def _train_context(dataset: Dataset, test_pairs: pd.DataFrame, cfg: SplitConfig,
     limit = first.reindex(users).to_numpy().astype("datetime64[ns]")
     keep = np.isnat(limit) | (ts < limit)
     return ctx.loc[keep].reset_index(drop=True)
+
+
+#: Split method → the inner split that mirrors it.
+_MIRROR = {"random": "random", "item-cold": "item-cold", "temporal": "temporal",
+           "leave-last": "temporal", "time": "temporal"}
+
+
+def recorded_carve(dataset: Dataset) -> str:
+    """How ``dataset`` was carved out of a larger one, as the inner split that mirrors it
+    (``random``, ``item-cold`` or ``temporal``, from the split its ``meta`` records; ``""``
+    for data with no record, such as a whole shop)."""
+    return _MIRROR.get(str((dataset.meta.get("split") or {}).get("method") or ""), "")
+
+
+def validation_split(train: Dataset, frac: float, seed: int = 0) -> Split:
+    """Early-stopping pairs carved out of a training part as the part itself was carved:
+    each user's latest ``frac`` when it was carved in time (the model then stops on the future,
+    and its own inner checks read that record), else ``frac`` of the pairs at random."""
+    method = "temporal" if recorded_carve(train) == "temporal" and train.has_timestamps \
+        else "random"
+    return split_dataset(train, SplitConfig(method=method, test_frac=frac, seed=seed))
 
 
 def split_dataset(dataset: Dataset, config: SplitConfig | None = None) -> Split:

@@ -15,7 +15,7 @@ Test pairs are never seen: the caller passes the training matrix of whatever pro
 in.
 
 Training data carved in time (a temporal, leave-last or global-time split, as its ``meta``
-records: :func:`~recsys.models.selection.recorded_carve`) gets a check carved the same way
+records: :func:`~recsys.data.splits.recorded_carve`) gets a check carved the same way
 instead (:func:`cold_check_split`): each user's latest pairs held out, so the products first
 sold in that latest part play the new ones, at the rate new products really sell in this
 shop. Products hidden at random sell like any other; products never sold by a point in time
@@ -33,8 +33,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recsys.data.dataset import Dataset
-from recsys.data.splits import SplitConfig, split_dataset
-from recsys.models.selection import recorded_carve
+from recsys.data.splits import SplitConfig, recorded_carve, split_dataset
 
 __all__ = ["SCALES", "ScaleChoice", "inner_item_cold_split", "cold_check_split",
            "choose_cold_scale"]

@@ -24,15 +24,12 @@ from typing import Any, Literal
 import numpy as np
 
 from recsys.data.dataset import Dataset
+from recsys.data.splits import recorded_carve
 
 __all__ = ["InnerProtocol", "inner_protocol", "new_item_share", "time_is_meaningful", "candidate_label", "choice_rows",
            "paired_bootstrap", "Choice", "choose", "Objective"]
 
 Objective = Literal["ndcg", "tail"]
-
-#: Outer split method → the inner split that mirrors it.
-_MIRROR = {"random": "random", "item-cold": "item-cold", "temporal": "temporal",
-           "leave-last": "temporal", "time": "temporal"}
 
 
 @dataclass(frozen=True)
@@ -64,13 +61,6 @@ def time_is_meaningful(dataset: Dataset, min_share: float = 0.5) -> bool:
         return False
     distinct = pairs.groupby("user")["timestamp"].nunique()
     return bool((distinct > 1).mean() >= min_share)
-
-
-def recorded_carve(dataset: Dataset) -> str:
-    """How ``dataset`` was carved out of a larger one, as the inner split that mirrors it
-    (``random``, ``item-cold`` or ``temporal``, from the split its ``meta`` records; ``""``
-    for data with no record, such as a whole shop)."""
-    return _MIRROR.get(str((dataset.meta.get("split") or {}).get("method") or ""), "")
 
 
 def inner_protocol(dataset: Dataset, requested: str = "auto") -> InnerProtocol:
